@@ -1,0 +1,17 @@
+"""tinygrad_cnn: a small, fast, honest deep-learning framework for convolutional networks.
+
+The data path: ``Tensor`` method -> ``ops.X.apply`` (forward/backward written once) ->
+``backends.get_backend(device)`` -> ``kernels/cpu.py`` (@njit), checked against
+``kernels/reference.py`` (NumPy).
+"""
+from tinygrad_cnn.grad_mode import enable_grad, is_enabled as is_grad_enabled, no_grad  # noqa: F401
+from tinygrad_cnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: F401
+from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401
+from tinygrad_cnn.im2col import col2im, im2col  # noqa: F401
+from tinygrad_cnn.gradcheck import gradcheck  # noqa: F401
+from tinygrad_cnn import nn  # noqa: F401
+
+float32 = "float32"
+float64 = "float64"
+
+__version__ = "0.1.0"

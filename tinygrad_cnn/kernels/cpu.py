@@ -1,0 +1,182 @@
+"""@njit CPU kernels: the fast twins of kernels/reference.py, same names and signatures.
+
+Outputs are passed in. Outer loops are prange over images (im2col/col2im) or over
+(n, c) planes (pooling), so no two threads ever write the same element. Accumulators
+take the array's own dtype, so float32 stays float32.
+"""
+import numpy as np
+from numba import prange
+
+from tinygrad_cnn.kernels.geometry import adaptive_bounds
+from tinygrad_cnn.kernels.jit import njit, njit_parallel
+
+
+@njit_parallel
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """Fill cols (N*oh*ow, C*kh*kw): rows ordered (n, oy, ox), columns (c, i, j)."""
+    N, C, H, W = x.shape
+    zero = x.dtype.type(0)
+    for n in prange(N):
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (n * oh + oy) * ow + ox
+                col = 0
+                for c in range(C):
+                    for i in range(kh):
+                        y = oy * sh - ph + i * dh
+                        for j in range(kw):
+                            xx = ox * sw - pw + j * dw
+                            if 0 <= y < H and 0 <= xx < W:
+                                cols[row, col] = x[n, c, y, xx]
+                            else:
+                                cols[row, col] = zero
+                            col += 1
+
+
+@njit_parallel
+def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Adjoint of im2col: x (N, C, H, W) = sum of every patch in cols at its place."""
+    N, C, H, W = x.shape
+    zero = x.dtype.type(0)
+    for n in prange(N):
+        x[n] = zero
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (n * oh + oy) * ow + ox
+                col = 0
+                for c in range(C):
+                    for i in range(kh):
+                        y = oy * sh - ph + i * dh
+                        for j in range(kw):
+                            xx = ox * sw - pw + j * dw
+                            if 0 <= y < H and 0 <= xx < W:
+                                x[n, c, y, xx] += cols[row, col]
+                            col += 1
+
+
+@njit_parallel
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
+    """out = window max (greater or NaN replaces, ties keep the first); argmax = h*W+w."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    ninf = x.dtype.type(-np.inf)
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        for oy in range(oh):
+            for ox in range(ow):
+                best = ninf
+                best_idx = -1
+                for i in range(kh):
+                    y = oy * sh - ph + i * dh
+                    if y < 0 or y >= H:
+                        continue
+                    for j in range(kw):
+                        xx = ox * sw - pw + j * dw
+                        if xx < 0 or xx >= W:
+                            continue
+                        v = x[n, c, y, xx]
+                        if v > best or np.isnan(v) or best_idx < 0:
+                            best = v
+                            best_idx = y * W + xx
+                out[n, c, oy, ox] = best
+                argmax[n, c, oy, ox] = best_idx
+
+
+@njit_parallel
+def max_pool2d_backward(grad_out, argmax, grad_x):
+    """grad_x = each output gradient added at the input position its window chose."""
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2], grad_out.shape[3]
+    zero = grad_x.dtype.type(0)
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        grad_x[n, c] = zero
+        for oy in range(oh):
+            for ox in range(ow):
+                k = argmax[n, c, oy, ox]
+                if k >= 0:
+                    grad_x[n, c, k // W, k % W] += grad_out[n, c, oy, ox]
+
+
+@njit
+def _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad):
+    """Divisor of one average-pooling window, with PyTorch's padding and ceil rules."""
+    if count_include_pad:
+        return (min(y0 + kh, H + ph) - y0) * (min(x0 + kw, W + pw) - x0)
+    return (min(y0 + kh, H) - max(y0, 0)) * (min(x0 + kw, W) - max(x0, 0))
+
+
+@njit_parallel
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
+    """out = window sum / divisor (padding counts as zeros)."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                acc = x.dtype.type(0)
+                for y in range(max(y0, 0), min(y0 + kh, H)):
+                    for xx in range(max(x0, 0), min(x0 + kw, W)):
+                        acc += x[n, c, y, xx]
+                div = _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
+                out[n, c, oy, ox] = acc / x.dtype.type(div)
+
+
+@njit_parallel
+def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
+    """Adjoint of avg_pool2d_forward."""
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2], grad_out.shape[3]
+    zero = grad_x.dtype.type(0)
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        grad_x[n, c] = zero
+        for oy in range(oh):
+            y0 = oy * sh - ph
+            for ox in range(ow):
+                x0 = ox * sw - pw
+                div = _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
+                share = grad_out[n, c, oy, ox] / grad_x.dtype.type(div)
+                for y in range(max(y0, 0), min(y0 + kh, H)):
+                    for xx in range(max(x0, 0), min(x0 + kw, W)):
+                        grad_x[n, c, y, xx] += share
+
+
+@njit_parallel
+def adaptive_avg_pool2d_forward(x, out):
+    """out[.., a, b] = mean of x over rows [floor(aH/OH), ceil((a+1)H/OH)), same for cols."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        for a in range(oh):
+            y0, y1 = adaptive_bounds(a, H, oh)
+            for b in range(ow):
+                x0, x1 = adaptive_bounds(b, W, ow)
+                acc = x.dtype.type(0)
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        acc += x[n, c, y, xx]
+                out[n, c, a, b] = acc / x.dtype.type((y1 - y0) * (x1 - x0))
+
+
+@njit_parallel
+def adaptive_avg_pool2d_backward(grad_out, grad_x):
+    """Adjoint of adaptive_avg_pool2d_forward."""
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2], grad_out.shape[3]
+    zero = grad_x.dtype.type(0)
+    for p in prange(N * C):
+        n, c = p // C, p % C
+        grad_x[n, c] = zero
+        for a in range(oh):
+            y0, y1 = adaptive_bounds(a, H, oh)
+            for b in range(ow):
+                x0, x1 = adaptive_bounds(b, W, ow)
+                share = grad_out[n, c, a, b] / grad_x.dtype.type((y1 - y0) * (x1 - x0))
+                for y in range(y0, y1):
+                    for xx in range(x0, x1):
+                        grad_x[n, c, y, xx] += share

@@ -1,0 +1,146 @@
+"""NumPy reference kernels: the spec the fast kernels are tested against.
+
+Written for clarity in the style of deep-learning-from-scratch: loops over kernel offsets
+with strided slices, never over pixels. Every kernel takes its outputs as arguments, in
+the same contract as kernels/cpu.py: geometry is explicit (top/left padding, output
+size), so asymmetric padding such as ``padding="same"`` needs no special case.
+"""
+import numpy as np
+
+from tinygrad_cnn.kernels.geometry import adaptive_bounds
+
+
+def _pad(x, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, value):
+    """x padded by ph/pw on top/left and enough on bottom/right to hold every window."""
+    N, C, H, W = x.shape
+    need_h = (oh - 1) * sh + (kh - 1) * dh + 1
+    need_w = (ow - 1) * sw + (kw - 1) * dw + 1
+    bottom = max(need_h - H - ph, 0)
+    right = max(need_w - W - pw, 0)
+    return np.pad(x, [(0, 0), (0, 0), (ph, bottom), (pw, right)], constant_values=value)
+
+
+def _window(img, i, j, oh, ow, sh, sw, dh, dw):
+    """The (N, C, oh, ow) slice that kernel offset (i, j) reads from a padded image."""
+    y, x = i * dh, j * dw
+    return img[:, :, y:y + sh * (oh - 1) + 1:sh, x:x + sw * (ow - 1) + 1:sw]
+
+
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """Fill cols (N*oh*ow, C*kh*kw): rows ordered (n, oy, ox), columns (c, i, j)."""
+    N, C, H, W = x.shape
+    img = _pad(x, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, 0)
+    col = np.zeros((N, C, kh, kw, oh, ow), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            col[:, :, i, j] = _window(img, i, j, oh, ow, sh, sw, dh, dw)
+    cols[...] = col.transpose(0, 4, 5, 1, 2, 3).reshape(N * oh * ow, C * kh * kw)
+
+
+def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Adjoint of im2col: x (N, C, H, W) = sum of every patch in cols at its place."""
+    N, C, H, W = x.shape
+    col = cols.reshape(N, oh, ow, C, kh, kw).transpose(0, 3, 4, 5, 1, 2)
+    img = np.zeros_like(_pad(x, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, 0))
+    for i in range(kh):
+        for j in range(kw):
+            _window(img, i, j, oh, ow, sh, sw, dh, dw)[...] += col[:, :, i, j]
+    x[...] = img[:, :, ph:ph + H, pw:pw + W]
+
+
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
+    """out = window max; argmax = its flat h*W+w in the plane.
+
+    As PyTorch: a value replaces the running max when greater or NaN, so ties keep the
+    first position and NaN propagates; padding is never chosen.
+    """
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2:]
+    img = _pad(x, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, -np.inf)
+    where = np.arange(H * W).reshape(1, 1, H, W)
+    where = _pad(where, ph, pw, oh, ow, kh, kw, sh, sw, dh, dw, -1)
+    best = np.full(out.shape, -np.inf, dtype=x.dtype)
+    best_idx = np.full(out.shape, -1, dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            val = _window(img, i, j, oh, ow, sh, sw, dh, dw)
+            pos = _window(where, i, j, oh, ow, sh, sw, dh, dw)
+            take = (pos >= 0) & ((val > best) | np.isnan(val) | (best_idx < 0))
+            best = np.where(take, val, best)
+            best_idx = np.where(take, pos, best_idx)
+    out[...] = best
+    argmax[...] = best_idx
+
+
+def max_pool2d_backward(grad_out, argmax, grad_x):
+    """grad_x = each output gradient added at the input position its window chose."""
+    N, C, H, W = grad_x.shape
+    g = np.zeros((N * C, H * W), dtype=grad_x.dtype)
+    planes = np.repeat(np.arange(N * C), grad_out.shape[2] * grad_out.shape[3])
+    idx = argmax.reshape(-1)
+    keep = idx >= 0
+    np.add.at(g, (planes[keep], idx[keep]), grad_out.reshape(-1)[keep])
+    grad_x[...] = g.reshape(N, C, H, W)
+
+
+def _avg_divisor(H, W, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad):
+    """(oh, ow) divisors of average pooling, with PyTorch's padding and ceil rules."""
+    ys = np.arange(oh) * sh - ph
+    xs = np.arange(ow) * sw - pw
+    if count_include_pad:
+        hs = np.minimum(ys + kh, H + ph) - ys
+        ws = np.minimum(xs + kw, W + pw) - xs
+    else:
+        hs = np.minimum(ys + kh, H) - np.maximum(ys, 0)
+        ws = np.minimum(xs + kw, W) - np.maximum(xs, 0)
+    return hs[:, None] * ws[None, :]
+
+
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
+    """out = window sum / divisor (padding counts as zeros)."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2:]
+    img = _pad(x, ph, pw, oh, ow, kh, kw, sh, sw, 1, 1, 0)
+    total = np.zeros(out.shape, dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            total += _window(img, i, j, oh, ow, sh, sw, 1, 1)
+    div = _avg_divisor(H, W, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad)
+    out[...] = total / div.astype(x.dtype)
+
+
+def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
+    """Adjoint of avg_pool2d_forward."""
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2:]
+    div = _avg_divisor(H, W, oh, ow, kh, kw, sh, sw, ph, pw, count_include_pad)
+    share = grad_out / div.astype(grad_out.dtype)
+    img = np.zeros_like(_pad(grad_x, ph, pw, oh, ow, kh, kw, sh, sw, 1, 1, 0))
+    for i in range(kh):
+        for j in range(kw):
+            _window(img, i, j, oh, ow, sh, sw, 1, 1)[...] += share
+    grad_x[...] = img[:, :, ph:ph + H, pw:pw + W]
+
+
+def adaptive_avg_pool2d_forward(x, out):
+    """out[.., a, b] = mean of x over rows [floor(aH/OH), ceil((a+1)H/OH)) and likewise cols."""
+    H, W = x.shape[2:]
+    oh, ow = out.shape[2:]
+    for a in range(oh):
+        y0, y1 = adaptive_bounds(a, H, oh)
+        for b in range(ow):
+            x0, x1 = adaptive_bounds(b, W, ow)
+            out[:, :, a, b] = x[:, :, y0:y1, x0:x1].mean(axis=(2, 3))
+
+
+def adaptive_avg_pool2d_backward(grad_out, grad_x):
+    """Adjoint of adaptive_avg_pool2d_forward."""
+    H, W = grad_x.shape[2:]
+    oh, ow = grad_out.shape[2:]
+    grad_x[...] = 0
+    for a in range(oh):
+        y0, y1 = adaptive_bounds(a, H, oh)
+        for b in range(ow):
+            x0, x1 = adaptive_bounds(b, W, ow)
+            count = (y1 - y0) * (x1 - x0)
+            grad_x[:, :, y0:y1, x0:x1] += (grad_out[:, :, a, b] / grad_x.dtype.type(count))[:, :, None, None]

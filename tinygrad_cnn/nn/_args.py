@@ -1,0 +1,28 @@
+"""Argument checking shared by conv and pooling: pairs, padding modes, input checks."""
+import numpy as np
+
+
+def pair(value, name):
+    """(a, b) from an int or a pair of ints, or an error naming the argument."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+        return int(value[0]), int(value[1])
+    raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+
+
+def positive_pair(value, name):
+    a, b = pair(value, name)
+    if a < 1 or b < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    return a, b
+
+
+def check_4d(x, what):
+    """x must be a float tensor shaped (N, C, H, W)."""
+    if x.ndim != 4:
+        raise ValueError(f"{what} expects a 4-D input (N, C, H, W), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{what} expects a float32 or float64 input, got {x.dtype} "
+                        f"(convert with .float())")

@@ -1,0 +1,240 @@
+"""nn.functional: checked, PyTorch-shaped entry points to the ops."""
+import numpy as np
+
+from tinygrad_cnn import ops
+from tinygrad_cnn import random as tc_random
+from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
+from tinygrad_cnn.nn._args import check_4d, pair, positive_pair
+from tinygrad_cnn.tensor import Tensor
+
+
+# ---- convolution -------------------------------------------------------------------
+def _conv_padding(padding, kernel, stride, dilation):
+    """(top, bottom, left, right) from an int, a pair, "same" or "valid"."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return 0, 0, 0, 0
+        if padding != "same":
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        if stride != (1, 1):
+            raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+        pads = []
+        for k, d in zip(kernel, dilation):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]
+        return tuple(pads)
+    ph, pw = pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return ph, ph, pw, pw
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as PyTorch) of NCHW x with (O, C/groups, KH, KW) weight."""
+    check_4d(x, "conv2d")
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d weight must be 4-D (out, in/groups, kh, kw), got {weight.shape}")
+    N, C, H, W = x.shape
+    O, Cg, KH, KW = weight.shape
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    if C % groups or O % groups:
+        raise ValueError(f"groups={groups} must divide both input channels ({C}) and output "
+                         f"channels ({O})")
+    if Cg * groups != C:
+        raise ValueError(f"conv2d expected {Cg * groups} input channels (weight {weight.shape}, "
+                         f"groups={groups}), got {C} (input shape {x.shape})")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"conv2d input dtype {x.dtype} differs from weight dtype {weight.dtype}")
+    stride, dilation = positive_pair(stride, "stride"), positive_pair(dilation, "dilation")
+    pad = _conv_padding(padding, (KH, KW), stride, dilation)
+    for axis, size, k, s, p, d in (("height", H, KH, stride[0], pad[0] + pad[1], dilation[0]),
+                                   ("width", W, KW, stride[1], pad[2] + pad[3], dilation[1])):
+        span = d * (k - 1) + 1
+        if span > size + p:
+            raise ValueError(f"conv2d kernel {axis} {k} (dilated to {span}) is larger than the "
+                             f"padded input {axis} {size} + {p} (input shape {x.shape})")
+        if conv_out_size(size, k, s, p, d) < 1:
+            raise ValueError(f"conv2d output {axis} would be < 1 (input shape {x.shape})")
+    args = (x, weight) if bias is None else (x, weight, _check_bias(bias, O, x.dtype))
+    return ops.Conv2d.apply(*args, stride=stride, pad=pad, dilation=dilation, groups=groups)
+
+
+def _check_bias(bias, out_channels, dtype):
+    if bias.shape != (out_channels,):
+        raise ValueError(f"bias must have shape ({out_channels},), got {bias.shape}")
+    if bias.dtype != dtype:
+        raise TypeError(f"bias dtype {bias.dtype} differs from input dtype {dtype}")
+    return bias
+
+
+# ---- pooling -----------------------------------------------------------------------
+def _pool_args(x, what, kernel_size, stride, padding, dilation, ceil_mode):
+    check_4d(x, what)
+    kernel = positive_pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else positive_pair(stride, "stride")
+    padding = pair(padding, "padding")
+    dilation = positive_pair(dilation, "dilation")
+    for p, k in zip(padding, kernel):
+        if p < 0 or 2 * p > k:
+            raise ValueError(f"{what} padding {padding} must be >= 0 and at most half the "
+                             f"kernel size {kernel}")
+    H, W = x.shape[2:]
+    for axis, size, k, s, p, d in (("height", H, kernel[0], stride[0], padding[0], dilation[0]),
+                                   ("width", W, kernel[1], stride[1], padding[1], dilation[1])):
+        out = pool_out_size(size, k, s, p, d, ceil_mode)
+        if out < 1:
+            raise ValueError(f"{what} output {axis} would be {out}: kernel {k} (dilation {d}) "
+                             f"does not fit input {axis} {size} with padding {p} "
+                             f"(input shape {x.shape})")
+    return kernel, stride, padding, dilation
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max pooling over NCHW windows; indices are flat h*W+w per plane, as PyTorch."""
+    kernel, stride, padding, dilation = _pool_args(x, "max_pool2d", kernel_size, stride,
+                                                   padding, dilation, ceil_mode)
+    out = ops.MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
+                              dilation=dilation, ceil_mode=ceil_mode)
+    if not return_indices:
+        return out
+    _, argmax = x.backend.max_pool2d_forward(x.data, kernel, stride, padding, dilation, ceil_mode)
+    return out, Tensor._wrap(argmax, x.device)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Average pooling; padding counts as zeros when count_include_pad, as PyTorch."""
+    kernel, stride, padding, _ = _pool_args(x, "avg_pool2d", kernel_size, stride, padding, 1,
+                                            ceil_mode)
+    return ops.AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
+                               ceil_mode=ceil_mode, count_include_pad=bool(count_include_pad))
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Average pooling to a fixed output size; (1, 1) is global average pooling."""
+    check_4d(x, "adaptive_avg_pool2d")
+    H, W = x.shape[2:]
+    oh, ow = pair(output_size, "output_size") if not isinstance(output_size, (tuple, list)) else (
+        output_size[0] or H, output_size[1] or W)
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d output_size must be >= 1, got {output_size!r}")
+    return ops.AdaptiveAvgPool2d.apply(x, output_size=(int(oh), int(ow)))
+
+
+def global_avg_pool2d(x):
+    """Mean over each feature map: (N, C, H, W) -> (N, C, 1, 1)."""
+    return adaptive_avg_pool2d(x, 1)
+
+
+# ---- dense layers and activations ----------------------------------------------------
+def linear(x, weight, bias=None):
+    """x @ weight.T + bias, weight shaped (out, in) as PyTorch."""
+    if weight.ndim != 2:
+        raise ValueError(f"linear weight must be 2-D (out, in), got {weight.shape}")
+    if x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear expected {weight.shape[1]} input features, got {x.shape[-1]} "
+                         f"(input shape {x.shape})")
+    out = x @ weight.T
+    return out if bias is None else out + bias
+
+
+def relu(x):
+    return x.relu()
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """max(x, slope*x) for slope < 1; the notes' variant is negative_slope=0.1."""
+    return ops.LeakyReLU.apply(x, slope=float(negative_slope))
+
+
+def elu(x, alpha=1.0):
+    return ops.ELU.apply(x, alpha=float(alpha))
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def softmax(x, dim=-1):
+    return x.softmax(dim)
+
+
+def log_softmax(x, dim=-1):
+    return x.log_softmax(dim)
+
+
+def maxout(x, pieces):
+    """Maxout over channel groups: (N, C*pieces, ...) -> (N, C, ...), max of each group."""
+    if x.ndim < 2 or x.shape[1] % pieces:
+        raise ValueError(f"maxout needs the channel count {x.shape[1] if x.ndim > 1 else None} "
+                         f"to be divisible by pieces={pieces} (input shape {x.shape})")
+    N, C = x.shape[:2]
+    grouped = x.reshape((N, C // pieces, pieces) + x.shape[2:])
+    return grouped.max(dim=2)
+
+
+def dropout(x, p=0.5, training=True):
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity in eval."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    keep = tc_random.generator().random(x.shape) >= p
+    mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
+    return x * Tensor._wrap(x.backend.from_numpy(mask), x.device)
+
+
+# ---- losses ------------------------------------------------------------------------
+def _check_targets(logits, target, what):
+    if logits.ndim != 2:
+        raise ValueError(f"{what} expects (N, C) scores, got shape {logits.shape}")
+    if not isinstance(target, Tensor):
+        target = Tensor(np.asarray(target))
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{what} target must hold integer class indices, got {target.dtype}")
+    N, C = logits.shape
+    if target.shape != (N,):
+        raise ValueError(f"{what} target must have shape ({N},), got {target.shape}")
+    labels = target.numpy()
+    if labels.size and (labels.min() < 0 or labels.max() >= C):
+        bad = labels[(labels < 0) | (labels >= C)][0]
+        raise ValueError(f"{what} target {int(bad)} is outside [0, {C}) classes")
+    return target
+
+
+def _check_reduction(reduction):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of (N, C) logits against integer class indices."""
+    _check_reduction(reduction)
+    target = _check_targets(logits, target, "cross_entropy")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    return ops.CrossEntropy.apply(logits, target=target.data, reduction=reduction,
+                                  label_smoothing=float(label_smoothing))
+
+
+def nll_loss(log_probs, target, reduction="mean"):
+    """Negative log-likelihood of (N, C) log-probabilities at the target classes."""
+    _check_reduction(reduction)
+    target = _check_targets(log_probs, target, "nll_loss")
+    return ops.NLLLoss.apply(log_probs, target=target.data, reduction=reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """Mean (or summed) squared error."""
+    _check_reduction(reduction)
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss shapes differ: input {input.shape}, target {target.shape}")
+    sq = (input - target) ** 2
+    return sq if reduction == "none" else sq.mean() if reduction == "mean" else sq.sum()

@@ -1,0 +1,11 @@
+"""Every differentiable op, as a Function with forward/backward over a backend."""
+from tinygrad_cnn.ops.elementwise import (  # noqa: F401
+    Abs, Add, Clip, Div, ELU, Exp, LeakyReLU, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub,
+    Tanh, Where,
+)
+from tinygrad_cnn.ops.movement import Cat, Expand, GetItem, Permute, Reshape  # noqa: F401
+from tinygrad_cnn.ops.reduce import Max, Sum  # noqa: F401
+from tinygrad_cnn.ops.linalg import MatMul  # noqa: F401
+from tinygrad_cnn.ops.conv import Conv2d  # noqa: F401
+from tinygrad_cnn.ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: F401
+from tinygrad_cnn.ops.softmax import CrossEntropy, LogSoftmax, NLLLoss, Softmax  # noqa: F401

@@ -1,0 +1,93 @@
+"""DataLoader: batches of (images, labels) Tensors from a dataset, with seeded shuffling."""
+import numpy as np
+
+
+class DataLoader:
+    """Yield (images (B, 1, H, W) float32, labels (B,) int64) Tensors; shuffles with its own Generator.
+
+    Datasets with `.images` (uint8 (N, H, W) or (N, 1, H, W)) and `.labels` arrays are batched by
+    indexing those arrays, so only the batch is converted; other datasets go through
+    `dataset[i] -> (image, label)`. Pixels are scaled to [0, 1], then `(x - mean) / std` when
+    `normalize=(mean, std)`. Each `iter(loader)` with shuffle=True draws a new permutation from
+    `loader.generator`; save and restore it with `state_dict()` / `load_state_dict()`.
+    """
+
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
+                 normalize=None):
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if normalize is not None:
+            mean, std = normalize
+            if float(std) == 0.0:
+                raise ValueError(f"normalize std must be non-zero, got {normalize}")
+            normalize = (np.float32(mean), np.float32(std))
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.normalize = normalize
+        self.generator = np.random.default_rng(seed)
+        self._fast = _has_arrays(dataset)
+
+    def __len__(self):
+        n, b = len(self.dataset), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        # the permutation is drawn here, not lazily, so the RNG state after iter() is well defined
+        n = len(self.dataset)
+        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
+        return self._batches(order)
+
+    def _batches(self, order):
+        from tinygrad_cnn.tensor import Tensor  # lazy: keeps `import tinygrad_cnn.data` light and acyclic
+        stop = len(self) * self.batch_size if self.drop_last else len(order)
+        for start in range(0, stop, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            images, labels = self._fetch(idx)
+            yield Tensor(images), Tensor(labels)
+
+    def _fetch(self, idx):
+        """Return (float32 (B, 1, H, W), int64 (B,)) NumPy arrays for dataset indices idx."""
+        if self._fast:
+            images = self.dataset.images[idx]
+            labels = np.asarray(self.dataset.labels[idx], dtype=np.int64)
+        else:
+            items = [self.dataset[int(i)] for i in idx]
+            images = np.stack([_as_numpy(x) for x, _ in items])
+            labels = np.array([int(_as_numpy(y)) for _, y in items], dtype=np.int64)
+        images = _to_float(images)
+        if images.ndim == 3:
+            images = images[:, None]  # (B, H, W) -> (B, 1, H, W)
+        if self.normalize is not None:
+            mean, std = self.normalize
+            images -= mean  # in place: images is already a fresh copy of just this batch
+            images /= std
+        return np.ascontiguousarray(images, dtype=np.float32), labels
+
+    def state_dict(self):
+        """The shuffling RNG state (a dict of ints and strings), for a training checkpoint."""
+        return {"generator": self.generator.bit_generator.state}
+
+    def load_state_dict(self, state):
+        """Restore the shuffling RNG state saved by state_dict()."""
+        self.generator.bit_generator.state = state["generator"]
+
+
+def _has_arrays(dataset):
+    """True when the dataset exposes .images and .labels arrays of matching length."""
+    images, labels = getattr(dataset, "images", None), getattr(dataset, "labels", None)
+    return (isinstance(images, np.ndarray) and isinstance(labels, np.ndarray)
+            and len(images) == len(labels) == len(dataset))
+
+
+def _to_float(images):
+    """uint8 pixels -> float32 in [0, 1]; float images are kept as float32."""
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255)
+    return images.astype(np.float32, copy=False)
+
+
+def _as_numpy(x):
+    """A NumPy view of an array, a number, or anything with .numpy() (a Tensor)."""
+    return np.asarray(x.numpy() if hasattr(x, "numpy") else x)

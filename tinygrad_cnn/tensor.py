@@ -400,27 +400,27 @@ class Tensor:
     # ---- constructors --------------------------------------------------------------
     @staticmethod
     def zeros(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.zeros(_shape(shape), dtype), requires_grad, device=device)
+        return Tensor(np.zeros(_shape(shape), dtype), requires_grad, dtype, device)
 
     @staticmethod
     def ones(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.ones(_shape(shape), dtype), requires_grad, device=device)
+        return Tensor(np.ones(_shape(shape), dtype), requires_grad, dtype, device)
 
     @staticmethod
     def full(shape, value, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.full(_shape((shape,)), value, dtype), requires_grad, device=device)
+        return Tensor(np.full(_shape((shape,)), value, dtype), requires_grad, dtype, device)
 
     @staticmethod
     def rand(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
         """Uniform [0, 1) from the generator seeded by tc.manual_seed."""
         data = tc_random.generator().random(_shape(shape), dtype=np.dtype(dtype))
-        return Tensor(data, requires_grad, device=device)
+        return Tensor(data, requires_grad, dtype, device)
 
     @staticmethod
     def randn(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
         """Standard normal from the generator seeded by tc.manual_seed."""
         data = tc_random.generator().standard_normal(_shape(shape), dtype=np.dtype(dtype))
-        return Tensor(data, requires_grad, device=device)
+        return Tensor(data, requires_grad, dtype, device)
 
     @staticmethod
     def arange(start, stop=None, step=1, dtype=None, device="cpu"):

@@ -1,0 +1,144 @@
+"""The @njit kernels agree with the NumPy reference kernels on drawn configurations."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
+from tinygrad_cnn.kernels import cpu, reference
+from tinygrad_cnn.kernels.geometry import conv_out_size
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
+
+
+def _conv_geometry(cfg):
+    oh, ow = cfg.out_hw
+    return (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, *cfg.dilation, oh, ow)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(), seed=seeds)
+def test_im2col_matches_reference(dtype, cfg, seed):
+    x = arrays(cfg.x_shape, seed, dtype)
+    geo = _conv_geometry(cfg)
+    oh, ow = cfg.out_hw
+    shape = (cfg.N * oh * ow, cfg.C * cfg.kh * cfg.kw)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    cpu.im2col(x, *geo, fast)
+    reference.im2col(x, *geo, ref)
+    np.testing.assert_array_equal(fast, ref)
+    assert fast.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(), seed=seeds)
+def test_col2im_matches_reference_and_is_adjoint(dtype, cfg, seed):
+    geo = _conv_geometry(cfg)
+    oh, ow = cfg.out_hw
+    cols = arrays((cfg.N * oh * ow, cfg.C * cfg.kh * cfg.kw), seed, dtype)
+    fast, ref = np.full(cfg.x_shape, np.nan, dtype), np.full(cfg.x_shape, np.nan, dtype)
+    cpu.col2im(cols, *geo, fast)
+    reference.col2im(cols, *geo, ref)
+    np.testing.assert_allclose(fast, ref, **TOL[dtype])
+    # adjoint: <im2col(x), cols> == <x, col2im(cols)>
+    x = arrays(cfg.x_shape, seed + 1, np.float64)
+    xc = np.empty(cols.shape)
+    reference.im2col(x, *geo, xc)
+    lhs, rhs = np.sum(xc * cols), np.sum(x * fast)
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
+
+
+def test_im2col_asymmetric_padding_as_same_mode():
+    """Top/left padding with an output size that implies a different bottom/right pad."""
+    x = arrays((2, 3, 5, 6), 0)
+    kh, kw, ph, pw = 4, 2, 1, 0          # "same": total 3 -> top 1, bottom 2; total 1 -> 0, 1
+    oh, ow = conv_out_size(5, kh, 1, 3, 1), conv_out_size(6, kw, 1, 1, 1)
+    assert (oh, ow) == (5, 6)
+    fast, ref = np.empty((2 * oh * ow, 3 * kh * kw)), np.empty((2 * oh * ow, 3 * kh * kw))
+    cpu.im2col(x, kh, kw, 1, 1, ph, pw, 1, 1, oh, ow, fast)
+    reference.im2col(x, kh, kw, 1, 1, ph, pw, 1, 1, oh, ow, ref)
+    np.testing.assert_array_equal(fast, ref)
+
+
+def _pool_geo(cfg):
+    return (*cfg.kernel, *cfg.stride, *cfg.padding)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pool_configs(), seed=seeds)
+def test_max_pool_matches_reference(dtype, cfg, seed):
+    x = tie_free(cfg.x_shape, seed, dtype)
+    out_shape = cfg.x_shape[:2] + cfg.out_hw
+    results = []
+    for mod in (cpu, reference):
+        out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
+        mod.max_pool2d_forward(x, *_pool_geo(cfg), *cfg.dilation, out, idx)
+        grad = arrays(out_shape, seed + 1, dtype)
+        gx = np.full(cfg.x_shape, np.nan, dtype)
+        mod.max_pool2d_backward(grad, idx, gx)
+        results.append((out, idx, gx))
+    (o1, i1, g1), (o2, i2, g2) = results
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_allclose(g1, g2, **TOL[dtype])
+
+
+def test_max_pool_nan_propagates_and_ties_keep_first():
+    x = np.array([[[[1.0, 1.0], [np.nan, 0.0]]]])
+    for mod in (cpu, reference):
+        out, idx = np.empty((1, 1, 1, 1)), np.empty((1, 1, 1, 1), np.int64)
+        mod.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, 1, 1, out, idx)
+        assert np.isnan(out[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 2
+        mod.max_pool2d_forward(x[:, :, :1], 1, 2, 1, 2, 0, 0, 1, 1, out, idx)
+        assert out[0, 0, 0, 0] == 1.0 and idx[0, 0, 0, 0] == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pool_configs(dilation=False), seed=seeds)
+def test_avg_pool_matches_reference(dtype, cfg, seed):
+    x = arrays(cfg.x_shape, seed, dtype)
+    out_shape = cfg.x_shape[:2] + cfg.out_hw
+    grad = arrays(out_shape, seed + 1, dtype)
+    results = []
+    for mod in (cpu, reference):
+        out = np.empty(out_shape, dtype)
+        mod.avg_pool2d_forward(x, *_pool_geo(cfg), cfg.count_include_pad, out)
+        gx = np.full(cfg.x_shape, np.nan, dtype)
+        mod.avg_pool2d_backward(grad, *_pool_geo(cfg), cfg.count_include_pad, gx)
+        results.append((out, gx))
+    np.testing.assert_allclose(results[0][0], results[1][0], **TOL[dtype])
+    np.testing.assert_allclose(results[0][1], results[1][1], **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(N=st.integers(1, 2), C=st.integers(1, 3), H=st.integers(1, 9), W=st.integers(1, 9),
+       oh=st.integers(1, 9), ow=st.integers(1, 9), seed=seeds)
+def test_adaptive_avg_pool_matches_reference(dtype, N, C, H, W, oh, ow, seed):
+    x = arrays((N, C, H, W), seed, dtype)
+    grad = arrays((N, C, oh, ow), seed + 1, dtype)
+    results = []
+    for mod in (cpu, reference):
+        out = np.empty((N, C, oh, ow), dtype)
+        mod.adaptive_avg_pool2d_forward(x, out)
+        gx = np.full((N, C, H, W), np.nan, dtype)
+        mod.adaptive_avg_pool2d_backward(grad, gx)
+        results.append((out, gx))
+    np.testing.assert_allclose(results[0][0], results[1][0], **TOL[dtype])
+    np.testing.assert_allclose(results[0][1], results[1][1], **TOL[dtype])
+
+
+def test_kernels_keep_float32():
+    """float32 in gives float32 accumulators out (no silent float64 results)."""
+    x = arrays((1, 2, 4, 4), 0, np.float32)
+    out = np.empty((1, 2, 2, 2), np.float32)
+    cpu.avg_pool2d_forward(x, 2, 2, 2, 2, 0, 0, True, out)
+    np.testing.assert_allclose(out, x.reshape(1, 2, 2, 2, 2, 2).mean(axis=(3, 5)), rtol=1e-6)
+    assert cpu.avg_pool2d_forward.signatures[0][0].dtype.name == "float32"
+
+
+def test_cpu_and_reference_export_the_same_kernels():
+    public = lambda m: {n for n in dir(m) if not n.startswith("_") and callable(getattr(m, n))
+                        and getattr(getattr(m, n), "__module__", "").startswith(m.__name__)}
+    assert public(cpu) == public(reference)
+    assert {"im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward"} <= public(cpu)

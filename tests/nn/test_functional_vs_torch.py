@@ -1,0 +1,143 @@
+"""nn.functional forward and gradients against torch on drawn configurations."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_cnn.nn.functional as F
+from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
+from tinygrad_cnn import Tensor
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+TOL = dict(rtol=2e-4, atol=2e-5)
+
+
+def both(a, requires_grad=True):
+    """The same float32 values as our Tensor and a torch tensor."""
+    a = np.asarray(a, np.float32)
+    return Tensor(a.copy(), requires_grad=requires_grad), torch.tensor(a, requires_grad=requires_grad)
+
+
+def check_grads(pairs):
+    for ours, theirs in pairs:
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **TOL)
+
+
+@given(cfg=conv_configs(), seed=seeds)
+def test_conv2d_matches_torch(cfg, seed):
+    (x, xt), (w, wt) = both(arrays(cfg.x_shape, seed)), both(arrays(cfg.w_shape, seed + 1))
+    b, bt = both(arrays((cfg.O,), seed + 2)) if cfg.bias else (None, None)
+    out = F.conv2d(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+    ref = TF.conv2d(xt, wt, bt, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    g = arrays(out.shape, seed + 3, np.float32)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    check_grads([(x, xt), (w, wt)] + ([(b, bt)] if cfg.bias else []))
+
+
+@pytest.mark.parametrize("kernel,dilation", [((3, 3), 1), ((2, 4), 1), ((3, 2), (2, 1))])
+def test_conv2d_same_valid_match_torch(kernel, dilation):
+    (x, xt), (w, wt) = both(arrays((2, 3, 7, 6), 0)), both(arrays((4, 3) + kernel, 1))
+    for mode in ("same", "valid"):
+        out = F.conv2d(x, w, padding=mode, dilation=dilation)
+        ref = TF.conv2d(xt, wt, padding=mode, dilation=dilation)
+        np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+
+
+@given(cfg=pool_configs(), seed=seeds)
+def test_max_pool2d_matches_torch(cfg, seed):
+    x, xt = both(tie_free(cfg.x_shape, seed))
+    out, idx = F.max_pool2d(x, cfg.kernel, cfg.stride, cfg.padding, cfg.dilation, cfg.ceil_mode,
+                            return_indices=True)
+    ref, ref_idx = TF.max_pool2d(xt, cfg.kernel, cfg.stride, cfg.padding, cfg.dilation,
+                                 cfg.ceil_mode, return_indices=True)
+    np.testing.assert_array_equal(out.numpy(), ref.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
+    g = arrays(out.shape, seed + 1, np.float32)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    check_grads([(x, xt)])
+
+
+@given(cfg=pool_configs(dilation=False), seed=seeds)
+def test_avg_pool2d_matches_torch(cfg, seed):
+    x, xt = both(arrays(cfg.x_shape, seed))
+    args = (cfg.kernel, cfg.stride, cfg.padding, cfg.ceil_mode, cfg.count_include_pad)
+    out, ref = F.avg_pool2d(x, *args), TF.avg_pool2d(xt, *args)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    g = arrays(out.shape, seed + 1, np.float32)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    check_grads([(x, xt)])
+
+
+@given(H=st.integers(1, 9), W=st.integers(1, 9), oh=st.integers(1, 6), ow=st.integers(1, 6),
+       seed=seeds)
+def test_adaptive_avg_pool2d_matches_torch(H, W, oh, ow, seed):
+    x, xt = both(arrays((2, 3, H, W), seed))
+    out, ref = F.adaptive_avg_pool2d(x, (oh, ow)), TF.adaptive_avg_pool2d(xt, (oh, ow))
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    out.sum().backward()
+    ref.sum().backward()
+    check_grads([(x, xt)])
+
+
+ACTIVATIONS = [
+    (F.relu, TF.relu), (F.sigmoid, torch.sigmoid), (F.tanh, torch.tanh),
+    (lambda x: F.leaky_relu(x, 0.1), lambda x: TF.leaky_relu(x, 0.1)),
+    (lambda x: F.elu(x, 1.3), lambda x: TF.elu(x, 1.3)),
+    (lambda x: F.softmax(x, 1), lambda x: TF.softmax(x, 1)),
+    (lambda x: F.log_softmax(x, -1), lambda x: TF.log_softmax(x, -1)),
+]
+
+
+@pytest.mark.parametrize("ours,theirs", ACTIVATIONS)
+@given(seed=seeds)
+def test_activations_match_torch(ours, theirs, seed):
+    x, xt = both(arrays((3, 5), seed, scale=3))
+    out, ref = ours(x), theirs(xt)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    g = arrays(out.shape, seed + 1, np.float32)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    check_grads([(x, xt)])
+
+
+@given(N=st.integers(1, 6), C=st.integers(2, 7), seed=seeds,
+       reduction=st.sampled_from(["mean", "sum", "none"]), smoothing=st.sampled_from([0.0, 0.2]))
+def test_losses_match_torch(N, C, seed, reduction, smoothing):
+    z, zt = both(arrays((N, C), seed, scale=4))
+    target = np.random.default_rng(seed).integers(0, C, N)
+    out = F.cross_entropy(z, Tensor(target), reduction, smoothing)
+    ref = TF.cross_entropy(zt, torch.tensor(target), reduction=reduction, label_smoothing=smoothing)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    out.sum().backward()
+    ref.sum().backward()
+    check_grads([(z, zt)])
+    lp, lpt = both(arrays((N, C), seed + 1))
+    np.testing.assert_allclose(F.nll_loss(lp, Tensor(target), reduction).numpy(),
+                               TF.nll_loss(lpt, torch.tensor(target), reduction=reduction).detach().numpy(), **TOL)
+    y, yt = both(arrays((N, C), seed + 2))
+    np.testing.assert_allclose(F.mse_loss(lp, y, reduction).numpy(),
+                               TF.mse_loss(lpt, yt, reduction=reduction).detach().numpy(), **TOL)
+
+
+def test_log_softmax_and_cross_entropy_stay_finite_at_1e4():
+    z = Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, 1e4]], np.float32), requires_grad=True)
+    lp = F.log_softmax(z, 1)
+    assert np.all(np.isfinite(lp.numpy()))
+    loss = F.cross_entropy(z, Tensor([1, 2]))
+    loss.backward()
+    assert np.isfinite(loss.item()) and loss.item() == pytest.approx(1e4, rel=1e-6)
+    assert np.all(np.isfinite(z.grad.numpy()))
+
+
+def test_linear_matches_torch():
+    (x, xt), (w, wt), (b, bt) = both(arrays((4, 5), 0)), both(arrays((3, 5), 1)), both(arrays((3,), 2))
+    out, ref = F.linear(x, w, b), TF.linear(xt, wt, bt)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    out.sum().backward()
+    ref.sum().backward()
+    check_grads([(x, xt), (w, wt), (b, bt)])

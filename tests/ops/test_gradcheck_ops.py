@@ -1,0 +1,173 @@
+"""Every differentiable op: autograd equals float64 central differences (tc.gradcheck)."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+import tinygrad_cnn.nn.functional as F
+from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
+from tinygrad_cnn import Tensor
+
+
+def t64(a):
+    return Tensor(a, dtype=np.float64, requires_grad=True)
+
+
+@given(cfg=conv_configs(max_size=7, max_channels=3), seed=seeds)
+def test_conv2d_gradcheck(cfg, seed):
+    x, w = t64(arrays(cfg.x_shape, seed)), t64(arrays(cfg.w_shape, seed + 1))
+    inputs = [x, w] + ([t64(arrays((cfg.O,), seed + 2))] if cfg.bias else [])
+    fn = lambda x, w, b=None: F.conv2d(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+    assert tc.gradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("kernel,dilation", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((4, 1), (1, 1))])
+def test_conv2d_same_padding_gradcheck(kernel, dilation):
+    x, w = t64(arrays((2, 2, 5, 6), 0)), t64(arrays((3, 2) + kernel, 1))
+    fn = lambda x, w: F.conv2d(x, w, padding="same", dilation=dilation)
+    assert F.conv2d(x, w, padding="same", dilation=dilation).shape == (2, 3, 5, 6)
+    assert tc.gradcheck(fn, [x, w])
+
+
+@given(cfg=pool_configs(max_size=7), seed=seeds)
+def test_max_pool2d_gradcheck(cfg, seed):
+    x = t64(tie_free(cfg.x_shape, seed))
+    fn = lambda x: F.max_pool2d(x, cfg.kernel, cfg.stride, cfg.padding, cfg.dilation, cfg.ceil_mode)
+    assert tc.gradcheck(fn, [x])
+
+
+@given(cfg=pool_configs(max_size=7, dilation=False), seed=seeds)
+def test_avg_pool2d_gradcheck(cfg, seed):
+    x = t64(arrays(cfg.x_shape, seed))
+    fn = lambda x: F.avg_pool2d(x, cfg.kernel, cfg.stride, cfg.padding, cfg.ceil_mode,
+                                cfg.count_include_pad)
+    assert tc.gradcheck(fn, [x])
+
+
+@given(H=st.integers(1, 7), W=st.integers(1, 7), oh=st.integers(1, 5), ow=st.integers(1, 5),
+       seed=seeds)
+def test_adaptive_avg_pool2d_gradcheck(H, W, oh, ow, seed):
+    x = t64(arrays((2, 2, H, W), seed))
+    assert tc.gradcheck(lambda x: F.adaptive_avg_pool2d(x, (oh, ow)), [x])
+    assert tc.gradcheck(F.global_avg_pool2d, [x])
+
+
+shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+UNARY = {
+    "exp": lambda x: x.exp(),
+    "log": lambda x: (x.abs() + 0.5).log(),
+    "sqrt": lambda x: (x.abs() + 0.5).sqrt(),
+    "abs": lambda x: x.abs(),
+    "neg": lambda x: -x,
+    "relu": F.relu,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.1),
+    "elu": lambda x: F.elu(x, 0.7),
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+    "clip": lambda x: x.clip(-0.5, 0.7),
+    "softmax": lambda x: F.softmax(x, -1),
+    "log_softmax": lambda x: F.log_softmax(x, 0),
+    "sum": lambda x: x.sum(),
+    "sum_dim": lambda x: x.sum(dim=0, keepdim=True),
+    "mean": lambda x: x.mean(dim=-1),
+    "var": lambda x: x.var() if x.numel() > 1 else x.sum(),
+    "max": lambda x: x.max(),
+    "max_dim": lambda x: x.max(dim=-1),
+    "min": lambda x: x.min(dim=0),
+    "pow": lambda x: x ** 3,
+    "rpow": lambda x: 2.0 ** x,
+    "reshape_T": lambda x: x.reshape(-1).reshape(x.shape).T,
+    "flatten": lambda x: x.flatten() * 2,
+    "index": lambda x: x[0] * 3,
+    "slice": lambda x: x[..., :2],
+    "fancy_index": lambda x: x[[0, 0, x.shape[0] - 1]],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(shape=shapes, seed=seeds)
+def test_unary_gradcheck(name, shape, seed):
+    x = t64(tie_free(shape, seed) + 0.05)   # away from the kinks of relu/abs/clip at 0
+    assert tc.gradcheck(UNARY[name], [x])
+
+
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / (b.abs() + 0.5),
+    "pow": lambda a, b: (a.abs() + 0.5) ** b,
+    "rsub_scalar": lambda a, b: 1.0 - a * b,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(shape=shapes, seed=seeds, data=st.data())
+def test_binary_broadcast_gradcheck(name, shape, seed, data):
+    # b broadcasts: some of its dims are 1, and it may have fewer dims
+    b_shape = tuple(data.draw(st.sampled_from([n, 1])) for n in shape)[data.draw(st.integers(0, len(shape) - 1)):]
+    a, b = t64(arrays(shape, seed)), t64(arrays(b_shape, seed + 1))
+    assert tc.gradcheck(BINARY[name], [a, b])
+
+
+@given(n=st.integers(1, 4), k=st.integers(1, 4), m=st.integers(1, 4), batch=st.integers(0, 2),
+       seed=seeds)
+def test_matmul_gradcheck(n, k, m, batch, seed):
+    a = t64(arrays((batch,) * (batch > 0) + (n, k), seed))
+    b = t64(arrays((k, m), seed + 1))
+    v = t64(arrays((k,), seed + 2))
+    assert tc.gradcheck(lambda a, b: a @ b, [a, b])
+    assert tc.gradcheck(lambda a, v: a @ v, [a, v])
+    assert tc.gradcheck(lambda v, b: v @ b, [v, b])
+
+
+@given(seed=seeds, dim=st.integers(0, 1))
+def test_cat_stack_gradcheck(seed, dim):
+    a, b = t64(arrays((2, 3), seed)), t64(arrays((2, 3), seed + 1))
+    assert tc.gradcheck(lambda a, b: tc.cat([a, b, a], dim), [a, b])
+    assert tc.gradcheck(lambda a, b: tc.stack([a, b], dim), [a, b])
+
+
+@given(N=st.integers(1, 5), C=st.integers(2, 6), seed=seeds, smoothing=st.sampled_from([0.0, 0.1]),
+       reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_losses_gradcheck(N, C, seed, smoothing, reduction):
+    logits = t64(arrays((N, C), seed, scale=3))
+    target = Tensor(np.random.default_rng(seed).integers(0, C, N))
+    assert tc.gradcheck(lambda z: F.cross_entropy(z, target, reduction, smoothing), [logits])
+    assert tc.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction), [logits])
+    other = t64(arrays((N, C), seed + 1))
+    assert tc.gradcheck(lambda a, b: F.mse_loss(a, b, reduction), [logits, other])
+
+
+@given(seed=seeds)
+def test_maxout_and_dropout_gradcheck(seed):
+    x = t64(tie_free((2, 6, 3), seed))
+    assert tc.gradcheck(lambda x: F.maxout(x, 3), [x])
+    tc.manual_seed(seed % 1000)
+    mask_seed = seed % 1000
+
+    def dropped(x):
+        tc.manual_seed(mask_seed)  # the same mask on every evaluation
+        return F.dropout(x, 0.3, training=True)
+
+    assert tc.gradcheck(dropped, [x])
+
+
+def test_gradcheck_catches_a_wrong_gradient():
+    """The checker itself can fail: a Function with a deliberately wrong backward."""
+    from tinygrad_cnn.function import Function
+
+    class BadSquare(Function):
+        @staticmethod
+        def forward(ctx, a):
+            ctx.save_for_backward(a)
+            return a * a
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.saved[0]  # missing the factor 2
+
+    x = t64(arrays((3,), 0) + 2)
+    with pytest.raises(AssertionError, match="gradcheck failed for input 0"):
+        tc.gradcheck(lambda x: BadSquare.apply(x), [x])

@@ -291,3 +291,4 @@ def adaptive_avg_pool2d_backward(grad, x_shape):
 def arange(n):
     """Integer positions 0..n-1, for gather/scatter indices."""
     return np.arange(n)
+from tinygrad_cnn.backends.cpu_optim import adam_update, sgd_update  # noqa: E402,F401

@@ -238,3 +238,4 @@ def mse_loss(input, target, reduction="mean"):
         raise ValueError(f"mse_loss shapes differ: input {input.shape}, target {target.shape}")
     sq = (input - target) ** 2
     return sq if reduction == "none" else sq.mean() if reduction == "mean" else sq.sum()
+from tinygrad_cnn.nn.batchnorm import batch_norm  # noqa: E402,F401

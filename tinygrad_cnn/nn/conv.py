@@ -1,0 +1,84 @@
+"""Conv2d: a 2-D convolution layer with PyTorch's arguments, parameter shapes and default init."""
+import math
+
+import numpy as np
+
+from tinygrad_cnn.nn import functional as F
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn._args import pair, positive_pair
+from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.parameter import Parameter
+from tinygrad_cnn.tensor import Tensor
+
+
+def _padding(padding, stride):
+    """The padding as stored: "same" / "valid" kept as strings, else a pair."""
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
+        if padding == "same" and stride != (1, 1):
+            raise ValueError(f"padding='same' is not supported for strided convolutions "
+                             f"(stride {stride})")
+        return padding
+    ph, pw = pair(padding, "padding")
+    if ph < 0 or pw < 0:
+        raise ValueError(f"padding must be >= 0, got {padding!r}")
+    return ph, pw
+
+
+class Conv2d(Module):
+    """2-D convolution over NCHW input; weight (out, in/groups, kh, kw), bias (out,)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"Conv2d needs positive channel counts, got in_channels="
+                             f"{in_channels}, out_channels={out_channels}")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d groups={groups} must divide in_channels ({in_channels}) "
+                             f"and out_channels ({out_channels})")
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv2d supports padding_mode='zeros' only, got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = positive_pair(kernel_size, "kernel_size")
+        self.stride = positive_pair(stride, "stride")
+        self.dilation = positive_pair(dilation, "dilation")
+        self.padding = _padding(padding, self.stride)
+        self.padding_mode = padding_mode
+        dtype = np.dtype(dtype or np.float32)
+        shape = (out_channels, in_channels // groups) + self.kernel_size
+        self.weight = Parameter(Tensor(np.zeros(shape), dtype=dtype))
+        if bias:
+            self.bias = Parameter(Tensor(np.zeros((out_channels,)), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(-1/sqrt(fan_in), ...) bias."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        if x.ndim == 4 and x.shape[1] != self.in_channels:
+            raise ValueError(f"Conv2d expected {self.in_channels} input channels, got "
+                             f"{x.shape[1]} (input shape {x.shape})")
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s

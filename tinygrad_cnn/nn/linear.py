@@ -1,0 +1,67 @@
+"""Linear, Flatten and Identity: the dense end of a CNN."""
+import math
+
+import numpy as np
+
+from tinygrad_cnn.nn import functional as F
+from tinygrad_cnn.nn import init
+from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.parameter import Parameter
+from tinygrad_cnn.tensor import Tensor
+
+
+class Linear(Module):
+    """y = x @ weight.T + bias with weight (out_features, in_features), PyTorch's default init."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        if in_features < 0 or out_features < 0:
+            raise ValueError(f"Linear needs non-negative sizes, got in_features={in_features}, "
+                             f"out_features={out_features}")
+        self.in_features, self.out_features = in_features, out_features
+        dtype = np.dtype(dtype or np.float32)
+        self.weight = Parameter(Tensor(np.zeros((out_features, in_features)), dtype=dtype))
+        if bias:
+            self.bias = Parameter(Tensor(np.zeros((out_features,)), dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(-1/sqrt(fan_in), ...) bias."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Flatten(Module):
+    """Flatten dims start_dim..end_dim into one (default: everything but the batch)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self):
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Identity(Module):
+    """Returns its input; any constructor arguments are ignored, as in PyTorch."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x

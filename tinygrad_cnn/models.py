@@ -67,7 +67,8 @@ class DeepCNN(nn.Module):
             nn.MaxPool2d(kernel_size=2, stride=2, padding=1))      # (N, 128, 4, 4)
         fc1 = nn.Linear(4 * 4 * 128, 625, bias=True)
         nn.init.xavier_uniform_(fc1.weight)
-        self.layer4 = nn.Sequential(fc1, nn.ReLU(), nn.Dropout(p=1 - keep_prob))
+        self.fc1 = fc1                 # registered twice, as in the notes: both keys in state_dict
+        self.layer4 = nn.Sequential(self.fc1, nn.ReLU(), nn.Dropout(p=1 - keep_prob))
         self.fc2 = nn.Linear(625, num_classes, bias=True)
         nn.init.xavier_uniform_(self.fc2.weight)
 

@@ -181,7 +181,7 @@ def sgemm_gflops(M, K, N, repeats):
 
 
 def conv_stages_ms(case, x, w, grad, repeats):
-    """Our conv split into the backend's steps (same calls as backends/cpu.py, stride 1).
+    """Our conv split into the steps of the NCHW im2col path of backends/cpu.py (stride 1).
 
     Each step is timed alone, so the sum leaves out what steps cost each other (the
     OpenBLAS threads still spinning when a numba prange kernel starts).

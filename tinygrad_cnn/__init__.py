@@ -4,6 +4,13 @@ The data path: ``Tensor`` method -> ``ops.X.apply`` (forward/backward written on
 ``backends.get_backend(device)`` -> ``kernels/cpu.py`` (@njit), checked against
 ``kernels/reference.py`` (NumPy).
 """
+import os
+
+# OpenBLAS threads spin for ~0.1 s after each GEMM, taking the cores that the next Numba
+# kernel needs; 2^4 cycles of spinning instead. Effective only when tinygrad_cnn is imported
+# before NumPy (OpenBLAS reads it once); a value the user set is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from tinygrad_cnn.grad_mode import enable_grad, is_enabled as is_grad_enabled, no_grad  # noqa: F401
 from tinygrad_cnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: F401
 from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401

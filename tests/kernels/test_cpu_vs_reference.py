@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
-from tinygrad_cnn.kernels import cpu, reference
+from tinygrad_cnn.kernels import cpu, cpu_nhwc, reference
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 DTYPES = [np.float32, np.float64]
@@ -137,8 +137,65 @@ def test_kernels_keep_float32():
     assert cpu.avg_pool2d_forward.signatures[0][0].dtype.name == "float32"
 
 
+def _public(m):
+    return {n for n in dir(m) if not n.startswith("_") and callable(getattr(m, n))
+            and getattr(getattr(m, n), "__module__", "").startswith(m.__name__)}
+
+
 def test_cpu_and_reference_export_the_same_kernels():
-    public = lambda m: {n for n in dir(m) if not n.startswith("_") and callable(getattr(m, n))
-                        and getattr(getattr(m, n), "__module__", "").startswith(m.__name__)}
-    assert public(cpu) == public(reference)
-    assert {"im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward"} <= public(cpu)
+    assert _public(cpu) | _public(cpu_nhwc) == _public(reference)
+    assert {"im2col", "col2im", "max_pool2d_forward", "im2col_nhwc"} <= _public(reference)
+
+
+def nhwc(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(), seed=seeds)
+def test_nhwc_im2col_col2im_match_reference(dtype, cfg, seed):
+    x = nhwc(arrays(cfg.x_shape, seed, dtype))
+    geo = _conv_geometry(cfg)
+    oh, ow = cfg.out_hw
+    shape = (cfg.N * oh * ow, cfg.kh * cfg.kw * cfg.C)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    cpu_nhwc.im2col_nhwc(x, *geo, fast)
+    reference.im2col_nhwc(x, *geo, ref)
+    np.testing.assert_array_equal(fast, ref)
+    cols = arrays(shape, seed + 1, dtype)
+    fast_x, ref_x = np.full(x.shape, np.nan, dtype), np.full(x.shape, np.nan, dtype)
+    cpu_nhwc.col2im_nhwc(cols, *geo, fast_x)
+    reference.col2im_nhwc(cols, *geo, ref_x)
+    np.testing.assert_allclose(fast_x, ref_x, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pool_configs(), seed=seeds)
+def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
+    x = nhwc(tie_free(cfg.x_shape, seed, dtype))
+    oh, ow = cfg.out_hw
+    out_shape = (cfg.N, oh, ow, cfg.C)
+    grad = arrays(out_shape, seed + 1, dtype)
+    res = []
+    for fwd, bwd in ((cpu_nhwc.max_pool2d_forward_nhwc, cpu_nhwc.max_pool2d_backward_nhwc),
+                     (reference.max_pool2d_forward_nhwc, reference.max_pool2d_backward_nhwc)):
+        out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
+        fwd(x, *_pool_geo(cfg), *cfg.dilation, out, idx)
+        gx = np.full(x.shape, np.nan, dtype)
+        bwd(grad, idx, gx)
+        res.append((out, idx, gx))
+    np.testing.assert_array_equal(res[0][0], res[1][0])
+    np.testing.assert_array_equal(res[0][1], res[1][1])
+    np.testing.assert_allclose(res[0][2], res[1][2], **TOL[dtype])
+    if cfg.dilation != (1, 1):
+        return
+    res = []
+    for fwd, bwd in ((cpu_nhwc.avg_pool2d_forward_nhwc, cpu_nhwc.avg_pool2d_backward_nhwc),
+                     (reference.avg_pool2d_forward_nhwc, reference.avg_pool2d_backward_nhwc)):
+        out = np.empty(out_shape, dtype)
+        fwd(x, *_pool_geo(cfg), cfg.count_include_pad, out)
+        gx = np.full(x.shape, np.nan, dtype)
+        bwd(grad, *_pool_geo(cfg), cfg.count_include_pad, gx)
+        res.append((out, gx))
+    np.testing.assert_allclose(res[0][0], res[1][0], **TOL[dtype])
+    np.testing.assert_allclose(res[0][1], res[1][1], **TOL[dtype])

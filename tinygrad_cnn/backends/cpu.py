@@ -7,6 +7,8 @@ file's choice: the public layout is NCHW.
 import numpy as np
 
 from tinygrad_cnn.kernels import cpu as kernels
+from tinygrad_cnn.kernels import cpu_elementwise as elementwise
+from tinygrad_cnn.kernels import cpu_nhwc as nhwc
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
 
 name = "cpu"
@@ -61,13 +63,36 @@ def sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
+def _flat_pair(a, like):
+    """Flat views of ``a`` and ``like`` in one element order, or None when layouts differ."""
+    if a.shape != like.shape or a.strides != like.strides or a.dtype != like.dtype:
+        return None
+    fa, fl = a.ravel(order="K"), like.ravel(order="K")
+    if not (np.shares_memory(fa, a) and np.shares_memory(fl, like)):
+        return None
+    return fa, fl
+
+
 def relu(x):
-    return np.maximum(x, x.dtype.type(0))
+    """max(x, 0) in one pass, keeping x's memory layout."""
+    if x.ndim == 0 or x.size < 4096:
+        return np.maximum(x, x.dtype.type(0))
+    out = np.empty_like(x)
+    flat = _flat_pair(x, out)
+    if flat is None:
+        return np.maximum(x, x.dtype.type(0))
+    elementwise.relu_forward(flat[0], flat[1])
+    return out
 
 
 def relu_backward(grad, x):
-    """grad where x > 0, else 0."""
-    return np.where(x > 0, grad, grad.dtype.type(0))
+    """grad where x > 0, else 0, in one pass when grad and x share a layout."""
+    pair = _flat_pair(grad, x) if x.size >= 4096 else None
+    if pair is None:
+        return np.where(x > 0, grad, grad.dtype.type(0))
+    out = np.empty_like(x)
+    elementwise.relu_backward(pair[0], pair[1], out.ravel(order="K"))
+    return out
 
 
 def leaky_relu(x, slope):
@@ -165,49 +190,73 @@ def cross_entropy_backward(grad_rows, logp, target, label_smoothing):
     return d * grad_rows[:, None]
 
 
+# ---- layout -----------------------------------------------------------------------
+def _channels_last(x):
+    """(N, H, W, C) view of an NCHW array: free when x is channels-last in memory, else a copy."""
+    v = x.transpose(0, 2, 3, 1)
+    return v if v.flags.c_contiguous else np.ascontiguousarray(v)
+
+
+def _is_channels_last(x):
+    """True when the NCHW array's memory is ordered (N, H, W, C)."""
+    return x.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def _as_nchw(x_nhwc):
+    """The public NCHW view of a channels-last result (no copy)."""
+    return x_nhwc.transpose(0, 3, 1, 2)
+
+
 # ---- convolution -------------------------------------------------------------------
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """(N*oh*ow, C*kh*kw) patch matrix of x."""
+    """(N*oh*ow, C*kh*kw) patch matrix of NCHW x, columns ordered (c, i, j) as the notes."""
     N, C = x.shape[:2]
     cols = np.empty((N * oh * ow, C * kh * kw), dtype=x.dtype)
-    kernels.im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    kernels.im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """(N, C, H, W) sum of the patches in cols."""
+    """(N, C, H, W) sum of the patches in cols (columns ordered (c, i, j))."""
     x = np.empty(x_shape, dtype=cols.dtype)
     kernels.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
     return x
 
 
-def _group_slices(groups, rows_per_group, cols_per_group):
-    return [(slice(g * rows_per_group, (g + 1) * rows_per_group),
-             slice(g * cols_per_group, (g + 1) * cols_per_group)) for g in range(groups)]
+def _group_columns(cols, groups, taps):
+    """Each group's (rows, taps*Cg) slice of a channels-last patch matrix (i, j, c columns)."""
+    if groups == 1:
+        return [cols]
+    rows = cols.shape[0]
+    per_tap = cols.reshape(rows, taps, -1)                             # (rows, KH*KW, C)
+    cg = per_tap.shape[2] // groups
+    return [per_tap[:, :, g * cg:(g + 1) * cg].reshape(rows, -1) for g in range(groups)]
 
 
 def conv2d_forward(x, w, b, stride, pad, dilation, groups):
-    """NCHW convolution by im2col + GEMM. pad = (top, bottom, left, right).
+    """Convolution by channels-last im2col + one GEMM per group. pad = (top, bottom, left, right).
 
-    Returns the output and the patch matrix, which backward reuses for the weight grad.
+    Returns the NCHW output (a view of channels-last memory, which the next conv or pool
+    reads without a copy) and the patch matrix, which backward reuses for the weight grad.
     """
     N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, pad, dilation
     OH = conv_out_size(H, KH, sh, pt + pb, dh)
     OW = conv_out_size(W, KW, sw, pl + pr, dw)
-    cols = im2col(np.ascontiguousarray(x), KH, KW, sh, sw, pt, pl, dh, dw, OH, OW)
-    wmat = w.reshape(O, Cg * KH * KW)
+    cols = np.empty((N * OH * OW, KH * KW * C), dtype=x.dtype)        # (N*OH*OW, KH*KW*C)
+    nhwc.im2col_nhwc(_channels_last(x), KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, cols)
+    wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)           # (O, KH*KW*Cg)
     if groups == 1:
-        out = cols @ wmat.T                                      # (N*OH*OW, O)
+        out = cols @ wmat.T                                            # (N*OH*OW, O)
     else:
         out = np.empty((N * OH * OW, O), dtype=x.dtype)
-        for o_sl, c_sl in _group_slices(groups, O // groups, Cg * KH * KW):
-            out[:, o_sl] = cols[:, c_sl] @ wmat[o_sl].T
+        og = O // groups
+        for g, cols_g in enumerate(_group_columns(cols, groups, KH * KW)):
+            out[:, g * og:(g + 1) * og] = cols_g @ wmat[g * og:(g + 1) * og].T
     if b is not None:
         out += b
-    out = out.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)        # (N, O, OH, OW)
-    return np.ascontiguousarray(out), cols
+    return _as_nchw(out.reshape(N, OH, OW, O)), cols
 
 
 def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs):
@@ -215,35 +264,57 @@ def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs
     N, O, OH, OW = grad.shape
     _, Cg, KH, KW = w.shape
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, pad, dilation
-    g = grad.transpose(0, 2, 3, 1).reshape(N * OH * OW, O)       # (N*OH*OW, O)
-    wmat = w.reshape(O, Cg * KH * KW)
-    slices = _group_slices(groups, O // groups, Cg * KH * KW)
+    g = _channels_last(grad).reshape(N * OH * OW, O)                  # (N*OH*OW, O)
+    wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)
+    og = O // groups
     dx = dw_ = db = None
     if needs[0]:
         if groups == 1:
-            dcols = g @ wmat
+            dcols = g @ wmat                                           # (N*OH*OW, KH*KW*C)
         else:
-            dcols = np.empty(cols.shape, dtype=grad.dtype)
-            for o_sl, c_sl in slices:
-                dcols[:, c_sl] = g[:, o_sl] @ wmat[o_sl]
-        dx = col2im(dcols, x_shape, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW)
+            dcols = _grouped_patch_grad(g, wmat, groups, KH * KW, cols.shape)
+        N_, C, H, W = x_shape
+        dx_nhwc = np.empty((N_, H, W, C), dtype=grad.dtype)
+        nhwc.col2im_nhwc(dcols, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW, dx_nhwc)
+        dx = _as_nchw(dx_nhwc)
     if needs[1]:
         dwmat = np.empty(wmat.shape, dtype=grad.dtype)
-        for o_sl, c_sl in slices:
-            dwmat[o_sl] = g[:, o_sl].T @ cols[:, c_sl]
-        dw_ = dwmat.reshape(w.shape)
+        for k, cols_g in enumerate(_group_columns(cols, groups, KH * KW)):
+            dwmat[k * og:(k + 1) * og] = g[:, k * og:(k + 1) * og].T @ cols_g
+        dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, Cg).transpose(0, 3, 1, 2))
     if len(needs) > 2 and needs[2]:
         db = g.sum(axis=0)
     return dx, dw_, db
 
 
+def _grouped_patch_grad(g, wmat, groups, taps, shape):
+    """The channels-last patch-matrix gradient assembled from per-group products."""
+    rows = shape[0]
+    dcols = np.empty(shape, dtype=g.dtype)
+    per_tap = dcols.reshape(rows, taps, -1)                            # (rows, KH*KW, C)
+    cg, og = per_tap.shape[2] // groups, wmat.shape[0] // groups
+    for k in range(groups):
+        part = g[:, k * og:(k + 1) * og] @ wmat[k * og:(k + 1) * og]   # (rows, KH*KW*Cg)
+        per_tap[:, :, k * cg:(k + 1) * cg] = part.reshape(rows, taps, cg)
+    return dcols
+
+
 # ---- pooling -----------------------------------------------------------------------
 def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """(out, argmax) of NCHW max pooling; argmax holds flat h*W+w per plane."""
+    """(out, argmax) of max pooling; argmax holds flat h*W+w per plane.
+
+    Channels-last input (what conv2d_forward returns) is pooled channels-last; both
+    results then are NCHW views of channels-last memory.
+    """
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     OH = pool_out_size(H, kh, sh, ph, dh, ceil_mode)
     OW = pool_out_size(W, kw, sw, pw, dw, ceil_mode)
+    if _is_channels_last(x):
+        out = np.empty((N, OH, OW, C), dtype=x.dtype)
+        idx = np.empty((N, OH, OW, C), dtype=np.int64)
+        nhwc.max_pool2d_forward_nhwc(_channels_last(x), kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+        return _as_nchw(out), _as_nchw(idx)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     idx = np.empty((N, C, OH, OW), dtype=np.int64)
     kernels.max_pool2d_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
@@ -251,8 +322,14 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
 
 
 def max_pool2d_backward(grad, argmax, x_shape):
+    """Gradient of max pooling, in the layout its forward used."""
+    N, C, H, W = x_shape
+    if _is_channels_last(argmax) and not argmax.flags.c_contiguous:
+        gx = np.empty((N, H, W, C), dtype=grad.dtype)
+        nhwc.max_pool2d_backward_nhwc(_channels_last(grad), _channels_last(argmax), gx)
+        return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
-    kernels.max_pool2d_backward(np.ascontiguousarray(grad), argmax, gx)
+    kernels.max_pool2d_backward(np.ascontiguousarray(grad), np.ascontiguousarray(argmax), gx)
     return gx
 
 
@@ -261,6 +338,11 @@ def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad)
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     OH = pool_out_size(H, kh, sh, ph, 1, ceil_mode)
     OW = pool_out_size(W, kw, sw, pw, 1, ceil_mode)
+    if _is_channels_last(x):
+        out = np.empty((N, OH, OW, C), dtype=x.dtype)
+        nhwc.avg_pool2d_forward_nhwc(_channels_last(x), kh, kw, sh, sw, ph, pw,
+                                     count_include_pad, out)
+        return _as_nchw(out)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     kernels.avg_pool2d_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw,
                                count_include_pad, out)
@@ -268,7 +350,14 @@ def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad)
 
 
 def avg_pool2d_backward(grad, x_shape, kernel, stride, padding, count_include_pad):
+    """Gradient of average pooling; channels-last when the incoming gradient is."""
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    N, C, H, W = x_shape
+    if _is_channels_last(grad) and not grad.flags.c_contiguous:
+        gx = np.empty((N, H, W, C), dtype=grad.dtype)
+        nhwc.avg_pool2d_backward_nhwc(_channels_last(grad), kh, kw, sh, sw, ph, pw,
+                                      count_include_pad, gx)
+        return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
     kernels.avg_pool2d_backward(np.ascontiguousarray(grad), kh, kw, sh, sw, ph, pw,
                                 count_include_pad, gx)
@@ -286,7 +375,6 @@ def adaptive_avg_pool2d_backward(grad, x_shape):
     gx = np.empty(x_shape, dtype=grad.dtype)
     kernels.adaptive_avg_pool2d_backward(np.ascontiguousarray(grad), gx)
     return gx
-
 
 def arange(n):
     """Integer positions 0..n-1, for gather/scatter indices."""

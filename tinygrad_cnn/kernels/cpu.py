@@ -7,8 +7,8 @@ take the array's own dtype, so float32 stays float32.
 import numpy as np
 from numba import prange
 
-from tinygrad_cnn.kernels.geometry import adaptive_bounds
-from tinygrad_cnn.kernels.jit import njit, njit_parallel
+from tinygrad_cnn.kernels.geometry import adaptive_bounds, avg_pool_divisor
+from tinygrad_cnn.kernels.jit import njit_parallel
 
 
 @njit_parallel
@@ -98,14 +98,6 @@ def max_pool2d_backward(grad_out, argmax, grad_x):
                     grad_x[n, c, k // W, k % W] += grad_out[n, c, oy, ox]
 
 
-@njit
-def _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad):
-    """Divisor of one average-pooling window, with PyTorch's padding and ceil rules."""
-    if count_include_pad:
-        return (min(y0 + kh, H + ph) - y0) * (min(x0 + kw, W + pw) - x0)
-    return (min(y0 + kh, H) - max(y0, 0)) * (min(x0 + kw, W) - max(x0, 0))
-
-
 @njit_parallel
 def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     """out = window sum / divisor (padding counts as zeros)."""
@@ -121,7 +113,7 @@ def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
                 for y in range(max(y0, 0), min(y0 + kh, H)):
                     for xx in range(max(x0, 0), min(x0 + kw, W)):
                         acc += x[n, c, y, xx]
-                div = _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
+                div = avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
                 out[n, c, oy, ox] = acc / x.dtype.type(div)
 
 
@@ -138,7 +130,7 @@ def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, gra
             y0 = oy * sh - ph
             for ox in range(ow):
                 x0 = ox * sw - pw
-                div = _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
+                div = avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
                 share = grad_out[n, c, oy, ox] / grad_x.dtype.type(div)
                 for y in range(max(y0, 0), min(y0 + kh, H)):
                     for xx in range(max(x0, 0), min(x0 + kw, W)):

@@ -26,3 +26,15 @@ def adaptive_bounds(index, in_size, out_size):
     start = (index * in_size) // out_size
     end = -((-(index + 1) * in_size) // out_size)
     return start, end
+
+
+@njit
+def avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad):
+    """Divisor of the average-pooling window starting at (y0, x0), as PyTorch counts it.
+
+    With count_include_pad the window is clipped to the padded input (so a ceil_mode
+    window hanging past the padding counts less); without it, to the input itself.
+    """
+    if count_include_pad:
+        return (min(y0 + kh, H + ph) - y0) * (min(x0 + kw, W + pw) - x0)
+    return (min(y0 + kh, H) - max(y0, 0)) * (min(x0 + kw, W) - max(x0, 0))

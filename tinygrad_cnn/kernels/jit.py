@@ -4,8 +4,15 @@ cache=True keeps compiled kernels on disk between runs. fastmath stays off: max-
 ReLU compare values and must keep NaN and inf semantics.
 """
 import functools
+import os
 
-import numba
+# Numba's OpenMP threads and OpenBLAS's threads share the same cores. Left spinning after
+# each parallel region, OpenMP threads steal the cores the next GEMM needs (measured: a
+# SimpleCNN step 2x slower). Passive waiting hands the cores back at once. Set before the
+# first parallel kernel loads the OpenMP runtime; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numba  # noqa: E402
 
 njit = functools.partial(numba.njit, cache=True, nogil=True)
 """Serial kernel: small loops, or ones called from inside a parallel loop."""

@@ -144,3 +144,49 @@ def adaptive_avg_pool2d_backward(grad_out, grad_x):
             x0, x1 = adaptive_bounds(b, W, ow)
             count = (y1 - y0) * (x1 - x0)
             grad_x[:, :, y0:y1, x0:x1] += (grad_out[:, :, a, b] / grad_x.dtype.type(count))[:, :, None, None]
+
+
+# ---- channels-last twins: the NCHW spec seen through transposes -----------------------
+def _nchw(a):
+    return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+
+
+def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """cols (N*oh*ow, kh*kw*C) of x (N, H, W, C): im2col with columns reordered (i, j, c)."""
+    N, H, W, C = x.shape
+    nchw_cols = np.empty((N * oh * ow, C * kh * kw), dtype=x.dtype)
+    im2col(_nchw(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nchw_cols)
+    cols[...] = nchw_cols.reshape(-1, C, kh, kw).transpose(0, 2, 3, 1).reshape(cols.shape)
+
+
+def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Adjoint of im2col_nhwc."""
+    N, H, W, C = x.shape
+    nchw_cols = cols.reshape(-1, kh, kw, C).transpose(0, 3, 1, 2).reshape(-1, C * kh * kw)
+    out = np.empty((N, C, H, W), dtype=x.dtype)
+    col2im(np.ascontiguousarray(nchw_cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out)
+    x[...] = out.transpose(0, 2, 3, 1)
+
+
+def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
+    o, a = _nchw(out), _nchw(argmax)
+    max_pool2d_forward(_nchw(x), kh, kw, sh, sw, ph, pw, dh, dw, o, a)
+    out[...], argmax[...] = o.transpose(0, 2, 3, 1), a.transpose(0, 2, 3, 1)
+
+
+def max_pool2d_backward_nhwc(grad_out, argmax, grad_x):
+    g = _nchw(grad_x)
+    max_pool2d_backward(_nchw(grad_out), _nchw(argmax), g)
+    grad_x[...] = g.transpose(0, 2, 3, 1)
+
+
+def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
+    o = _nchw(out)
+    avg_pool2d_forward(_nchw(x), kh, kw, sh, sw, ph, pw, count_include_pad, o)
+    out[...] = o.transpose(0, 2, 3, 1)
+
+
+def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
+    g = _nchw(grad_x)
+    avg_pool2d_backward(_nchw(grad_out), kh, kw, sh, sw, ph, pw, count_include_pad, g)
+    grad_x[...] = g.transpose(0, 2, 3, 1)

@@ -1,0 +1,213 @@
+"""@cuda.jit kernels: the GPU twins of kernels/cpu.py, same names and signatures.
+
+Outputs are passed in; each kernel is launched with ``kernel[blocks, threads](...)`` and
+walks its output with a grid-stride loop, so any grid size is correct. Backward kernels
+are gathers over the output positions that read each input (col2im, average pooling)
+or a per-plane serial scatter (max pooling, whose signature carries no geometry): no
+atomics, so results are bit-identical run to run. Accumulators take the array's dtype.
+"""
+import math
+
+from numba import cuda
+
+from tinygrad_cnn.kernels.cuda_config import cuda_device, cuda_jit
+
+
+@cuda_device
+def _adaptive_bounds(index, in_size, out_size):
+    """Window [start, end) of adaptive pooling output ``index`` (geometry.adaptive_bounds)."""
+    start = (index * in_size) // out_size
+    end = -((-(index + 1) * in_size) // out_size)
+    return start, end
+
+
+@cuda_device
+def _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad):
+    """Divisor of one average-pooling window, with PyTorch's padding and ceil rules."""
+    if count_include_pad:
+        return (min(y0 + kh, H + ph) - y0) * (min(x0 + kw, W + pw) - x0)
+    return (min(y0 + kh, H) - max(y0, 0)) * (min(x0 + kw, W) - max(x0, 0))
+
+
+@cuda_device
+def _source(pos, pad, k, dilation, stride, out_size):
+    """The output index whose window reads input ``pos`` at kernel offset ``k``, or -1."""
+    t = pos + pad - k * dilation
+    if t < 0 or t % stride != 0:
+        return -1
+    o = t // stride
+    return o if o < out_size else -1
+
+
+@cuda_jit
+def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """Fill cols (N*oh*ow, C*kh*kw): rows ordered (n, oy, ox), columns (c, i, j)."""
+    N, C, H, W = x.shape
+    K = C * kh * kw
+    total = cols.shape[0] * K
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        row, col = t // K, t % K
+        n, r = row // (oh * ow), row % (oh * ow)
+        oy, ox = r // ow, r % ow
+        c, q = col // (kh * kw), col % (kh * kw)
+        y = oy * sh - ph + (q // kw) * dh
+        xx = ox * sw - pw + (q % kw) * dw
+        if 0 <= y < H and 0 <= xx < W:
+            cols[row, col] = x[n, c, y, xx]
+        else:
+            cols[row, col] = 0
+
+
+@cuda_jit
+def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Adjoint of im2col: x (N, C, H, W) = sum of every patch in cols at its place.
+
+    A gather: each input element sums the patch entries that read it, in a fixed order.
+    """
+    N, C, H, W = x.shape
+    total = N * C * H * W
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        xx, y = t % W, (t // W) % H
+        c, n = (t // (W * H)) % C, t // (W * H * C)
+        acc = x.dtype.type(0)
+        for i in range(kh):
+            oy = _source(y, ph, i, dh, sh, oh)
+            if oy < 0:
+                continue
+            for j in range(kw):
+                ox = _source(xx, pw, j, dw, sw, ow)
+                if ox >= 0:
+                    acc += cols[(n * oh + oy) * ow + ox, (c * kh + i) * kw + j]
+        x[n, c, y, xx] = acc
+
+
+@cuda_jit
+def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
+    """out = window max (greater or NaN replaces, ties keep the first); argmax = h*W+w."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    total = N * C * oh * ow
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        ox, oy = t % ow, (t // ow) % oh
+        c, n = (t // (ow * oh)) % C, t // (ow * oh * C)
+        best = x.dtype.type(-math.inf)
+        best_idx = -1
+        for i in range(kh):
+            y = oy * sh - ph + i * dh
+            if y < 0 or y >= H:
+                continue
+            for j in range(kw):
+                xx = ox * sw - pw + j * dw
+                if xx < 0 or xx >= W:
+                    continue
+                v = x[n, c, y, xx]
+                if v > best or math.isnan(v) or best_idx < 0:
+                    best = v
+                    best_idx = y * W + xx
+        out[n, c, oy, ox] = best
+        argmax[n, c, oy, ox] = best_idx
+
+
+@cuda_jit
+def max_pool2d_backward(grad_out, argmax, grad_x):
+    """grad_x = each output gradient added at the input position its window chose.
+
+    One thread per (n, c) plane adds its outputs in order: windows may overlap and the
+    signature carries no geometry for a gather, so this keeps the sum free of atomics.
+    """
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2], grad_out.shape[3]
+    for p in range(cuda.grid(1), N * C, cuda.gridsize(1)):
+        n, c = p // C, p % C
+        for k in range(H * W):
+            grad_x[n, c, k // W, k % W] = 0
+        for oy in range(oh):
+            for ox in range(ow):
+                k = argmax[n, c, oy, ox]
+                if k >= 0:
+                    grad_x[n, c, k // W, k % W] += grad_out[n, c, oy, ox]
+
+
+@cuda_jit
+def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
+    """out = window sum / divisor (padding counts as zeros)."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    total = N * C * oh * ow
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        ox, oy = t % ow, (t // ow) % oh
+        c, n = (t // (ow * oh)) % C, t // (ow * oh * C)
+        y0, x0 = oy * sh - ph, ox * sw - pw
+        acc = x.dtype.type(0)
+        for y in range(max(y0, 0), min(y0 + kh, H)):
+            for xx in range(max(x0, 0), min(x0 + kw, W)):
+                acc += x[n, c, y, xx]
+        div = _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
+        out[n, c, oy, ox] = acc / x.dtype.type(div)
+
+
+@cuda_jit
+def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
+    """Adjoint of avg_pool2d_forward, as a gather over the windows that read each input."""
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2], grad_out.shape[3]
+    total = N * C * H * W
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        xx, y = t % W, (t // W) % H
+        c, n = (t // (W * H)) % C, t // (W * H * C)
+        acc = grad_x.dtype.type(0)
+        for i in range(kh):
+            oy = _source(y, ph, i, 1, sh, oh)
+            if oy < 0:
+                continue
+            for j in range(kw):
+                ox = _source(xx, pw, j, 1, sw, ow)
+                if ox >= 0:
+                    div = _avg_divisor(oy * sh - ph, ox * sw - pw, kh, kw, H, W, ph, pw,
+                                       count_include_pad)
+                    acc += grad_out[n, c, oy, ox] / grad_x.dtype.type(div)
+        grad_x[n, c, y, xx] = acc
+
+
+@cuda_jit
+def adaptive_avg_pool2d_forward(x, out):
+    """out[.., a, b] = mean of x over rows [floor(aH/OH), ceil((a+1)H/OH)), same for cols."""
+    N, C, H, W = x.shape
+    oh, ow = out.shape[2], out.shape[3]
+    total = N * C * oh * ow
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        b, a = t % ow, (t // ow) % oh
+        c, n = (t // (ow * oh)) % C, t // (ow * oh * C)
+        y0, y1 = _adaptive_bounds(a, H, oh)
+        x0, x1 = _adaptive_bounds(b, W, ow)
+        acc = x.dtype.type(0)
+        for y in range(y0, y1):
+            for xx in range(x0, x1):
+                acc += x[n, c, y, xx]
+        out[n, c, a, b] = acc / x.dtype.type((y1 - y0) * (x1 - x0))
+
+
+@cuda_jit
+def adaptive_avg_pool2d_backward(grad_out, grad_x):
+    """Adjoint of adaptive_avg_pool2d_forward, as a gather over the windows holding each input."""
+    N, C, H, W = grad_x.shape
+    oh, ow = grad_out.shape[2], grad_out.shape[3]
+    total = N * C * H * W
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        xx, y = t % W, (t // W) % H
+        c, n = (t // (W * H)) % C, t // (W * H * C)
+        acc = grad_x.dtype.type(0)
+        # windows holding row y start at or before it: a <= y*oh/H, and end after it
+        for a in range((y * oh) // H, oh):
+            y0, y1 = _adaptive_bounds(a, H, oh)
+            if y0 > y:
+                break
+            if y >= y1:
+                continue
+            for b in range((xx * ow) // W, ow):
+                x0, x1 = _adaptive_bounds(b, W, ow)
+                if x0 > xx:
+                    break
+                if xx < x1:
+                    acc += grad_out[n, c, a, b] / grad_x.dtype.type((y1 - y0) * (x1 - x0))
+        grad_x[n, c, y, xx] = acc

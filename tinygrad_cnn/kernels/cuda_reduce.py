@@ -1,0 +1,84 @@
+"""@cuda.jit reductions over one axis of an (outer, K, inner) view of a flat array.
+
+Reducing axes that are not adjacent is done by the launcher, one run of adjacent axes
+at a time. Two shapes of work:
+- ``reduce_rows`` (inner == 1): one block per row, threads stride along the row, then a
+  shared-memory tree. The order of additions depends only on the block size, so results
+  are bit-identical run to run.
+- ``reduce_strided`` (inner > 1): one thread per output, looping over K; neighbouring
+  threads read neighbouring addresses.
+SUM accumulates in out's dtype (bool and int sums in int64, as NumPy); MAX propagates
+nan, as np.max.
+"""
+import math
+
+from numba import cuda
+
+from tinygrad_cnn.kernels.cuda_config import MAX_BLOCK_THREADS, cuda_device, cuda_jit
+
+SUM, MAX = range(2)
+
+
+@cuda_device
+def _combine(op, acc, v):
+    if op == SUM:
+        return acc + v
+    if v > acc or math.isnan(v):
+        return v
+    return acc
+
+
+@cuda_jit
+def reduce_rows(op, a, out, K, init):
+    """out[r] = reduce(a[r*K:(r+1)*K]); one block per row. blockDim.x is a power of two.
+
+    SUM starts from ``init`` (0); MAX starts from the row's first element.
+    """
+    buf = cuda.shared.array(MAX_BLOCK_THREADS, dtype=out.dtype)
+    tid, nt = cuda.threadIdx.x, cuda.blockDim.x
+    for row in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):
+        base = row * K
+        acc = init if op == SUM else out.dtype.type(a[base])
+        for k in range(tid, K, nt):
+            acc = _combine(op, acc, out.dtype.type(a[base + k]))
+        buf[tid] = acc
+        cuda.syncthreads()
+        s = nt // 2
+        while s > 0:
+            if tid < s:
+                buf[tid] = _combine(op, buf[tid], buf[tid + s])
+            cuda.syncthreads()
+            s //= 2
+        if tid == 0:
+            out[row] = buf[0]
+        cuda.syncthreads()          # buf is reused by the next row
+
+
+@cuda_jit
+def reduce_strided(op, a, out, K, inner, init):
+    """out[o*inner + i] = reduce over k of a[(o*K + k)*inner + i]; one thread per output."""
+    for t in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        o, i = t // inner, t % inner
+        base = o * K * inner + i
+        acc = init if op == SUM else out.dtype.type(a[base])
+        for k in range(K):
+            acc = _combine(op, acc, out.dtype.type(a[base + k * inner]))
+        out[t] = acc
+
+
+@cuda_jit
+def argmax(a, out, K, inner):
+    """out[o*inner + i] = first k of the largest a[(o*K + k)*inner + i] (a nan wins, as NumPy)."""
+    for t in range(cuda.grid(1), out.size, cuda.gridsize(1)):
+        o, i = t // inner, t % inner
+        base = o * K * inner + i
+        best, best_k = a[base], 0
+        if not math.isnan(best):
+            for k in range(1, K):
+                v = a[base + k * inner]
+                if math.isnan(v):
+                    best_k = k
+                    break
+                if v > best:
+                    best, best_k = v, k
+        out[t] = best_k

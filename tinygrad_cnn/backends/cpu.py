@@ -6,12 +6,14 @@ file's choice: the public layout is NCHW.
 """
 import numpy as np
 
+from tinygrad_cnn.backends import host_memory
 from tinygrad_cnn.kernels import cpu as kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
 
 name = "cpu"
+host_memory.keep_freed_memory()
 
 
 # ---- arrays -----------------------------------------------------------------------

@@ -59,6 +59,16 @@ class PoolConfig:
         return tuple(pool_out_size(s, k, st_, p, d, self.ceil_mode) for s, k, st_, p, d in
                      zip((self.H, self.W), self.kernel, self.stride, self.padding, self.dilation))
 
+    @property
+    def has_empty_windows(self):
+        """True when dilation puts some max-pool window wholly in the padding (output -inf)."""
+        for size, k, s, p, d, out in zip((self.H, self.W), self.kernel, self.stride,
+                                         self.padding, self.dilation, self.out_hw):
+            for o in range(out):
+                if not any(0 <= o * s - p + j * d < size for j in range(k)):
+                    return True
+        return False
+
 
 def pairs(lo, hi):
     return st.tuples(st.integers(lo, hi), st.integers(lo, hi))

@@ -134,7 +134,11 @@ def test_kernels_keep_float32():
     out = np.empty((1, 2, 2, 2), np.float32)
     cpu.avg_pool2d_forward(x, 2, 2, 2, 2, 0, 0, True, out)
     np.testing.assert_allclose(out, x.reshape(1, 2, 2, 2, 2, 2).mean(axis=(3, 5)), rtol=1e-6)
-    assert cpu.avg_pool2d_forward.signatures[0][0].dtype.name == "float32"
+    # A float32 accumulator drops the +1s next to 2^24; a float64 one would keep them.
+    big = np.array([[[[2.0**24, 1.0], [1.0, 1.0]]]], np.float32)
+    one = np.empty((1, 1, 1, 1), np.float32)
+    cpu.avg_pool2d_forward(big, 2, 2, 2, 2, 0, 0, True, one)
+    assert one[0, 0, 0, 0] == np.float32(2.0**24) / 4
 
 
 def _public(m):

@@ -1,7 +1,7 @@
 """Every differentiable op: autograd equals float64 central differences (tc.gradcheck)."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
@@ -32,6 +32,7 @@ def test_conv2d_same_padding_gradcheck(kernel, dilation):
 
 @given(cfg=pool_configs(max_size=7), seed=seeds)
 def test_max_pool2d_gradcheck(cfg, seed):
+    assume(not cfg.has_empty_windows)   # -inf outputs have no finite differences
     x = t64(tie_free(cfg.x_shape, seed))
     fn = lambda x: F.max_pool2d(x, cfg.kernel, cfg.stride, cfg.padding, cfg.dilation, cfg.ceil_mode)
     assert tc.gradcheck(fn, [x])

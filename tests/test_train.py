@@ -121,3 +121,33 @@ def test_models_shapes_and_resnet_pieces():
     assert any(n.endswith("shortcut.0") for n in names)             # the 1x1 projection
     kinds = {type(m).__name__ for m in ResNet().modules()}
     assert {"BatchNorm2d", "AdaptiveAvgPool2d"} <= kinds
+
+
+def test_ctrl_c_leaves_the_last_complete_checkpoint_intact(tmp_path):
+    """SIGINT in the middle of a run: exit 130, every checkpoint on disk loads, no temp files."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_cnn", "train", "--model", "lenet5", "--dataset",
+         "mnist-sample", "--epochs", "1000", "--batch-size", "50", "--steps-per-epoch", "3",
+         "--out", str(out), "--no-progress", "--no-plots"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("checkpoint_epoch*.tgc"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "last complete checkpoint is" in err
+    saved = sorted(out.glob("checkpoint_epoch*.tgc"))
+    assert len(saved) >= 2
+    for path in saved:
+        assert tc.load(path)["format"] == "tinygrad_cnn.train/1"
+    leftovers = [p.name for p in out.iterdir() if not p.name.startswith(("checkpoint_epoch", "metrics"))]
+    assert leftovers == [], leftovers
+    assert os.path.getsize(saved[-1]) > 0

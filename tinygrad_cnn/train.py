@@ -1,6 +1,7 @@
 """The training loop behind ``python -m tinygrad_cnn train``: fit, evaluate, checkpoint, resume."""
 import csv
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -182,15 +183,23 @@ def load_checkpoint(path, config, model, opt, loader):
 
 # ---- records -----------------------------------------------------------------------
 def write_metrics(out, config, history):
-    """metrics.csv (one row per epoch) and metrics.json (config + history)."""
+    """metrics.csv (one row per epoch) and metrics.json (config + history), each replaced atomically."""
     out = Path(out)
     if history:
-        with open(out / "metrics.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(history[0]))
-            writer.writeheader()
-            writer.writerows(history)
-    with open(out / "metrics.json", "w") as f:
-        json.dump({"config": dataclasses.asdict(config), "history": history}, f, indent=2)
+        rows = io.StringIO()
+        writer = csv.DictWriter(rows, fieldnames=list(history[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(history)
+        _replace_text(out / "metrics.csv", rows.getvalue())
+    doc = {"config": dataclasses.asdict(config), "history": history}
+    _replace_text(out / "metrics.json", json.dumps(doc, indent=2))
+
+
+def _replace_text(path, text):
+    """Write ``text`` beside ``path`` and rename it over, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def fit(config, log=print):

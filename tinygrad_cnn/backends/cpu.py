@@ -303,7 +303,10 @@ def _grouped_patch_grad(g, wmat, groups, taps, shape):
 
 # ---- pooling -----------------------------------------------------------------------
 def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """(out, argmax) of max pooling; argmax holds flat h*W+w per plane.
+    """(out, argmax) of max pooling; argmax holds flat h*W+w per plane, as int32.
+
+    int32 halves the index traffic of the backward pass; planes hold far fewer than 2^31
+    pixels. return_indices widens it to int64 as PyTorch returns.
 
     Channels-last input (what conv2d_forward returns) is pooled channels-last; both
     results then are NCHW views of channels-last memory.
@@ -314,11 +317,11 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     OW = pool_out_size(W, kw, sw, pw, dw, ceil_mode)
     if _is_channels_last(x):
         out = np.empty((N, OH, OW, C), dtype=x.dtype)
-        idx = np.empty((N, OH, OW, C), dtype=np.int64)
+        idx = np.empty((N, OH, OW, C), dtype=np.int32)
         nhwc.max_pool2d_forward_nhwc(_channels_last(x), kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
         return _as_nchw(out), _as_nchw(idx)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    idx = np.empty((N, C, OH, OW), dtype=np.int64)
+    idx = np.empty((N, C, OH, OW), dtype=np.int32)
     kernels.max_pool2d_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
     return out, idx
 

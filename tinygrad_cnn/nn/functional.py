@@ -100,7 +100,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     if not return_indices:
         return out
     _, argmax = x.backend.max_pool2d_forward(x.data, kernel, stride, padding, dilation, ceil_mode)
-    return out, Tensor._wrap(argmax, x.device)
+    return out, Tensor._wrap(x.backend.astype(argmax, np.int64), x.device)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):

@@ -37,22 +37,34 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
 
 
 def _numeric_grad(fn, inputs, t, weights, eps):
-    """Central differences of sum(w * fn) over every element of ``t`` (changed in place)."""
+    """Central differences of sum(w * fn) over every element of ``t``.
+
+    The perturbed values are written into t's storage (a host copy re-uploaded on a
+    device), and the original values are restored afterwards.
+    """
     from tinygrad_cnn.grad_mode import no_grad
 
-    flat = t.numpy().reshape(-1)
-    if not np.shares_memory(flat, t.numpy()):
-        raise RuntimeError("gradcheck needs inputs whose data is a contiguous host array")
+    backend = t.backend
+    original = t.data
+    flat = np.array(backend.to_numpy(original), dtype=np.float64).reshape(-1)
     numeric = np.zeros(flat.size)
+
+    def evaluate(values):
+        t.data = backend.from_numpy(values.reshape(t.shape))
+        return _scalarize(fn(*inputs), weights).item()
+
     with no_grad():
-        for i in range(flat.size):
-            orig = flat[i]
-            flat[i] = orig + eps
-            plus = _scalarize(fn(*inputs), weights).item()
-            flat[i] = orig - eps
-            minus = _scalarize(fn(*inputs), weights).item()
-            flat[i] = orig
-            numeric[i] = (plus - minus) / (2 * eps)
+        try:
+            for i in range(flat.size):
+                orig = flat[i]
+                flat[i] = orig + eps
+                plus = evaluate(flat)
+                flat[i] = orig - eps
+                minus = evaluate(flat)
+                flat[i] = orig
+                numeric[i] = (plus - minus) / (2 * eps)
+        finally:
+            t.data = original
     return numeric.reshape(t.shape)
 
 

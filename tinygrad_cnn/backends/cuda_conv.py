@@ -120,13 +120,14 @@ def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs
 
 # ---- pooling -----------------------------------------------------------------------
 def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """(out, argmax) of NCHW max pooling; argmax holds flat h*W+w per plane."""
+    """(out, argmax) of NCHW max pooling; argmax holds flat h*W+w per plane, as int32
+    (half the index traffic; F.max_pool2d converts returned indices to int64)."""
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     OH = pool_out_size(H, kh, sh, ph, dh, ceil_mode)
     OW = pool_out_size(W, kw, sw, pw, dw, ceil_mode)
     out = rt.empty((N, C, OH, OW), x.dtype)
-    idx = rt.empty((N, C, OH, OW), np.int64)
+    idx = rt.empty((N, C, OH, OW), np.int32)
     rt.launch(kernels.max_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
     return out, idx
 

@@ -11,6 +11,7 @@ import math
 from numba import cuda
 
 from tinygrad_cnn.kernels.cuda_config import cuda_device, cuda_jit
+from tinygrad_cnn.kernels.cuda_elementwise import larger, smaller
 
 
 @cuda_device
@@ -25,8 +26,8 @@ def _adaptive_bounds(index, in_size, out_size):
 def _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad):
     """Divisor of one average-pooling window, with PyTorch's padding and ceil rules."""
     if count_include_pad:
-        return (min(y0 + kh, H + ph) - y0) * (min(x0 + kw, W + pw) - x0)
-    return (min(y0 + kh, H) - max(y0, 0)) * (min(x0 + kw, W) - max(x0, 0))
+        return (smaller(y0 + kh, H + ph) - y0) * (smaller(x0 + kw, W + pw) - x0)
+    return (smaller(y0 + kh, H) - larger(y0, 0)) * (smaller(x0 + kw, W) - larger(x0, 0))
 
 
 @cuda_device
@@ -139,8 +140,8 @@ def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
         c, n = (t // (ow * oh)) % C, t // (ow * oh * C)
         y0, x0 = oy * sh - ph, ox * sw - pw
         acc = x.dtype.type(0)
-        for y in range(max(y0, 0), min(y0 + kh, H)):
-            for xx in range(max(x0, 0), min(x0 + kw, W)):
+        for y in range(larger(y0, 0), smaller(y0 + kh, H)):
+            for xx in range(larger(x0, 0), smaller(x0 + kw, W)):
                 acc += x[n, c, y, xx]
         div = _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
         out[n, c, oy, ox] = acc / x.dtype.type(div)

@@ -23,6 +23,18 @@ EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL = range(6)
 
 
 @cuda_device
+def smaller(a, b):
+    """min(a, b); kernels avoid the builtin, which numba 0.68's own CUDA target fails to type."""
+    return a if a < b else b
+
+
+@cuda_device
+def larger(a, b):
+    """max(a, b), without the builtin (see smaller)."""
+    return a if a > b else b
+
+
+@cuda_device
 def offset_of(t, shape, strides):
     """Element offset of flat output index ``t`` in an operand with ``strides``."""
     off = 0
@@ -108,7 +120,7 @@ def unary(op, a, p0, p1, out):
         elif op == LEAKY_RELU:
             out[t] = x if x > 0 else x * p0
         elif op == ELU:
-            out[t] = x if x > 0 else p0 * math.expm1(min(x, zero))
+            out[t] = x if x > 0 else p0 * math.expm1(smaller(x, zero))
         elif op == CLIP:                        # nan stays nan: both tests are false
             v = x
             if v < p0:
@@ -147,7 +159,7 @@ def binary(op, a, b, p, out, shape, a_strides, b_strides):
         elif op == LEAKY_RELU_BACKWARD:
             out[t] = x if y > 0 else x * p
         elif op == ELU_BACKWARD:
-            out[t] = x if y > 0 else x * p * math.exp(min(y, zero))
+            out[t] = x if y > 0 else x * p * math.exp(smaller(y, zero))
 
 
 @cuda_jit

@@ -285,12 +285,25 @@ def _runs(axes):
 
 
 def _reduce(op, a, axis, keepdims, out_dtype):
-    """Reduce over ``axis`` one run of adjacent axes at a time, last run first."""
+    """Reduce over ``axis`` one run of adjacent axes at a time, last run first.
+
+    Leading plus trailing axes around one kept run (a per-channel reduction of NCHW over
+    (0, 2, 3)) go to one block-per-output launch instead.
+    """
     axes = _axes(a.ndim, axis)
     if a.size == 0 and op == red.MAX:
         raise ValueError(f"max of an empty array (shape {a.shape}) has no identity")
     cur, shape = a, tuple(a.shape)
-    for run in reversed(_runs(axes)):
+    runs = _runs(axes)
+    if len(runs) == 2 and runs[0][0] == 0 and runs[1][-1] == a.ndim - 1 and a.size:
+        kept = shape[runs[0][-1] + 1:runs[1][0]]
+        shape = tuple(1 if d in axes else n for d, n in enumerate(shape))
+        cur = empty(shape, out_dtype)
+        rt.launch_rows(red.reduce_rows, rt.numel(kept), op, rt.flat(a), rt.flat(cur),
+                       rt.numel(a.shape[:runs[0][-1] + 1]), rt.numel(a.shape[runs[1][0]:]),
+                       cur.dtype.type(0))
+        runs = []
+    for run in reversed(runs):
         outer, K = rt.numel(shape[:run[0]]), rt.numel(shape[run[0]:run[-1] + 1])
         inner = rt.numel(shape[run[-1] + 1:])
         shape = shape[:run[0]] + (1,) * len(run) + shape[run[-1] + 1:]
@@ -314,7 +327,8 @@ def _reduce_axis(op, a, outer, K, inner, out):
         rt.launch(red.reduce_strided, out.size, op, rt.flat(a), rt.flat(out), K, inner, init)
     else:
         rows = a if inner == 1 else transpose(a.reshape((outer, K, inner)), (0, 2, 1))
-        rt.launch_rows(red.reduce_rows, outer * inner, op, rt.flat(rows), rt.flat(out), K, init)
+        rt.launch_rows(red.reduce_rows, outer * inner, op, rt.flat(rows), rt.flat(out), 1, K,
+                       init)
     return out
 
 

@@ -2,9 +2,10 @@
 
 Reducing axes that are not adjacent is done by the launcher, one run of adjacent axes
 at a time. Two shapes of work:
-- ``reduce_rows`` (inner == 1): one block per row, threads stride along the row, then a
-  shared-memory tree. The order of additions depends only on the block size, so results
-  are bit-identical run to run.
+- ``reduce_rows``: one block per output, threads stride over the values it reduces, then
+  a shared-memory tree. It also takes leading plus trailing axes at once (the per-channel
+  sums of NCHW). The order of additions depends only on the block size, so results are
+  bit-identical run to run.
 - ``reduce_strided`` (inner > 1): one thread per output, looping over K; neighbouring
   threads read neighbouring addresses.
 SUM accumulates in out's dtype (bool and int sums in int64, as NumPy); MAX propagates
@@ -29,18 +30,21 @@ def _combine(op, acc, v):
 
 
 @cuda_jit
-def reduce_rows(op, a, out, K, init):
-    """out[r] = reduce(a[r*K:(r+1)*K]); one block per row. blockDim.x is a power of two.
+def reduce_rows(op, a, out, outer, inner, init):
+    """out[m] = reduce over (o, i) of a[(o*M + m)*inner + i], M = out.size; a block per m.
 
-    SUM starts from ``init`` (0); MAX starts from the row's first element.
+    outer = 1 is a plain row reduction (rows of ``inner``); outer > 1 also folds the
+    leading axes, e.g. a per-channel sum over (N, H, W) of NCHW in one launch. SUM starts
+    from ``init`` (0); MAX from the row's first element. blockDim.x is a power of two.
     """
     buf = cuda.shared.array(MAX_BLOCK_THREADS, dtype=out.dtype)
     tid, nt = cuda.threadIdx.x, cuda.blockDim.x
-    for row in range(cuda.blockIdx.x, out.size, cuda.gridDim.x):
-        base = row * K
-        acc = init if op == SUM else out.dtype.type(a[base])
-        for k in range(tid, K, nt):
-            acc = _combine(op, acc, out.dtype.type(a[base + k]))
+    M = out.size
+    for m in range(cuda.blockIdx.x, M, cuda.gridDim.x):
+        acc = init if op == SUM else out.dtype.type(a[m * inner])
+        for e in range(tid, outer * inner, nt):
+            o, i = e // inner, e % inner
+            acc = _combine(op, acc, out.dtype.type(a[(o * M + m) * inner + i]))
         buf[tid] = acc
         cuda.syncthreads()
         s = nt // 2
@@ -50,8 +54,8 @@ def reduce_rows(op, a, out, K, init):
             cuda.syncthreads()
             s //= 2
         if tid == 0:
-            out[row] = buf[0]
-        cuda.syncthreads()          # buf is reused by the next row
+            out[m] = buf[0]
+        cuda.syncthreads()          # buf is reused by the next m
 
 
 @cuda_jit

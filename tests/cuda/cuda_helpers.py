@@ -15,6 +15,13 @@ def backend():
     return be
 
 
+def simulated():
+    """True under numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)."""
+    from numba.core import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
 def dev(a):
     """A host array on the device."""
     return rt.upload(np.asarray(a))

@@ -1,11 +1,14 @@
 """Compile recorded kernel launches to PTX for a real GPU; run without the CUDA simulator.
 
 Reads JSON from stdin: a list of [module, kernel name, [argument types]], as written by
-test_ptx_compile.py. Exit status 0: all compiled; 1: some failed (printed); 77: no
-libNVVM here, so nothing could be checked.
+test_ptx_compile.py. A kernel whose arrays are all float32 (or integer) must also keep its
+arithmetic in float32: its PTX may hold no f64 instruction beyond moves, loads and stores.
+Exit status 0: all compiled; 1: some failed (printed); 77: no libNVVM here, so nothing
+could be checked.
 """
 import importlib
 import json
+import re
 import sys
 
 import numpy as np
@@ -49,10 +52,17 @@ def main():
         kernel = getattr(importlib.import_module(module), name)
         sig = tuple(numba_type(s) for s in specs)
         try:
-            cuda.compile_ptx(kernel.py_func, sig, cc=CC)
+            ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=CC)
         except Exception as err:  # report every failing kernel, not only the first
             failures += 1
             print(f"FAILED {module}.{name}{sig}: {type(err).__name__}: {err}")
+            continue
+        dtypes = {s[1] for s in specs if s[0] == "array"}
+        wide = sorted(set(op for op in re.findall(r"\b[a-z]+(?:\.[a-z0-9]+)*\.f64\b", ptx)
+                          if not op.startswith(("ld.", "st.", "mov."))))
+        if "<f4" in dtypes and "<f8" not in dtypes and wide:
+            failures += 1
+            print(f"FLOAT64 in float32 kernel {module}.{name}{sig}: {wide}")
     return 1 if failures else 0
 
 

@@ -3,7 +3,8 @@
 The simulator runs kernels as Python, so it accepts code that numba's CUDA compiler
 would reject (a type that does not unify, an unsupported call). This test records every
 launch of a workload that touches each kernel in float32 and float64, then compiles each
-distinct (kernel, argument types) to PTX for sm_80 in a subprocess without the simulator.
+distinct (kernel, argument types) to PTX for sm_80 in a subprocess without the simulator,
+and checks that float32 kernels do their arithmetic in float32 (no f64 instructions).
 It is skipped where libNVVM is missing, and on a real GPU, where the kernels really run.
 """
 import json
@@ -16,8 +17,7 @@ import numpy as np
 import pytest
 
 import tinygrad_cnn.nn.functional as F
-from conftest import simulated
-from cuda_helpers import backend, dev
+from cuda_helpers import backend, dev, simulated
 from strategies import arrays
 from tinygrad_cnn import Tensor
 from tinygrad_cnn.backends import cuda_launch as rt

@@ -12,11 +12,12 @@ Loading only parses JSON and .npy data, so a checkpoint can never execute code.
 """
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
+
+from tinygrad_cnn.atomic_file import atomic_write
 
 FORMAT = "tinygrad_cnn.checkpoint"
 VERSION = 1
@@ -102,44 +103,15 @@ def _checked(a, where):
 
 
 def _write_atomic(path, doc, arrays):
-    """Write the zip to a temp file beside path, fsync it, then os.replace it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp makes 0600; keep an old file's mode instead
-            os.fchmod(fd, os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o644)
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-                zf.writestr(_TREE, doc)
-                for k, a in enumerate(arrays):
-                    if not isinstance(a, np.ndarray):
-                        a = _checked(np.asarray(a.numpy()), f"array {k} ({type(a).__name__})")
-                    with zf.open(f"arrays/{k}.npy", "w", force_zip64=True) as out:
-                        np.lib.format.write_array(out, a, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # also Ctrl-C: never leave a partial file, keep any old one intact
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(folder)
-
-
-def _fsync_dir(folder):
-    """Flush the directory entry of the renamed file where the OS allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write the zip through atomic_write: the checkpoint appears whole or not at all."""
+    with atomic_write(path) as f:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr(_TREE, doc)
+            for k, a in enumerate(arrays):
+                if not isinstance(a, np.ndarray):
+                    a = _checked(np.asarray(a.numpy()), f"array {k} ({type(a).__name__})")
+                with zf.open(f"arrays/{k}.npy", "w", force_zip64=True) as out:
+                    np.lib.format.write_array(out, a, allow_pickle=False)
 
 
 def _read_tree(zf, path):

@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import checkpoint, optim
+from tinygrad_cnn.atomic_file import atomic_write
 from tinygrad_cnn.models import get_model
 
 CHECKPOINT_FORMAT = "tinygrad_cnn.train/1"
@@ -196,10 +196,9 @@ def write_metrics(out, config, history):
 
 
 def _replace_text(path, text):
-    """Write ``text`` beside ``path`` and rename it over, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Replace ``path`` atomically, so readers (and Ctrl-C) never see half a file."""
+    with atomic_write(path) as f:
+        f.write(text.encode("utf-8"))
 
 
 def fit(config, log=print):

@@ -265,7 +265,7 @@ def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs
     """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute."""
     N, O, OH, OW = grad.shape
     _, Cg, KH, KW = w.shape
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, pad, dilation
+    (sh, sw), (pt, _, pl, _), (dh, dw) = stride, pad, dilation
     g = _channels_last(grad).reshape(N * OH * OW, O)                  # (N*OH*OW, O)
     wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)
     og = O // groups

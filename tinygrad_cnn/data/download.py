@@ -3,9 +3,10 @@ import hashlib
 import http.client
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.request
+
+from tinygrad_cnn.atomic_file import atomic_write
 
 try:
     from tqdm import tqdm
@@ -58,40 +59,11 @@ def download(filename, mirrors, dest_dir, md5=None, timeout=5.0, progress=True, 
 
 
 def _fetch_atomic(url, dest, md5, timeout, progress):
-    """Stream `url` into a temp file beside `dest`, check it, then os.replace it into place."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest) or ".",
-                               prefix="." + os.path.basename(dest) + ".", suffix=".part")
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600; a dataset file may be shared
-        with os.fdopen(fd, "wb") as out:
-            got, nbytes = _stream(url, out, timeout, progress)
-            out.flush()
-            os.fsync(out.fileno())
+    """Stream `url` into a temp file beside `dest`, check it, then rename it into place."""
+    with atomic_write(dest, suffix=".part") as out:
+        got, nbytes = _stream(url, out, timeout, progress)
         if md5 is not None and got != md5.lower():
             raise _MirrorFailed(f"checksum mismatch: expected md5 {md5}, got {got} ({nbytes} bytes)")
-        os.replace(tmp, dest)
-    except BaseException:  # also Ctrl-C: never leave a partial file behind
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(os.path.dirname(dest) or ".")
-
-
-def _fsync_dir(path):
-    """Flush a directory entry to disk where the OS allows it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _open(url, timeout):

@@ -9,17 +9,12 @@ products summed by a deterministic reduction); db = grad summed over (N, OH, OW)
 import numpy as np
 
 from tinygrad_cnn.backends import cuda_launch as rt
+from tinygrad_cnn.backends import cuda_reduce
 from tinygrad_cnn.backends.cuda_gemm import gemm
 from tinygrad_cnn.kernels import cuda as kernels
 from tinygrad_cnn.kernels import cuda_config
 from tinygrad_cnn.kernels import cuda_elementwise as ew
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
-
-
-def _backend():
-    from tinygrad_cnn.backends import cuda  # imports this module at its end
-
-    return cuda
 
 
 # ---- convolution -------------------------------------------------------------------
@@ -80,10 +75,9 @@ def _divisor_at_most(n, limit):
 
 def _weight_grad(grad, cols, O, Kg, groups):
     """dW (O, Kg) = grad_rows^T @ cols per group, split over chunks of whole images."""
-    be = _backend()
     N, _, OH, OW = grad.shape
     P, Og, Kt = OH * OW, O // groups, cols.shape[1]
-    rows = be.transpose(grad.reshape((N, O, P)), (0, 2, 1))             # (N*P, O)
+    rows = rt.permute(grad.reshape((N, O, P)), (0, 2, 1))               # (N*P, O)
     per = _divisor_at_most(N, max(1, cuda_config.settings.split_k_depth // P))
     S, Kc = N // per, per * P
     partial = rt.empty((S, O, Kg), grad.dtype)
@@ -92,14 +86,14 @@ def _weight_grad(grad, cols, O, Kg, groups):
         # partial[s, o, k] = sum over m in chunk s of rows[m, o] cols[m, k]
         gemm(fr, (g * Og, Kc * O, 1, O), fc, (g * Kg, Kc * Kt, Kt, 1),
              fp, (g * Og * Kg, O * Kg, Kg, 1), (S, Og, Kg, Kc))
-    return partial.reshape((O, Kg)) if S == 1 else be.sum(partial, axis=0)
+    return partial.reshape((O, Kg)) if S == 1 else cuda_reduce.sum(partial, axis=0)
 
 
 def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs):
     """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute."""
     N, O, OH, OW = grad.shape
     _, Cg, KH, KW = w.shape
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, pad, dilation
+    (sh, sw), (pt, _, pl, _), (dh, dw) = stride, pad, dilation
     P, Kg, Og = OH * OW, Cg * KH * KW, O // groups
     Kt = groups * Kg
     dx = dw_ = db = None
@@ -114,7 +108,7 @@ def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs
     if needs[1]:
         dw_ = _weight_grad(grad, cols, O, Kg, groups).reshape(w.shape)
     if len(needs) > 2 and needs[2]:
-        db = _backend().sum(grad, axis=(0, 2, 3))
+        db = cuda_reduce.sum(grad, axis=(0, 2, 3))
     return dx, dw_, db
 
 

@@ -78,9 +78,12 @@ def _batched(x, batch, rows, cols):
     own = tuple(x.shape[:-2])
     if rt.numel(own) == 1:
         return rt.flat(x), (0, 0, cols, 1)
-    if (1,) * (len(batch) - len(own)) + own != batch:
-        from tinygrad_cnn.backends import cuda as be  # the backend module imports this one
-        x = be.broadcast_to(x, batch + (rows, cols))
+    if (1,) * (len(batch) - len(own)) + own != batch:      # e.g. (2, 1) against (2, 3)
+        shape = batch + (rows, cols)
+        full = rt.empty(shape, x.dtype)
+        rt.copy_view(x, 0, rt.broadcast_strides(tuple(x.shape), shape), full, 0,
+                     rt.contiguous_strides(shape), shape)
+        x = full
     return rt.flat(x), (0, rows * cols, cols, 1)
 
 

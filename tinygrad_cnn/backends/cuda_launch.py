@@ -14,6 +14,7 @@ import numpy as np
 from numba import cuda
 
 from tinygrad_cnn.kernels import cuda_config
+from tinygrad_cnn.kernels import cuda_elementwise as ew
 
 LAUNCHES = collections.Counter()
 """Kernel name -> number of launches since the last LAUNCHES.clear()."""
@@ -148,3 +149,41 @@ def collapse(shape, *strides):
 
 def numel(shape):
     return int(math.prod(shape))
+
+
+# ---- data movement shared by the backend files ------------------------------------------
+def copy_view(src, src_off, src_strides, dst, dst_off, dst_strides, shape):
+    """dst[view] = src[view], both views given by offset and element strides over ``shape``."""
+    shape, src_strides, dst_strides = collapse(shape, src_strides, dst_strides)
+    launch(ew.strided_copy, numel(shape), flat(src), int(src_off), src_strides, flat(dst),
+           int(dst_off), dst_strides, shape)
+
+
+def cast(a, dtype):
+    """``a`` itself when already ``dtype``, else a converted copy."""
+    if a.dtype == np.dtype(dtype):
+        return a
+    out = empty(a.shape, dtype)
+    own = contiguous_strides(a.shape)
+    copy_view(a, 0, own, out, 0, own, a.shape)
+    return out
+
+
+def duplicate(a):
+    """A fresh device copy of ``a`` (device-to-device memcpy, no kernel)."""
+    out = empty(a.shape, a.dtype)
+    if a.size:
+        out.copy_to_device(a)
+    return out
+
+
+def permute(a, perm):
+    """A contiguous copy of ``a`` with its axes permuted (``a`` itself for the identity)."""
+    perm = tuple(int(p) for p in perm)
+    if perm == tuple(range(a.ndim)):
+        return a
+    own = contiguous_strides(a.shape)
+    shape = tuple(a.shape[p] for p in perm)
+    out = empty(shape, a.dtype)
+    copy_view(a, 0, tuple(own[p] for p in perm), out, 0, contiguous_strides(shape), shape)
+    return out

@@ -233,6 +233,7 @@ class Tensor:
     # comparisons: not differentiable, return bool tensors
     def _compare(self, fn, other):
         other = self._other(other)
+        check_same_device("comparison", (self, other))
         return Tensor._wrap(fn(self.data, other.data), self.device)
 
     def __eq__(self, other):

@@ -81,8 +81,8 @@ def test_pooling_through_the_backend(dtype, cfg, seed):
     _close(out, want, dtype)
     np.testing.assert_array_equal(host(idx), want_idx)
     grad = arrays(want.shape, seed + 1, dtype)
-    _close(be.max_pool2d_backward(dev(grad), idx, x.shape),
-           cpu.max_pool2d_backward(grad, want_idx, x.shape), dtype)
+    _close(be.max_pool2d_backward(dev(grad), idx, x.shape, *geo, cfg.dilation),
+           cpu.max_pool2d_backward(grad, want_idx, x.shape, *geo, cfg.dilation), dtype)
     if cfg.dilation == (1, 1):
         avg = be.avg_pool2d_forward(dev(x), *geo, cfg.ceil_mode, cfg.count_include_pad)
         want_avg = cpu.avg_pool2d_forward(x, *geo, cfg.ceil_mode, cfg.count_include_pad)

@@ -73,13 +73,13 @@ def test_max_pool(dtype, cfg, seed):
         out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
         mod.max_pool2d_forward(x, *_pool_geo(cfg), *cfg.dilation, out, idx)
         gx = np.empty(cfg.x_shape, dtype)
-        mod.max_pool2d_backward(grad, idx, gx)
+        mod.max_pool2d_backward(grad, idx, *_pool_geo(cfg), *cfg.dilation, gx)
         results.append((out, idx, gx))
     n = int(np.prod(out_shape))
     out, idx = run(gpu.max_pool2d_forward, n, x, *_pool_geo(cfg), *cfg.dilation,
                    np.empty(out_shape, dtype), np.empty(out_shape, np.int64))[-2:]
-    gx = run(gpu.max_pool2d_backward, cfg.N * cfg.C, grad, idx,
-             np.full(cfg.x_shape, np.nan, dtype))[-1]
+    gx = run(gpu.max_pool2d_backward, int(np.prod(cfg.x_shape)), grad, idx, *_pool_geo(cfg),
+             *cfg.dilation, np.full(cfg.x_shape, np.nan, dtype))[-1]
     for want_out, want_idx, want_gx in results:
         np.testing.assert_array_equal(out, want_out)
         np.testing.assert_array_equal(idx, want_idx)

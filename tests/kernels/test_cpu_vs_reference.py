@@ -76,7 +76,7 @@ def test_max_pool_matches_reference(dtype, cfg, seed):
         mod.max_pool2d_forward(x, *_pool_geo(cfg), *cfg.dilation, out, idx)
         grad = arrays(out_shape, seed + 1, dtype)
         gx = np.full(cfg.x_shape, np.nan, dtype)
-        mod.max_pool2d_backward(grad, idx, gx)
+        mod.max_pool2d_backward(grad, idx, *_pool_geo(cfg), *cfg.dilation, gx)
         results.append((out, idx, gx))
     (o1, i1, g1), (o2, i2, g2) = results
     np.testing.assert_array_equal(o1, o2)
@@ -186,7 +186,7 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
         out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
         fwd(x, *_pool_geo(cfg), *cfg.dilation, out, idx)
         gx = np.full(x.shape, np.nan, dtype)
-        bwd(grad, idx, gx)
+        bwd(grad, idx, *_pool_geo(cfg), *cfg.dilation, gx)
         res.append((out, idx, gx))
     np.testing.assert_array_equal(res[0][0], res[1][0])
     np.testing.assert_array_equal(res[0][1], res[1][1])

@@ -326,15 +326,17 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     return out, idx
 
 
-def max_pool2d_backward(grad, argmax, x_shape):
+def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation):
     """Gradient of max pooling, in the layout its forward used."""
     N, C, H, W = x_shape
+    geometry = (*kernel, *stride, *padding, *dilation)
     if _is_channels_last(argmax) and not argmax.flags.c_contiguous:
         gx = np.empty((N, H, W, C), dtype=grad.dtype)
-        nhwc.max_pool2d_backward_nhwc(_channels_last(grad), _channels_last(argmax), gx)
+        nhwc.max_pool2d_backward_nhwc(_channels_last(grad), _channels_last(argmax), *geometry, gx)
         return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
-    kernels.max_pool2d_backward(np.ascontiguousarray(grad), np.ascontiguousarray(argmax), gx)
+    kernels.max_pool2d_backward(np.ascontiguousarray(grad), np.ascontiguousarray(argmax),
+                                *geometry, gx)
     return gx
 
 

@@ -126,9 +126,10 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     return out, idx
 
 
-def max_pool2d_backward(grad, argmax, x_shape):
+def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation):
     gx = rt.empty(x_shape, grad.dtype)
-    rt.launch(kernels.max_pool2d_backward, x_shape[0] * x_shape[1], grad, argmax, gx)
+    rt.launch(kernels.max_pool2d_backward, gx.size, grad, argmax, *kernel, *stride, *padding,
+              *dilation, gx)
     return gx
 
 

@@ -83,8 +83,12 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
 
 
 @njit_parallel
-def max_pool2d_backward(grad_out, argmax, grad_x):
-    """grad_x = each output gradient added at the input position its window chose."""
+def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
+    """grad_x = each output gradient added at the input position its window chose.
+
+    Scattered plane by plane (one thread per plane, so no races); the geometry is unused
+    here and serves the CUDA twin's gather.
+    """
     N, C, H, W = grad_x.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
     zero = grad_x.dtype.type(0)

@@ -87,7 +87,7 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
 
 
 @njit_parallel
-def max_pool2d_backward_nhwc(grad_out, argmax, grad_x):
+def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     """grad_x (N, H, W, C) = each output gradient added where its window's max was."""
     N, H, W, C = grad_x.shape
     oh, ow = grad_out.shape[1], grad_out.shape[2]

@@ -110,23 +110,30 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
 
 
 @cuda_jit
-def max_pool2d_backward(grad_out, argmax, grad_x):
+def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     """grad_x = each output gradient added at the input position its window chose.
 
-    One thread per (n, c) plane adds its outputs in order: windows may overlap and the
-    signature carries no geometry for a gather, so this keeps the sum free of atomics.
+    A gather: one thread per input element visits, in a fixed order, the windows that can
+    read it and adds the gradients of those whose argmax is this element. No atomics, so
+    the sum is the same every run.
     """
     N, C, H, W = grad_x.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
-    for p in range(cuda.grid(1), N * C, cuda.gridsize(1)):
-        n, c = p // C, p % C
-        for k in range(H * W):
-            grad_x[n, c, k // W, k % W] = 0
-        for oy in range(oh):
-            for ox in range(ow):
-                k = argmax[n, c, oy, ox]
-                if k >= 0:
-                    grad_x[n, c, k // W, k % W] += grad_out[n, c, oy, ox]
+    total = N * C * H * W
+    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
+        xx, y = t % W, (t // W) % H
+        c, n = (t // (W * H)) % C, t // (W * H * C)
+        here = y * W + xx
+        acc = grad_x.dtype.type(0)
+        for i in range(kh):
+            oy = _source(y, ph, i, dh, sh, oh)
+            if oy < 0:
+                continue
+            for j in range(kw):
+                ox = _source(xx, pw, j, dw, sw, ow)
+                if ox >= 0 and argmax[n, c, oy, ox] == here:
+                    acc += grad_out[n, c, oy, ox]
+        grad_x[n, c, y, xx] = acc
 
 
 @cuda_jit

@@ -72,8 +72,12 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     argmax[...] = best_idx
 
 
-def max_pool2d_backward(grad_out, argmax, grad_x):
-    """grad_x = each output gradient added at the input position its window chose."""
+def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
+    """grad_x = each output gradient added at the input position its window chose.
+
+    The geometry is not needed to scatter; it is in the contract so that the CUDA twin
+    can gather over the windows that read each input (no atomics, same sum every run).
+    """
     N, C, H, W = grad_x.shape
     g = np.zeros((N * C, H * W), dtype=grad_x.dtype)
     planes = np.repeat(np.arange(N * C), grad_out.shape[2] * grad_out.shape[3])
@@ -174,9 +178,9 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     out[...], argmax[...] = o.transpose(0, 2, 3, 1), a.transpose(0, 2, 3, 1)
 
 
-def max_pool2d_backward_nhwc(grad_out, argmax, grad_x):
+def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     g = _nchw(grad_x)
-    max_pool2d_backward(_nchw(grad_out), _nchw(argmax), g)
+    max_pool2d_backward(_nchw(grad_out), _nchw(argmax), kh, kw, sh, sw, ph, pw, dh, dw, g)
     grad_x[...] = g.transpose(0, 2, 3, 1)
 
 

@@ -8,11 +8,12 @@ class MaxPool2d(Function):
         out, argmax = ctx.backend.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
         ctx.save_for_backward(argmax)
         ctx.x_shape = x.shape
+        ctx.geometry = kernel, stride, padding, dilation
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return ctx.backend.max_pool2d_backward(grad, ctx.saved[0], ctx.x_shape)
+        return ctx.backend.max_pool2d_backward(grad, ctx.saved[0], ctx.x_shape, *ctx.geometry)
 
 
 class AvgPool2d(Function):

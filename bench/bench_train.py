@@ -1,0 +1,597 @@
+"""CPU training speed: tinygrad_cnn vs PyTorch (NCHW, channels_last) vs a NumPy reference, one run.
+
+Run from the repo root:  python bench/bench_train.py [--repeats 7] [--threads 2] [--quick]
+                         [--models simple-cnn,lenet5] [--skip-torch] [--skip-numpy]
+A training step is forward, cross-entropy loss, backward and an Adam step, at batch 100 of
+real digits from the bundled MNIST sample, float32. Every framework is pinned to --threads.
+Images/s is the median of --repeats rounds, after warm-up; in each round every framework runs
+a block of steps of about a second, and a 2048^3 sgemm runs too, so a slow spell of this noisy
+machine hits them alike, and the sgemm tells which rounds were quiet. Also printed: ratios to
+each torch layout, model GFLOP/s as a % of that sgemm, where
+tinygrad_cnn's step time goes (its backend functions timed one by one), each framework's
+peak memory, and the numba cold and warm start of a first SimpleCNN training step.
+"""
+import argparse
+import os
+import sys
+
+MODEL_NAMES = ("simple-cnn", "lenet5")
+FRAMEWORKS = ("tinygrad_cnn", "torch NCHW", "torch channels_last", "numpy reference")
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=7, help="timed rounds per figure (median)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS, numba and torch threads")
+    p.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated subset of "
+                   + ",".join(MODEL_NAMES))
+    p.add_argument("--batch", type=int, default=100, help="batch size")
+    p.add_argument("--skip-torch", action="store_true", help="leave out both torch layouts")
+    p.add_argument("--skip-numpy", action="store_true", help="leave out the NumPy reference")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke run: 3 short blocks, no cold start (not for the record)")
+    p.add_argument("--child-memory", nargs=2, metavar=("FRAMEWORK", "MODEL"),
+                   help=argparse.SUPPRESS)  # internal: the peak-memory subprocess
+    p.add_argument("--child-torch", metavar="MODEL",
+                   help=argparse.SUPPRESS)  # internal: torch timed under its own defaults
+    args = p.parse_args()
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not args.models or any(m not in MODEL_NAMES for m in args.models):
+        p.error(f"--models takes a subset of {','.join(MODEL_NAMES)}, got {args.models}")
+    if args.quick:
+        args.repeats = min(args.repeats, 3)
+    return args
+
+
+# BLAS, OpenMP and numba read their thread counts when first imported, so this precedes numpy.
+ARGS = parse_args()
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = str(ARGS.threads)
+
+import datetime  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
+SAMPLE = REPO / "tinygrad_cnn" / "data" / "mnist_sample.npz"
+
+# tinygrad_cnn sets its thread-policy defaults (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT) at
+# import; they only take effect when it comes before numpy and torch. They apply to torch in
+# this process too, so a child process also times torch with the environment as it was before
+# (its own OpenMP defaults). A child that measures torch or the NumPy reference does not
+# import tinygrad_cnn, so its footprint is not counted there.
+ENV_BEFORE_TINYGRAD = dict(os.environ)
+_CHILD = ARGS.child_memory[0] if ARGS.child_memory else "torch" if ARGS.child_torch else None
+if _CHILD in (None, "tinygrad_cnn"):
+    import tinygrad_cnn as tc  # noqa: E402
+    from tinygrad_cnn import models as tc_models  # noqa: E402
+    from tinygrad_cnn.nn import functional as F  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import numpy_reference  # noqa: E402  (bench/ is sys.path[0] when this script runs)
+
+torch = None
+if not ARGS.skip_torch and _CHILD in (None, "torch", "torch NCHW", "torch channels_last"):
+    try:
+        import torch
+        torch.set_num_threads(ARGS.threads)
+    except ImportError:
+        pass
+
+WARMUP = 3                                         # steps before timing (JIT, allocator, caches)
+BLOCK_S = 0.25 if ARGS.quick else 1.0              # each timed block runs steps for about this long
+PROFILE_STEPS = 4 if ARGS.quick else 20
+MEMORY_STEPS = 3
+QUIET = 0.8                                        # a quiet round's sgemm: >= this x the best
+SETTLE_S = 0.1                                     # let the last block's thread pools go idle
+SGEMM_N = 2048                                     # the %sgemm reference: a 2048^3 float32 sgemm
+# SimpleCNN training MFLOP per image: the GEMMs of forward (7.74) and weight grads (7.74) and
+# the input grads of every layer but the first conv, which has no use for one (7.29).
+SIMPLE_CNN_MFLOP = 22.8
+THREAD_TUNING = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER")
+
+
+# ---- one training step per framework -------------------------------------------------
+def sample_batch(n):
+    """The first n digits of the bundled sample: float32 (n, 1, 28, 28) in [0, 1], int64 labels."""
+    with np.load(SAMPLE) as z:
+        images, labels = z["images"][:n], z["labels"][:n]
+    return images.astype(np.float32)[:, None] / np.float32(255), labels.astype(np.int64)
+
+
+def tinygrad_step(model_name, x_np, y_np):
+    """A closure running one tinygrad_cnn training step on a fixed batch."""
+    tc.manual_seed(777)
+    model = {"simple-cnn": tc_models.SimpleCNN, "lenet5": tc_models.LeNet5}[model_name]()
+    opt = tc.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = tc.Tensor(x_np), tc.Tensor(y_np)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def torch_model(model_name):
+    """SimpleCNN / LeNet-5 in torch, layer for layer as tinygrad_cnn.models builds them."""
+    nn = torch.nn
+    if model_name == "simple-cnn":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Conv2d(32, 64, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+            nn.Flatten(), nn.Linear(7 * 7 * 64, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2, 2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2, 2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+
+
+def torch_step(model_name, x_np, y_np, channels_last):
+    torch.manual_seed(777)
+    model = torch_model(model_name)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step():
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def numpy_step(model_name, x_np, y_np):
+    net = numpy_reference.MODELS[model_name]()
+    opt = numpy_reference.Adam(lr=1e-3)
+
+    def step():
+        net.gradient(x_np, y_np)
+        opt.update(net.params, net.grads)
+    return step
+
+
+def make_step(framework, model_name, x, y):
+    if framework == "tinygrad_cnn":
+        return tinygrad_step(model_name, x, y)
+    if framework.startswith("torch"):
+        return torch_step(model_name, x, y, channels_last=framework.endswith("channels_last"))
+    return numpy_step(model_name, x, y)
+
+
+def frameworks():
+    chosen = ["tinygrad_cnn"]
+    if torch is not None:
+        chosen += ["torch NCHW", "torch channels_last"]
+    if not ARGS.skip_numpy:
+        chosen.append("numpy reference")
+    return chosen
+
+
+# ---- timing ------------------------------------------------------------------------
+def images_per_s(steps, batch, repeats):
+    """{framework: [images/s of each block]}; blocks of all frameworks take turns.
+
+    An entry named "sgemm" counts one item per call (sgemms per second).
+    """
+    sizes = {}
+    for name, step in steps.items():
+        per_step = []
+        for _ in range(WARMUP):
+            t0 = time.perf_counter()
+            step()
+            per_step.append(time.perf_counter() - t0)
+        sizes[name] = max(2, math.ceil(BLOCK_S / min(per_step)))  # the first steps load kernels
+    rates = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            time.sleep(SETTLE_S)
+            t0 = time.perf_counter()
+            for _ in range(sizes[name]):
+                step()
+            items = 1 if name == "sgemm" else batch
+            rates[name].append(items * sizes[name] / (time.perf_counter() - t0))
+    return rates, sizes
+
+
+def sgemm_step():
+    """One numpy float32 2048^3 sgemm, timed in the same rotation as the training steps."""
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((SGEMM_N, SGEMM_N), dtype=np.float32)
+    b = rng.standard_normal((SGEMM_N, SGEMM_N), dtype=np.float32)
+    return lambda: a @ b
+
+
+def mflop_per_image(model_name):
+    """Training MFLOP per image: SimpleCNN's GEMM count above; other models 3x tc.summary's
+    forward FLOPs (which also counts bias, ReLU and pooling)."""
+    if model_name == "simple-cnn":
+        return SIMPLE_CNN_MFLOP
+    model = tc_models.LeNet5()
+    report = tc.summary(model, (1, 1, 28, 28), print_fn=None)
+    return 3 * report.total_flops / 1e6
+
+
+# ---- where tinygrad_cnn's step goes ----------------------------------------------------
+class BackendProfile:
+    """Times every public function of backends/cpu.py for a profiled run, then restores them.
+
+    Only the outermost backend call is charged, so a backend function calling another is
+    not counted twice. conv2d_backward is run as two calls, input grad then weight and bias
+    grads, so the two can be told apart; the work is the same except that the output
+    gradient's channels-last view is taken twice (free when it is already channels-last).
+    The im2col and col2im numba kernels are also timed inside their caller ("of which").
+    """
+
+    def __init__(self):
+        from tinygrad_cnn.backends import cpu
+        from tinygrad_cnn.kernels import cpu_nhwc
+        self.backend = cpu
+        self.targets = [(cpu, name) for name, fn in vars(cpu).items()
+                        if callable(fn) and not name.startswith("_") and not isinstance(fn, type)]
+        self.targets += [(cpu_nhwc, "im2col_nhwc"), (cpu_nhwc, "col2im_nhwc")]
+        self.originals = {}
+        self.seconds, self.depth = {}, 0
+
+    def charge(self, key, seconds):
+        self.seconds[key] = self.seconds.get(key, 0.0) + seconds
+
+    def timed(self, key, fn, outermost_only=True):
+        def wrapper(*args, **kwargs):
+            if outermost_only and self.depth:
+                return fn(*args, **kwargs)
+            nest = 1 if outermost_only else 0
+            self.depth += nest
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.charge(key, time.perf_counter() - t0)
+                self.depth -= nest
+        return wrapper
+
+    def split_conv_backward(self, fn):
+        def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs):
+            rest = tuple(needs[1:])
+            dx = dw = db = None
+            if needs[0]:
+                t0 = time.perf_counter()
+                dx = fn(grad, cols, x_shape, w, stride, pad, dilation, groups,
+                        (True,) + (False,) * len(rest))[0]
+                self.charge("conv2d_backward input grad", time.perf_counter() - t0)
+            if any(rest):
+                t0 = time.perf_counter()
+                _, dw, db = fn(grad, cols, x_shape, w, stride, pad, dilation, groups,
+                               (False,) + rest)
+                self.charge("conv2d_backward weight+bias grad", time.perf_counter() - t0)
+            return dx, dw, db
+        return self.timed("conv2d_backward", conv2d_backward)
+
+    def __enter__(self):
+        for module, name in self.targets:
+            fn = getattr(module, name)
+            self.originals[module, name] = fn
+            if name == "conv2d_backward":
+                wrapped = self.split_conv_backward(fn)
+            else:
+                wrapped = self.timed(name, fn, outermost_only=module is self.backend)
+            setattr(module, name, wrapped)
+        return self
+
+    def __exit__(self, *exc):
+        for (module, name), fn in self.originals.items():
+            setattr(module, name, fn)
+
+
+BREAKDOWN = [  # (row label, backend names charged to it); "of which" rows are inside the one above
+    ("conv forward (conv2d_forward)", ["conv2d_forward"]),
+    ("  of which im2col kernel", ["im2col_nhwc"]),
+    ("conv input grad (conv2d_backward)", ["conv2d_backward input grad"]),
+    ("  of which col2im kernel", ["col2im_nhwc"]),
+    ("conv weight+bias grad (conv2d_backward)", ["conv2d_backward weight+bias grad"]),
+    ("max pool forward", ["max_pool2d_forward"]),
+    ("max pool backward", ["max_pool2d_backward"]),
+    ("avg pool forward", ["avg_pool2d_forward"]),
+    ("avg pool backward", ["avg_pool2d_backward"]),
+    ("relu", ["relu"]),
+    ("relu_backward", ["relu_backward"]),
+    ("linear layers (matmul)", ["matmul"]),
+    ("loss (cross_entropy fwd/bwd)", ["cross_entropy_forward", "cross_entropy_backward"]),
+    ("optimizer (adam_update)", ["adam_update"]),
+]
+NESTED = {"im2col_nhwc", "col2im_nhwc", "conv2d_backward"}  # counted inside another row
+
+
+def profile_tinygrad(model_name, x, y):
+    """(step s, {row: s}, {other backend name: s}), averaged over the faster half of the
+    profiled steps: steps slowed by another process are left out, and the rows still add
+    up to within the step time."""
+    step = tinygrad_step(model_name, x, y)
+    for _ in range(WARMUP):
+        step()
+    totals, records = [], []
+    with BackendProfile() as prof:
+        time.sleep(SETTLE_S)
+        for _ in range(PROFILE_STEPS):
+            prof.seconds = {}
+            t0 = time.perf_counter()
+            step()
+            totals.append(time.perf_counter() - t0)
+            records.append(prof.seconds)
+    kept = sorted(range(PROFILE_STEPS), key=totals.__getitem__)[:max(1, PROFILE_STEPS // 2)]
+    keys = {k for r in records for k in r}
+    per_step = {k: statistics.fmean(records[i].get(k, 0.0) for i in kept) for k in keys}
+    total = statistics.fmean(totals[i] for i in kept)
+    named = {n for _, names in BREAKDOWN for n in names}
+    rows = {label: sum(per_step.get(n, 0.0) for n in names) for label, names in BREAKDOWN}
+    other = {k: s for k, s in per_step.items() if k not in named and k not in NESTED}
+    return total, rows, other
+
+
+# ---- peak memory: one subprocess per framework and model --------------------------------
+# Peak RSS cannot be reset for one part of a process by getrusage, and tracemalloc misses
+# what numpy's, torch's and numba's allocators take outside Python. So each figure comes from
+# a fresh interpreter that imports only its own framework, builds the model and the batch,
+# reads VmRSS ("setup"), runs the warm-up steps and reads VmHWM ("first steps": includes
+# numba loading its compiled kernels and torch/oneDNN picking theirs), then resets the
+# kernel's high-water mark (writing "5" to /proc/self/clear_refs), runs more steps and reads
+# VmHWM again ("later steps": the steady training peak). Training memory = later - setup.
+def proc_status_kib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def child_memory(framework, model_name):
+    x, y = sample_batch(ARGS.batch)
+    step = make_step(framework, model_name, x, y)
+    setup = proc_status_kib("VmRSS")
+    for _ in range(WARMUP):
+        step()
+    first = proc_status_kib("VmHWM")
+    Path("/proc/self/clear_refs").write_text("5")
+    for _ in range(MEMORY_STEPS):
+        step()
+    print(json.dumps({"setup": setup, "first": first, "later": proc_status_kib("VmHWM")}))
+
+
+def measure_memory(framework, model_name):
+    """MiB {"setup", "first", "later"} (see above), or None when the child failed."""
+    cmd = [sys.executable, __file__, "--threads", str(ARGS.threads), "--batch", str(ARGS.batch),
+           "--child-memory", framework, model_name]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  ({framework} {model_name}: memory child failed: "
+              f"{done.stderr.strip().splitlines()[-1:]})")
+        return None
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    return {k: kib / 1024 for k, kib in got.items()}
+
+
+# ---- torch under its own thread defaults --------------------------------------------------
+def child_torch(model_name):
+    x, y = sample_batch(ARGS.batch)
+    steps = {name: make_step(name, model_name, x, y)
+             for name in ("torch NCHW", "torch channels_last")}
+    rates, _ = images_per_s(steps, ARGS.batch, ARGS.repeats)
+    print(json.dumps(rates))
+
+
+def print_torch_own_defaults(model_name, ours):
+    """torch's images/s in a process without tinygrad_cnn's thread settings, beside ours."""
+    cmd = [sys.executable, __file__, "--threads", str(ARGS.threads), "--batch", str(ARGS.batch),
+           "--repeats", str(ARGS.repeats), "--child-torch", model_name] + ["--quick"] * ARGS.quick
+    done = subprocess.run(cmd, cwd=REPO, env=ENV_BEFORE_TINYGRAD, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"  (torch child failed: {done.stderr.strip().splitlines()[-1:]})")
+        return
+    rates = json.loads(done.stdout.strip().splitlines()[-1])
+    policy = ENV_BEFORE_TINYGRAD.get("OMP_WAIT_POLICY", "torch's default")
+    print(f"{model_name}: torch in its own process, OMP_WAIT_POLICY {policy} (timed after the "
+          f"rounds above,\n so its ratio is of medians, not paired):")
+    for name, r in rates.items():
+        med = statistics.median(r)
+        print(f"  {name + ' (own)':26} {med:9.0f} {min(r):6.0f}-{max(r):<6.0f} "
+              f"{1e3 * ARGS.batch / med:8.1f}   tinygrad_cnn / this {ours / med:5.2f}x")
+    print()
+
+
+# ---- cold and warm start ----------------------------------------------------------------
+START_SNIPPET = """
+import sys, time
+t0 = time.perf_counter()
+{imports}
+t1 = time.perf_counter()
+import numpy as np
+with np.load(sys.argv[1]) as z:
+    x_np = z["images"][:{batch}].astype(np.float32)[:, None] / np.float32(255)
+    y_np = z["labels"][:{batch}].astype(np.int64)
+{step}
+print(t1 - t0, time.perf_counter() - t0)
+"""
+TINYGRAD_START = dict(
+    imports="import tinygrad_cnn as tc\nfrom tinygrad_cnn.models import SimpleCNN\n"
+            "from tinygrad_cnn.nn import functional as F",
+    step="model = SimpleCNN()\nopt = tc.optim.Adam(model.parameters(), lr=1e-3)\n"
+         "opt.zero_grad()\nF.cross_entropy(model(tc.Tensor(x_np)), tc.Tensor(y_np)).backward()\n"
+         "opt.step()")
+TORCH_START = dict(
+    imports="import torch",
+    step="torch.set_num_threads({threads})\nnn = torch.nn\n"
+         "model = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),\n"
+         "    nn.Conv2d(32, 64, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),\n"
+         "    nn.Linear(3136, 10))\nopt = torch.optim.Adam(model.parameters(), lr=1e-3)\n"
+         "opt.zero_grad()\nloss = nn.functional.cross_entropy(model(torch.from_numpy(x_np)),\n"
+         "    torch.from_numpy(y_np))\nloss.backward()\nopt.step()")
+
+
+def start_seconds(parts, cache_dir):
+    """(import s, import-to-end-of-first-step s) of a fresh interpreter."""
+    code = START_SNIPPET.format(imports=parts["imports"], batch=ARGS.batch,
+                                step=parts["step"].format(threads=ARGS.threads))
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", code, str(SAMPLE)], env=env, cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    return tuple(map(float, done.stdout.split()))
+
+
+# ---- report ------------------------------------------------------------------------
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average():
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def print_header():
+    import numba
+    print(f"date     {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"machine  {platform.platform()}; CPU {cpu_model()}; nproc {os.cpu_count()}")
+    print(f"versions python {platform.python_version()}, numpy {np.__version__}, "
+          f"numba {numba.__version__}, torch {torch.__version__ if torch else 'not used'}")
+    print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
+    tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
+    print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'} "
+          f"(torch and the NumPy reference run under the same settings)")
+    print(f"setting  batch {ARGS.batch}, threads {ARGS.threads}, median of {ARGS.repeats} "
+          f"rounds of ~{BLOCK_S:g} s blocks after {WARMUP} warm-up steps, float32")
+    print(f"load     average {load_average()} (1, 5, 15 min) at start\n")
+
+
+def paired_median(a, b):
+    """Median over rounds of a[i] / b[i]: each ratio compares blocks run moments apart."""
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
+def sgemm_gflops(rates):
+    """GFLOP/s of each round's sgemm block (its rate counts sgemms per second)."""
+    return [2 * SGEMM_N ** 3 * r / 1e9 for r in rates["sgemm"]]
+
+
+def print_speed_table(model_name, rates, sizes, mflop, best_sgemm):
+    rates = dict(rates)
+    sgemm = sgemm_gflops(rates)
+    del rates["sgemm"]
+    quiet = [i for i, g in enumerate(sgemm) if g >= QUIET * best_sgemm]
+    print(f"{model_name}: {mflop:.2f} MFLOP per image per training step; numpy sgemm "
+          f"{SGEMM_N}^3 in the same rotation {statistics.median(sgemm):.0f} GFLOP/s "
+          f"(min-max {min(sgemm):.0f}-{max(sgemm):.0f}); {len(quiet)} of {len(sgemm)} rounds quiet")
+    med = {name: statistics.median(r) for name, r in rates.items()}
+    refs = [name for name in med if name.startswith("torch")]
+    head = "".join(f" {'x ' + r.split()[1]:>15}" for r in refs)
+    print(f"  {'framework':20} {'images/s':>9} {'(min-max)':>13} {'ms/step':>8}{head} "
+          f"{'GFLOP/s':>8} {'%sgemm':>7} {'quiet img/s':>11} {'steps/block':>11}")
+    for name, r in rates.items():
+        ratios = "".join(f" {paired_median(r, rates[ref]):14.2f}x" for ref in refs)
+        gflops = [x * mflop / 1e3 for x in r]
+        quiet_rate = f"{statistics.median(r[i] for i in quiet):11.0f}" if quiet else f"{'-':>11}"
+        print(f"  {name:20} {med[name]:9.0f} {min(r):6.0f}-{max(r):<6.0f} "
+              f"{1e3 * ARGS.batch / med[name]:8.1f}{ratios} {statistics.median(gflops):8.2f} "
+              f"{100 * paired_median(gflops, sgemm):6.1f}% {quiet_rate} {sizes[name]:11d}")
+    print()
+
+
+def print_breakdown(model_name, total, rows, other):
+    print(f"tinygrad_cnn {model_name}: where one training step goes (mean of the faster half of "
+          f"{PROFILE_STEPS} profiled steps: {1e3 * total:.1f} ms/step with the timers in)")
+    charged = 0.0
+    for label, seconds in rows.items():
+        if not label.startswith("  "):
+            charged += seconds
+        if seconds > 0:
+            print(f"  {label:42} {1e3 * seconds:8.2f} ms {100 * seconds / total:5.1f}%")
+    rest = sum(other.values())
+    charged += rest
+    largest = sorted(other.items(), key=lambda kv: -kv[1])[:6]
+    names = ", ".join(f"{k} {1e3 * s:.2f}" for k, s in largest)
+    print(f"  {'other backend calls':42} {1e3 * rest:8.2f} ms {100 * rest / total:5.1f}% ({names})")
+    py = total - charged
+    print(f"  {'Python overhead (step - sum of above)':42} {1e3 * py:8.2f} ms "
+          f"{100 * py / total:5.1f}%\n")
+
+
+def print_memory(models, names):
+    print(f"memory, MiB (a fresh process per row trains only that framework and model: resident "
+          f"after setup,\n peak over the {WARMUP} first steps, peak over {MEMORY_STEPS} later "
+          f"steps; training = later peak - setup)")
+    print(f"  {'model':11} {'framework':20} {'setup':>7} {'first':>7} {'later':>7} {'training':>9}")
+    for model_name in models:
+        for name in names:
+            m = measure_memory(name, model_name)
+            if m:
+                print(f"  {model_name:11} {name:20} {m['setup']:7.0f} {m['first']:7.0f} "
+                      f"{m['later']:7.0f} {m['later'] - m['setup']:9.0f}")
+    print()
+
+
+def print_start():
+    if ARGS.quick:
+        print("cold/warm start: skipped (--quick)")
+        return
+    with tempfile.TemporaryDirectory() as cache:
+        cold, warm = start_seconds(TINYGRAD_START, cache), start_seconds(TINYGRAD_START, cache)
+    print(f"start, import tinygrad_cnn to the end of the first SimpleCNN training step (fresh "
+          f"interpreter):\n  cold (empty NUMBA_CACHE_DIR) {cold[1]:.1f} s "
+          f"(import {cold[0]:.2f} s), "
+          f"warm (the cache just filled) {warm[1]:.2f} s (import {warm[0]:.2f} s)")
+    if torch is not None:
+        ref = start_seconds(TORCH_START, tempfile.gettempdir())
+        print(f"  reference: import torch to the end of its first step {ref[1]:.2f} s "
+              f"(import {ref[0]:.2f} s)")
+
+
+def main():
+    if ARGS.child_memory:
+        child_memory(*ARGS.child_memory)
+        return
+    if ARGS.child_torch:
+        child_torch(ARGS.child_torch)
+        return
+    print_header()
+    names = frameworks()
+    x, y = sample_batch(ARGS.batch)
+    measured = {}
+    for model_name in ARGS.models:
+        steps = {name: make_step(name, model_name, x, y) for name in names}
+        steps["sgemm"] = sgemm_step()
+        measured[model_name] = images_per_s(steps, ARGS.batch, ARGS.repeats)
+    best_sgemm = max(max(sgemm_gflops(rates)) for rates, _ in measured.values())
+    for model_name, (rates, sizes) in measured.items():
+        print_speed_table(model_name, rates, sizes, mflop_per_image(model_name), best_sgemm)
+    print("(images/s, GFLOP/s: medians over the rounds; x torch NCHW / x torch channels_last and "
+          "%sgemm: medians\n of each round's ratio to that torch layout's images/s / to that "
+          "round's sgemm GFLOP/s; above 1x is faster\n than torch; a round is quiet when its "
+          f"sgemm reached {100 * QUIET:.0f}% of the run's best ({best_sgemm:.0f} GFLOP/s); "
+          "quiet img/s is the median\n over the quiet rounds only)\n")
+    if torch is not None:
+        for model_name, (rates, _) in measured.items():
+            print_torch_own_defaults(model_name, statistics.median(rates["tinygrad_cnn"]))
+    for model_name in ARGS.models:
+        print_breakdown(model_name, *profile_tinygrad(model_name, x, y))
+    print_memory(ARGS.models, names)
+    print_start()
+    print(f"load     average {load_average()} at end")
+
+
+if __name__ == "__main__":
+    main()

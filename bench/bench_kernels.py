@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 
 from tinygrad_cnn import Tensor  # noqa: E402
-from tinygrad_cnn.backends import cpu as be  # noqa: E402
+from tinygrad_cnn.kernels import cpu_nhwc as nhwc  # noqa: E402
 from tinygrad_cnn.nn import functional as F  # noqa: E402
 
 try:
@@ -140,8 +140,14 @@ def fwd_bwd_ms(forward, backward, repeats):
     return 1e3 * statistics.median(fwd), 1e3 * statistics.median(bwd)
 
 
+def channels_last(a):
+    """The same NCHW values with channels-last memory, as our conv and pool layers hand them on."""
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+
+
 def time_ours(case, x_np, w_np, grad_np, repeats):
-    x = Tensor(x_np, requires_grad=True)
+    # inside SimpleCNN every conv/pool after the first conv gets channels-last input
+    x = Tensor(channels_last(x_np), requires_grad=True)
     w = Tensor(w_np, requires_grad=True) if case.is_conv else None
     grad = Tensor(grad_np)
 
@@ -181,30 +187,29 @@ def sgemm_gflops(M, K, N, repeats):
 
 
 def conv_stages_ms(case, x, w, grad, repeats):
-    """Our conv split into the steps of the NCHW im2col path of backends/cpu.py (stride 1).
+    """Our conv split into the steps of backends/cpu.py's channels-last path (stride 1).
 
-    Each step is timed alone, so the sum leaves out what steps cost each other (the
-    OpenBLAS threads still spinning when a numba prange kernel starts).
+    Each step is timed alone, so the sum leaves out what steps cost each other (threads
+    of one pool still parked when the next kernel starts).
     """
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
     OH, OW = case.out_shape()[2:]
     p = case.padding
     geometry = (KH, KW, 1, 1, p, p, 1, 1, OH, OW)
-    cols = be.im2col(x, *geometry)                               # (N*OH*OW, C*KH*KW)
-    wmat = w.reshape(O, -1)                                      # (O, C*KH*KW)
-    out = cols @ wmat.T                                          # (N*OH*OW, O)
-    g = grad.transpose(0, 2, 3, 1).reshape(N * OH * OW, O)       # (N*OH*OW, O)
-    dcols = g @ wmat                                             # (N*OH*OW, C*KH*KW)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))       # (N, H, W, C)
+    cols = np.empty((N * OH * OW, KH * KW * C), np.float32)      # (N*OH*OW, KH*KW*C)
+    nhwc.im2col_nhwc(x_nhwc, *geometry, cols)
+    wmat = w.transpose(0, 2, 3, 1).reshape(O, -1)                # (O, KH*KW*C)
+    g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(N * OH * OW, O)
+    dcols = g @ wmat                                             # (N*OH*OW, KH*KW*C)
     stages = {
-        "fwd  im2col": lambda: be.im2col(x, *geometry),
+        "fwd  im2col_nhwc": lambda: nhwc.im2col_nhwc(x_nhwc, *geometry, cols),
         "fwd  GEMM cols @ W.T": lambda: cols @ wmat.T,
-        "fwd  out NHWC->NCHW copy": lambda: np.ascontiguousarray(
-            out.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)),
-        "bwd  grad NCHW->NHWC copy": lambda: grad.transpose(0, 2, 3, 1).reshape(-1, O),
         "bwd  GEMM g @ W (dcols)": lambda: g @ wmat,
-        "bwd  col2im": lambda: be.col2im(dcols, x.shape, *geometry),
+        "bwd  col2im_nhwc": lambda: nhwc.col2im_nhwc(dcols, *geometry, np.empty_like(x_nhwc)),
         "bwd  GEMM g.T @ cols (dW)": lambda: g.T @ cols,
+        "bwd  bias grad (ones @ g)": lambda: np.ones(g.shape[0], np.float32) @ g,
     }
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
 

@@ -56,8 +56,8 @@ def load_datasets(name, data_dir=None, log=print):
         train = data.MNIST(root=data_dir, train=True)
         test = data.MNIST(root=data_dir, train=False)
     except (data.DatasetNotFoundError, data.DownloadError, OSError) as err:
-        first_line = str(err).strip().splitlines()[0]
-        log(f"dataset: full MNIST is not available ({first_line}); falling back to the bundled "
+        why = " ".join(line.strip() for line in str(err).strip().splitlines()[:2])
+        log(f"dataset: full MNIST is not available ({why}); falling back to the bundled "
             f"5,000-digit MNIST sample. Place the IDX files by hand or pass --data-dir to "
             f"train on all 60,000 digits.")
         return data.MNISTSample(train=True), data.MNISTSample(train=False)

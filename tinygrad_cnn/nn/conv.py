@@ -1,6 +1,4 @@
 """Conv2d: a 2-D convolution layer with PyTorch's arguments, parameter shapes and default init."""
-import math
-
 import numpy as np
 
 from tinygrad_cnn.nn import functional as F
@@ -56,12 +54,8 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(-1/sqrt(fan_in), ...) bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        """PyTorch's default initialisation (init.default_layer_init_)."""
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
         if x.ndim == 4 and x.shape[1] != self.in_channels:

@@ -1,5 +1,4 @@
 """Linear, Flatten and Identity: the dense end of a CNN."""
-import math
 
 import numpy as np
 
@@ -28,12 +27,8 @@ class Linear(Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        """PyTorch's default: kaiming_uniform_(a=sqrt(5)) weight, U(-1/sqrt(fan_in), ...) bias."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-            init.uniform_(self.bias, -bound, bound)
+        """PyTorch's default initialisation (init.default_layer_init_)."""
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)

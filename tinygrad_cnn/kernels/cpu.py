@@ -8,7 +8,7 @@ import numpy as np
 from numba import prange
 
 from tinygrad_cnn.kernels.geometry import adaptive_bounds, avg_pool_divisor
-from tinygrad_cnn.kernels.jit import njit_parallel
+from tinygrad_cnn.kernels.jit import fill as _fill, njit_parallel
 
 
 @njit_parallel
@@ -39,7 +39,7 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     N, C, H, W = x.shape
     zero = x.dtype.type(0)
     for n in prange(N):
-        x[n] = zero
+        _fill(x[n], zero)
         for oy in range(oh):
             for ox in range(ow):
                 row = (n * oh + oy) * ow + ox
@@ -94,7 +94,7 @@ def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x
     zero = grad_x.dtype.type(0)
     for p in prange(N * C):
         n, c = p // C, p % C
-        grad_x[n, c] = zero
+        _fill(grad_x[n, c], zero)
         for oy in range(oh):
             for ox in range(ow):
                 k = argmax[n, c, oy, ox]
@@ -129,7 +129,7 @@ def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, gra
     zero = grad_x.dtype.type(0)
     for p in prange(N * C):
         n, c = p // C, p % C
-        grad_x[n, c] = zero
+        _fill(grad_x[n, c], zero)
         for oy in range(oh):
             y0 = oy * sh - ph
             for ox in range(ow):
@@ -167,7 +167,7 @@ def adaptive_avg_pool2d_backward(grad_out, grad_x):
     zero = grad_x.dtype.type(0)
     for p in prange(N * C):
         n, c = p // C, p % C
-        grad_x[n, c] = zero
+        _fill(grad_x[n, c], zero)
         for a in range(oh):
             y0, y1 = adaptive_bounds(a, H, oh)
             for b in range(ow):

@@ -10,7 +10,7 @@ import numpy as np
 from numba import prange
 
 from tinygrad_cnn.kernels.geometry import avg_pool_divisor
-from tinygrad_cnn.kernels.jit import njit_parallel
+from tinygrad_cnn.kernels.jit import fill as _fill, njit_parallel
 
 
 @njit_parallel
@@ -41,7 +41,7 @@ def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     N, H, W, C = x.shape
     zero = x.dtype.type(0)
     for n in prange(N):
-        x[n] = zero
+        _fill(x[n], zero)
         for oy in range(oh):
             for ox in range(ow):
                 row = (n * oh + oy) * ow + ox
@@ -93,7 +93,7 @@ def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, g
     oh, ow = grad_out.shape[1], grad_out.shape[2]
     zero = grad_x.dtype.type(0)
     for n in prange(N):
-        grad_x[n] = zero
+        _fill(grad_x[n], zero)
         for oy in range(oh):
             for ox in range(ow):
                 for c in range(C):
@@ -132,7 +132,7 @@ def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad
     oh, ow = grad_out.shape[1], grad_out.shape[2]
     zero = grad_x.dtype.type(0)
     for n in prange(N):
-        grad_x[n] = zero
+        _fill(grad_x[n], zero)
         for oy in range(oh):
             y0 = oy * sh - ph
             for ox in range(ow):

@@ -187,7 +187,8 @@ def sgemm_gflops(M, K, N, repeats):
 
 
 def conv_stages_ms(case, x, w, grad, repeats):
-    """Our conv split into the steps of backends/cpu.py's channels-last path (stride 1).
+    """Our conv split into the steps of backends/cpu.py's channels-last path (stride 1),
+    each over the whole batch (the backend runs them a cache-sized chunk of images at a time).
 
     Each step is timed alone, so the sum leaves out what steps cost each other (threads
     of one pool still parked when the next kernel starts).

@@ -172,3 +172,38 @@ def test_gradcheck_catches_a_wrong_gradient():
     x = t64(arrays((3,), 0) + 2)
     with pytest.raises(AssertionError, match="gradcheck failed for input 0"):
         tc.gradcheck(lambda x: BadSquare.apply(x), [x])
+
+
+@given(cfg=conv_configs(max_size=7, max_channels=3), seed=seeds)
+def test_conv2d_in_many_chunks_matches_one_chunk(cfg, seed):
+    """The CPU backend makes patches a few images at a time; one image per chunk must give
+    the same output and gradients as the whole batch at once."""
+    from tinygrad_cnn.backends import cpu
+
+    x_np, w_np = arrays(cfg.x_shape, seed), arrays(cfg.w_shape, seed + 1)
+    b_np = arrays((cfg.O,), seed + 2) if cfg.bias else None
+
+    def run():
+        x, w = t64(x_np), t64(w_np)
+        b = t64(b_np) if cfg.bias else None
+        out = F.conv2d(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+        (out * Tensor(arrays(out.shape, seed + 3), dtype=np.float64)).sum().backward()
+        return [out.numpy()] + [t.grad.numpy() for t in (x, w, b) if t is not None]
+
+    whole = run()
+    saved = cpu._PATCH_CHUNK_BYTES
+    cpu._PATCH_CHUNK_BYTES = 1               # one image per chunk
+    try:
+        chunked = run()
+    finally:
+        cpu._PATCH_CHUNK_BYTES = saved
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    if cfg.N > 1:
+        x1 = t64(x_np)
+        cpu._PATCH_CHUNK_BYTES = 1
+        try:
+            assert tc.gradcheck(lambda x: F.conv2d(x, t64(w_np), None, cfg.stride, cfg.padding,
+                                                   cfg.dilation, cfg.groups), [x1])
+        finally:
+            cpu._PATCH_CHUNK_BYTES = saved

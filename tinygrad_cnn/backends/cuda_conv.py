@@ -89,8 +89,13 @@ def _weight_grad(grad, cols, O, Kg, groups):
     return partial.reshape((O, Kg)) if S == 1 else cuda_reduce.sum(partial, axis=0)
 
 
-def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs):
-    """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute."""
+def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
+    """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute.
+
+    ``saved`` is what this backend's conv2d_forward returned beside the output: the patch
+    matrix (N*OH*OW, C*KH*KW).
+    """
+    cols = saved
     N, O, OH, OW = grad.shape
     _, Cg, KH, KW = w.shape
     (sh, sw), (pt, _, pl, _), (dh, dw) = stride, pad, dilation

@@ -174,9 +174,11 @@ def test_gradcheck_catches_a_wrong_gradient():
         tc.gradcheck(lambda x: BadSquare.apply(x), [x])
 
 
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30], ids=["remade-patches", "kept-patches"])
 @given(cfg=conv_configs(max_size=7, max_channels=3), seed=seeds)
-def test_conv2d_in_many_chunks_matches_one_chunk(cfg, seed):
-    """The CPU backend makes patches a few images at a time; one image per chunk must give
+def test_conv2d_in_many_chunks_matches_one_chunk(keep_bytes, cfg, seed):
+    """The CPU backend makes patches a few images at a time and, for large patch matrices,
+    remakes them in backward; one image per chunk, with patches kept or remade, must give
     the same output and gradients as the whole batch at once."""
     from tinygrad_cnn.backends import cpu
 
@@ -191,19 +193,14 @@ def test_conv2d_in_many_chunks_matches_one_chunk(cfg, seed):
         return [out.numpy()] + [t.grad.numpy() for t in (x, w, b) if t is not None]
 
     whole = run()
-    saved = cpu._PATCH_CHUNK_BYTES
-    cpu._PATCH_CHUNK_BYTES = 1               # one image per chunk
+    saved = cpu._PATCH_CHUNK_BYTES, cpu._KEEP_PATCH_BYTES
+    cpu._PATCH_CHUNK_BYTES, cpu._KEEP_PATCH_BYTES = 1, keep_bytes   # one image per chunk
     try:
         chunked = run()
+        x1 = t64(x_np)
+        assert tc.gradcheck(lambda x: F.conv2d(x, t64(w_np), None, cfg.stride, cfg.padding,
+                                               cfg.dilation, cfg.groups), [x1])
     finally:
-        cpu._PATCH_CHUNK_BYTES = saved
+        cpu._PATCH_CHUNK_BYTES, cpu._KEEP_PATCH_BYTES = saved
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-    if cfg.N > 1:
-        x1 = t64(x_np)
-        cpu._PATCH_CHUNK_BYTES = 1
-        try:
-            assert tc.gradcheck(lambda x: F.conv2d(x, t64(w_np), None, cfg.stride, cfg.padding,
-                                                   cfg.dilation, cfg.groups), [x1])
-        finally:
-            cpu._PATCH_CHUNK_BYTES = saved

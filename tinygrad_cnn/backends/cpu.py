@@ -236,11 +236,15 @@ def _group_columns(cols, groups, taps):
 
 
 _PATCH_CHUNK_BYTES = 4 << 20
-"""Patch-matrix rows are made and multiplied a few images at a time, in a buffer of about this
-size that stays in cache between im2col writing it and the GEMM reading it. A patch matrix
-larger than one chunk (22.6 MB for SimpleCNN's conv2 at batch 100) is never held whole:
-backward remakes each chunk from the saved input. Measured at batch 100: conv forward+backward
-of SimpleCNN 18.1 -> 16.3 ms, and ~48 MB less memory per step."""
+"""Patch-matrix rows are made and multiplied a few images at a time, about this many bytes per
+chunk, so the GEMM reads patches im2col has just written to cache."""
+
+_KEEP_PATCH_BYTES = 16 << 20
+"""Patch matrices up to this size are kept for the weight gradient; larger ones (22.6 MB for
+SimpleCNN's conv2 at batch 100) are remade chunk by chunk from the saved input in backward,
+which costs one more im2col and saves their memory. Measured at batch 100: SimpleCNN conv
+forward+backward 18.1 -> 16.3 ms and ~48 MB less per step; small-channel convs such as
+LeNet-5's, whose im2col is the expensive part, keep their patches."""
 
 
 def _image_chunks(N, rows_per_image, row_bytes):
@@ -263,8 +267,8 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
 
     pad = (top, bottom, left, right). Returns the NCHW output (a view of channels-last
     memory, which the next conv or pool reads without a copy) and the channels-last input,
-    from which backward remakes the patches for the weight gradient (a patch matrix that fits
-    one chunk is kept instead).
+    from which backward remakes the patches for the weight gradient (patch matrices up to
+    _KEEP_PATCH_BYTES are kept instead).
     """
     N, C = x.shape[:2]
     O, Cg, KH, KW = w.shape
@@ -272,12 +276,15 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
     xh = _channels_last(x)                                             # (N, H, W, C)
     wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)           # (O, KH*KW*Cg)
     out = np.empty((N * OH * OW, O), dtype=x.dtype)                    # (N*OH*OW, O)
-    chunks = _image_chunks(N, OH * OW, KH * KW * C * x.itemsize)
-    buf = np.empty(((chunks[0][1] - chunks[0][0]) * OH * OW, KH * KW * C), dtype=x.dtype)
+    row_bytes = KH * KW * C * x.itemsize
+    chunks = _image_chunks(N, OH * OW, row_bytes)
+    keep = N * OH * OW * row_bytes <= _KEEP_PATCH_BYTES
+    buf_rows = N * OH * OW if keep else (chunks[0][1] - chunks[0][0]) * OH * OW
+    buf = np.empty((buf_rows, KH * KW * C), dtype=x.dtype)
     og = O // groups
     for first, stop in chunks:
         rows = slice(first * OH * OW, stop * OH * OW)
-        cols = buf[:rows.stop - rows.start]                            # (rows, KH*KW*C)
+        cols = buf[rows] if keep else buf[:rows.stop - rows.start]     # (rows, KH*KW*C)
         nhwc.im2col_nhwc(xh[first:stop], *geometry, cols)
         if groups == 1:
             np.matmul(cols, wmat.T, out=out[rows])
@@ -286,8 +293,7 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
                 out[rows, g * og:(g + 1) * og] = cols_g @ wmat[g * og:(g + 1) * og].T
     if b is not None:
         out += b
-    kept = buf if len(chunks) == 1 else None                           # small enough to keep
-    return _as_nchw(out.reshape(N, OH, OW, O)), (xh, kept)
+    return _as_nchw(out.reshape(N, OH, OW, O)), (xh, buf if keep else None)
 
 
 def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
@@ -300,7 +306,8 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     g = _channels_last(grad).reshape(N * OH * OW, O)                  # (N*OH*OW, O)
     wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)
     og = O // groups
-    chunks = _image_chunks(N, OH * OW, KH * KW * C * grad.itemsize)
+    # kept patches are small: one pass, fewest GEMM calls; remade ones go chunk by chunk
+    chunks = [(0, N)] if kept is not None else _image_chunks(N, OH * OW, KH * KW * C * grad.itemsize)
     rows0 = (chunks[0][1] - chunks[0][0]) * OH * OW
     buf = np.empty((rows0, KH * KW * C), dtype=grad.dtype)
     dx_nhwc = np.empty((N, H, W, C), dtype=grad.dtype) if needs[0] else None
@@ -312,7 +319,7 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
             if kept is None:
                 nhwc.im2col_nhwc(xh[first:stop], *geometry, cols)
             else:
-                cols = kept                                            # the forward's patches
+                cols = kept[rows]                                      # the forward's patches
             for k, cols_g in enumerate(_group_columns(cols, groups, KH * KW)):
                 dwmat[k * og:(k + 1) * og] += g_rows[:, k * og:(k + 1) * og].T @ cols_g
         if needs[0]:

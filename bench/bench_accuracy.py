@@ -44,8 +44,6 @@ ARGS = parse_args()
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
 
-import datetime  # noqa: E402
-import platform  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -58,7 +56,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 import tinygrad_cnn  # noqa: E402,F401
 from tinygrad_cnn.train import TrainConfig, fit, load_datasets  # noqa: E402
 
-import numba  # noqa: E402
+from machine import load_average, print_machine_header  # noqa: E402
 import numpy as np  # noqa: E402
 
 try:
@@ -68,7 +66,6 @@ except ImportError:
     torch = None
 
 BATCH, LR, EVAL_BATCH = 100, 1e-3, 1000
-THREAD_TUNING = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER")
 
 
 # ---- tinygrad_cnn: the package's own training loop -----------------------------------
@@ -139,25 +136,9 @@ def run_torch(epochs):
 
 
 # ---- report ------------------------------------------------------------------------
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def print_header():
-    print(f"date     {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(f"machine  {platform.platform()}; CPU {cpu_model()}; nproc {os.cpu_count()}; "
-          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"versions python {platform.python_version()}, numpy {np.__version__}, "
-          f"numba {numba.__version__}, torch {torch.__version__ if torch else 'not installed'}")
-    print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
-    tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
-    print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'}")
+    print_machine_header(torch)
+    print(f"load     average {load_average()} at start")
     print(f"protocol SimpleCNN, Adam lr {LR:g}, batch {BATCH}, {ARGS.epochs} epochs, seed "
           f"{ARGS.seed}, dataset {ARGS.dataset}, threads {ARGS.threads}\n", flush=True)
 

@@ -22,8 +22,6 @@ ARGS = parse_args()
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
 
-import datetime  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -31,7 +29,7 @@ import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import numba  # noqa: E402
+from machine import print_machine_header  # noqa: E402
 import numpy as np  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +51,6 @@ except ImportError:
     torch = None
 
 WARMUP = 2
-THREAD_TUNING = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER")
 SETTLE_S = 0.3  # OpenBLAS worker threads busy-wait ~0.1 s after each call (THREAD_TIMEOUT 28)
 
 
@@ -241,24 +238,8 @@ def startup_seconds(cache_dir):
 
 
 # ---- report ------------------------------------------------------------------------
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def print_header():
-    print(f"date     {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(f"machine  {platform.platform()}; CPU {cpu_model()}; nproc {os.cpu_count()}")
-    print(f"versions python {platform.python_version()}, numpy {np.__version__}, "
-          f"numba {numba.__version__}, torch {torch.__version__ if torch else 'not installed'}")
-    print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
-    tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
-    print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'}")
+    print_machine_header(torch)
     print(f"setting  batch {ARGS.batch}, threads {ARGS.threads}, median of {ARGS.repeats} "
           f"after {WARMUP} warm-up, float32\n")
 

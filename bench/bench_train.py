@@ -48,10 +48,8 @@ ARGS = parse_args()
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
 
-import datetime  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -74,6 +72,7 @@ if _CHILD in (None, "tinygrad_cnn"):
     from tinygrad_cnn import models as tc_models  # noqa: E402
     from tinygrad_cnn.nn import functional as F  # noqa: E402
 
+from machine import load_average, print_machine_header  # noqa: E402
 import numpy as np  # noqa: E402
 
 import numpy_reference  # noqa: E402  (bench/ is sys.path[0] when this script runs)
@@ -96,7 +95,6 @@ SGEMM_N = 2048                                     # the %sgemm reference: a 204
 # SimpleCNN training MFLOP per image: the GEMMs of forward (7.74) and weight grads (7.74) and
 # the input grads of every layer but the first conv, which has no use for one (7.29).
 SIMPLE_CNN_MFLOP = 22.8
-THREAD_TUNING = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER")
 
 
 # ---- one training step per framework -------------------------------------------------
@@ -449,30 +447,8 @@ def start_seconds(parts, cache_dir):
 
 
 # ---- report ------------------------------------------------------------------------
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def load_average():
-    return " ".join(f"{v:.2f}" for v in os.getloadavg())
-
-
 def print_header():
-    import numba
-    print(f"date     {datetime.datetime.now().isoformat(timespec='seconds')}")
-    print(f"machine  {platform.platform()}; CPU {cpu_model()}; nproc {os.cpu_count()}")
-    print(f"versions python {platform.python_version()}, numpy {np.__version__}, "
-          f"numba {numba.__version__}, torch {torch.__version__ if torch else 'not used'}")
-    print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
-    tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
-    print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'} "
-          f"(torch and the NumPy reference run under the same settings)")
+    print_machine_header(torch, " (torch and the NumPy reference run under the same settings)")
     print(f"setting  batch {ARGS.batch}, threads {ARGS.threads}, median of {ARGS.repeats} "
           f"rounds of ~{BLOCK_S:g} s blocks after {WARMUP} warm-up steps, float32")
     print(f"load     average {load_average()} (1, 5, 15 min) at start\n")

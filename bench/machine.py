@@ -1,0 +1,38 @@
+"""The header every benchmark prints first: date, machine, versions, command, thread tuning."""
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+THREAD_TUNING = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER",
+                 "OPENBLAS_CORETYPE")
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average():
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def print_machine_header(torch=None, env_note=""):
+    """date, machine, versions, command and thread-tuning lines, as every RESULTS.md entry names."""
+    import numba
+    import numpy as np
+
+    print(f"date     {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"machine  {platform.platform()}; CPU {cpu_model()}; nproc {os.cpu_count()}")
+    print(f"versions python {platform.python_version()}, numpy {np.__version__}, "
+          f"numba {numba.__version__}, torch {torch.__version__ if torch else 'not used'}")
+    print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
+    tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
+    print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'}{env_note}")

@@ -10,7 +10,7 @@ from tinygrad_cnn.backends import host_memory
 from tinygrad_cnn.kernels import cpu as kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
-from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
+from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
 
 name = "cpu"
 host_memory.keep_freed_memory()
@@ -363,8 +363,7 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     """
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    OH = pool_out_size(H, kh, sh, ph, dh, ceil_mode)
-    OW = pool_out_size(W, kw, sw, pw, dw, ceil_mode)
+    OH, OW = pool_out_hw(H, W, kernel, stride, padding, dilation, ceil_mode)
     if _is_channels_last(x):
         out = np.empty((N, OH, OW, C), dtype=x.dtype)
         idx = np.empty((N, OH, OW, C), dtype=np.int32)
@@ -393,8 +392,7 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation
 def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad):
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    OH = pool_out_size(H, kh, sh, ph, 1, ceil_mode)
-    OW = pool_out_size(W, kw, sw, pw, 1, ceil_mode)
+    OH, OW = pool_out_hw(H, W, kernel, stride, padding, (1, 1), ceil_mode)
     if _is_channels_last(x):
         out = np.empty((N, OH, OW, C), dtype=x.dtype)
         nhwc.avg_pool2d_forward_nhwc(_channels_last(x), kh, kw, sh, sw, ph, pw,

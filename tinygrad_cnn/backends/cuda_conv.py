@@ -14,7 +14,7 @@ from tinygrad_cnn.backends.cuda_gemm import gemm
 from tinygrad_cnn.kernels import cuda as kernels
 from tinygrad_cnn.kernels import cuda_config
 from tinygrad_cnn.kernels import cuda_elementwise as ew
-from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
+from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
 
 
 # ---- convolution -------------------------------------------------------------------
@@ -123,8 +123,7 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     (half the index traffic; F.max_pool2d converts returned indices to int64)."""
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    OH = pool_out_size(H, kh, sh, ph, dh, ceil_mode)
-    OW = pool_out_size(W, kw, sw, pw, dw, ceil_mode)
+    OH, OW = pool_out_hw(H, W, kernel, stride, padding, dilation, ceil_mode)
     out = rt.empty((N, C, OH, OW), x.dtype)
     idx = rt.empty((N, C, OH, OW), np.int32)
     rt.launch(kernels.max_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
@@ -141,8 +140,7 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation
 def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad):
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    OH = pool_out_size(H, kh, sh, ph, 1, ceil_mode)
-    OW = pool_out_size(W, kw, sw, pw, 1, ceil_mode)
+    OH, OW = pool_out_hw(H, W, kernel, stride, padding, (1, 1), ceil_mode)
     out = rt.empty((N, C, OH, OW), x.dtype)
     rt.launch(kernels.avg_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw,
               bool(count_include_pad), out)

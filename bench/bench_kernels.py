@@ -36,7 +36,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 
 from tinygrad_cnn import Tensor  # noqa: E402
-from tinygrad_cnn.kernels import cpu_nhwc as nhwc  # noqa: E402
+from tinygrad_cnn.backends import cpu  # noqa: E402
+from tinygrad_cnn.kernels import cpu as kernels  # noqa: E402
 from tinygrad_cnn.nn import functional as F  # noqa: E402
 
 try:
@@ -184,8 +185,9 @@ def sgemm_gflops(M, K, N, repeats):
 
 
 def conv_stages_ms(case, x, w, grad, repeats):
-    """Our conv split into the steps of backends/cpu.py's channels-last path (stride 1),
-    each over the whole batch (the backend runs them a cache-sized chunk of images at a time).
+    """Our conv split into the steps backends/cpu.py runs for it (stride 1), each over the
+    whole batch: the fused path (C*KH*KW >= _FUSED_MIN_K) or the GEMM path, and for both
+    the weight gradient from transposed patches.
 
     Each step is timed alone, so the sum leaves out what steps cost each other (threads
     of one pool still parked when the next kernel starts).
@@ -195,20 +197,33 @@ def conv_stages_ms(case, x, w, grad, repeats):
     OH, OW = case.out_shape()[2:]
     p = case.padding
     geometry = (KH, KW, 1, 1, p, p, 1, 1, OH, OW)
-    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))       # (N, H, W, C)
-    cols = np.empty((N * OH * OW, KH * KW * C), np.float32)      # (N*OH*OW, KH*KW*C)
-    nhwc.im2col_nhwc(x_nhwc, *geometry, cols)
-    wmat = w.transpose(0, 2, 3, 1).reshape(O, -1)                # (O, KH*KW*C)
-    g = np.ascontiguousarray(grad.transpose(0, 2, 3, 1)).reshape(N * OH * OW, O)
-    dcols = g @ wmat                                             # (N*OH*OW, KH*KW*C)
-    stages = {
-        "fwd  im2col_nhwc": lambda: nhwc.im2col_nhwc(x_nhwc, *geometry, cols),
-        "fwd  GEMM cols @ W.T": lambda: cols @ wmat.T,
-        "bwd  GEMM g @ W (dcols)": lambda: g @ wmat,
-        "bwd  col2im_nhwc": lambda: nhwc.col2im_nhwc(dcols, *geometry, np.empty_like(x_nhwc)),
-        "bwd  GEMM g.T @ cols (dW)": lambda: g.T @ cols,
-        "bwd  bias grad (ones @ g)": lambda: np.ones(g.shape[0], np.float32) @ g,
-    }
+    columns = cpu._column_geometry(geometry)
+    xp = cpu._zero_padded(x, (p, p, p, p))
+    K = C * KH * KW
+    cols_t = np.empty((K + 1, N * OH * OW), np.float32)         # patches, plus the bias row
+    kernels.patch_columns(xp, *columns, cols_t[:K])
+    cols_t[K] = 1
+    wmat = w.reshape(O, -1)                                      # (O, C*KH*KW)
+    wb = np.concatenate([wmat, np.zeros((O, 1), np.float32)], axis=1)
+    g_nhwc = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))   # (N, OH, OW, O)
+    g = g_nhwc.reshape(N * OH * OW, O)
+    stages = {}
+    if cpu._fused(w.shape, 1):
+        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
+        tconv = (KH, KW, 1, 1, KH - 1 - p, KW - 1 - p, 1, 1)
+        stages["fwd  fused kernel"] = lambda: cpu._fused_conv(
+            x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
+        stages["bwd  dx: fused kernel"] = lambda: cpu._fused_conv(g_nhwc, flipped, None, tconv, H, W)
+        stages["bwd  patch_columns (remade)"] = lambda: kernels.patch_columns(xp, *columns, cols_t[:K])
+    else:
+        dcols_t = wmat.T @ g.T
+        stages["fwd  patch_columns"] = lambda: kernels.patch_columns(xp, *columns, cols_t[:K])
+        stages["fwd  GEMM patches @ W.T"] = lambda: cols_t.T @ wb.T
+        stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ g.T
+        stages["bwd  patch_columns_add"] = lambda: kernels.patch_columns_add(
+            dcols_t, *columns, np.empty_like(xp))
+    stages["bwd  GEMM g.T @ patches (dW, db)"] = lambda: g.T @ cols_t.T
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
 
 
@@ -284,7 +299,7 @@ def print_stages(name, parts, measured):
     print(f"\n{name} steps, each timed alone (ms): sum fwd {fwd:.2f} / bwd {bwd:.2f}, "
           f"measured in F.conv2d {measured[0]:.2f} / {measured[1]:.2f}")
     for stage, ms in parts.items():
-        print(f"  {stage:28} {ms:7.2f}")
+        print(f"  {stage:34} {ms:7.2f}")
 
 
 def print_startup():

@@ -230,52 +230,63 @@ class BackendProfile:
     not counted twice. conv2d_backward is run as two calls, input grad then weight and bias
     grads, so the two can be told apart; the work is the same except that the output
     gradient's channels-last view is taken twice (free when it is already channels-last).
-    The im2col and col2im numba kernels are also timed inside their caller ("of which").
+    The conv kernels are also timed inside their caller ("of which"), charged to the backend
+    call they ran under: the same kernel serves forward and backward.
     """
+
+    KERNELS = ["conv2d_forward_nhwc", "patch_columns", "patch_columns_add"]
 
     def __init__(self):
         from tinygrad_cnn.backends import cpu
+        from tinygrad_cnn.kernels import cpu as cpu_kernels
         from tinygrad_cnn.kernels import cpu_nhwc
         self.backend = cpu
         self.targets = [(cpu, name) for name, fn in vars(cpu).items()
                         if callable(fn) and not name.startswith("_") and not isinstance(fn, type)]
-        self.targets += [(cpu_nhwc, "im2col_nhwc"), (cpu_nhwc, "col2im_nhwc")]
+        self.targets += [(cpu_nhwc, "conv2d_forward_nhwc"), (cpu_kernels, "patch_columns"),
+                         (cpu_kernels, "patch_columns_add")]
         self.originals = {}
-        self.seconds, self.depth = {}, 0
+        self.seconds, self.current = {}, None
 
     def charge(self, key, seconds):
         self.seconds[key] = self.seconds.get(key, 0.0) + seconds
 
-    def timed(self, key, fn, outermost_only=True):
+    def timed(self, key, fn):
+        """Charge the outermost backend call to key, and a kernel to 'kernel in caller'."""
+        kernel = key in self.KERNELS
+
         def wrapper(*args, **kwargs):
-            if outermost_only and self.depth:
+            if self.current is not None and not kernel:
                 return fn(*args, **kwargs)
-            nest = 1 if outermost_only else 0
-            self.depth += nest
             t0 = time.perf_counter()
+            caller, self.current = self.current, self.current if kernel else key
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.charge(key, time.perf_counter() - t0)
-                self.depth -= nest
+                self.current = caller
+                self.charge(f"{key} in {caller}" if kernel else key, time.perf_counter() - t0)
         return wrapper
 
     def split_conv_backward(self, fn):
-        def conv2d_backward(grad, cols, x_shape, w, stride, pad, dilation, groups, needs):
+        def part(key, *args):
+            t0 = time.perf_counter()
+            self.current = key
+            try:
+                return fn(*args)
+            finally:
+                self.current = None
+                self.charge(key, time.perf_counter() - t0)
+
+        def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
             rest = tuple(needs[1:])
+            args = (grad, saved, x_shape, w, stride, pad, dilation, groups)
             dx = dw = db = None
             if needs[0]:
-                t0 = time.perf_counter()
-                dx = fn(grad, cols, x_shape, w, stride, pad, dilation, groups,
-                        (True,) + (False,) * len(rest))[0]
-                self.charge("conv2d_backward input grad", time.perf_counter() - t0)
+                dx = part("conv2d_backward input grad", *args, (True,) + (False,) * len(rest))[0]
             if any(rest):
-                t0 = time.perf_counter()
-                _, dw, db = fn(grad, cols, x_shape, w, stride, pad, dilation, groups,
-                               (False,) + rest)
-                self.charge("conv2d_backward weight+bias grad", time.perf_counter() - t0)
+                _, dw, db = part("conv2d_backward weight+bias grad", *args, (False,) + rest)
             return dx, dw, db
-        return self.timed("conv2d_backward", conv2d_backward)
+        return conv2d_backward
 
     def __enter__(self):
         for module, name in self.targets:
@@ -284,7 +295,7 @@ class BackendProfile:
             if name == "conv2d_backward":
                 wrapped = self.split_conv_backward(fn)
             else:
-                wrapped = self.timed(name, fn, outermost_only=module is self.backend)
+                wrapped = self.timed(name, fn)
             setattr(module, name, wrapped)
         return self
 
@@ -293,12 +304,16 @@ class BackendProfile:
             setattr(module, name, fn)
 
 
-BREAKDOWN = [  # (row label, backend names charged to it); "of which" rows are inside the one above
-    ("conv forward (conv2d_forward)", ["conv2d_forward"]),
-    ("  of which im2col kernel", ["im2col_nhwc"]),
-    ("conv input grad (conv2d_backward)", ["conv2d_backward input grad"]),
-    ("  of which col2im kernel", ["col2im_nhwc"]),
-    ("conv weight+bias grad (conv2d_backward)", ["conv2d_backward weight+bias grad"]),
+_FWD, _DX, _DW = "conv2d_forward", "conv2d_backward input grad", "conv2d_backward weight+bias grad"
+BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the one above
+    ("conv forward (conv2d_forward)", [_FWD]),
+    ("  of which fused patches+GEMM kernel", [f"conv2d_forward_nhwc in {_FWD}"]),
+    ("  of which patch_columns kernel", [f"patch_columns in {_FWD}"]),
+    ("conv input grad (conv2d_backward)", [_DX]),
+    ("  of which fused kernel (transposed conv)", [f"conv2d_forward_nhwc in {_DX}"]),
+    ("  of which patch_columns_add kernel", [f"patch_columns_add in {_DX}"]),
+    ("conv weight+bias grad (conv2d_backward)", [_DW]),
+    ("  of which patch_columns kernel", [f"patch_columns in {_DW}"]),
     ("max pool forward", ["max_pool2d_forward"]),
     ("max pool backward", ["max_pool2d_backward"]),
     ("avg pool forward", ["avg_pool2d_forward"]),
@@ -309,7 +324,11 @@ BREAKDOWN = [  # (row label, backend names charged to it); "of which" rows are i
     ("loss (cross_entropy fwd/bwd)", ["cross_entropy_forward", "cross_entropy_backward"]),
     ("optimizer (adam_update)", ["adam_update"]),
 ]
-NESTED = {"im2col_nhwc", "col2im_nhwc", "conv2d_backward"}  # counted inside another row
+
+
+def _nested(key):
+    """Keys counted inside another row: kernels, and conv2d_backward's own (split) total."""
+    return " in " in key or key == "conv2d_backward"
 
 
 def profile_tinygrad(model_name, x, y):
@@ -334,7 +353,7 @@ def profile_tinygrad(model_name, x, y):
     total = statistics.fmean(totals[i] for i in kept)
     named = {n for _, names in BREAKDOWN for n in names}
     rows = {label: sum(per_step.get(n, 0.0) for n in names) for label, names in BREAKDOWN}
-    other = {k: s for k, s in per_step.items() if k not in named and k not in NESTED}
+    other = {k: s for k, s in per_step.items() if k not in named and not _nested(k)}
     return total, rows, other
 
 

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
-from tinygrad_cnn.kernels import cpu, cpu_nhwc, reference
+from tinygrad_cnn.kernels import cpu, cpu_gemm, cpu_nhwc, reference
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 DTYPES = [np.float32, np.float64]
@@ -147,30 +147,102 @@ def _public(m):
 
 
 def test_cpu_and_reference_export_the_same_kernels():
-    assert _public(cpu) | _public(cpu_nhwc) == _public(reference)
-    assert {"im2col", "col2im", "max_pool2d_forward", "im2col_nhwc"} <= _public(reference)
+    assert _public(cpu) | _public(cpu_nhwc) | _public(cpu_gemm) == _public(reference)
+    assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
+            "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
 
 def nhwc(a):
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
 
 
+def _padded_input(cfg, seed, dtype):
+    """An input already padded as patch_columns expects: just large enough for every window."""
+    oh, ow = cfg.out_hw
+    hp = (oh - 1) * cfg.stride[0] + (cfg.kh - 1) * cfg.dilation[0] + 1
+    wp = (ow - 1) * cfg.stride[1] + (cfg.kw - 1) * cfg.dilation[1] + 1
+    return arrays((cfg.N, cfg.C, hp, wp), seed, dtype)
+
+
+def _column_geo(cfg):
+    return (cfg.kh, cfg.kw, *cfg.stride, *cfg.dilation, *cfg.out_hw)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(), seed=seeds)
-def test_nhwc_im2col_col2im_match_reference(dtype, cfg, seed):
+def test_patch_columns_match_reference_and_are_adjoint(dtype, cfg, seed):
+    xp = _padded_input(cfg, seed, dtype)
+    oh, ow = cfg.out_hw
+    shape = (cfg.C * cfg.kh * cfg.kw, cfg.N * oh * ow)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    cpu.patch_columns(xp, *_column_geo(cfg), fast)
+    reference.patch_columns(xp, *_column_geo(cfg), ref)
+    np.testing.assert_array_equal(fast, ref)
+    cols_t = arrays(shape, seed + 1, dtype)
+    back = np.full(xp.shape, np.nan, dtype)
+    cpu.patch_columns_add(cols_t, *_column_geo(cfg), back)
+    ref_back = np.full(xp.shape, np.nan, dtype)
+    reference.patch_columns_add(cols_t, *_column_geo(cfg), ref_back)
+    np.testing.assert_allclose(back, ref_back, **TOL[dtype])
+    # adjoint: <patch_columns(x), c> == <x, patch_columns_add(c)>
+    np.testing.assert_allclose(np.vdot(fast, cols_t), np.vdot(xp, back), rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(), seed=seeds)
+def test_nhwc_im2col_matches_reference(dtype, cfg, seed):
     x = nhwc(arrays(cfg.x_shape, seed, dtype))
-    geo = _conv_geometry(cfg)
     oh, ow = cfg.out_hw
     shape = (cfg.N * oh * ow, cfg.kh * cfg.kw * cfg.C)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    cpu_nhwc.im2col_nhwc(x, *geo, fast)
-    reference.im2col_nhwc(x, *geo, ref)
+    cpu_nhwc.im2col_nhwc(x, *_conv_geometry(cfg), fast)
+    reference.im2col_nhwc(x, *_conv_geometry(cfg), ref)
     np.testing.assert_array_equal(fast, ref)
-    cols = arrays(shape, seed + 1, dtype)
-    fast_x, ref_x = np.full(x.shape, np.nan, dtype), np.full(x.shape, np.nan, dtype)
-    cpu_nhwc.col2im_nhwc(cols, *geo, fast_x)
-    reference.col2im_nhwc(cols, *geo, ref_x)
-    np.testing.assert_allclose(fast_x, ref_x, **TOL[dtype])
+
+
+SUM_TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
+"""The register-tiled product sums in another order than NumPy: equal up to rounding."""
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds)
+def test_fused_conv_forward_matches_reference(dtype, cfg, seed):
+    x = nhwc(arrays(cfg.x_shape, seed, dtype))
+    oh, ow = cfg.out_hw
+    wmat = arrays((cfg.O, cfg.kh * cfg.kw * cfg.C), seed + 1, dtype)
+    bias = arrays((cfg.O,), seed + 2, dtype)
+    geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, *cfg.dilation)
+    fast, ref = np.full((cfg.N, oh, ow, cfg.O), np.nan, dtype), np.empty((cfg.N, oh, ow, cfg.O), dtype)
+    cpu_nhwc.conv2d_forward_nhwc(x, wmat, bias, *geo, fast)
+    reference.conv2d_forward_nhwc(x, wmat, bias, *geo, ref)
+    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
+    assert fast.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(m=st.integers(0, 13), n=st.integers(0, 13), k=st.integers(0, 40), seed=seeds)
+def test_matmul_nt_add_matches_numpy_at_every_edge(dtype, m, n, k, seed):
+    """Sizes on and off the 4x4 tiles, empty ones included; c is added to, not overwritten."""
+    a, b = arrays((m, k), seed, dtype), arrays((n, k), seed + 1, dtype)
+    c = arrays((m, n), seed + 2, dtype)
+    ref = c + a @ b.T
+    cpu_gemm.matmul_nt_add(a, b, c)
+    np.testing.assert_allclose(c, ref, **SUM_TOL[dtype])
+    assert c.dtype == dtype
+
+
+def test_matmul_nt_add_keeps_ieee_nan_and_inf():
+    """Only reassociation and contraction are allowed: NaN and inf still propagate."""
+    a = np.ones((5, 8), np.float32)
+    b = np.ones((6, 8), np.float32)
+    a[1, 3], b[2, 5], a[4, 0] = np.nan, np.inf, np.inf
+    b[5, 0] = 0.0
+    c = np.zeros((5, 6), np.float32)
+    cpu_gemm.matmul_nt_add(a, b, c)
+    assert np.isnan(c[1]).all()                         # a NaN poisons its whole row
+    assert np.isinf(c[[0, 2, 3], 2]).all()              # inf from b's row 2
+    assert np.isnan(c[4, 5])                            # inf * 0 is NaN
+    assert c[0, 0] == 8.0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

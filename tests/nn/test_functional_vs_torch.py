@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_cnn.nn.functional as F
+from conv_paths import PATHS, conv_path
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn import Tensor
 
@@ -24,15 +25,17 @@ def check_grads(pairs):
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), **TOL)
 
 
-@given(cfg=conv_configs(), seed=seeds)
-def test_conv2d_matches_torch(cfg, seed):
+@pytest.mark.parametrize("path", PATHS)
+@given(cfg=conv_configs(max_channels=8), seed=seeds)
+def test_conv2d_matches_torch(path, cfg, seed):
     (x, xt), (w, wt) = both(arrays(cfg.x_shape, seed)), both(arrays(cfg.w_shape, seed + 1))
     b, bt = both(arrays((cfg.O,), seed + 2)) if cfg.bias else (None, None)
-    out = F.conv2d(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
-    ref = TF.conv2d(xt, wt, bt, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
-    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
-    g = arrays(out.shape, seed + 3, np.float32)
-    out.backward(Tensor(g))
+    with conv_path(path):
+        out = F.conv2d(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+        ref = TF.conv2d(xt, wt, bt, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
+        np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+        g = arrays(out.shape, seed + 3, np.float32)
+        out.backward(Tensor(g))
     ref.backward(torch.tensor(g))
     check_grads([(x, xt), (w, wt)] + ([(b, bt)] if cfg.bias else []))
 

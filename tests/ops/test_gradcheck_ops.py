@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
+from conv_paths import PATHS, conv_path
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn import Tensor
 
@@ -14,20 +15,24 @@ def t64(a):
     return Tensor(a, dtype=np.float64, requires_grad=True)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @given(cfg=conv_configs(max_size=7, max_channels=3), seed=seeds)
-def test_conv2d_gradcheck(cfg, seed):
+def test_conv2d_gradcheck(path, cfg, seed):
     x, w = t64(arrays(cfg.x_shape, seed)), t64(arrays(cfg.w_shape, seed + 1))
     inputs = [x, w] + ([t64(arrays((cfg.O,), seed + 2))] if cfg.bias else [])
     fn = lambda x, w, b=None: F.conv2d(x, w, b, cfg.stride, cfg.padding, cfg.dilation, cfg.groups)
-    assert tc.gradcheck(fn, inputs)
+    with conv_path(path):
+        assert tc.gradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kernel,dilation", [((3, 3), (1, 1)), ((2, 3), (2, 1)), ((4, 1), (1, 1))])
-def test_conv2d_same_padding_gradcheck(kernel, dilation):
+def test_conv2d_same_padding_gradcheck(path, kernel, dilation):
     x, w = t64(arrays((2, 2, 5, 6), 0)), t64(arrays((3, 2) + kernel, 1))
     fn = lambda x, w: F.conv2d(x, w, padding="same", dilation=dilation)
-    assert F.conv2d(x, w, padding="same", dilation=dilation).shape == (2, 3, 5, 6)
-    assert tc.gradcheck(fn, [x, w])
+    with conv_path(path):
+        assert F.conv2d(x, w, padding="same", dilation=dilation).shape == (2, 3, 5, 6)
+        assert tc.gradcheck(fn, [x, w])
 
 
 @given(cfg=pool_configs(max_size=7), seed=seeds)

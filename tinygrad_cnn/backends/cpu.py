@@ -225,26 +225,208 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     return x
 
 
-def _group_columns(cols, groups, taps):
-    """Each group's (rows, taps*Cg) slice of a channels-last patch matrix (i, j, c columns)."""
-    if groups == 1:
-        return [cols]
-    rows = cols.shape[0]
-    per_tap = cols.reshape(rows, taps, -1)                             # (rows, KH*KW, C)
-    cg = per_tap.shape[2] // groups
-    return [per_tap[:, :, g * cg:(g + 1) * cg].reshape(rows, -1) for g in range(groups)]
-
+_FUSED_MIN_K = 32
+"""Fewest patch columns (C*KH*KW) for the fused kernel, whose tiles sum dot products along
+the columns and need some length to fill vector registers. Below it (SimpleCNN's and
+LeNet-5's first layers: 9 and 25 columns) the GEMM path is faster."""
 
 _PATCH_CHUNK_BYTES = 4 << 20
-"""Patch-matrix rows are made and multiplied a few images at a time, about this many bytes per
-chunk, so the GEMM reads patches im2col has just written to cache."""
+"""The GEMM path makes and multiplies patches a few images at a time, about this many bytes
+per chunk, so the GEMM reads patches that were just written to cache."""
 
 _KEEP_PATCH_BYTES = 16 << 20
-"""Patch matrices up to this size are kept for the weight gradient; larger ones (22.6 MB for
-SimpleCNN's conv2 at batch 100) are remade chunk by chunk from the saved input in backward,
-which costs one more im2col and saves their memory. Measured at batch 100: SimpleCNN conv
-forward+backward 18.1 -> 16.3 ms and ~48 MB less per step; small-channel convs such as
-LeNet-5's, whose im2col is the expensive part, keep their patches."""
+"""Patch matrices up to this size are kept for the weight gradient; larger ones are remade
+chunk by chunk from the saved input in backward, which costs one more pass and saves their
+memory. Small-channel convolutions, where making patches costs most, keep theirs."""
+
+
+def conv2d_forward(x, w, b, stride, pad, dilation, groups):
+    """Convolution; returns the NCHW output, a view of channels-last memory (which the next
+    conv or pool reads without a copy), and what backward needs: (x, kept patches or None).
+
+    pad = (top, bottom, left, right). Two paths, one result:
+      fused (groups == 1, C*KH*KW >= _FUSED_MIN_K): kernels/cpu_nhwc.conv2d_forward_nhwc
+        makes patch rows a cache-sized block at a time and multiplies them at once, bias
+        included (kernels/cpu_gemm.matmul_nt_add);
+      GEMM: transposed patches (kernels/cpu.patch_columns) of the zero-padded input, a chunk
+        of images at a time, times the weights in NumPy's GEMM, with a row of ones that
+        carries the bias through the same product.
+    """
+    OH, OW, geometry = _conv_geometry(x.shape, w.shape, stride, pad, dilation)
+    if _fused(w.shape, groups):
+        out = _fused_conv(_channels_last(x), _weight_rows(w), b, geometry[:8], OH, OW)
+        return _as_nchw(out), (x, None)
+    N, O = x.shape[0], w.shape[0]
+    out = np.empty((N * OH * OW, O), dtype=x.dtype)                    # (N*OH*OW, O)
+    wmat = w.reshape(O, -1)                                            # (O, C*KH*KW): (c, i, j)
+    ones = b is not None and groups == 1
+    if ones:
+        wmat = np.concatenate([wmat, b[:, None]], axis=1)              # bias as one more column
+    chunks = _PatchChunks(x, w.shape, pad, geometry, ones, keep=True)
+    kept = None
+    for rows, cols_t in chunks:                                        # out = patches @ wmat.T
+        if groups == 1:
+            np.matmul(cols_t.T, wmat.T, out=out[rows])
+        for o, k in _group_blocks(w.shape, groups):
+            out[rows, o] = cols_t[k].T @ wmat[o].T
+        kept = cols_t if chunks.keep else None
+    if b is not None and not ones:
+        out += b
+    return _as_nchw(out.reshape(N, OH, OW, O)), (x, kept)
+
+
+def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
+    """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute.
+
+    Input gradient: with stride 1 and an ungrouped kernel it is itself a convolution, of the
+    output gradient by the kernel turned 180 degrees with in/out channels swapped, padded by
+    (KH-1)*dh - top (and so on); the fused kernel computes it without any col2im. Otherwise
+    the patch gradient (NumPy's GEMM) is summed back by patch_columns_add. Weight and bias
+    gradients: the output gradient times the (kept or remade) transposed patches.
+    """
+    x, kept = saved
+    N, O, OH, OW = grad.shape
+    _, _, geometry = _conv_geometry(x_shape, w.shape, stride, pad, dilation)
+    g = _channels_last(grad).reshape(N * OH * OW, O)                  # (N*OH*OW, O)
+    need_db = len(needs) > 2 and needs[2]
+    dx = dw_ = db = None
+    if needs[0]:
+        dx = _input_grad(g, grad.shape, w, x_shape, stride, pad, dilation, groups, geometry)
+    if _fused(w.shape, groups) and (needs[1] or need_db):
+        dw_, db = _fused_weight_grad(g, x, w, pad, geometry, needs[1], need_db)
+    elif needs[1] or need_db:
+        ones = need_db and groups == 1
+        dwmat = np.zeros((O, w[0].size + ones), dtype=grad.dtype)
+        for rows, cols_t in _PatchChunks(x, w.shape, pad, geometry, ones, kept=kept):
+            if groups == 1:                                            # dW += g.T @ patches
+                dwmat += g[rows].T @ cols_t.T
+            for o, k in _group_blocks(w.shape, groups):
+                dwmat[o] += g[rows, o].T @ cols_t[k].T
+        dw_ = dwmat[:, :w[0].size].reshape(w.shape) if needs[1] else None
+        if need_db:
+            db = dwmat[:, -1].copy() if ones else np.ones(g.shape[0], dtype=g.dtype) @ g
+    return dx, dw_, db
+
+
+def _fused_weight_grad(g, x, w, pad, geometry, need_dw, need_db):
+    """Weight and bias gradients of a fused-path convolution: channels-last patch rows
+    (im2col_nhwc, remade a chunk of images at a time) times the output gradient in NumPy's
+    GEMM; the bias gradient as a GEMV."""
+    O, C, KH, KW = w.shape
+    N, rows_per_image = x.shape[0], geometry[-2] * geometry[-1]
+    xh = _channels_last(x)
+    dwmat = np.zeros((O, KH * KW * C), dtype=g.dtype)                # columns (i, j, c)
+    chunks = _image_chunks(N, rows_per_image, KH * KW * C * g.itemsize)
+    cols = np.empty(((chunks[0][1] - chunks[0][0]) * rows_per_image, KH * KW * C), dtype=g.dtype)
+    for first, stop in chunks if need_dw else []:
+        rows = slice(first * rows_per_image, stop * rows_per_image)
+        part = cols[:rows.stop - rows.start]
+        nhwc.im2col_nhwc(xh[first:stop], *geometry, part)
+        dwmat += g[rows].T @ part
+    dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, C).transpose(0, 3, 1, 2)) if need_dw else None
+    db = np.ones(g.shape[0], dtype=g.dtype) @ g if need_db else None  # a GEMV: 7x faster than g.sum(0)
+    return dw_, db
+
+
+def _input_grad(g, grad_shape, w, x_shape, stride, pad, dilation, groups, geometry):
+    N, C, H, W = x_shape
+    O, Cg, KH, KW = w.shape
+    (pt, pb, pl, pr), (dh, dw) = pad, dilation
+    if stride == (1, 1) and _fused((C, O, KH, KW), groups):
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
+        tconv = (KH, KW, 1, 1, (KH - 1) * dh - pt, (KW - 1) * dw - pl, dh, dw)
+        g_nhwc = g.reshape(N, grad_shape[2], grad_shape[3], O)
+        return _as_nchw(_fused_conv(g_nhwc, flipped, None, tconv, H, W))
+    Hp, Wp = H + pt + pb, W + pl + pr
+    dxp = np.empty((N, C, Hp, Wp), dtype=g.dtype)
+    wmat = w.reshape(O, -1)
+    for first, stop in _image_chunks(N, grad_shape[2] * grad_shape[3], C * KH * KW * g.itemsize):
+        rows = slice(first * grad_shape[2] * grad_shape[3], stop * grad_shape[2] * grad_shape[3])
+        dcols_t = np.empty((C * KH * KW, rows.stop - rows.start), dtype=g.dtype)
+        if groups == 1:                                                # patch gradient
+            np.matmul(wmat.T, g[rows].T, out=dcols_t)
+        for o, k in _group_blocks(w.shape, groups):
+            dcols_t[k] = wmat[o].T @ g[rows, o].T
+        kernels.patch_columns_add(dcols_t, *_column_geometry(geometry), dxp[first:stop])
+    return np.ascontiguousarray(dxp[:, :, pt:pt + H, pl:pl + W])
+
+
+def _fused(w_shape, groups):
+    O, Cg, KH, KW = w_shape
+    return groups == 1 and Cg * KH * KW >= _FUSED_MIN_K
+
+
+def _weight_rows(w):
+    """(O, KH*KW*C) weight matrix, columns (i, j, c) as channels-last patches are."""
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
+
+
+def _fused_conv(xh, wmat, b, geometry, OH, OW):
+    """(N, OH, OW, O) output of the fused kernel for channels-last xh."""
+    out = np.empty((xh.shape[0], OH, OW, wmat.shape[0]), dtype=xh.dtype)
+    bias = b if b is not None else np.zeros(wmat.shape[0], dtype=xh.dtype)
+    nhwc.conv2d_forward_nhwc(xh, wmat, bias, *geometry, out)
+    return out
+
+
+def _group_blocks(w_shape, groups):
+    """[(output-channel slice, patch-row slice)] per group; empty when groups == 1.
+
+    Patch rows are ordered (c, i, j), so a group's input channels are one block of rows."""
+    if groups == 1:
+        return []
+    og, kg = w_shape[0] // groups, w_shape[1] * w_shape[2] * w_shape[3]
+    return [(slice(k * og, (k + 1) * og), slice(k * kg, (k + 1) * kg)) for k in range(groups)]
+
+
+class _PatchChunks:
+    """Iterate (row slice, transposed patches (C*KH*KW [+1 row of ones], rows)) over chunks of
+    images: the kept matrix when there is one, else made from the zero-padded input.
+
+    keep=True (forward): make the whole matrix in one chunk when it is at most
+    _KEEP_PATCH_BYTES, so backward can reuse it; self.keep says whether that happened.
+    """
+
+    def __init__(self, x, w_shape, pad, geometry, ones, keep=False, kept=None):
+        N, C = x.shape[:2]
+        O, Cg, KH, KW = w_shape
+        self.x, self.pad, self.geometry, self.ones, self.kept = x, pad, geometry, ones, kept
+        self.rows_per_image = geometry[-2] * geometry[-1]
+        self.k = C * KH * KW
+        row_bytes = (self.k + ones) * x.itemsize
+        self.keep = keep and N * self.rows_per_image * row_bytes <= _KEEP_PATCH_BYTES
+        self.chunks = [(0, N)] if self.keep or kept is not None else \
+            _image_chunks(N, self.rows_per_image, row_bytes)
+
+    def __iter__(self):
+        if self.kept is not None:
+            yield slice(0, self.kept.shape[1]), self.kept[:self.k + self.ones]
+            return
+        xp = _zero_padded(self.x, self.pad)
+        for first, stop in self.chunks:
+            rows = slice(first * self.rows_per_image, stop * self.rows_per_image)
+            cols_t = np.empty((self.k + self.ones, rows.stop - rows.start), dtype=self.x.dtype)
+            kernels.patch_columns(xp[first:stop], *_column_geometry(self.geometry), cols_t[:self.k])
+            if self.ones:
+                cols_t[self.k] = 1
+            yield rows, cols_t
+
+
+def _zero_padded(x, pad):
+    """NCHW contiguous copy of x with zeros around it (no copy when x is NCHW, unpadded)."""
+    pt, pb, pl, pr = pad
+    if pt == pb == pl == pr == 0:
+        return np.ascontiguousarray(x)
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    xp[:, :, pt:pt + H, pl:pl + W] = x
+    return xp
+
+
+def _column_geometry(geometry):
+    """patch_columns' geometry (no padding: its input is padded) from _conv_geometry's."""
+    KH, KW, sh, sw, pt, pl, dh, dw, OH, OW = geometry
+    return KH, KW, sh, sw, dh, dw, OH, OW
 
 
 def _image_chunks(N, rows_per_image, row_bytes):
@@ -260,95 +442,6 @@ def _conv_geometry(x_shape, w_shape, stride, pad, dilation):
     OH = conv_out_size(H, KH, sh, pt + pb, dh)
     OW = conv_out_size(W, KW, sw, pl + pr, dw)
     return OH, OW, (KH, KW, sh, sw, pt, pl, dh, dw, OH, OW)
-
-
-def conv2d_forward(x, w, b, stride, pad, dilation, groups):
-    """Convolution by channels-last im2col + GEMM, a cache-sized chunk of images at a time.
-
-    pad = (top, bottom, left, right). Returns the NCHW output (a view of channels-last
-    memory, which the next conv or pool reads without a copy) and the channels-last input,
-    from which backward remakes the patches for the weight gradient (patch matrices up to
-    _KEEP_PATCH_BYTES are kept instead).
-    """
-    N, C = x.shape[:2]
-    O, Cg, KH, KW = w.shape
-    OH, OW, geometry = _conv_geometry(x.shape, w.shape, stride, pad, dilation)
-    xh = _channels_last(x)                                             # (N, H, W, C)
-    wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)           # (O, KH*KW*Cg)
-    out = np.empty((N * OH * OW, O), dtype=x.dtype)                    # (N*OH*OW, O)
-    row_bytes = KH * KW * C * x.itemsize
-    chunks = _image_chunks(N, OH * OW, row_bytes)
-    keep = N * OH * OW * row_bytes <= _KEEP_PATCH_BYTES
-    buf_rows = N * OH * OW if keep else (chunks[0][1] - chunks[0][0]) * OH * OW
-    buf = np.empty((buf_rows, KH * KW * C), dtype=x.dtype)
-    og = O // groups
-    for first, stop in chunks:
-        rows = slice(first * OH * OW, stop * OH * OW)
-        cols = buf[rows] if keep else buf[:rows.stop - rows.start]     # (rows, KH*KW*C)
-        nhwc.im2col_nhwc(xh[first:stop], *geometry, cols)
-        if groups == 1:
-            np.matmul(cols, wmat.T, out=out[rows])
-        else:
-            for g, cols_g in enumerate(_group_columns(cols, groups, KH * KW)):
-                out[rows, g * og:(g + 1) * og] = cols_g @ wmat[g * og:(g + 1) * og].T
-    if b is not None:
-        out += b
-    return _as_nchw(out.reshape(N, OH, OW, O)), (xh, buf if keep else None)
-
-
-def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
-    """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute."""
-    N, O, OH, OW = grad.shape
-    _, C, H, W = x_shape
-    _, Cg, KH, KW = w.shape
-    _, _, geometry = _conv_geometry(x_shape, w.shape, stride, pad, dilation)
-    xh, kept = saved
-    g = _channels_last(grad).reshape(N * OH * OW, O)                  # (N*OH*OW, O)
-    wmat = w.transpose(0, 2, 3, 1).reshape(O, KH * KW * Cg)
-    og = O // groups
-    # kept patches are small: one pass, fewest GEMM calls; remade ones go chunk by chunk
-    chunks = [(0, N)] if kept is not None else _image_chunks(N, OH * OW, KH * KW * C * grad.itemsize)
-    rows0 = (chunks[0][1] - chunks[0][0]) * OH * OW
-    buf = np.empty((rows0, KH * KW * C), dtype=grad.dtype)
-    dx_nhwc = np.empty((N, H, W, C), dtype=grad.dtype) if needs[0] else None
-    dwmat = np.zeros(wmat.shape, dtype=grad.dtype) if needs[1] else None
-    for first, stop in chunks:
-        rows = slice(first * OH * OW, stop * OH * OW)
-        g_rows, cols = g[rows], buf[:rows.stop - rows.start]
-        if needs[1]:
-            if kept is None:
-                nhwc.im2col_nhwc(xh[first:stop], *geometry, cols)
-            else:
-                cols = kept[rows]                                      # the forward's patches
-            for k, cols_g in enumerate(_group_columns(cols, groups, KH * KW)):
-                dwmat[k * og:(k + 1) * og] += g_rows[:, k * og:(k + 1) * og].T @ cols_g
-        if needs[0]:
-            cols = buf[:rows.stop - rows.start]
-            if groups == 1:
-                np.matmul(g_rows, wmat, out=cols)                      # the patch gradient
-            else:
-                cols[...] = _grouped_patch_grad(g_rows, wmat, groups, KH * KW, cols.shape)
-            nhwc.col2im_nhwc(cols, *geometry, dx_nhwc[first:stop])
-    dx = _as_nchw(dx_nhwc) if needs[0] else None
-    dw_ = None
-    if needs[1]:
-        dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, Cg).transpose(0, 3, 1, 2))
-    db = None
-    if len(needs) > 2 and needs[2]:
-        db = np.ones(g.shape[0], dtype=g.dtype) @ g                    # a GEMV: 7x faster than g.sum(0)
-    return dx, dw_, db
-
-
-def _grouped_patch_grad(g, wmat, groups, taps, shape):
-    """The channels-last patch-matrix gradient assembled from per-group products."""
-    rows = shape[0]
-    dcols = np.empty(shape, dtype=g.dtype)
-    per_tap = dcols.reshape(rows, taps, -1)                            # (rows, KH*KW, C)
-    cg, og = per_tap.shape[2] // groups, wmat.shape[0] // groups
-    for k in range(groups):
-        part = g[:, k * og:(k + 1) * og] @ wmat[k * og:(k + 1) * og]   # (rows, KH*KW*Cg)
-        per_tap[:, :, k * cg:(k + 1) * cg] = part.reshape(rows, taps, cg)
-    return dcols
 
 
 # ---- pooling -----------------------------------------------------------------------

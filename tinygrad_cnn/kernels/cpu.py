@@ -55,6 +55,57 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
 
 
 @njit_parallel
+def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t):
+    """cols_t (C*kh*kw, N*oh*ow) = im2col of an already padded xp (N, C, Hp, Wp), transposed.
+
+    Row (c, i, j) holds what kernel tap (i, j) of channel c sees at every output pixel,
+    pixels ordered (n, oy, ox). Each output row is one strided run of the padded input:
+    no bounds checks, and a vector copy when the stride is 1. The backend pads (zeros), so
+    the padding never reaches this loop.
+    """
+    N, C = xp.shape[0], xp.shape[1]
+    P = oh * ow
+    for n in prange(N):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    dst = cols_t[(c * kh + i) * kw + j, n * P:(n + 1) * P]
+                    for oy in range(oh):
+                        src = xp[n, c, oy * sh + i * dh, j * dw:]
+                        run = dst[oy * ow:(oy + 1) * ow]
+                        if sw == 1:
+                            for k in range(ow):
+                                run[k] = src[k]
+                        else:
+                            for k in range(ow):
+                                run[k] = src[k * sw]
+
+
+@njit_parallel
+def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
+    """Adjoint of patch_columns: xp (N, C, Hp, Wp) = every column's values summed back at
+    the padded positions they were read from."""
+    N, C = xp.shape[0], xp.shape[1]
+    P = oh * ow
+    zero = xp.dtype.type(0)
+    for n in prange(N):
+        _fill(xp[n], zero)
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    src = cols_t[(c * kh + i) * kw + j, n * P:(n + 1) * P]
+                    for oy in range(oh):
+                        dst = xp[n, c, oy * sh + i * dh, j * dw:]
+                        run = src[oy * ow:(oy + 1) * ow]
+                        if sw == 1:
+                            for k in range(ow):
+                                dst[k] += run[k]
+                        else:
+                            for k in range(ow):
+                                dst[k * sw] += run[k]
+
+
+@njit_parallel
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     """out = window max (greater or NaN replaces, ties keep the first); argmax = h*W+w."""
     N, C, H, W = x.shape

@@ -1,7 +1,8 @@
 """JIT settings for every CPU kernel, in one place.
 
 cache=True keeps compiled kernels on disk between runs. fastmath stays off: max-pool and
-ReLU compare values and must keep NaN and inf semantics.
+ReLU compare values and must keep NaN and inf semantics. The one exception is the matrix
+product (njit_gemm), which may reassociate its sums and fuse multiply-adds, nothing more.
 """
 import functools
 import os
@@ -19,6 +20,11 @@ njit = functools.partial(numba.njit, cache=True, nogil=True)
 
 njit_parallel = functools.partial(numba.njit, cache=True, nogil=True, parallel=True)
 """Kernel whose outer loop is a prange over independent images or planes."""
+
+njit_gemm = functools.partial(numba.njit, cache=True, nogil=True,
+                              fastmath={"reassoc", "contract"})
+"""Serial matrix-product kernel: sums may be reassociated (into vector lanes) and multiply-adds
+fused. No other fast-math flag: NaN and inf keep their IEEE meaning."""
 
 
 @njit

@@ -48,6 +48,23 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     x[...] = img[:, :, ph:ph + H, pw:pw + W]
 
 
+def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t):
+    """cols_t (C*kh*kw, N*oh*ow) = im2col of the already padded xp, transposed."""
+    cols = np.empty(cols_t.shape[::-1], dtype=xp.dtype)
+    im2col(xp, kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, cols)
+    cols_t[...] = cols.T
+
+
+def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
+    """Adjoint of patch_columns: col2im of the transposed columns into the padded xp."""
+    col2im(np.ascontiguousarray(cols_t.T), kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, xp)
+
+
+def matmul_nt_add(a, b, c):
+    """c += a @ b.T (kernels/cpu_gemm.py's register-tiled product)."""
+    c += a @ b.T
+
+
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     """out = window max; argmax = its flat h*W+w in the plane.
 
@@ -163,13 +180,13 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     cols[...] = nchw_cols.reshape(-1, C, kh, kw).transpose(0, 2, 3, 1).reshape(cols.shape)
 
 
-def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Adjoint of im2col_nhwc."""
+def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out):
+    """out (N, oh, ow, O) = patches of x (N, H, W, C), columns (i, j, c), @ wmat.T + bias."""
     N, H, W, C = x.shape
-    nchw_cols = cols.reshape(-1, kh, kw, C).transpose(0, 3, 1, 2).reshape(-1, C * kh * kw)
-    out = np.empty((N, C, H, W), dtype=x.dtype)
-    col2im(np.ascontiguousarray(nchw_cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, out)
-    x[...] = out.transpose(0, 2, 3, 1)
+    oh, ow, O = out.shape[1:]
+    cols = np.empty((N * oh * ow, kh * kw * C), dtype=x.dtype)
+    im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    out[...] = (cols @ wmat.T + bias).reshape(out.shape)
 
 
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):

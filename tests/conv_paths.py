@@ -1,0 +1,21 @@
+"""Run a conv test through either CPU conv path, whatever its channel count.
+
+The CPU backend picks the fused kernel for ungrouped convolutions with at least
+backends.cpu._FUSED_MIN_K patch columns and the GEMM path otherwise; drawn test shapes are
+small, so without this most of them would only ever see the GEMM path.
+"""
+import contextlib
+
+from tinygrad_cnn.backends import cpu
+
+PATHS = ["fused", "gemm"]
+
+
+@contextlib.contextmanager
+def conv_path(path):
+    saved = cpu._FUSED_MIN_K
+    cpu._FUSED_MIN_K = 1 if path == "fused" else 1 << 62
+    try:
+        yield
+    finally:
+        cpu._FUSED_MIN_K = saved

@@ -220,6 +220,26 @@ def test_fused_conv_forward_matches_reference(dtype, cfg, seed):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, parts=st.integers(1, 4))
+def test_weight_grad_kernel_matches_reference(dtype, cfg, seed, parts):
+    """Stride 1 (the kernel's case) over drawn kernels, dilations and padded sizes; the
+    partial sums add up to the reference gradient whatever the number of parts."""
+    oh, ow = cfg.out_hw
+    xp = arrays((cfg.N, cfg.C, oh + (cfg.kh - 1) * cfg.dilation[0],
+                 ow + (cfg.kw - 1) * cfg.dilation[1]), seed, dtype)
+    grad = arrays((cfg.N, oh, ow, cfg.O), seed + 1, dtype)
+    K = cfg.C * cfg.kh * cfg.kw
+    res = []
+    for mod, T in ((cpu, parts), (reference, 1)):
+        dw_parts = np.full((T, cfg.O, K), np.nan, dtype)
+        db_parts = np.full((T, cfg.O), np.nan, dtype)
+        mod.conv2d_weight_grad(xp, grad, cfg.kh, cfg.kw, *cfg.dilation, dw_parts, db_parts)
+        res.append((dw_parts.sum(axis=0), db_parts.sum(axis=0)))
+    np.testing.assert_allclose(res[0][0], res[1][0], **SUM_TOL[dtype])
+    np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(m=st.integers(0, 13), n=st.integers(0, 13), k=st.integers(0, 40), seed=seeds)
 def test_matmul_nt_add_matches_numpy_at_every_edge(dtype, m, n, k, seed):
     """Sizes on and off the 4x4 tiles, empty ones included; c is added to, not overwritten."""
@@ -229,6 +249,11 @@ def test_matmul_nt_add_matches_numpy_at_every_edge(dtype, m, n, k, seed):
     cpu_gemm.matmul_nt_add(a, b, c)
     np.testing.assert_allclose(c, ref, **SUM_TOL[dtype])
     assert c.dtype == dtype
+    sums = arrays((m,), seed + 3, dtype)
+    ref_sums = sums.copy()
+    cpu_gemm.add_row_sums(a, sums)
+    reference.add_row_sums(a, ref_sums)
+    np.testing.assert_allclose(sums, ref_sums, **SUM_TOL[dtype])
 
 
 def test_matmul_nt_add_keeps_ieee_nan_and_inf():

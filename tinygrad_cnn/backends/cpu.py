@@ -11,6 +11,7 @@ from tinygrad_cnn.kernels import cpu as kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
+from tinygrad_cnn.kernels.jit import thread_count
 
 name = "cpu"
 host_memory.keep_freed_memory()
@@ -293,7 +294,7 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     if needs[0]:
         dx = _input_grad(g, grad.shape, w, x_shape, stride, pad, dilation, groups, geometry)
     if _fused(w.shape, groups) and (needs[1] or need_db):
-        dw_, db = _fused_weight_grad(g, x, w, pad, geometry, needs[1], need_db)
+        dw_, db = _fused_weight_grad(g, x, w, stride, pad, geometry, needs[1], need_db)
     elif needs[1] or need_db:
         ones = need_db and groups == 1
         dwmat = np.zeros((O, w[0].size + ones), dtype=grad.dtype)
@@ -308,18 +309,30 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     return dx, dw_, db
 
 
-def _fused_weight_grad(g, x, w, pad, geometry, need_dw, need_db):
-    """Weight and bias gradients of a fused-path convolution: channels-last patch rows
-    (im2col_nhwc, remade a chunk of images at a time) times the output gradient in NumPy's
-    GEMM; the bias gradient as a GEMV."""
+def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
+    """Weight and bias gradients of a fused-path convolution.
+
+    Stride 1: kernels/cpu.conv2d_weight_grad, the same register-tiled product as the
+    forward, one image at a time per thread (no BLAS). Other strides: channels-last patch
+    rows (im2col_nhwc, remade a chunk of images at a time) times the output gradient in
+    NumPy's GEMM, the bias gradient as a GEMV.
+    """
     O, C, KH, KW = w.shape
-    N, rows_per_image = x.shape[0], geometry[-2] * geometry[-1]
+    N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
+    if stride == (1, 1):
+        parts = min(N, thread_count()) or 1                         # (max is this module's)
+        dw_parts = np.empty((parts, O, C * KH * KW), dtype=g.dtype)
+        db_parts = np.empty((parts, O), dtype=g.dtype)
+        kernels.conv2d_weight_grad(_zero_padded(x, pad), g.reshape(N, OH, OW, O), KH, KW,
+                                   *geometry[6:8], dw_parts, db_parts)
+        return (dw_parts.sum(axis=0).reshape(w.shape) if need_dw else None,
+                db_parts.sum(axis=0) if need_db else None)
     xh = _channels_last(x)
     dwmat = np.zeros((O, KH * KW * C), dtype=g.dtype)                # columns (i, j, c)
-    chunks = _image_chunks(N, rows_per_image, KH * KW * C * g.itemsize)
-    cols = np.empty(((chunks[0][1] - chunks[0][0]) * rows_per_image, KH * KW * C), dtype=g.dtype)
-    for first, stop in chunks if need_dw else []:
-        rows = slice(first * rows_per_image, stop * rows_per_image)
+    chunks = _image_chunks(N, OH * OW, KH * KW * C * g.itemsize) if need_dw else []
+    cols = np.empty(((chunks[0][1] - chunks[0][0]) * OH * OW if chunks else 0, KH * KW * C), dtype=g.dtype)
+    for first, stop in chunks:
+        rows = slice(first * OH * OW, stop * OH * OW)
         part = cols[:rows.stop - rows.start]
         nhwc.im2col_nhwc(xh[first:stop], *geometry, part)
         dwmat += g[rows].T @ part

@@ -7,8 +7,9 @@ take the array's own dtype, so float32 stays float32.
 import numpy as np
 from numba import prange
 
+from tinygrad_cnn.kernels.cpu_gemm import add_row_sums, matmul_nt_add
 from tinygrad_cnn.kernels.geometry import adaptive_bounds, avg_pool_divisor
-from tinygrad_cnn.kernels.jit import fill as _fill, njit_parallel
+from tinygrad_cnn.kernels.jit import fill as _fill, njit, njit_parallel
 
 
 @njit_parallel
@@ -103,6 +104,64 @@ def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
                         else:
                             for k in range(ow):
                                 dst[k * sw] += run[k]
+
+
+@njit_parallel
+def conv2d_weight_grad(xp, grad, kh, kw, dh, dw, grad_w_parts, grad_b_parts):
+    """Weight and bias gradients of a stride-1 convolution, as T partial sums.
+
+    xp (N, C, Hp, Wp) is the zero-padded input, grad (N, oh, ow, O) the channels-last output
+    gradient. grad_w_parts[t] (O, C*kh*kw, columns (c, i, j): the OIHW weight's order) gets
+    the weight gradient of images t*N//T .. (t+1)*N//T (T = len(grad_w_parts)) and
+    grad_b_parts[t] (O,) their summed output gradient; the caller adds the T parts.
+
+    Per image both operands are laid out with the summed pixels along memory, as
+    matmul_nt_add wants, over "extended" output rows of Wp pixels: kernel tap (i, j) of
+    channel c then sees one contiguous run of the padded plane, starting at i*dh*Wp + j*dw.
+    The Wp - ow extra pixels per row get zero gradient and zero patch values, so they add
+    nothing (not even inf * 0).
+    """
+    N, C, Hp, Wp = xp.shape
+    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
+    L, K, T = oh * Wp, C * kh * kw, grad_w_parts.shape[0]
+    zero = grad_w_parts.dtype.type(0)
+    for t in prange(T):
+        _fill(grad_w_parts[t], zero)
+        _fill(grad_b_parts[t], zero)
+        cols_t = np.empty((K, L), dtype=xp.dtype)
+        g_t = np.empty((O, L), dtype=xp.dtype)
+        for n in range(t * N // T, (t + 1) * N // T):
+            planes = xp[n].reshape(C, Hp * Wp)
+            for c in range(C):
+                for i in range(kh):
+                    for j in range(kw):
+                        row = cols_t[(c * kh + i) * kw + j]
+                        src = planes[c, i * dh * Wp + j * dw:]
+                        m = min(L, src.size)
+                        for k in range(m):
+                            row[k] = src[k]
+                        for k in range(m, L):
+                            row[k] = zero
+                        _zero_extension(row, oh, ow, Wp)
+            g = grad[n].reshape(oh * ow, O)
+            for o in range(O):
+                dst = g_t[o]
+                for oy in range(oh):
+                    for ox in range(ow):
+                        dst[oy * Wp + ox] = g[oy * ow + ox, o]
+                _zero_extension(dst, oh, ow, Wp)
+            matmul_nt_add(g_t, cols_t, grad_w_parts[t])
+            add_row_sums(g_t, grad_b_parts[t])
+
+
+@njit
+def _zero_extension(row, oh, ow, Wp):
+    """Zero the Wp - ow extended pixels at the end of each of the oh rows of Wp in row."""
+    zero = row.dtype.type(0)
+    for oy in range(oh):
+        ext = row[oy * Wp + ow:(oy + 1) * Wp]
+        for k in range(Wp - ow):
+            ext[k] = zero
 
 
 @njit_parallel

@@ -58,3 +58,14 @@ def _add_row(c, m, n, s0, s1, s2, s3):
     c[m, n + 2] += s2
     c[m, n + 3] += s3
 
+
+
+@njit_gemm
+def add_row_sums(a, out):
+    """out (M,) += the sum of each row of a (M, K), reassociated into vector lanes."""
+    M, K = a.shape
+    for m in range(M):
+        s = out.dtype.type(0)
+        for k in range(K):
+            s += a[m, k]
+        out[m] += s

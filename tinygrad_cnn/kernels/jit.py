@@ -27,6 +27,11 @@ njit_gemm = functools.partial(numba.njit, cache=True, nogil=True,
 fused. No other fast-math flag: NaN and inf keep their IEEE meaning."""
 
 
+def thread_count():
+    """Threads numba's parallel kernels run on (NUMBA_NUM_THREADS, or numba.set_num_threads)."""
+    return numba.get_num_threads()
+
+
 @njit
 def fill(block, value):
     """Set every element of a C-contiguous block to ``value``.

@@ -60,9 +60,26 @@ def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
     col2im(np.ascontiguousarray(cols_t.T), kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, xp)
 
 
+def conv2d_weight_grad(xp, grad, kh, kw, dh, dw, grad_w_parts, grad_b_parts):
+    """Stride-1 weight/bias gradients of padded xp (N, C, Hp, Wp) for channels-last grad
+    (N, oh, ow, O), as parts that sum to the gradient (here all in part 0)."""
+    N, C = xp.shape[:2]
+    oh, ow, O = grad.shape[1:]
+    cols = np.empty((N * oh * ow, C * kh * kw), dtype=xp.dtype)
+    im2col(xp, kh, kw, 1, 1, 0, 0, dh, dw, oh, ow, cols)
+    g = grad.reshape(-1, O)
+    grad_w_parts[...], grad_b_parts[...] = 0, 0
+    grad_w_parts[0], grad_b_parts[0] = g.T @ cols, g.sum(axis=0)
+
+
 def matmul_nt_add(a, b, c):
     """c += a @ b.T (kernels/cpu_gemm.py's register-tiled product)."""
     c += a @ b.T
+
+
+def add_row_sums(a, out):
+    """out += the sum of each row of a."""
+    out += a.sum(axis=1)
 
 
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):

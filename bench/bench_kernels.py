@@ -186,8 +186,7 @@ def sgemm_gflops(M, K, N, repeats):
 
 def conv_stages_ms(case, x, w, grad, repeats):
     """Our conv split into the steps backends/cpu.py runs for it (stride 1), each over the
-    whole batch: the fused path (C*KH*KW >= _FUSED_MIN_K) or the GEMM path, and for both
-    the weight gradient from transposed patches.
+    whole batch: the fused path (C >= _FUSED_MIN_CHANNELS) or the GEMM path.
 
     Each step is timed alone, so the sum leaves out what steps cost each other (threads
     of one pool still parked when the next kernel starts).
@@ -208,7 +207,7 @@ def conv_stages_ms(case, x, w, grad, repeats):
     g_nhwc = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))   # (N, OH, OW, O)
     g = g_nhwc.reshape(N * OH * OW, O)
     stages = {}
-    if cpu._fused(w.shape, 1):
+    if cpu._fused(w.shape, 1):      # (the weight-gradient rows show the GEMM form for both)
         x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
         tconv = (KH, KW, 1, 1, KH - 1 - p, KW - 1 - p, 1, 1)

@@ -1,7 +1,7 @@
 """Run a conv test through either CPU conv path, whatever its channel count.
 
 The CPU backend picks the fused kernel for ungrouped convolutions with at least
-backends.cpu._FUSED_MIN_K patch columns and the GEMM path otherwise; drawn test shapes are
+backends.cpu._FUSED_MIN_CHANNELS input channels and the GEMM path otherwise; drawn test shapes are
 small, so without this most of them would only ever see the GEMM path.
 """
 import contextlib
@@ -13,9 +13,9 @@ PATHS = ["fused", "gemm"]
 
 @contextlib.contextmanager
 def conv_path(path):
-    saved = cpu._FUSED_MIN_K
-    cpu._FUSED_MIN_K = 1 if path == "fused" else 1 << 62
+    saved = cpu._FUSED_MIN_CHANNELS
+    cpu._FUSED_MIN_CHANNELS = 1 if path == "fused" else 1 << 62
     try:
         yield
     finally:
-        cpu._FUSED_MIN_K = saved
+        cpu._FUSED_MIN_CHANNELS = saved

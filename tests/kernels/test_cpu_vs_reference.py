@@ -1,7 +1,7 @@
 """The @njit kernels agree with the NumPy reference kernels on drawn configurations."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
@@ -222,18 +222,20 @@ def test_fused_conv_forward_matches_reference(dtype, cfg, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_channels=6), seed=seeds, parts=st.integers(1, 4))
 def test_weight_grad_kernel_matches_reference(dtype, cfg, seed, parts):
-    """Stride 1 (the kernel's case) over drawn kernels, dilations and padded sizes; the
-    partial sums add up to the reference gradient whatever the number of parts."""
-    oh, ow = cfg.out_hw
-    xp = arrays((cfg.N, cfg.C, oh + (cfg.kh - 1) * cfg.dilation[0],
-                 ow + (cfg.kw - 1) * cfg.dilation[1]), seed, dtype)
+    """Stride 1 (the kernel's case) over drawn kernels, dilations and paddings; the partial
+    sums add up to the reference gradient whatever the number of parts."""
+    x = nhwc(arrays(cfg.x_shape, seed, dtype))
+    ph, pw = cfg.padding
+    oh = conv_out_size(cfg.H, cfg.kh, 1, 2 * ph, cfg.dilation[0])
+    ow = conv_out_size(cfg.W, cfg.kw, 1, 2 * pw, cfg.dilation[1])
+    assume(oh >= 1 and ow >= 1)
     grad = arrays((cfg.N, oh, ow, cfg.O), seed + 1, dtype)
     K = cfg.C * cfg.kh * cfg.kw
     res = []
     for mod, T in ((cpu, parts), (reference, 1)):
         dw_parts = np.full((T, cfg.O, K), np.nan, dtype)
         db_parts = np.full((T, cfg.O), np.nan, dtype)
-        mod.conv2d_weight_grad(xp, grad, cfg.kh, cfg.kw, *cfg.dilation, dw_parts, db_parts)
+        mod.conv2d_weight_grad(x, grad, cfg.kh, cfg.kw, ph, pw, *cfg.dilation, dw_parts, db_parts)
         res.append((dw_parts.sum(axis=0), db_parts.sum(axis=0)))
     np.testing.assert_allclose(res[0][0], res[1][0], **SUM_TOL[dtype])
     np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])

@@ -89,8 +89,15 @@ def relu(x):
 
 
 def relu_backward(grad, x):
-    """grad where x > 0, else 0, in one pass when grad and x share a layout."""
-    pair = _flat_pair(grad, x) if x.size >= 4096 else None
+    """grad where x > 0, else 0, in one pass (after a copy of grad into x's layout when the
+    two differ, still cheaper than np.where's temporaries)."""
+    if x.size < 4096 or grad.shape != x.shape or grad.dtype != x.dtype:
+        return np.where(x > 0, grad, grad.dtype.type(0))
+    pair = _flat_pair(grad, x)
+    if pair is None:
+        like_x = np.empty_like(x)
+        like_x[...] = grad
+        pair = _flat_pair(like_x, x)
     if pair is None:
         return np.where(x > 0, grad, grad.dtype.type(0))
     out = np.empty_like(x)
@@ -226,10 +233,11 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     return x
 
 
-_FUSED_MIN_K = 32
-"""Fewest patch columns (C*KH*KW) for the fused kernel, whose tiles sum dot products along
-the columns and need some length to fill vector registers. Below it (SimpleCNN's and
-LeNet-5's first layers: 9 and 25 columns) the GEMM path is faster."""
+_FUSED_MIN_CHANNELS = 16
+"""Fewest input channels for the fused path. Its tiles sum dot products along the (i, j, c)
+patch columns, 4 output channels at a time: measured at batch 100, it beats the GEMM path
+2x on SimpleCNN's conv2 (32 -> 64 channels) and loses on LeNet-5's conv2 (6 -> 16, whose
+small patch matrix the GEMM path keeps for the weight gradient) and on 1-channel inputs."""
 
 _PATCH_CHUNK_BYTES = 4 << 20
 """The GEMM path makes and multiplies patches a few images at a time, about this many bytes
@@ -246,7 +254,7 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
     conv or pool reads without a copy), and what backward needs: (x, kept patches or None).
 
     pad = (top, bottom, left, right). Two paths, one result:
-      fused (groups == 1, C*KH*KW >= _FUSED_MIN_K): kernels/cpu_nhwc.conv2d_forward_nhwc
+      fused (groups == 1, C >= _FUSED_MIN_CHANNELS): kernels/cpu_nhwc.conv2d_forward_nhwc
         makes patch rows a cache-sized block at a time and multiplies them at once, bias
         included (kernels/cpu_gemm.matmul_nt_add);
       GEMM: transposed patches (kernels/cpu.patch_columns) of the zero-padded input, a chunk
@@ -292,8 +300,9 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     need_db = len(needs) > 2 and needs[2]
     dx = dw_ = db = None
     if needs[0]:
-        dx = _input_grad(g, grad.shape, w, x_shape, stride, pad, dilation, groups, geometry)
-    if _fused(w.shape, groups) and (needs[1] or need_db):
+        dx = _input_grad(g, grad.shape, w, x, stride, pad, dilation, groups, geometry)
+    if (needs[1] or need_db) and groups == 1 and (
+            _fused(w.shape, groups) or (stride == (1, 1) and O < _FUSED_MIN_CHANNELS)):
         dw_, db = _fused_weight_grad(g, x, w, stride, pad, geometry, needs[1], need_db)
     elif needs[1] or need_db:
         ones = need_db and groups == 1
@@ -310,7 +319,9 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
 
 
 def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
-    """Weight and bias gradients of a fused-path convolution.
+    """Weight and bias gradients of a fused-path convolution, and of a narrow (fewer than
+    _FUSED_MIN_CHANNELS outputs) stride-1 one, whose O-row product NumPy's GEMM runs on
+    one thread (LeNet-5's conv1: 0.88 -> 0.45 ms).
 
     Stride 1: kernels/cpu.conv2d_weight_grad, the same register-tiled product as the
     forward, one image at a time per thread (no BLAS). Other strides: channels-last patch
@@ -323,8 +334,8 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
         parts = min(N, thread_count()) or 1                         # (max is this module's)
         dw_parts = np.empty((parts, O, C * KH * KW), dtype=g.dtype)
         db_parts = np.empty((parts, O), dtype=g.dtype)
-        kernels.conv2d_weight_grad(_zero_padded(x, pad), g.reshape(N, OH, OW, O), KH, KW,
-                                   *geometry[6:8], dw_parts, db_parts)
+        kernels.conv2d_weight_grad(_channels_last(x), g.reshape(N, OH, OW, O), KH, KW,
+                                   pad[0], pad[2], *geometry[6:8], dw_parts, db_parts)
         return (dw_parts.sum(axis=0).reshape(w.shape) if need_dw else None,
                 db_parts.sum(axis=0) if need_db else None)
     xh = _channels_last(x)
@@ -341,11 +352,11 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     return dw_, db
 
 
-def _input_grad(g, grad_shape, w, x_shape, stride, pad, dilation, groups, geometry):
-    N, C, H, W = x_shape
+def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
+    N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
     (pt, pb, pl, pr), (dh, dw) = pad, dilation
-    if stride == (1, 1) and _fused((C, O, KH, KW), groups):
+    if stride == (1, 1) and _fused(w.shape, groups) and _fused((C, O, KH, KW), groups):
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
         tconv = (KH, KW, 1, 1, (KH - 1) * dh - pt, (KW - 1) * dw - pl, dh, dw)
         g_nhwc = g.reshape(N, grad_shape[2], grad_shape[3], O)
@@ -361,12 +372,14 @@ def _input_grad(g, grad_shape, w, x_shape, stride, pad, dilation, groups, geomet
         for o, k in _group_blocks(w.shape, groups):
             dcols_t[k] = wmat[o].T @ g[rows, o].T
         kernels.patch_columns_add(dcols_t, *_column_geometry(geometry), dxp[first:stop])
-    return np.ascontiguousarray(dxp[:, :, pt:pt + H, pl:pl + W])
+    dx = np.empty_like(x)                                             # x's own memory layout
+    dx[...] = dxp[:, :, pt:pt + H, pl:pl + W]
+    return dx
 
 
 def _fused(w_shape, groups):
     O, Cg, KH, KW = w_shape
-    return groups == 1 and Cg * KH * KW >= _FUSED_MIN_K
+    return groups == 1 and Cg >= _FUSED_MIN_CHANNELS
 
 
 def _weight_rows(w):

@@ -107,31 +107,34 @@ def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
 
 
 @njit_parallel
-def conv2d_weight_grad(xp, grad, kh, kw, dh, dw, grad_w_parts, grad_b_parts):
+def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w_parts, grad_b_parts):
     """Weight and bias gradients of a stride-1 convolution, as T partial sums.
 
-    xp (N, C, Hp, Wp) is the zero-padded input, grad (N, oh, ow, O) the channels-last output
-    gradient. grad_w_parts[t] (O, C*kh*kw, columns (c, i, j): the OIHW weight's order) gets
-    the weight gradient of images t*N//T .. (t+1)*N//T (T = len(grad_w_parts)) and
-    grad_b_parts[t] (O,) their summed output gradient; the caller adds the T parts.
+    x (N, H, W, C) is the channels-last input, padded by ph on top and pw on the left (and
+    as much as the output needs below and right); grad (N, oh, ow, O) the channels-last
+    output gradient. grad_w_parts[t] (O, C*kh*kw, columns (c, i, j): the OIHW weight's
+    order) gets the weight gradient of images t*N//T .. (t+1)*N//T (T = len(grad_w_parts))
+    and grad_b_parts[t] (O,) their summed output gradient; the caller adds the T parts.
 
     Per image both operands are laid out with the summed pixels along memory, as
-    matmul_nt_add wants, over "extended" output rows of Wp pixels: kernel tap (i, j) of
-    channel c then sees one contiguous run of the padded plane, starting at i*dh*Wp + j*dw.
-    The Wp - ow extra pixels per row get zero gradient and zero patch values, so they add
-    nothing (not even inf * 0).
+    matmul_nt_add wants, over "extended" output rows of Wp = ow + (kw-1)*dw pixels: in the
+    zero-padded channel planes, kernel tap (i, j) then sees one contiguous run starting at
+    i*dh*Wp + j*dw. The Wp - ow extra pixels per row get zero gradient and zero patch
+    values, so they add nothing (not even inf * 0).
     """
-    N, C, Hp, Wp = xp.shape
+    N, H, W, C = x.shape
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
+    Hp, Wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
     L, K, T = oh * Wp, C * kh * kw, grad_w_parts.shape[0]
     zero = grad_w_parts.dtype.type(0)
     for t in prange(T):
         _fill(grad_w_parts[t], zero)
         _fill(grad_b_parts[t], zero)
-        cols_t = np.empty((K, L), dtype=xp.dtype)
-        g_t = np.empty((O, L), dtype=xp.dtype)
+        planes = np.empty((C, Hp * Wp), dtype=x.dtype)
+        cols_t = np.empty((K, L), dtype=x.dtype)
+        g_t = np.empty((O, L), dtype=x.dtype)
         for n in range(t * N // T, (t + 1) * N // T):
-            planes = xp[n].reshape(C, Hp * Wp)
+            _padded_planes(x[n], ph, pw, Hp, Wp, planes)
             for c in range(C):
                 for i in range(kh):
                     for j in range(kw):
@@ -152,6 +155,19 @@ def conv2d_weight_grad(xp, grad, kh, kw, dh, dw, grad_w_parts, grad_b_parts):
                 _zero_extension(dst, oh, ow, Wp)
             matmul_nt_add(g_t, cols_t, grad_w_parts[t])
             add_row_sums(g_t, grad_b_parts[t])
+
+
+@njit
+def _padded_planes(img, ph, pw, Hp, Wp, planes):
+    """planes (C, Hp*Wp) = the channel planes of img (H, W, C), placed at (ph, pw) in zeros
+    (cropped where the padded size is smaller)."""
+    H, W, C = img.shape
+    _fill(planes, planes.dtype.type(0))
+    for y in range(max(0, -ph), min(H, Hp - ph)):
+        for xx in range(max(0, -pw), min(W, Wp - pw)):
+            at = (y + ph) * Wp + xx + pw
+            for c in range(C):
+                planes[c, at] = img[y, xx, c]
 
 
 @njit

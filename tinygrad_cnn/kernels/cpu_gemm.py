@@ -42,9 +42,18 @@ def matmul_nt_add(a, b, c):
             _add_row(c, m + 1, n, s10, s11, s12, s13)
             _add_row(c, m + 2, n, s20, s21, s22, s23)
             _add_row(c, m + 3, n, s30, s31, s32, s33)
-    # the edges: rows past the last full tile, and the columns right of the tiles
-    for m in range(M):
-        for n in range(n4 if m < m4 else 0, N):
+        for n in range(n4, N):                  # columns right of the tiles: 4x1 tiles
+            s0 = s1 = s2 = s3 = zero
+            for k in range(K):
+                bk = b[n, k]
+                s0 += a[m, k] * bk; s1 += a[m + 1, k] * bk  # noqa: E702
+                s2 += a[m + 2, k] * bk; s3 += a[m + 3, k] * bk  # noqa: E702
+            c[m, n] += s0
+            c[m + 1, n] += s1
+            c[m + 2, n] += s2
+            c[m + 3, n] += s3
+    for m in range(m4, M):                      # rows below the tiles: single dot products
+        for n in range(N):
             s = zero
             for k in range(K):
                 s += a[m, k] * b[n, k]
@@ -57,7 +66,6 @@ def _add_row(c, m, n, s0, s1, s2, s3):
     c[m, n + 1] += s1
     c[m, n + 2] += s2
     c[m, n + 3] += s3
-
 
 
 @njit_gemm

@@ -97,16 +97,20 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out):
 
 @njit_parallel
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
-    """out (N, OH, OW, C) = window max (greater or NaN replaces; ties keep the first)."""
+    """out (N, OH, OW, C) = window max (greater or NaN replaces; ties keep the first).
+
+    The first in-image tap of a window is copied, later ones replace by a select, so the
+    loop over contiguous channels has no branches and vectorises. A window with no tap in
+    the image (only possible with ceil_mode) gives -inf and index -1.
+    """
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
     ninf = x.dtype.type(-np.inf)
     for n in prange(N):
         for oy in range(oh):
             for ox in range(ow):
-                for c in range(C):
-                    out[n, oy, ox, c] = ninf
-                    argmax[n, oy, ox, c] = -1
+                best, at = out[n, oy, ox], argmax[n, oy, ox]
+                first = True
                 for i in range(kh):
                     y = oy * sh - ph + i * dh
                     if y < 0 or y >= H:
@@ -115,28 +119,54 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
                         xx = ox * sw - pw + j * dw
                         if xx < 0 or xx >= W:
                             continue
-                        pos = y * W + xx
+                        src, pos = x[n, y, xx], np.int32(y * W + xx)
+                        if first:
+                            for c in range(C):
+                                best[c] = src[c]
+                                at[c] = pos
+                            first = False
+                            continue
                         for c in range(C):
-                            v = x[n, y, xx, c]
-                            if v > out[n, oy, ox, c] or np.isnan(v) or argmax[n, oy, ox, c] < 0:
-                                out[n, oy, ox, c] = v
-                                argmax[n, oy, ox, c] = pos
+                            v = src[c]
+                            take = v > best[c] or v != v
+                            best[c] = v if take else best[c]
+                            at[c] = pos if take else at[c]
+                if first:
+                    for c in range(C):
+                        best[c] = ninf
+                        at[c] = -1
 
 
 @njit_parallel
 def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
-    """grad_x (N, H, W, C) = each output gradient added where its window's max was."""
+    """grad_x (N, H, W, C) = each output gradient added where its window's max was.
+
+    Windows that cannot overlap (stride >= kernel, no dilation) write each input pixel
+    once, the gradient or zero by a select; others zero grad_x and add at the argmax.
+    """
     N, H, W, C = grad_x.shape
     oh, ow = grad_out.shape[1], grad_out.shape[2]
     zero = grad_x.dtype.type(0)
+    disjoint = sh >= kh and sw >= kw and dh == 1 and dw == 1
+    tiled = sh == kh and sw == kw and ph == 0 and pw == 0 and oh * sh == H and ow * sw == W
+    covered = disjoint and tiled                        # every input pixel in one window
     for n in prange(N):
-        _fill(grad_x[n], zero)
+        if not covered:
+            _fill(grad_x[n], zero)
         for oy in range(oh):
             for ox in range(ow):
-                for c in range(C):
-                    k = argmax[n, oy, ox, c]
-                    if k >= 0:
-                        grad_x[n, k // W, k % W, c] += grad_out[n, oy, ox, c]
+                g, at = grad_out[n, oy, ox], argmax[n, oy, ox]
+                if not disjoint:
+                    for c in range(C):
+                        k = at[c]
+                        if k >= 0:
+                            grad_x[n, k // W, k % W, c] += g[c]
+                    continue
+                for y in range(max(oy * sh - ph, 0), min(oy * sh - ph + kh, H)):
+                    for xx in range(max(ox * sw - pw, 0), min(ox * sw - pw + kw, W)):
+                        dst, pos = grad_x[n, y, xx], y * W + xx
+                        for c in range(C):
+                            dst[c] = g[c] if at[c] == pos else zero
 
 
 @njit_parallel
@@ -164,19 +194,30 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
 
 @njit_parallel
 def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
-    """Adjoint of avg_pool2d_forward_nhwc."""
+    """Adjoint of avg_pool2d_forward_nhwc. Windows that cannot overlap (stride >= kernel)
+    assign each input pixel once instead of zeroing grad_x and adding."""
     N, H, W, C = grad_x.shape
     oh, ow = grad_out.shape[1], grad_out.shape[2]
     zero = grad_x.dtype.type(0)
+    disjoint = sh >= kh and sw >= kw
+    covered = disjoint and sh == kh and sw == kw and ph == 0 and pw == 0 \
+        and oh * sh == H and ow * sw == W
     for n in prange(N):
-        _fill(grad_x[n], zero)
+        if not covered:
+            _fill(grad_x[n], zero)
         for oy in range(oh):
             y0 = oy * sh - ph
             for ox in range(ow):
                 x0 = ox * sw - pw
                 div = avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
                 scale = grad_x.dtype.type(1) / grad_x.dtype.type(div)
+                g = grad_out[n, oy, ox]
                 for y in range(max(y0, 0), min(y0 + kh, H)):
                     for xx in range(max(x0, 0), min(x0 + kw, W)):
-                        for c in range(C):
-                            grad_x[n, y, xx, c] += grad_out[n, oy, ox, c] * scale
+                        dst = grad_x[n, y, xx]
+                        if disjoint:
+                            for c in range(C):
+                                dst[c] = g[c] * scale
+                        else:
+                            for c in range(C):
+                                dst[c] += g[c] * scale

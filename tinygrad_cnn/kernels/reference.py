@@ -60,13 +60,13 @@ def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
     col2im(np.ascontiguousarray(cols_t.T), kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, xp)
 
 
-def conv2d_weight_grad(xp, grad, kh, kw, dh, dw, grad_w_parts, grad_b_parts):
-    """Stride-1 weight/bias gradients of padded xp (N, C, Hp, Wp) for channels-last grad
-    (N, oh, ow, O), as parts that sum to the gradient (here all in part 0)."""
-    N, C = xp.shape[:2]
+def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w_parts, grad_b_parts):
+    """Stride-1 weight/bias gradients of channels-last x (N, H, W, C) padded by (ph, pw) for
+    channels-last grad (N, oh, ow, O), as parts that sum to the gradient (here all in part 0)."""
+    N, H, W, C = x.shape
     oh, ow, O = grad.shape[1:]
-    cols = np.empty((N * oh * ow, C * kh * kw), dtype=xp.dtype)
-    im2col(xp, kh, kw, 1, 1, 0, 0, dh, dw, oh, ow, cols)
+    cols = np.empty((N * oh * ow, C * kh * kw), dtype=x.dtype)
+    im2col(_nchw(x), kh, kw, 1, 1, ph, pw, dh, dw, oh, ow, cols)
     g = grad.reshape(-1, O)
     grad_w_parts[...], grad_b_parts[...] = 0, 0
     grad_w_parts[0], grad_b_parts[0] = g.T @ cols, g.sum(axis=0)

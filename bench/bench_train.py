@@ -361,10 +361,13 @@ def profile_tinygrad(model_name, x, y):
 # Peak RSS cannot be reset for one part of a process by getrusage, and tracemalloc misses
 # what numpy's, torch's and numba's allocators take outside Python. So each figure comes from
 # a fresh interpreter that imports only its own framework, builds the model and the batch,
-# reads VmRSS ("setup"), runs the warm-up steps and reads VmHWM ("first steps": includes
-# numba loading its compiled kernels and torch/oneDNN picking theirs), then resets the
-# kernel's high-water mark (writing "5" to /proc/self/clear_refs), runs more steps and reads
-# VmHWM again ("later steps": the steady training peak). Training memory = later - setup.
+# reads VmRSS ("setup"), runs a few steps of the same model on a 2-image batch and reads
+# VmRSS again ("warm": numba has loaded its compiled kernels, torch its oneDNN and MKL code,
+# a one-time cost of each framework's code), runs the warm-up steps at full batch and reads
+# VmHWM ("first steps"), then resets the kernel's high-water mark (writing "5" to
+# /proc/self/clear_refs), runs more steps and reads VmHWM again ("later steps": the steady
+# training peak). Training memory = later - setup (code loading included); step memory =
+# later - warm: what one training step at this batch needs of a warmed-up framework.
 def proc_status_kib(field):
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -375,14 +378,19 @@ def proc_status_kib(field):
 def child_memory(framework, model_name):
     x, y = sample_batch(ARGS.batch)
     step = make_step(framework, model_name, x, y)
+    tiny = make_step(framework, model_name, x[:2], y[:2])
     setup = proc_status_kib("VmRSS")
+    for _ in range(WARMUP):
+        tiny()
+    warm = proc_status_kib("VmRSS")
     for _ in range(WARMUP):
         step()
     first = proc_status_kib("VmHWM")
     Path("/proc/self/clear_refs").write_text("5")
     for _ in range(MEMORY_STEPS):
         step()
-    print(json.dumps({"setup": setup, "first": first, "later": proc_status_kib("VmHWM")}))
+    print(json.dumps({"setup": setup, "warm": warm, "first": first,
+                      "later": proc_status_kib("VmHWM")}))
 
 
 def measure_memory(framework, model_name):
@@ -527,15 +535,18 @@ def print_breakdown(model_name, total, rows, other):
 
 def print_memory(models, names):
     print(f"memory, MiB (a fresh process per row trains only that framework and model: resident "
-          f"after setup,\n peak over the {WARMUP} first steps, peak over {MEMORY_STEPS} later "
-          f"steps; training = later peak - setup)")
-    print(f"  {'model':11} {'framework':20} {'setup':>7} {'first':>7} {'later':>7} {'training':>9}")
+          f"after setup,\n resident after {WARMUP} steps on 2 images (code loaded), peak over "
+          f"the {WARMUP} first full steps, peak over {MEMORY_STEPS} later steps; training = "
+          f"later - setup,\n step = later - warm: what a step needs beyond the loaded code)")
+    print(f"  {'model':11} {'framework':20} {'setup':>7} {'warm':>7} {'first':>7} {'later':>7} "
+          f"{'training':>9} {'step':>6}")
     for model_name in models:
         for name in names:
             m = measure_memory(name, model_name)
             if m:
-                print(f"  {model_name:11} {name:20} {m['setup']:7.0f} {m['first']:7.0f} "
-                      f"{m['later']:7.0f} {m['later'] - m['setup']:9.0f}")
+                print(f"  {model_name:11} {name:20} {m['setup']:7.0f} {m['warm']:7.0f} "
+                      f"{m['first']:7.0f} {m['later']:7.0f} {m['later'] - m['setup']:9.0f} "
+                      f"{m['later'] - m['warm']:6.0f}")
     print()
 
 

@@ -239,7 +239,7 @@ patch columns, 4 output channels at a time: measured at batch 100, it beats the 
 2x on SimpleCNN's conv2 (32 -> 64 channels) and loses on LeNet-5's conv2 (6 -> 16, whose
 small patch matrix the GEMM path keeps for the weight gradient) and on 1-channel inputs."""
 
-_PATCH_CHUNK_BYTES = 4 << 20
+_PATCH_CHUNK_BYTES = 1 << 20
 """The GEMM path makes and multiplies patches a few images at a time, about this many bytes
 per chunk, so the GEMM reads patches that were just written to cache."""
 
@@ -271,7 +271,8 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
     ones = b is not None and groups == 1
     if ones:
         wmat = np.concatenate([wmat, b[:, None]], axis=1)              # bias as one more column
-    chunks = _PatchChunks(x, w.shape, pad, geometry, ones, keep=True)
+    keep = not _weight_grad_kernel(w.shape, groups, stride)           # backward's GEMM reuses them
+    chunks = _PatchChunks(x, w.shape, pad, geometry, ones, keep=keep)
     kept = None
     for rows, cols_t in chunks:                                        # out = patches @ wmat.T
         if groups == 1:
@@ -301,8 +302,7 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     dx = dw_ = db = None
     if needs[0]:
         dx = _input_grad(g, grad.shape, w, x, stride, pad, dilation, groups, geometry)
-    if (needs[1] or need_db) and groups == 1 and (
-            _fused(w.shape, groups) or (stride == (1, 1) and O < _FUSED_MIN_CHANNELS)):
+    if (needs[1] or need_db) and _weight_grad_kernel(w.shape, groups, stride):
         dw_, db = _fused_weight_grad(g, x, w, stride, pad, geometry, needs[1], need_db)
     elif needs[1] or need_db:
         ones = need_db and groups == 1
@@ -319,9 +319,7 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
 
 
 def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
-    """Weight and bias gradients of a fused-path convolution, and of a narrow (fewer than
-    _FUSED_MIN_CHANNELS outputs) stride-1 one, whose O-row product NumPy's GEMM runs on
-    one thread (LeNet-5's conv1: 0.88 -> 0.45 ms).
+    """Weight and bias gradients where _weight_grad_kernel says so.
 
     Stride 1: kernels/cpu.conv2d_weight_grad, the same register-tiled product as the
     forward, one image at a time per thread (no BLAS). Other strides: channels-last patch
@@ -375,6 +373,15 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
     dx = np.empty_like(x)                                             # x's own memory layout
     dx[...] = dxp[:, :, pt:pt + H, pl:pl + W]
     return dx
+
+
+def _weight_grad_kernel(w_shape, groups, stride):
+    """True when _fused_weight_grad computes the weight gradient: fused-path convolutions,
+    and narrow (fewer than _FUSED_MIN_CHANNELS outputs) stride-1 ones, whose O-row product
+    NumPy's GEMM runs on one thread (LeNet-5's conv1: 0.88 -> 0.45 ms). The others multiply
+    patch matrices, which forward then keeps when they are small."""
+    O = w_shape[0]
+    return groups == 1 and (_fused(w_shape, groups) or (stride == (1, 1) and O < _FUSED_MIN_CHANNELS))
 
 
 def _fused(w_shape, groups):

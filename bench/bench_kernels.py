@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 
 from tinygrad_cnn import Tensor  # noqa: E402
 from tinygrad_cnn.backends import cpu  # noqa: E402
-from tinygrad_cnn.kernels import cpu as kernels  # noqa: E402
+from tinygrad_cnn.kernels import cpu_conv as kernels  # noqa: E402
 from tinygrad_cnn.nn import functional as F  # noqa: E402
 
 try:

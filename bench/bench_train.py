@@ -238,13 +238,11 @@ class BackendProfile:
 
     def __init__(self):
         from tinygrad_cnn.backends import cpu
-        from tinygrad_cnn.kernels import cpu as cpu_kernels
-        from tinygrad_cnn.kernels import cpu_nhwc
+        from tinygrad_cnn.kernels import cpu_conv
         self.backend = cpu
         self.targets = [(cpu, name) for name, fn in vars(cpu).items()
                         if callable(fn) and not name.startswith("_") and not isinstance(fn, type)]
-        self.targets += [(cpu_nhwc, "conv2d_forward_nhwc"), (cpu_kernels, "patch_columns"),
-                         (cpu_kernels, "patch_columns_add")]
+        self.targets += [(cpu_conv, name) for name in self.KERNELS]
         self.originals = {}
         self.seconds, self.current = {}, None
 

@@ -5,7 +5,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
-from tinygrad_cnn.kernels import cpu, cpu_gemm, cpu_nhwc, reference
+from tinygrad_cnn.kernels import cpu, cpu_conv, cpu_gemm, cpu_nhwc, reference
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 DTYPES = [np.float32, np.float64]
@@ -147,7 +147,7 @@ def _public(m):
 
 
 def test_cpu_and_reference_export_the_same_kernels():
-    assert _public(cpu) | _public(cpu_nhwc) | _public(cpu_gemm) == _public(reference)
+    assert _public(cpu) | _public(cpu_conv) | _public(cpu_nhwc) | _public(cpu_gemm) == _public(reference)
     assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
             "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
@@ -175,12 +175,12 @@ def test_patch_columns_match_reference_and_are_adjoint(dtype, cfg, seed):
     oh, ow = cfg.out_hw
     shape = (cfg.C * cfg.kh * cfg.kw, cfg.N * oh * ow)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    cpu.patch_columns(xp, *_column_geo(cfg), fast)
+    cpu_conv.patch_columns(xp, *_column_geo(cfg), fast)
     reference.patch_columns(xp, *_column_geo(cfg), ref)
     np.testing.assert_array_equal(fast, ref)
     cols_t = arrays(shape, seed + 1, dtype)
     back = np.full(xp.shape, np.nan, dtype)
-    cpu.patch_columns_add(cols_t, *_column_geo(cfg), back)
+    cpu_conv.patch_columns_add(cols_t, *_column_geo(cfg), back)
     ref_back = np.full(xp.shape, np.nan, dtype)
     reference.patch_columns_add(cols_t, *_column_geo(cfg), ref_back)
     np.testing.assert_allclose(back, ref_back, **TOL[dtype])
@@ -195,7 +195,7 @@ def test_nhwc_im2col_matches_reference(dtype, cfg, seed):
     oh, ow = cfg.out_hw
     shape = (cfg.N * oh * ow, cfg.kh * cfg.kw * cfg.C)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    cpu_nhwc.im2col_nhwc(x, *_conv_geometry(cfg), fast)
+    cpu_conv.im2col_nhwc(x, *_conv_geometry(cfg), fast)
     reference.im2col_nhwc(x, *_conv_geometry(cfg), ref)
     np.testing.assert_array_equal(fast, ref)
 
@@ -213,7 +213,7 @@ def test_fused_conv_forward_matches_reference(dtype, cfg, seed):
     bias = arrays((cfg.O,), seed + 2, dtype)
     geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, *cfg.dilation)
     fast, ref = np.full((cfg.N, oh, ow, cfg.O), np.nan, dtype), np.empty((cfg.N, oh, ow, cfg.O), dtype)
-    cpu_nhwc.conv2d_forward_nhwc(x, wmat, bias, *geo, fast)
+    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, *geo, fast)
     reference.conv2d_forward_nhwc(x, wmat, bias, *geo, ref)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
     assert fast.dtype == dtype
@@ -232,7 +232,7 @@ def test_weight_grad_kernel_matches_reference(dtype, cfg, seed, parts):
     grad = arrays((cfg.N, oh, ow, cfg.O), seed + 1, dtype)
     K = cfg.C * cfg.kh * cfg.kw
     res = []
-    for mod, T in ((cpu, parts), (reference, 1)):
+    for mod, T in ((cpu_conv, parts), (reference, 1)):
         dw_parts = np.full((T, cfg.O, K), np.nan, dtype)
         db_parts = np.full((T, cfg.O), np.nan, dtype)
         mod.conv2d_weight_grad(x, grad, cfg.kh, cfg.kw, ph, pw, *cfg.dilation, dw_parts, db_parts)

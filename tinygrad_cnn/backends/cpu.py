@@ -1,4 +1,4 @@
-"""CPU backend: NumPy for elementwise work and GEMM, @njit kernels for conv and pooling.
+"""CPU backend: NumPy for elementwise work and small GEMMs, @njit kernels for conv and pooling.
 
 Every function takes and returns NumPy arrays. The CUDA backend supplies the same names
 with device arrays, so ops.py is written once. Layout inside the conv path is this
@@ -8,10 +8,11 @@ import numpy as np
 
 from tinygrad_cnn.backends import host_memory
 from tinygrad_cnn.kernels import cpu as kernels
+from tinygrad_cnn.kernels import cpu_conv as conv_kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
-from tinygrad_cnn.kernels.jit import thread_count
+from tinygrad_cnn.kernels.jit import thread_count as _thread_count
 
 name = "cpu"
 host_memory.keep_freed_memory()
@@ -254,10 +255,10 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
     conv or pool reads without a copy), and what backward needs: (x, kept patches or None).
 
     pad = (top, bottom, left, right). Two paths, one result:
-      fused (groups == 1, C >= _FUSED_MIN_CHANNELS): kernels/cpu_nhwc.conv2d_forward_nhwc
+      fused (groups == 1, C >= _FUSED_MIN_CHANNELS): kernels/cpu_conv.conv2d_forward_nhwc
         makes patch rows a cache-sized block at a time and multiplies them at once, bias
         included (kernels/cpu_gemm.matmul_nt_add);
-      GEMM: transposed patches (kernels/cpu.patch_columns) of the zero-padded input, a chunk
+      GEMM: transposed patches (kernels/cpu_conv.patch_columns) of the zero-padded input, a chunk
         of images at a time, times the weights in NumPy's GEMM, with a row of ones that
         carries the bias through the same product.
     """
@@ -329,10 +330,10 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     O, C, KH, KW = w.shape
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
     if stride == (1, 1):
-        parts = min(N, thread_count()) or 1                         # (max is this module's)
+        parts = min(N, _thread_count()) or 1                         # (max is this module's)
         dw_parts = np.empty((parts, O, C * KH * KW), dtype=g.dtype)
         db_parts = np.empty((parts, O), dtype=g.dtype)
-        kernels.conv2d_weight_grad(_channels_last(x), g.reshape(N, OH, OW, O), KH, KW,
+        conv_kernels.conv2d_weight_grad(_channels_last(x), g.reshape(N, OH, OW, O), KH, KW,
                                    pad[0], pad[2], *geometry[6:8], dw_parts, db_parts)
         return (dw_parts.sum(axis=0).reshape(w.shape) if need_dw else None,
                 db_parts.sum(axis=0) if need_db else None)
@@ -343,7 +344,7 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     for first, stop in chunks:
         rows = slice(first * OH * OW, stop * OH * OW)
         part = cols[:rows.stop - rows.start]
-        nhwc.im2col_nhwc(xh[first:stop], *geometry, part)
+        conv_kernels.im2col_nhwc(xh[first:stop], *geometry, part)
         dwmat += g[rows].T @ part
     dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, C).transpose(0, 3, 1, 2)) if need_dw else None
     db = np.ones(g.shape[0], dtype=g.dtype) @ g if need_db else None  # a GEMV: 7x faster than g.sum(0)
@@ -369,7 +370,7 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
             np.matmul(wmat.T, g[rows].T, out=dcols_t)
         for o, k in _group_blocks(w.shape, groups):
             dcols_t[k] = wmat[o].T @ g[rows, o].T
-        kernels.patch_columns_add(dcols_t, *_column_geometry(geometry), dxp[first:stop])
+        conv_kernels.patch_columns_add(dcols_t, *_column_geometry(geometry), dxp[first:stop])
     dx = np.empty_like(x)                                             # x's own memory layout
     dx[...] = dxp[:, :, pt:pt + H, pl:pl + W]
     return dx
@@ -398,7 +399,7 @@ def _fused_conv(xh, wmat, b, geometry, OH, OW):
     """(N, OH, OW, O) output of the fused kernel for channels-last xh."""
     out = np.empty((xh.shape[0], OH, OW, wmat.shape[0]), dtype=xh.dtype)
     bias = b if b is not None else np.zeros(wmat.shape[0], dtype=xh.dtype)
-    nhwc.conv2d_forward_nhwc(xh, wmat, bias, *geometry, out)
+    conv_kernels.conv2d_forward_nhwc(xh, wmat, bias, *geometry, out)
     return out
 
 
@@ -439,7 +440,7 @@ class _PatchChunks:
         for first, stop in self.chunks:
             rows = slice(first * self.rows_per_image, stop * self.rows_per_image)
             cols_t = np.empty((self.k + self.ones, rows.stop - rows.start), dtype=self.x.dtype)
-            kernels.patch_columns(xp[first:stop], *_column_geometry(self.geometry), cols_t[:self.k])
+            conv_kernels.patch_columns(xp[first:stop], *_column_geometry(self.geometry), cols_t[:self.k])
             if self.ones:
                 cols_t[self.k] = 1
             yield rows, cols_t

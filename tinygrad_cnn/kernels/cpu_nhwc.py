@@ -1,98 +1,16 @@
-"""@njit kernels for the channels-last (NHWC) conv path the CPU backend uses internally.
+"""@njit pooling kernels for channels-last (NHWC) activations, which the CPU conv path
+produces.
 
-Channels-last puts a pixel's C values side by side, so im2col copies runs of C floats
-instead of single elements and pooling's inner loop runs over contiguous channels. The
-public layout stays NCHW: the backend hands these kernels ``x.transpose(0, 2, 3, 1)``
-views and returns NCHW views of their outputs. Rows of the patch matrix are (n, oy, ox),
-its columns (i, j, c). Argmax indices are h*W+w per (n, c) plane, as in the NCHW kernels.
+Channels-last puts a pixel's C values side by side, so pooling's inner loop runs over
+contiguous channels. The public layout stays NCHW: the backend hands these kernels
+``x.transpose(0, 2, 3, 1)`` views and returns NCHW views of their outputs. Argmax indices
+are h*W+w per (n, c) plane, as in the NCHW kernels.
 """
 import numpy as np
 from numba import prange
 
-from tinygrad_cnn.kernels.cpu_gemm import matmul_nt_add
 from tinygrad_cnn.kernels.geometry import avg_pool_divisor
-from tinygrad_cnn.kernels.jit import fill as _fill, njit, njit_parallel
-
-
-@njit_parallel
-def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """Fill cols (N*oh*ow, kh*kw*C) from x (N, H, W, C): rows (n, oy, ox), columns (i, j, c)."""
-    N = x.shape[0]
-    for n in prange(N):
-        _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, 0,
-                    cols[n * oh * ow:(n + 1) * oh * ow])
-
-
-@njit
-def _patch_rows(img, kh, kw, sh, sw, ph, pw, dh, dw, ow, first, cols):
-    """cols[r] = the (i, j, c) patch of output pixel first + r of one image img (H, W, C).
-
-    Without dilation a kernel row's kw*C values lie side by side in img, so each (pixel, i)
-    is one copy of the in-image stretch between two zero fills; dilated kernels copy C
-    values per tap.
-    """
-    H, W, C = img.shape
-    zero = img.dtype.type(0)
-    flat = img.reshape(H * W * C)
-    run = kw * C
-    for r in range(cols.shape[0]):
-        oy, ox = (first + r) // ow, (first + r) % ow
-        x0 = ox * sw - pw                                        # input column of tap j = 0
-        if dw == 1:
-            jlo, jhi = min(max(0, -x0), kw), max(min(kw, W - x0), 0)
-        for i in range(kh):
-            y = oy * sh - ph + i * dh
-            dst = cols[r, i * run:(i + 1) * run]
-            if y < 0 or y >= H:
-                for k in range(run):
-                    dst[k] = zero
-            elif dw == 1:
-                src = flat[(y * W + x0 + jlo) * C:]
-                for k in range(jlo * C):
-                    dst[k] = zero
-                inside = dst[jlo * C:]
-                for k in range(max(jhi - jlo, 0) * C):
-                    inside[k] = src[k]
-                for k in range(max(jhi, jlo) * C, run):
-                    dst[k] = zero
-            else:
-                for j in range(kw):
-                    xx = x0 + j * dw
-                    if 0 <= xx < W:
-                        for c in range(C):
-                            dst[j * C + c] = img[y, xx, c]
-                    else:
-                        for c in range(C):
-                            dst[j * C + c] = zero
-
-
-_CONV_ROWS = 128
-"""Output pixels per block in conv2d_forward_nhwc: their patches (128 x 288 floats for
-SimpleCNN's conv2, 147 KB) stay in the core's L2 cache while they are multiplied."""
-
-
-@njit_parallel
-def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out):
-    """out (N, OH, OW, O) = im2col_nhwc(x) @ wmat (O, kh*kw*C).T + bias (O,), fused.
-
-    Each thread takes a block of one image's output pixels, makes their patch rows and
-    multiplies them at once, so patches are never written to memory as a whole.
-    """
-    N = x.shape[0]
-    oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
-    P, K = oh * ow, wmat.shape[1]
-    blocks = (P + _CONV_ROWS - 1) // _CONV_ROWS
-    step = ((P + blocks - 1) // blocks + 3) // 4 * 4        # even blocks, whole 4-row tiles
-    for job in prange(N * blocks):
-        n, first = job // blocks, (job % blocks) * step
-        rows = min(step, P - first)
-        cols = np.empty((step, K), dtype=x.dtype)
-        _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, first, cols[:rows])
-        dst = out[n].reshape(P, O)[first:first + rows]
-        for r in range(rows):
-            for o in range(O):
-                dst[r, o] = bias[o]
-        matmul_nt_add(cols[:rows], wmat, dst)
+from tinygrad_cnn.kernels.jit import fill as _fill, njit_parallel
 
 
 @njit_parallel

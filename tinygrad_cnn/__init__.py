@@ -5,13 +5,20 @@ The data path: ``Tensor`` method -> ``ops.X.apply`` (forward/backward written on
 ``kernels/reference.py`` (NumPy).
 """
 import os
+import sys
 
 # OpenBLAS threads spin for ~0.1 s after each GEMM, taking the cores that the next Numba
 # kernel needs; 2^4 cycles of spinning instead. Effective only when tinygrad_cnn is imported
-# before NumPy (OpenBLAS reads it once); a value the user set is kept.
+# before NumPy (OpenBLAS reads it once); a value the user set is kept. When NumPy came first,
+# the backend runs its own GEMMs single-threaded instead (backends/blas_threads.py).
+_NUMPY_CAME_FIRST = "numpy" in sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in os.environ
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from tinygrad_cnn.grad_mode import enable_grad, is_enabled as is_grad_enabled, no_grad  # noqa: F401
+from tinygrad_cnn.backends import blas_threads as _blas_threads  # noqa: E402
+
+_blas_threads._WORKERS_SPIN = _NUMPY_CAME_FIRST
+
+from tinygrad_cnn.grad_mode import enable_grad, is_enabled as is_grad_enabled, no_grad  # noqa: F401,E402
 from tinygrad_cnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: F401
 from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401
 from tinygrad_cnn.im2col import col2im, im2col  # noqa: F401

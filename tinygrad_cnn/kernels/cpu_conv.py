@@ -29,45 +29,24 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 @njit
 def _patch_rows(img, kh, kw, sh, sw, ph, pw, dh, dw, ow, first, cols):
-    """cols[r] = the (i, j, c) patch of output pixel first + r of one image img (H, W, C).
-
-    Without dilation a kernel row's kw*C values lie side by side in img, so each (pixel, i)
-    is one copy of the in-image stretch between two zero fills; dilated kernels copy C
-    values per tap.
-    """
+    """cols[r] = the (i, j, c) patch of output pixel first + r of one image img (H, W, C):
+    per kernel tap a copy of the pixel's C channels, or C zeros where the tap is padding."""
     H, W, C = img.shape
     zero = img.dtype.type(0)
-    flat = img.reshape(H * W * C)
-    run = kw * C
     for r in range(cols.shape[0]):
         oy, ox = (first + r) // ow, (first + r) % ow
-        x0 = ox * sw - pw                                        # input column of tap j = 0
-        if dw == 1:
-            jlo, jhi = min(max(0, -x0), kw), max(min(kw, W - x0), 0)
         for i in range(kh):
             y = oy * sh - ph + i * dh
-            dst = cols[r, i * run:(i + 1) * run]
-            if y < 0 or y >= H:
-                for k in range(run):
-                    dst[k] = zero
-            elif dw == 1:
-                src = flat[(y * W + x0 + jlo) * C:]
-                for k in range(jlo * C):
-                    dst[k] = zero
-                inside = dst[jlo * C:]
-                for k in range(max(jhi - jlo, 0) * C):
-                    inside[k] = src[k]
-                for k in range(max(jhi, jlo) * C, run):
-                    dst[k] = zero
-            else:
-                for j in range(kw):
-                    xx = x0 + j * dw
-                    if 0 <= xx < W:
-                        for c in range(C):
-                            dst[j * C + c] = img[y, xx, c]
-                    else:
-                        for c in range(C):
-                            dst[j * C + c] = zero
+            for j in range(kw):
+                xx = ox * sw - pw + j * dw
+                dst = cols[r, (i * kw + j) * C:(i * kw + j + 1) * C]
+                if 0 <= y < H and 0 <= xx < W:
+                    src = img[y, xx]
+                    for c in range(C):
+                        dst[c] = src[c]
+                else:
+                    for c in range(C):
+                        dst[c] = zero
 
 
 _CONV_ROWS = 128

@@ -29,13 +29,14 @@ import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from machine import print_machine_header  # noqa: E402
-import numpy as np  # noqa: E402
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 
+# tinygrad_cnn first: its thread settings (OPENBLAS_THREAD_TIMEOUT) only apply before numpy.
 from tinygrad_cnn import Tensor  # noqa: E402
+from machine import print_machine_header  # noqa: E402
+import numpy as np  # noqa: E402
+
 from tinygrad_cnn.backends import cpu  # noqa: E402
 from tinygrad_cnn.kernels import cpu_conv as kernels  # noqa: E402
 from tinygrad_cnn.nn import functional as F  # noqa: E402
@@ -186,7 +187,8 @@ def sgemm_gflops(M, K, N, repeats):
 
 def conv_stages_ms(case, x, w, grad, repeats):
     """Our conv split into the steps backends/cpu.py runs for it (stride 1), each over the
-    whole batch: the fused path (C >= _FUSED_MIN_CHANNELS) or the GEMM path.
+    whole batch: the fused path (C >= _FUSED_MIN_CHANNELS) or the GEMM path. The input
+    gradients are timed although a first layer's is not needed in training.
 
     Each step is timed alone, so the sum leaves out what steps cost each other (threads
     of one pool still parked when the next kernel starts).
@@ -207,22 +209,25 @@ def conv_stages_ms(case, x, w, grad, repeats):
     g_nhwc = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))   # (N, OH, OW, O)
     g = g_nhwc.reshape(N * OH * OW, O)
     stages = {}
-    if cpu._fused(w.shape, 1):      # (the weight-gradient rows show the GEMM form for both)
+    if cpu._fused(w.shape, 1):
         x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
         tconv = (KH, KW, 1, 1, KH - 1 - p, KW - 1 - p, 1, 1)
         stages["fwd  fused kernel"] = lambda: cpu._fused_conv(
             x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
         stages["bwd  dx: fused kernel"] = lambda: cpu._fused_conv(g_nhwc, flipped, None, tconv, H, W)
-        stages["bwd  patch_columns (remade)"] = lambda: kernels.patch_columns(xp, *columns, cols_t[:K])
-    else:
-        dcols_t = wmat.T @ g.T
-        stages["fwd  patch_columns"] = lambda: kernels.patch_columns(xp, *columns, cols_t[:K])
-        stages["fwd  GEMM patches @ W.T"] = lambda: cols_t.T @ wb.T
-        stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ g.T
-        stages["bwd  patch_columns_add"] = lambda: kernels.patch_columns_add(
-            dcols_t, *columns, np.empty_like(xp))
-    stages["bwd  GEMM g.T @ patches (dW, db)"] = lambda: g.T @ cols_t.T
+        parts = min(N, cpu._thread_count())
+        dw_parts, db_parts = np.empty((parts, O, K), np.float32), np.empty((parts, O), np.float32)
+        stages["bwd  dW, db: conv2d_weight_grad"] = lambda: kernels.conv2d_weight_grad(
+            x_nhwc, g_nhwc, KH, KW, p, p, 1, 1, dw_parts, db_parts)
+        return {name: median_ms(fn, repeats) for name, fn in stages.items()}
+    dcols_t = wmat.T @ g.T
+    stages["fwd  patch_columns"] = lambda: kernels.patch_columns(xp, *columns, cols_t[:K])
+    stages["fwd  GEMM patches @ W.T"] = lambda: cols_t.T @ wb.T
+    stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ g.T
+    stages["bwd  patch_columns_add"] = lambda: kernels.patch_columns_add(
+        dcols_t, *columns, np.empty_like(xp))
+    stages["bwd  GEMM (patches @ g).T (dW, db)"] = lambda: (cols_t @ g).T
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
 
 

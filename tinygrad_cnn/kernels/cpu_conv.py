@@ -65,7 +65,7 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out):
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P, K = oh * ow, wmat.shape[1]
     blocks = (P + _CONV_ROWS - 1) // _CONV_ROWS
-    step = ((P + blocks - 1) // blocks + 3) // 4 * 4        # even blocks, whole 4-row tiles
+    step = ((P + blocks - 1) // blocks + 5) // 6 * 6        # even blocks, whole 6-row tiles
     for job in prange(N * blocks):
         n, first = job // blocks, (job % blocks) * step
         rows = min(step, P - first)

@@ -13,9 +13,11 @@ PATHS = ["fused", "gemm"]
 
 @contextlib.contextmanager
 def conv_path(path):
-    saved = cpu._FUSED_MIN_CHANNELS
-    cpu._FUSED_MIN_CHANNELS = 1 if path == "fused" else 1 << 62
+    """fused: every ungrouped conv fused, every stride-1 weight gradient by the kernel;
+    gemm: patches and NumPy's GEMM throughout (kept patches, the bias row of ones)."""
+    saved = cpu._FUSED_MIN_CHANNELS, cpu._NARROW_OUTPUTS
+    cpu._FUSED_MIN_CHANNELS, cpu._NARROW_OUTPUTS = (1, 1) if path == "fused" else (1 << 62, 0)
     try:
         yield
     finally:
-        cpu._FUSED_MIN_CHANNELS = saved
+        cpu._FUSED_MIN_CHANNELS, cpu._NARROW_OUTPUTS = saved

@@ -95,6 +95,38 @@ def test_max_pool_nan_propagates_and_ties_keep_first():
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_nhwc_max_pool_nan_ties_and_empty_windows(dtype):
+    """The channels-last kernel's branch-free select, over 3 channels at once: a NaN wins
+    (the last one), ties keep the first, a window with no pixel (ceil_mode) gives -inf, -1;
+    the backward puts each gradient at its argmax. int32 indices, as the backend passes."""
+    planes = np.array([[[1.0, 1.0], [np.nan, 0.0]],           # NaN at 2
+                       [[5.0, 5.0], [5.0, 5.0]],              # all tied: the first, 0
+                       [[np.nan, 2.0], [3.0, np.nan]]],       # two NaN: the last, 3
+                      dtype)
+    x = np.ascontiguousarray(np.concatenate([planes, np.zeros((3, 2, 1), dtype)], axis=2)
+                             [None].transpose(0, 2, 3, 1))    # (1, 2, 3, 3): W=3
+    out = np.empty((1, 1, 2, 3), dtype)
+    idx = np.empty((1, 1, 2, 3), np.int32)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, out, idx)
+    assert np.isnan(out[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 3   # h*W + w with W=3
+    assert out[0, 0, 0, 1] == 5.0 and idx[0, 0, 0, 1] == 0
+    assert np.isnan(out[0, 0, 0, 2]) and idx[0, 0, 0, 2] == 4
+    assert (out[0, 0, 1] == 0).all()                            # the last column's window
+    empty_out, empty_idx = np.empty((1, 1, 1, 3), dtype), np.empty((1, 1, 1, 3), np.int32)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, empty_out, empty_idx)
+    assert (empty_out == -np.inf).all() and (empty_idx == -1).all()
+    grad = np.arange(1, 7, dtype=dtype).reshape(1, 1, 2, 3)
+    gx = np.full(x.shape, np.nan, dtype)
+    cpu_nhwc.max_pool2d_backward_nhwc(grad, idx, 2, 2, 2, 2, 0, 0, 1, 1, gx)
+    expect = np.zeros(x.shape, dtype)
+    for c, k in enumerate(idx[0, 0, 0]):
+        expect[0, k // 3, k % 3, c] = grad[0, 0, 0, c]
+    for c, k in enumerate(idx[0, 0, 1]):
+        expect[0, k // 3, k % 3, c] += grad[0, 0, 1, c]
+    np.testing.assert_array_equal(gx, expect)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=pool_configs(dilation=False), seed=seeds)
 def test_avg_pool_matches_reference(dtype, cfg, seed):
     x = arrays(cfg.x_shape, seed, dtype)
@@ -241,10 +273,25 @@ def test_weight_grad_kernel_matches_reference(dtype, cfg, seed, parts):
     np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])
 
 
+@pytest.mark.parametrize("hw", [(80, 80), (9, 700), (29, 31)])
+def test_fused_conv_forward_on_images_of_many_row_blocks(hw):
+    """Images of more output pixels than one block of _CONV_ROWS: every block inside its
+    image (80x80 once ran a block past the end)."""
+    H, W = hw
+    x = nhwc(arrays((2, 3, H, W), 0, np.float32))
+    wmat, bias = arrays((5, 3 * 3 * 3), 1, np.float32), arrays((5,), 2, np.float32)
+    fast = np.full((3, H, W, 5), np.nan, np.float32)          # one image more than written
+    ref = np.empty((2, H, W, 5), np.float32)
+    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, fast[:2])
+    reference.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, ref)
+    np.testing.assert_allclose(fast[:2], ref, **SUM_TOL[np.float32])
+    assert np.isnan(fast[2]).all()                             # nothing written past the end
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(m=st.integers(0, 13), n=st.integers(0, 13), k=st.integers(0, 40), seed=seeds)
 def test_matmul_nt_add_matches_numpy_at_every_edge(dtype, m, n, k, seed):
-    """Sizes on and off the 4x4 tiles, empty ones included; c is added to, not overwritten."""
+    """Sizes on and off the 6x4 tiles, empty ones included; c is added to, not overwritten."""
     a, b = arrays((m, k), seed, dtype), arrays((n, k), seed + 1, dtype)
     c = arrays((m, n), seed + 2, dtype)
     ref = c + a @ b.T
@@ -260,15 +307,15 @@ def test_matmul_nt_add_matches_numpy_at_every_edge(dtype, m, n, k, seed):
 
 def test_matmul_nt_add_keeps_ieee_nan_and_inf():
     """Only reassociation and contraction are allowed: NaN and inf still propagate."""
-    a = np.ones((5, 8), np.float32)
-    b = np.ones((6, 8), np.float32)
-    a[1, 3], b[2, 5], a[4, 0] = np.nan, np.inf, np.inf
-    b[5, 0] = 0.0
-    c = np.zeros((5, 6), np.float32)
+    a = np.ones((7, 8), np.float32)                     # a 6x4 tile plus both edges
+    b = np.ones((5, 8), np.float32)
+    a[1, 3], b[2, 5], a[4, 0], a[6, 2] = np.nan, np.inf, np.inf, np.nan
+    b[4, 0] = 0.0
+    c = np.zeros((7, 5), np.float32)
     cpu_gemm.matmul_nt_add(a, b, c)
-    assert np.isnan(c[1]).all()                         # a NaN poisons its whole row
-    assert np.isinf(c[[0, 2, 3], 2]).all()              # inf from b's row 2
-    assert np.isnan(c[4, 5])                            # inf * 0 is NaN
+    assert np.isnan(c[1]).all() and np.isnan(c[6]).all()   # a NaN poisons its whole row
+    assert np.isinf(c[[0, 2, 3, 5], 2]).all()               # inf from b's row 2
+    assert np.isnan(c[4, 4])                                # inf * 0 is NaN
     assert c[0, 0] == 8.0
 
 

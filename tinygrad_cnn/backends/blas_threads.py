@@ -13,7 +13,8 @@ threads. threadpoolctl finds the BLAS library NumPy loaded, whichever it is.
 import functools
 
 _WORKERS_SPIN = False
-"""Set by tinygrad_cnn/__init__.py: True when NumPy was imported before it."""
+"""Set by tinygrad_cnn/__init__.py: True when NumPy was imported before it and the user had
+not set OPENBLAS_THREAD_TIMEOUT (a value of theirs is theirs to choose)."""
 
 _blas = None
 

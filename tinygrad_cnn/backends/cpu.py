@@ -295,9 +295,9 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
 
     Input gradient: with stride 1 and an ungrouped kernel it is itself a convolution, of the
     output gradient by the kernel turned 180 degrees with in/out channels swapped, padded by
-    (KH-1)*dh - top (and so on); the fused kernel computes it without any col2im. Otherwise
-    the patch gradient (NumPy's GEMM) is summed back by patch_columns_add. Weight and bias
-    gradients: the output gradient times the (kept or remade) transposed patches.
+    (KH-1)*dh - top (and so on); when both channel counts reach _FUSED_MIN_CHANNELS the fused
+    kernel computes it without any col2im. Otherwise the patch gradient (NumPy's GEMM) is
+    summed back by patch_columns_add. Weight and bias gradients: see _weight_grad_kernel.
     """
     x, kept = saved
     N, O, OH, OW = grad.shape
@@ -326,19 +326,21 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
 def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     """Weight and bias gradients where _weight_grad_kernel says so.
 
-    Stride 1: kernels/cpu.conv2d_weight_grad, the same register-tiled product as the
-    forward, one image at a time per thread (no BLAS). Other strides: channels-last patch
-    rows (im2col_nhwc, remade a chunk of images at a time) times the output gradient in
-    NumPy's GEMM, the bias gradient as a GEMV.
+    Stride 1: kernels/cpu_conv.conv2d_weight_grad, the same register-tiled product as the
+    forward, one image at a time per thread (no BLAS), while one image's patches fit in
+    _WGRAD_IMAGE_BYTES. Other strides and larger images: channels-last patch rows
+    (im2col_nhwc, remade a chunk of images at a time) times the output gradient in NumPy's
+    GEMM, the bias gradient as a GEMV.
     """
     O, C, KH, KW = w.shape
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
-    if stride == (1, 1):
+    image_bytes = C * KH * KW * OH * (OW + (KW - 1) * geometry[7]) * g.itemsize
+    if stride == (1, 1) and image_bytes <= _WGRAD_IMAGE_BYTES:
         parts = min(N, _thread_count()) or 1                         # (max is this module's)
         dw_parts = np.empty((parts, O, C * KH * KW), dtype=g.dtype)
         db_parts = np.empty((parts, O), dtype=g.dtype)
         conv_kernels.conv2d_weight_grad(_channels_last(x), g.reshape(N, OH, OW, O), KH, KW,
-                                   pad[0], pad[2], *geometry[6:8], dw_parts, db_parts)
+                                        pad[0], pad[2], *geometry[6:8], dw_parts, db_parts)
         return (dw_parts.sum(axis=0).reshape(w.shape) if need_dw else None,
                 db_parts.sum(axis=0) if need_db else None)
     xh = _channels_last(x)
@@ -380,18 +382,26 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
     return dx
 
 
+_WGRAD_IMAGE_BYTES = 8 << 20
+"""Largest per-image patch matrix (one per thread) for the weight-gradient kernel: SimpleCNN's
+conv2 needs 258 KB; a 64-channel 3x3 layer on 224x224 images would need 116 MB."""
+
+_NARROW_OUTPUTS = 16
+"""Output channels below which a stride-1 convolution's weight gradient takes the kernel even
+on the GEMM path: NumPy's GEMM runs such an O-row product on one thread (LeNet-5's conv1,
+6 outputs: 0.88 -> 0.45 ms)."""
+
+
 def _weight_grad_kernel(w_shape, groups, stride):
     """True when _fused_weight_grad computes the weight gradient: fused-path convolutions,
-    and narrow (fewer than _FUSED_MIN_CHANNELS outputs) stride-1 ones, whose O-row product
-    NumPy's GEMM runs on one thread (LeNet-5's conv1: 0.88 -> 0.45 ms). The others multiply
-    patch matrices, which forward then keeps when they are small."""
-    O = w_shape[0]
-    return groups == 1 and (_fused(w_shape, groups) or (stride == (1, 1) and O < _FUSED_MIN_CHANNELS))
+    and narrow (fewer than _NARROW_OUTPUTS) stride-1 ones. The others multiply patch
+    matrices, which forward then keeps when they are small."""
+    narrow = stride == (1, 1) and w_shape[0] < _NARROW_OUTPUTS
+    return groups == 1 and (_fused(w_shape, groups) or narrow)
 
 
 def _fused(w_shape, groups):
-    O, Cg, KH, KW = w_shape
-    return groups == 1 and Cg >= _FUSED_MIN_CHANNELS
+    return groups == 1 and w_shape[1] >= _FUSED_MIN_CHANNELS
 
 
 def _weight_rows(w):

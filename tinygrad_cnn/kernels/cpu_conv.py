@@ -66,6 +66,7 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out):
     P, K = oh * ow, wmat.shape[1]
     blocks = (P + _CONV_ROWS - 1) // _CONV_ROWS
     step = ((P + blocks - 1) // blocks + 5) // 6 * 6        # even blocks, whole 6-row tiles
+    blocks = (P + step - 1) // step                          # (rounding up may need fewer)
     for job in prange(N * blocks):
         n, first = job // blocks, (job % blocks) * step
         rows = min(step, P - first)
@@ -135,7 +136,7 @@ def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w_parts, grad_b_par
 
     x (N, H, W, C) is the channels-last input, padded by ph on top and pw on the left (and
     as much as the output needs below and right); grad (N, oh, ow, O) the channels-last
-    output gradient. grad_w_parts[t] (O, C*kh*kw, columns (c, i, j): the OIHW weight's
+    output gradient. grad_w_parts[t] (O, C*kh*kw; columns (c, i, j), the OIHW weight's
     order) gets the weight gradient of images t*N//T .. (t+1)*N//T (T = len(grad_w_parts))
     and grad_b_parts[t] (O,) their summed output gradient; the caller adds the T parts.
 

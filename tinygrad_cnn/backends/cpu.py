@@ -343,16 +343,19 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
                                         pad[0], pad[2], *geometry[6:8], dw_parts, db_parts)
         return (dw_parts.sum(axis=0).reshape(w.shape) if need_dw else None,
                 db_parts.sum(axis=0) if need_db else None)
-    xh = _channels_last(x)
-    dwmat = np.zeros((O, KH * KW * C), dtype=g.dtype)                # columns (i, j, c)
-    chunks = _image_chunks(N, OH * OW, KH * KW * C * g.itemsize) if need_dw else []
-    cols = np.empty(((chunks[0][1] - chunks[0][0]) * OH * OW if chunks else 0, KH * KW * C), dtype=g.dtype)
-    for first, stop in chunks:
-        rows = slice(first * OH * OW, stop * OH * OW)
-        part = cols[:rows.stop - rows.start]
-        conv_kernels.im2col_nhwc(xh[first:stop], *geometry, part)
-        dwmat += g[rows].T @ part
-    dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, C).transpose(0, 3, 1, 2)) if need_dw else None
+    dw_ = None
+    if need_dw:
+        xh = _channels_last(x)
+        dwmat = np.zeros((O, KH * KW * C), dtype=g.dtype)            # columns (i, j, c)
+        chunks = _image_chunks(N, OH * OW, KH * KW * C * g.itemsize)
+        per_chunk = chunks[0][1] - chunks[0][0] if chunks else 0          # none when N == 0
+        cols = np.empty((per_chunk * OH * OW, KH * KW * C), dtype=g.dtype)
+        for first, stop in chunks:
+            rows = slice(first * OH * OW, stop * OH * OW)
+            part = cols[:rows.stop - rows.start]
+            conv_kernels.im2col_nhwc(xh[first:stop], *geometry, part)
+            dwmat += g[rows].T @ part
+        dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, C).transpose(0, 3, 1, 2))
     db = np.ones(g.shape[0], dtype=g.dtype) @ g if need_db else None  # a GEMV: 7x faster than g.sum(0)
     return dw_, db
 

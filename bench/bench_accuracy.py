@@ -51,8 +51,8 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 
-# tinygrad_cnn sets its thread-policy defaults (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT)
-# at import; they only take effect if it is imported before numpy and torch.
+# tinygrad_cnn sets its thread-policy default (OPENBLAS_THREAD_TIMEOUT) at import; it only
+# takes effect if it is imported before numpy and torch. Torch keeps its own OpenMP defaults.
 import tinygrad_cnn  # noqa: E402,F401
 from tinygrad_cnn.train import TrainConfig, fit, load_datasets  # noqa: E402
 

@@ -21,6 +21,9 @@ def parse_args():
 ARGS = parse_args()
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ[_var] = str(ARGS.threads)
+# Torch's and our stages alternate: torch's OpenMP threads wait passively between its ops
+# instead of spinning into our next stage (unless the caller chose a policy).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -202,7 +205,11 @@ def conv_stages_ms(case, x, w, grad, repeats):
     xp = cpu._zero_padded(x, (p, p, p, p))
     K = C * KH * KW
     cols_t = np.empty((K + 1, N * OH * OW), np.float32)         # patches, plus the bias row
-    kernels.patch_columns(xp, *columns, cols_t[:K])
+
+    def patch_columns():                                         # on every thread, as the backend
+        cpu._over_images(lambda lo, hi: kernels.patch_columns(xp, *columns, cols_t[:K], lo, hi),
+                         N, K * OH * OW)
+    patch_columns()
     cols_t[K] = 1
     wmat = w.reshape(O, -1)                                      # (O, C*KH*KW)
     wb = np.concatenate([wmat, np.zeros((O, 1), np.float32)], axis=1)
@@ -216,17 +223,16 @@ def conv_stages_ms(case, x, w, grad, repeats):
         stages["fwd  fused kernel"] = lambda: cpu._fused_conv(
             x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
         stages["bwd  dx: fused kernel"] = lambda: cpu._fused_conv(g_nhwc, flipped, None, tconv, H, W)
-        parts = min(N, cpu._thread_count())
-        dw_parts, db_parts = np.empty((parts, O, K), np.float32), np.empty((parts, O), np.float32)
-        stages["bwd  dW, db: conv2d_weight_grad"] = lambda: kernels.conv2d_weight_grad(
-            x_nhwc, g_nhwc, KH, KW, p, p, 1, 1, dw_parts, db_parts)
+        stages["bwd  dW, db: conv2d_weight_grad"] = lambda: cpu._fused_weight_grad(
+            g, x_nhwc.transpose(0, 3, 1, 2), w, (1, 1), (p, p, p, p), geometry, True, True)
         return {name: median_ms(fn, repeats) for name, fn in stages.items()}
     dcols_t = wmat.T @ g.T
-    stages["fwd  patch_columns"] = lambda: kernels.patch_columns(xp, *columns, cols_t[:K])
+    stages["fwd  patch_columns"] = patch_columns
     stages["fwd  GEMM patches @ W.T"] = lambda: cols_t.T @ wb.T
     stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ g.T
-    stages["bwd  patch_columns_add"] = lambda: kernels.patch_columns_add(
-        dcols_t, *columns, np.empty_like(xp))
+    dxp = np.empty_like(xp)
+    stages["bwd  patch_columns_add"] = lambda: cpu._over_images(
+        lambda lo, hi: kernels.patch_columns_add(dcols_t, *columns, dxp, lo, hi), N, K * OH * OW)
     stages["bwd  GEMM (patches @ g).T (dW, db)"] = lambda: (cols_t @ g).T
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
 

@@ -53,6 +53,7 @@ import math  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -60,12 +61,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 SAMPLE = REPO / "tinygrad_cnn" / "data" / "mnist_sample.npz"
 
-# tinygrad_cnn sets its thread-policy defaults (OMP_WAIT_POLICY, OPENBLAS_THREAD_TIMEOUT) at
-# import; they only take effect when it comes before numpy and torch. They apply to torch in
-# this process too, so a child process also times torch with the environment as it was before
-# (its own OpenMP defaults). A child that measures torch or the NumPy reference does not
+# tinygrad_cnn sets its thread-policy default (OPENBLAS_THREAD_TIMEOUT) at import; it only
+# takes effect when it comes before numpy and torch. It applies to torch in this process too,
+# so a child process also times torch with the environment as it was before. (Until
+# 2026-11-23 tinygrad_cnn also set OMP_WAIT_POLICY=PASSIVE for its numba threads, which slowed
+# torch's OpenMP pool in this process; its kernels no longer use OpenMP.) A child that measures torch or the NumPy reference does not
 # import tinygrad_cnn, so its footprint is not counted there.
 ENV_BEFORE_TINYGRAD = dict(os.environ)
+# This process alternates short blocks of tinygrad_cnn and torch steps. Torch's OpenMP threads
+# keep spinning after each op by default, into the next tinygrad_cnn block, so here they wait
+# passively (unless the caller chose a policy); the child above times torch's own default.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 _CHILD = ARGS.child_memory[0] if ARGS.child_memory else "torch" if ARGS.child_torch else None
 if _CHILD in (None, "tinygrad_cnn"):
     import tinygrad_cnn as tc  # noqa: E402
@@ -231,7 +237,8 @@ class BackendProfile:
     grads, so the two can be told apart; the work is the same except that the output
     gradient's channels-last view is taken twice (free when it is already channels-last).
     The conv kernels are also timed inside their caller ("of which"), charged to the backend
-    call they ran under: the same kernel serves forward and backward.
+    call they ran under: the same kernel serves forward and backward. A kernel runs on every
+    thread at once (backends/cpu_threads.py); the calling thread's share is what is charged.
     """
 
     KERNELS = ["conv2d_forward_nhwc", "patch_columns", "patch_columns_add"]
@@ -254,7 +261,8 @@ class BackendProfile:
         kernel = key in self.KERNELS
 
         def wrapper(*args, **kwargs):
-            if self.current is not None and not kernel:
+            if self.current is not None and not kernel or \
+                    threading.current_thread() is not threading.main_thread():
                 return fn(*args, **kwargs)
             t0 = time.perf_counter()
             caller, self.current = self.current, self.current if kernel else key

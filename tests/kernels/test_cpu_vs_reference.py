@@ -207,17 +207,39 @@ def test_patch_columns_match_reference_and_are_adjoint(dtype, cfg, seed):
     oh, ow = cfg.out_hw
     shape = (cfg.C * cfg.kh * cfg.kw, cfg.N * oh * ow)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    cpu_conv.patch_columns(xp, *_column_geo(cfg), fast)
-    reference.patch_columns(xp, *_column_geo(cfg), ref)
+    cpu_conv.patch_columns(xp, *_column_geo(cfg), fast, 0, cfg.N)
+    reference.patch_columns(xp, *_column_geo(cfg), ref, 0, cfg.N)
     np.testing.assert_array_equal(fast, ref)
     cols_t = arrays(shape, seed + 1, dtype)
     back = np.full(xp.shape, np.nan, dtype)
-    cpu_conv.patch_columns_add(cols_t, *_column_geo(cfg), back)
+    cpu_conv.patch_columns_add(cols_t, *_column_geo(cfg), back, 0, cfg.N)
     ref_back = np.full(xp.shape, np.nan, dtype)
-    reference.patch_columns_add(cols_t, *_column_geo(cfg), ref_back)
+    reference.patch_columns_add(cols_t, *_column_geo(cfg), ref_back, 0, cfg.N)
     np.testing.assert_allclose(back, ref_back, **TOL[dtype])
     # adjoint: <patch_columns(x), c> == <x, patch_columns_add(c)>
     np.testing.assert_allclose(np.vdot(fast, cols_t), np.vdot(xp, back), rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(), seed=seeds, data=st.data())
+def test_patch_columns_write_only_their_images(dtype, cfg, seed, data):
+    """A thread's range of images: its columns, or its padded images, and nothing else."""
+    first = data.draw(st.integers(0, cfg.N), label="first")
+    stop = data.draw(st.integers(first, cfg.N), label="stop")
+    xp = _padded_input(cfg, seed, dtype)
+    P = cfg.out_hw[0] * cfg.out_hw[1]
+    whole = np.empty((cfg.C * cfg.kh * cfg.kw, cfg.N * P), dtype)
+    cpu_conv.patch_columns(xp, *_column_geo(cfg), whole, 0, cfg.N)
+    part = np.full(whole.shape, np.nan, dtype)
+    cpu_conv.patch_columns(xp, *_column_geo(cfg), part, first, stop)
+    np.testing.assert_array_equal(part[:, first * P:stop * P], whole[:, first * P:stop * P])
+    assert np.isnan(part[:, :first * P]).all() and np.isnan(part[:, stop * P:]).all()
+    back = np.full(xp.shape, np.nan, dtype)
+    cpu_conv.patch_columns_add(whole, *_column_geo(cfg), back, first, stop)
+    ref_back = np.full(xp.shape, np.nan, dtype)
+    reference.patch_columns_add(whole, *_column_geo(cfg), ref_back, first, stop)
+    np.testing.assert_allclose(back[first:stop], ref_back[first:stop], **TOL[dtype])
+    assert np.isnan(back[:first]).all() and np.isnan(back[stop:]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -245,17 +267,36 @@ def test_fused_conv_forward_matches_reference(dtype, cfg, seed):
     bias = arrays((cfg.O,), seed + 2, dtype)
     geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, *cfg.dilation)
     fast, ref = np.full((cfg.N, oh, ow, cfg.O), np.nan, dtype), np.empty((cfg.N, oh, ow, cfg.O), dtype)
-    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, *geo, fast)
-    reference.conv2d_forward_nhwc(x, wmat, bias, *geo, ref)
+    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, *geo, fast, 0, cfg.N * oh * ow)
+    reference.conv2d_forward_nhwc(x, wmat, bias, *geo, ref, 0, cfg.N * oh * ow)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
     assert fast.dtype == dtype
 
 
+@pytest.mark.parametrize("hw", [(5, 7), (29, 31)])
+@given(seed=seeds, data=st.data())
+def test_fused_conv_forward_writes_only_its_pixels(hw, seed, data):
+    """A thread's range of output pixels, starting and ending anywhere, across images and
+    row blocks (29x31 is several blocks per image): those pixels, and nothing else."""
+    H, W = hw
+    x = nhwc(arrays((3, 2, H, W), seed, np.float32))
+    wmat, bias = arrays((5, 3 * 3 * 2), seed + 1, np.float32), arrays((5,), seed + 2, np.float32)
+    total = 3 * H * W
+    first = data.draw(st.integers(0, total), label="first")
+    stop = data.draw(st.integers(first, total), label="stop")
+    fast, ref = np.full((3, H, W, 5), np.nan, np.float32), np.empty((3, H, W, 5), np.float32)
+    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, fast, first, stop)
+    reference.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, ref, 0, total)
+    flat_fast, flat_ref = fast.reshape(total, 5), ref.reshape(total, 5)
+    np.testing.assert_allclose(flat_fast[first:stop], flat_ref[first:stop], **SUM_TOL[np.float32])
+    assert np.isnan(flat_fast[:first]).all() and np.isnan(flat_fast[stop:]).all()
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(cfg=conv_configs(max_channels=6), seed=seeds, parts=st.integers(1, 4))
-def test_weight_grad_kernel_matches_reference(dtype, cfg, seed, parts):
-    """Stride 1 (the kernel's case) over drawn kernels, dilations and paddings; the partial
-    sums add up to the reference gradient whatever the number of parts."""
+@given(cfg=conv_configs(max_channels=6), seed=seeds)
+def test_weight_grad_kernel_matches_reference(dtype, cfg, seed):
+    """Stride 1 (the kernel's case) over drawn kernels, dilations and paddings; every
+    result element written (the outputs start as NaN)."""
     x = nhwc(arrays(cfg.x_shape, seed, dtype))
     ph, pw = cfg.padding
     oh = conv_out_size(cfg.H, cfg.kh, 1, 2 * ph, cfg.dilation[0])
@@ -264,11 +305,10 @@ def test_weight_grad_kernel_matches_reference(dtype, cfg, seed, parts):
     grad = arrays((cfg.N, oh, ow, cfg.O), seed + 1, dtype)
     K = cfg.C * cfg.kh * cfg.kw
     res = []
-    for mod, T in ((cpu_conv, parts), (reference, 1)):
-        dw_parts = np.full((T, cfg.O, K), np.nan, dtype)
-        db_parts = np.full((T, cfg.O), np.nan, dtype)
-        mod.conv2d_weight_grad(x, grad, cfg.kh, cfg.kw, ph, pw, *cfg.dilation, dw_parts, db_parts)
-        res.append((dw_parts.sum(axis=0), db_parts.sum(axis=0)))
+    for mod in (cpu_conv, reference):
+        dw, db = np.full((K, cfg.O), np.nan, dtype), np.full((cfg.O,), np.nan, dtype)
+        mod.conv2d_weight_grad(x, grad, cfg.kh, cfg.kw, ph, pw, *cfg.dilation, dw, db)
+        res.append((dw, db))
     np.testing.assert_allclose(res[0][0], res[1][0], **SUM_TOL[dtype])
     np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])
 
@@ -282,8 +322,8 @@ def test_fused_conv_forward_on_images_of_many_row_blocks(hw):
     wmat, bias = arrays((5, 3 * 3 * 3), 1, np.float32), arrays((5,), 2, np.float32)
     fast = np.full((3, H, W, 5), np.nan, np.float32)          # one image more than written
     ref = np.empty((2, H, W, 5), np.float32)
-    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, fast[:2])
-    reference.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, ref)
+    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, fast[:2], 0, 2 * H * W)
+    reference.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, ref, 0, 2 * H * W)
     np.testing.assert_allclose(fast[:2], ref, **SUM_TOL[np.float32])
     assert np.isnan(fast[2]).all()                             # nothing written past the end
 

@@ -6,6 +6,7 @@ file's choice: the public layout is NCHW.
 """
 import numpy as np
 
+from tinygrad_cnn.backends import cpu_threads as threads
 from tinygrad_cnn.backends import host_memory
 from tinygrad_cnn.backends.blas_threads import single_threaded_if_spinning as _blas_call
 from tinygrad_cnn.kernels import cpu as kernels
@@ -13,10 +14,21 @@ from tinygrad_cnn.kernels import cpu_conv as conv_kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
-from tinygrad_cnn.kernels.jit import thread_count as _thread_count
 
 name = "cpu"
 host_memory.keep_freed_memory()
+
+_PART_ELEMENTS = 1 << 15
+"""Fewest elements a pass over memory (ReLU, pooling) hands to a thread of its own: a
+hand-off costs ~45 us, about what a core takes for that many."""
+
+_PART_MACS = 1 << 20
+"""Fewest multiply-adds a conv kernel hands to a thread of its own (~20 us of a core)."""
+
+
+def _over_images(body, N, per_image):
+    """threads.run over N images, each per_image elements (or multiply-adds) of work."""
+    threads.run(body, N, grain=-(-_PART_ELEMENTS // (per_image or 1)))
 
 
 # ---- arrays -----------------------------------------------------------------------
@@ -86,7 +98,9 @@ def relu(x):
     flat = _flat_pair(x, out)
     if flat is None:
         return np.maximum(x, x.dtype.type(0))
-    elementwise.relu_forward(flat[0], flat[1])
+    x_, out_ = flat
+    threads.run(lambda lo, hi: elementwise.relu_forward(x_[lo:hi], out_[lo:hi]), x.size,
+                grain=_PART_ELEMENTS)
     return out
 
 
@@ -103,7 +117,9 @@ def relu_backward(grad, x):
     if pair is None:
         return np.where(x > 0, grad, grad.dtype.type(0))
     out = np.empty_like(x)
-    elementwise.relu_backward(pair[0], pair[1], out.ravel(order="K"))
+    g_, x_, out_ = pair[0], pair[1], out.ravel(order="K")
+    threads.run(lambda lo, hi: elementwise.relu_backward(g_[lo:hi], x_[lo:hi], out_[lo:hi]),
+                x.size, grain=_PART_ELEMENTS)
     return out
 
 
@@ -225,14 +241,18 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """(N*oh*ow, C*kh*kw) patch matrix of NCHW x, columns ordered (c, i, j) as the notes."""
     N, C = x.shape[:2]
     cols = np.empty((N * oh * ow, C * kh * kw), dtype=x.dtype)
-    kernels.im2col(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    x, P = np.ascontiguousarray(x), oh * ow
+    _over_images(lambda lo, hi: kernels.im2col(x[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+                                               cols[lo * P:hi * P]), N, cols[:P].size)
     return cols
 
 
 def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """(N, C, H, W) sum of the patches in cols (columns ordered (c, i, j))."""
     x = np.empty(x_shape, dtype=cols.dtype)
-    kernels.col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
+    cols, P = np.ascontiguousarray(cols), oh * ow
+    _over_images(lambda lo, hi: kernels.col2im(cols[lo * P:hi * P], kh, kw, sh, sw, ph, pw, dh, dw,
+                                               oh, ow, x[lo:hi]), x_shape[0], cols[:P].size)
     return x
 
 
@@ -327,8 +347,8 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     """Weight and bias gradients where _weight_grad_kernel says so.
 
     Stride 1: kernels/cpu_conv.conv2d_weight_grad, the same register-tiled product as the
-    forward, one image at a time per thread (no BLAS), while one image's patches fit in
-    _WGRAD_IMAGE_BYTES. Other strides and larger images: channels-last patch rows
+    forward, on each thread's share of the images (no BLAS), while one image's patches fit
+    in _WGRAD_IMAGE_BYTES. Other strides and larger images: channels-last patch rows
     (im2col_nhwc, remade a chunk of images at a time) times the output gradient in NumPy's
     GEMM, the bias gradient as a GEMV.
     """
@@ -336,12 +356,18 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
     image_bytes = C * KH * KW * OH * (OW + (KW - 1) * geometry[7]) * g.itemsize
     if stride == (1, 1) and image_bytes <= _WGRAD_IMAGE_BYTES:
-        parts = min(N, _thread_count()) or 1                         # (max is this module's)
-        dw_parts = np.empty((parts, O, C * KH * KW), dtype=g.dtype)
+        parts = min(N, threads.thread_count()) or 1                  # (max is this module's)
+        dw_parts = np.empty((parts, C * KH * KW, O), dtype=g.dtype)  # rows (c, i, j)
         db_parts = np.empty((parts, O), dtype=g.dtype)
-        conv_kernels.conv2d_weight_grad(_channels_last(x), g.reshape(N, OH, OW, O), KH, KW,
-                                        pad[0], pad[2], *geometry[6:8], dw_parts, db_parts)
-        return (dw_parts.sum(axis=0).reshape(w.shape) if need_dw else None,
+        xh, gh = _channels_last(x), g.reshape(N, OH, OW, O)
+
+        def parts_from(t0, t1):
+            for t in range(t0, t1):
+                first, stop = N * t // parts, N * (t + 1) // parts
+                conv_kernels.conv2d_weight_grad(xh[first:stop], gh[first:stop], KH, KW, pad[0],
+                                                pad[2], *geometry[6:8], dw_parts[t], db_parts[t])
+        threads.run(parts_from, parts)
+        return (dw_parts.sum(axis=0).T.reshape(w.shape) if need_dw else None,
                 db_parts.sum(axis=0) if need_db else None)
     dw_ = None
     if need_dw:
@@ -353,7 +379,9 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
         for first, stop in chunks:
             rows = slice(first * OH * OW, stop * OH * OW)
             part = cols[:rows.stop - rows.start]
-            conv_kernels.im2col_nhwc(xh[first:stop], *geometry, part)
+            _over_images(lambda lo, hi: conv_kernels.im2col_nhwc(
+                xh[first + lo:first + hi], *geometry, part[lo * OH * OW:hi * OH * OW]),
+                stop - first, OH * OW * KH * KW * C)
             dwmat += g[rows].T @ part
         dw_ = np.ascontiguousarray(dwmat.reshape(O, KH, KW, C).transpose(0, 3, 1, 2))
     db = np.ones(g.shape[0], dtype=g.dtype) @ g if need_db else None  # a GEMV: 7x faster than g.sum(0)
@@ -379,7 +407,9 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
             np.matmul(wmat.T, g[rows].T, out=dcols_t)
         for o, k in _group_blocks(w.shape, groups):
             dcols_t[k] = wmat[o].T @ g[rows, o].T
-        conv_kernels.patch_columns_add(dcols_t, *_column_geometry(geometry), dxp[first:stop])
+        _over_images(lambda lo, hi: conv_kernels.patch_columns_add(
+            dcols_t, *_column_geometry(geometry), dxp[first:stop], lo, hi),
+            stop - first, dcols_t[:, :grad_shape[2] * grad_shape[3]].size)
     dx = np.empty_like(x)                                             # x's own memory layout
     dx[...] = dxp[:, :, pt:pt + H, pl:pl + W]
     return dx
@@ -416,7 +446,10 @@ def _fused_conv(xh, wmat, b, geometry, OH, OW):
     """(N, OH, OW, O) output of the fused kernel for channels-last xh."""
     out = np.empty((xh.shape[0], OH, OW, wmat.shape[0]), dtype=xh.dtype)
     bias = b if b is not None else np.zeros(wmat.shape[0], dtype=xh.dtype)
-    conv_kernels.conv2d_forward_nhwc(xh, wmat, bias, *geometry, out)
+    N, K, O = xh.shape[0], wmat.shape[1], wmat.shape[0]
+    threads.run(lambda lo, hi: conv_kernels.conv2d_forward_nhwc(xh, wmat, bias, *geometry, out,
+                                                                lo, hi),
+                N * OH * OW, grain=-(-_PART_MACS // (K * O)))
     return out
 
 
@@ -457,7 +490,10 @@ class _PatchChunks:
         for first, stop in self.chunks:
             rows = slice(first * self.rows_per_image, stop * self.rows_per_image)
             cols_t = np.empty((self.k + self.ones, rows.stop - rows.start), dtype=self.x.dtype)
-            conv_kernels.patch_columns(xp[first:stop], *_column_geometry(self.geometry), cols_t[:self.k])
+            images = xp[first:stop]
+            _over_images(lambda lo, hi: conv_kernels.patch_columns(
+                images, *_column_geometry(self.geometry), cols_t[:self.k], lo, hi),
+                stop - first, self.k * self.rows_per_image)
             if self.ones:
                 cols_t[self.k] = 1
             yield rows, cols_t
@@ -511,11 +547,15 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
     if _is_channels_last(x):
         out = np.empty((N, OH, OW, C), dtype=x.dtype)
         idx = np.empty((N, OH, OW, C), dtype=np.int32)
-        nhwc.max_pool2d_forward_nhwc(_channels_last(x), kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+        xh = _channels_last(x)
+        _over_images(lambda lo, hi: nhwc.max_pool2d_forward_nhwc(
+            xh[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, out[lo:hi], idx[lo:hi]), N, x[0].size)
         return _as_nchw(out), _as_nchw(idx)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     idx = np.empty((N, C, OH, OW), dtype=np.int32)
-    kernels.max_pool2d_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+    x = np.ascontiguousarray(x)
+    _over_images(lambda lo, hi: kernels.max_pool2d_forward(
+        x[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, out[lo:hi], idx[lo:hi]), N, x[0].size)
     return out, idx
 
 
@@ -525,11 +565,14 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation
     geometry = (*kernel, *stride, *padding, *dilation)
     if _is_channels_last(argmax) and not argmax.flags.c_contiguous:
         gx = np.empty((N, H, W, C), dtype=grad.dtype)
-        nhwc.max_pool2d_backward_nhwc(_channels_last(grad), _channels_last(argmax), *geometry, gx)
+        gh, ah = _channels_last(grad), _channels_last(argmax)
+        _over_images(lambda lo, hi: nhwc.max_pool2d_backward_nhwc(
+            gh[lo:hi], ah[lo:hi], *geometry, gx[lo:hi]), N, gx[0].size)
         return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
-    kernels.max_pool2d_backward(np.ascontiguousarray(grad), np.ascontiguousarray(argmax),
-                                *geometry, gx)
+    grad, argmax = np.ascontiguousarray(grad), np.ascontiguousarray(argmax)
+    _over_images(lambda lo, hi: kernels.max_pool2d_backward(
+        grad[lo:hi], argmax[lo:hi], *geometry, gx[lo:hi]), N, gx[0].size)
     return gx
 
 
@@ -539,12 +582,14 @@ def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad)
     OH, OW = pool_out_hw(H, W, kernel, stride, padding, (1, 1), ceil_mode)
     if _is_channels_last(x):
         out = np.empty((N, OH, OW, C), dtype=x.dtype)
-        nhwc.avg_pool2d_forward_nhwc(_channels_last(x), kh, kw, sh, sw, ph, pw,
-                                     count_include_pad, out)
+        xh = _channels_last(x)
+        _over_images(lambda lo, hi: nhwc.avg_pool2d_forward_nhwc(
+            xh[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, out[lo:hi]), N, x[0].size)
         return _as_nchw(out)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
-    kernels.avg_pool2d_forward(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw,
-                               count_include_pad, out)
+    x = np.ascontiguousarray(x)
+    _over_images(lambda lo, hi: kernels.avg_pool2d_forward(
+        x[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, out[lo:hi]), N, x[0].size)
     return out
 
 
@@ -554,25 +599,31 @@ def avg_pool2d_backward(grad, x_shape, kernel, stride, padding, count_include_pa
     N, C, H, W = x_shape
     if _is_channels_last(grad) and not grad.flags.c_contiguous:
         gx = np.empty((N, H, W, C), dtype=grad.dtype)
-        nhwc.avg_pool2d_backward_nhwc(_channels_last(grad), kh, kw, sh, sw, ph, pw,
-                                      count_include_pad, gx)
+        gh = _channels_last(grad)
+        _over_images(lambda lo, hi: nhwc.avg_pool2d_backward_nhwc(
+            gh[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, gx[lo:hi]), N, gx[0].size)
         return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
-    kernels.avg_pool2d_backward(np.ascontiguousarray(grad), kh, kw, sh, sw, ph, pw,
-                                count_include_pad, gx)
+    grad = np.ascontiguousarray(grad)
+    _over_images(lambda lo, hi: kernels.avg_pool2d_backward(
+        grad[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, gx[lo:hi]), N, gx[0].size)
     return gx
 
 
 def adaptive_avg_pool2d_forward(x, output_size):
     N, C = x.shape[:2]
     out = np.empty((N, C) + tuple(output_size), dtype=x.dtype)
-    kernels.adaptive_avg_pool2d_forward(np.ascontiguousarray(x), out)
+    x = np.ascontiguousarray(x)
+    _over_images(lambda lo, hi: kernels.adaptive_avg_pool2d_forward(x[lo:hi], out[lo:hi]), N,
+                 x[0].size)
     return out
 
 
 def adaptive_avg_pool2d_backward(grad, x_shape):
     gx = np.empty(x_shape, dtype=grad.dtype)
-    kernels.adaptive_avg_pool2d_backward(np.ascontiguousarray(grad), gx)
+    grad = np.ascontiguousarray(grad)
+    _over_images(lambda lo, hi: kernels.adaptive_avg_pool2d_backward(grad[lo:hi], gx[lo:hi]),
+                 x_shape[0], gx[0].size)
     return gx
 
 def arange(n):

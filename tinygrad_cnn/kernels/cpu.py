@@ -1,22 +1,22 @@
 """@njit CPU kernels: the fast twins of kernels/reference.py, same names and signatures.
 
-Outputs are passed in. Outer loops are prange over images (im2col/col2im) or over
-(n, c) planes (pooling), so no two threads ever write the same element. Accumulators
+Outputs are passed in. Each kernel is serial over the images it is given; the backend calls
+one per core on different images (backends/cpu_threads.run), so no two threads ever write
+the same element. Accumulators
 take the array's own dtype, so float32 stays float32.
 """
 import numpy as np
-from numba import prange
 
 from tinygrad_cnn.kernels.geometry import adaptive_bounds, avg_pool_divisor
-from tinygrad_cnn.kernels.jit import fill as _fill, njit_parallel
+from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 
-@njit_parallel
+@njit
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     """Fill cols (N*oh*ow, C*kh*kw): rows ordered (n, oy, ox), columns (c, i, j)."""
     N, C, H, W = x.shape
     zero = x.dtype.type(0)
-    for n in prange(N):
+    for n in range(N):
         for oy in range(oh):
             for ox in range(ow):
                 row = (n * oh + oy) * ow + ox
@@ -33,12 +33,12 @@ def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
                             col += 1
 
 
-@njit_parallel
+@njit
 def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Adjoint of im2col: x (N, C, H, W) = sum of every patch in cols at its place."""
     N, C, H, W = x.shape
     zero = x.dtype.type(0)
-    for n in prange(N):
+    for n in range(N):
         _fill(x[n], zero)
         for oy in range(oh):
             for ox in range(ow):
@@ -54,13 +54,13 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
                             col += 1
 
 
-@njit_parallel
+@njit
 def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     """out = window max (greater or NaN replaces, ties keep the first); argmax = h*W+w."""
     N, C, H, W = x.shape
     oh, ow = out.shape[2], out.shape[3]
     ninf = x.dtype.type(-np.inf)
-    for p in prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         for oy in range(oh):
             for ox in range(ow):
@@ -82,17 +82,16 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
                 argmax[n, c, oy, ox] = best_idx
 
 
-@njit_parallel
+@njit
 def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     """grad_x = each output gradient added at the input position its window chose.
 
-    Scattered plane by plane (one thread per plane, so no races); the geometry is unused
-    here and serves the CUDA twin's gather.
+    Scattered plane by plane; the geometry is unused here and serves the CUDA twin's gather.
     """
     N, C, H, W = grad_x.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
     zero = grad_x.dtype.type(0)
-    for p in prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         _fill(grad_x[n, c], zero)
         for oy in range(oh):
@@ -102,12 +101,12 @@ def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x
                     grad_x[n, c, k // W, k % W] += grad_out[n, c, oy, ox]
 
 
-@njit_parallel
+@njit
 def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     """out = window sum / divisor (padding counts as zeros)."""
     N, C, H, W = x.shape
     oh, ow = out.shape[2], out.shape[3]
-    for p in prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         for oy in range(oh):
             y0 = oy * sh - ph
@@ -121,13 +120,13 @@ def avg_pool2d_forward(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
                 out[n, c, oy, ox] = acc / x.dtype.type(div)
 
 
-@njit_parallel
+@njit
 def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
     """Adjoint of avg_pool2d_forward."""
     N, C, H, W = grad_x.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
     zero = grad_x.dtype.type(0)
-    for p in prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         _fill(grad_x[n, c], zero)
         for oy in range(oh):
@@ -141,12 +140,12 @@ def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, gra
                         grad_x[n, c, y, xx] += share
 
 
-@njit_parallel
+@njit
 def adaptive_avg_pool2d_forward(x, out):
     """out[.., a, b] = mean of x over rows [floor(aH/OH), ceil((a+1)H/OH)), same for cols."""
     N, C, H, W = x.shape
     oh, ow = out.shape[2], out.shape[3]
-    for p in prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         for a in range(oh):
             y0, y1 = adaptive_bounds(a, H, oh)
@@ -159,13 +158,13 @@ def adaptive_avg_pool2d_forward(x, out):
                 out[n, c, a, b] = acc / x.dtype.type((y1 - y0) * (x1 - x0))
 
 
-@njit_parallel
+@njit
 def adaptive_avg_pool2d_backward(grad_out, grad_x):
     """Adjoint of adaptive_avg_pool2d_forward."""
     N, C, H, W = grad_x.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
     zero = grad_x.dtype.type(0)
-    for p in prange(N * C):
+    for p in range(N * C):
         n, c = p // C, p % C
         _fill(grad_x[n, c], zero)
         for a in range(oh):

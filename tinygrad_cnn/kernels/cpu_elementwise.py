@@ -4,23 +4,22 @@ NumPy's ``np.where(x > 0, grad, 0)`` makes two full-size temporaries; one fused 
 several times cheaper on the 10 MB activations of a conv layer. The backend hands these
 kernels flat views of arrays that share one memory layout (NCHW or channels-last).
 """
-from numba import prange
 
-from tinygrad_cnn.kernels.jit import njit_parallel
+from tinygrad_cnn.kernels.jit import njit
 
 
-@njit_parallel
+@njit
 def relu_forward(x, out):
     """out = max(x, 0); NaN stays NaN."""
     zero = x.dtype.type(0)
-    for i in prange(x.size):
+    for i in range(x.size):
         v = x[i]
         out[i] = zero if v < zero else v
 
 
-@njit_parallel
+@njit
 def relu_backward(grad, x, out):
     """out = grad where x > 0, else 0."""
     zero = grad.dtype.type(0)
-    for i in prange(x.size):
+    for i in range(x.size):
         out[i] = grad[i] if x[i] > zero else zero

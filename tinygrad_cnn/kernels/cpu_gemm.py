@@ -8,8 +8,8 @@ vector of partial sums fed by fused multiply-adds (AVX2 or AVX-512, whatever the
 has). Measured on this project's 2-core machine at SimpleCNN's conv2 shape (19600 x 288
 times 288 x 64): 200-220 GFLOP/s against 150 for NumPy's OpenBLAS sgemm in the same run.
 
-Serial by design: the conv kernels call it from inside their own prange over images, each
-thread on a cache-sized block, so no BLAS thread pool competes with numba's for the cores.
+Serial by design: the conv kernels call it on cache-sized blocks of the images each thread
+is given, so no BLAS thread pool competes with the backend's threads for the cores.
 Only reassociation and contraction are allowed: NaN propagates and inf * 0 is NaN as in
 plain IEEE arithmetic, but the rounding differs from a left-to-right sum (and a sum near
 float32's limit may overflow to inf in one order and not another); the tests compare with

@@ -7,13 +7,12 @@ contiguous channels. The public layout stays NCHW: the backend hands these kerne
 are h*W+w per (n, c) plane, as in the NCHW kernels.
 """
 import numpy as np
-from numba import prange
 
 from tinygrad_cnn.kernels.geometry import avg_pool_divisor
-from tinygrad_cnn.kernels.jit import fill as _fill, njit_parallel
+from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 
-@njit_parallel
+@njit
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     """out (N, OH, OW, C) = window max (greater or NaN replaces; ties keep the first).
 
@@ -24,7 +23,7 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
     ninf = x.dtype.type(-np.inf)
-    for n in prange(N):
+    for n in range(N):
         for oy in range(oh):
             for ox in range(ow):
                 best, at = out[n, oy, ox], argmax[n, oy, ox]
@@ -55,7 +54,7 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
                         at[c] = -1
 
 
-@njit_parallel
+@njit
 def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     """grad_x (N, H, W, C) = each output gradient added where its window's max was.
 
@@ -68,7 +67,7 @@ def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, g
     disjoint = sh >= kh and sw >= kw and dh == 1 and dw == 1
     tiled = sh == kh and sw == kw and ph == 0 and pw == 0 and oh * sh == H and ow * sw == W
     covered = disjoint and tiled                        # every input pixel in one window
-    for n in prange(N):
+    for n in range(N):
         if not covered:
             _fill(grad_x[n], zero)
         for oy in range(oh):
@@ -87,13 +86,13 @@ def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, g
                             dst[c] = g[c] if at[c] == pos else zero
 
 
-@njit_parallel
+@njit
 def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     """out (N, OH, OW, C) = window sum / divisor, PyTorch's divisor rules."""
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
     zero = x.dtype.type(0)
-    for n in prange(N):
+    for n in range(N):
         for oy in range(oh):
             y0 = oy * sh - ph
             for ox in range(ow):
@@ -110,7 +109,7 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
                     out[n, oy, ox, c] *= scale
 
 
-@njit_parallel
+@njit
 def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
     """Adjoint of avg_pool2d_forward_nhwc. Windows that cannot overlap (stride >= kernel)
     assign each input pixel once instead of zeroing grad_x and adding."""
@@ -120,7 +119,7 @@ def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad
     disjoint = sh >= kh and sw >= kw
     covered = disjoint and sh == kh and sw == kw and ph == 0 and pw == 0 \
         and oh * sh == H and ow * sw == W
-    for n in prange(N):
+    for n in range(N):
         if not covered:
             _fill(grad_x[n], zero)
         for oy in range(oh):

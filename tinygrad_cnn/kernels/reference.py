@@ -48,28 +48,31 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     x[...] = img[:, :, ph:ph + H, pw:pw + W]
 
 
-def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t):
-    """cols_t (C*kh*kw, N*oh*ow) = im2col of the already padded xp, transposed."""
-    cols = np.empty(cols_t.shape[::-1], dtype=xp.dtype)
-    im2col(xp, kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, cols)
-    cols_t[...] = cols.T
+def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t, first, stop):
+    """cols_t (C*kh*kw, N*oh*ow) = im2col of the already padded xp, transposed, for images
+    first .. stop-1 (their columns)."""
+    part = xp[first:stop]
+    cols = np.empty((part.shape[0] * oh * ow, cols_t.shape[0]), dtype=xp.dtype)
+    im2col(part, kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, cols)
+    cols_t[:, first * oh * ow:stop * oh * ow] = cols.T
 
 
-def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp):
-    """Adjoint of patch_columns: col2im of the transposed columns into the padded xp."""
-    col2im(np.ascontiguousarray(cols_t.T), kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, xp)
+def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp, first, stop):
+    """Adjoint of patch_columns: col2im of the transposed columns of images first .. stop-1
+    into the padded xp."""
+    cols = np.ascontiguousarray(cols_t[:, first * oh * ow:stop * oh * ow].T)
+    col2im(cols, kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, xp[first:stop])
 
 
-def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w_parts, grad_b_parts):
+def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w, grad_b):
     """Stride-1 weight/bias gradients of channels-last x (N, H, W, C) padded by (ph, pw) for
-    channels-last grad (N, oh, ow, O), as parts that sum to the gradient (here all in part 0)."""
+    channels-last grad (N, oh, ow, O): grad_w (C*kh*kw, O), rows (c, i, j); grad_b (O,)."""
     N, H, W, C = x.shape
     oh, ow, O = grad.shape[1:]
     cols = np.empty((N * oh * ow, C * kh * kw), dtype=x.dtype)
     im2col(_nchw(x), kh, kw, 1, 1, ph, pw, dh, dw, oh, ow, cols)
     g = grad.reshape(-1, O)
-    grad_w_parts[...], grad_b_parts[...] = 0, 0
-    grad_w_parts[0], grad_b_parts[0] = g.T @ cols, g.sum(axis=0)
+    grad_w[...], grad_b[...] = cols.T @ g, g.sum(axis=0)
 
 
 def matmul_nt_add(a, b, c):
@@ -197,13 +200,14 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     cols[...] = nchw_cols.reshape(-1, C, kh, kw).transpose(0, 2, 3, 1).reshape(cols.shape)
 
 
-def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out):
-    """out (N, oh, ow, O) = patches of x (N, H, W, C), columns (i, j, c), @ wmat.T + bias."""
+def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop):
+    """Output pixels first .. stop-1, counted (n, oy, ox), of out (N, oh, ow, O) = patches of
+    x (N, H, W, C), columns (i, j, c), @ wmat.T + bias."""
     N, H, W, C = x.shape
     oh, ow, O = out.shape[1:]
     cols = np.empty((N * oh * ow, kh * kw * C), dtype=x.dtype)
     im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    out[...] = (cols @ wmat.T + bias).reshape(out.shape)
+    out.reshape(-1, O)[first:stop] = (cols[first:stop] @ wmat.T + bias)
 
 
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):

@@ -1,0 +1,108 @@
+"""backends/cpu_threads.run: every index once, in parallel where it pays, errors after all
+ranges finished, and a working pool after errors, nesting and fork."""
+import os
+import threading
+import time
+
+import pytest
+from hypothesis import given, strategies as st
+
+from tinygrad_cnn.backends import cpu_threads
+
+MANY = cpu_threads.thread_count() >= 2
+needs_threads = pytest.mark.skipif(not MANY, reason="one thread here (NUMBA_NUM_THREADS=1)")
+
+
+def _record(n, grain=1):
+    """[(lo, hi, thread name)] of the calls run() made over range(n)."""
+    calls, lock = [], threading.Lock()
+
+    def body(lo, hi):
+        with lock:
+            calls.append((lo, hi, threading.current_thread().name))
+    cpu_threads.run(body, n, grain)
+    return calls
+
+
+@given(n=st.integers(0, 10_000), grain=st.integers(1, 5_000))
+def test_ranges_cover_every_index_once(n, grain):
+    calls = _record(n, grain)
+    covered = sorted(i for lo, hi, _ in calls for i in range(lo, hi))
+    assert covered == list(range(n))
+    assert all(lo < hi for lo, hi, _ in calls)                 # no empty calls
+    assert len(calls) <= max(1, min(cpu_threads.thread_count(), n // grain))
+
+
+def test_small_work_stays_on_the_caller():
+    calls = _record(99, grain=50)
+    assert [(lo, hi) for lo, hi, _ in calls] == [(0, 99)]
+    assert calls[0][2] == threading.current_thread().name
+    assert _record(0) == []
+
+
+@needs_threads
+def test_large_work_runs_on_several_threads_at_once():
+    """Each range waits until every other range has started: only concurrent threads pass."""
+    parts = cpu_threads.thread_count()
+    started = threading.Barrier(parts, timeout=10)
+    names = []
+
+    def body(lo, hi):
+        names.append(threading.current_thread().name)
+        started.wait()
+    cpu_threads.run(body, parts)
+    assert len(set(names)) == parts
+
+
+@needs_threads
+def test_worker_error_is_raised_after_every_range_finished():
+    finished = []
+
+    def body(lo, hi):
+        if lo > 0:
+            raise ValueError(f"range {lo}-{hi} failed")
+        time.sleep(0.05)                                       # the caller's range is slower
+        finished.append(lo)
+    with pytest.raises(ValueError, match="failed"):
+        cpu_threads.run(body, 10)
+    assert finished == [0]
+    assert sorted(i for lo, hi, _ in _record(10) for i in range(lo, hi)) == list(range(10))
+
+
+def test_callers_error_waits_for_the_workers():
+    finished = []
+
+    def body(lo, hi):
+        if lo == 0:
+            raise KeyError("caller's range")
+        time.sleep(0.05)
+        finished.append(lo)
+    with pytest.raises(KeyError):
+        cpu_threads.run(body, 10)
+    assert len(finished) == (1 if MANY else 0)                # the worker finished first
+
+
+def test_nested_run_stays_on_its_thread():
+    inner = []
+
+    def body(lo, hi):
+        inner.extend(_record(hi - lo))
+    cpu_threads.run(body, 1000)
+    assert len(inner) == min(cpu_threads.thread_count(), 1000)
+    assert all((lo, hi) == (0, hi) for lo, hi, _ in inner)   # each inner run in one call
+
+
+@needs_threads
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_pool_works_in_a_forked_child():
+    _record(100)                                               # the parent's workers exist
+    pid = os.fork()
+    if pid == 0:                                               # child: exit 0 when all is well
+        try:
+            calls = _record(100)
+            ok = sorted(i for lo, hi, _ in calls for i in range(lo, hi)) == list(range(100))
+            os._exit(0 if ok and len(calls) == cpu_threads.thread_count() else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -15,9 +15,10 @@ PATHS = ["fused", "gemm"]
 def conv_path(path):
     """fused: every ungrouped conv fused, every stride-1 weight gradient by the kernel;
     gemm: patches and NumPy's GEMM throughout (kept patches, the bias row of ones)."""
-    saved = cpu._FUSED_MIN_CHANNELS, cpu._NARROW_OUTPUTS
-    cpu._FUSED_MIN_CHANNELS, cpu._NARROW_OUTPUTS = (1, 1) if path == "fused" else (1 << 62, 0)
+    saved = cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL
+    cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL = (1, True) if path == "fused" \
+        else (1 << 62, False)
     try:
         yield
     finally:
-        cpu._FUSED_MIN_CHANNELS, cpu._NARROW_OUTPUTS = saved
+        cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL = saved

@@ -264,7 +264,10 @@ small patch matrix the GEMM path keeps for the weight gradient) and on 1-channel
 
 _PATCH_CHUNK_BYTES = 1 << 20
 """The GEMM path makes and multiplies patches a few images at a time, about this many bytes
-per chunk, so the GEMM reads patches that were just written to cache."""
+per thread (a core's L2 cache) in each chunk, so the GEMM reads patches that were just
+written to cache. Each chunk is one hand-off to the threads and one GEMM call: on 2 threads
+LeNet-5's step took 9.6 ms with 1 MB chunks, 8.5 ms with 2 MB (4 MB: 8.0 ms, but 7 MB more
+memory at the step's peak)."""
 
 _KEEP_PATCH_BYTES = 16 << 20
 """Patch matrices up to this size are kept for the weight gradient; larger ones are remade
@@ -419,18 +422,19 @@ _WGRAD_IMAGE_BYTES = 8 << 20
 """Largest per-image patch matrix (one per thread) for the weight-gradient kernel: SimpleCNN's
 conv2 needs 258 KB; a 64-channel 3x3 layer on 224x224 images would need 116 MB."""
 
-_NARROW_OUTPUTS = 16
-"""Output channels below which a stride-1 convolution's weight gradient takes the kernel even
-on the GEMM path: NumPy's GEMM runs such an O-row product on one thread (LeNet-5's conv1,
-6 outputs: 0.88 -> 0.45 ms)."""
+_STRIDE1_WGRAD_KERNEL = True
+"""Every ungrouped stride-1 convolution takes the weight-gradient kernel, the GEMM path's too:
+it is as fast as NumPy's GEMM on kept patches for the first layers of LeNet-5 (6 outputs)
+and SimpleCNN (32), whose forward then keeps no patches (LeNet-5's conv2: 6 MB less per
+step). The tests turn it off to check the kept-patch route."""
 
 
 def _weight_grad_kernel(w_shape, groups, stride):
-    """True when _fused_weight_grad computes the weight gradient: fused-path convolutions,
-    and narrow (fewer than _NARROW_OUTPUTS) stride-1 ones. The others multiply patch
-    matrices, which forward then keeps when they are small."""
-    narrow = stride == (1, 1) and w_shape[0] < _NARROW_OUTPUTS
-    return groups == 1 and (_fused(w_shape, groups) or narrow)
+    """True when _fused_weight_grad computes the weight gradient: fused-path and ungrouped
+    stride-1 convolutions. The others multiply patch matrices, which forward then keeps
+    when they are small."""
+    stride1 = _STRIDE1_WGRAD_KERNEL and stride == (1, 1)
+    return groups == 1 and (_fused(w_shape, groups) or stride1)
 
 
 def _fused(w_shape, groups):
@@ -517,8 +521,10 @@ def _column_geometry(geometry):
 
 
 def _image_chunks(N, rows_per_image, row_bytes):
-    """[(first, stop), ...] image ranges whose patch rows fill about _PATCH_CHUNK_BYTES."""
-    per = _PATCH_CHUNK_BYTES // (row_bytes * rows_per_image) or 1      # (max is this module's)
+    """[(first, stop), ...] image ranges whose patch rows fill about _PATCH_CHUNK_BYTES per
+    thread."""
+    chunk_bytes = _PATCH_CHUNK_BYTES * threads.thread_count()
+    per = chunk_bytes // (row_bytes * rows_per_image) or 1              # (max is this module's)
     return [(s, min(s + per, N)) for s in range(0, N, per)]
 
 

@@ -132,10 +132,11 @@ def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp, first, stop):
                                 dst[k * sw] += run[k]
 
 
-_WGRAD_BLOCK_BYTES = 3 << 19
-"""Operand bytes per product in conv2d_weight_grad (1.5 MB, about a core's L2 cache): as many
-whole images as fit are multiplied at once, so each tile's sums run over more pixels before
-they are added to memory (SimpleCNN's conv2, 4 images: 6.4 -> 5.5 ms on 2 threads)."""
+_WGRAD_BLOCK_BYTES = 1 << 20
+"""Operand bytes per product in conv2d_weight_grad (a core's L2 cache): as many whole images
+as fit are multiplied at once, so each tile's sums run over more pixels before they are
+added to memory (SimpleCNN's conv2 on 2 threads: 6.4 ms one image at a time, 5.6 ms three,
+5.5 ms four). Each thread holds one block."""
 
 
 @njit

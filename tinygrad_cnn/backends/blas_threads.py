@@ -31,6 +31,12 @@ def single_threaded_if_spinning(fn):
     return wrapper
 
 
+def one_thread():
+    """Context: NumPy's BLAS on one thread, for backend code that calls it from several of
+    its own threads at once (each call on its own core, no BLAS pool to wake)."""
+    return _blas_controls().limit(limits=1)
+
+
 def _blas_controls():
     global _blas
     if _blas is None:

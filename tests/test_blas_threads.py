@@ -46,3 +46,4 @@ def test_backend_gemm_functions_are_guarded():
     from tinygrad_cnn.backends import cpu
     for name in ("matmul", "conv2d_forward", "conv2d_backward"):
         assert getattr(cpu, name).__wrapped__.__name__ == name
+

@@ -6,11 +6,15 @@ shares the cores with them: a SimpleCNN step at 2 threads measured 28 ms instead
 tinygrad_cnn/__init__.py sets a short timeout, which OpenBLAS reads once, when NumPy loads
 it: that works when tinygrad_cnn is imported first. When NumPy came first (a script's
 ``import numpy as np`` on its first line), the backend's own GEMMs run single-threaded
-instead, so they never wake the workers (measured 20.7 ms for that step). Only the
-backend's calls are limited, for their duration; NumPy elsewhere in the program keeps its
-threads. threadpoolctl finds the BLAS library NumPy loaded, whichever it is.
+instead, so they never wake the workers (measured 20.7 ms for that step). The GEMM path of
+the conv also runs BLAS on one thread while its own threads each multiply a chunk
+(one_thread). The limit is process-wide while a backend call holds it (threadpoolctl can
+only set it for the whole process), and BLAS gets its thread count back afterwards.
+threadpoolctl finds the BLAS library NumPy loaded, whichever it is.
 """
+import contextlib
 import functools
+import threading
 
 _WORKERS_SPIN = False
 """Set by tinygrad_cnn/__init__.py: True when NumPy was imported before it and the user had
@@ -26,15 +30,38 @@ def single_threaded_if_spinning(fn):
     def wrapper(*args, **kwargs):
         if not _WORKERS_SPIN:
             return fn(*args, **kwargs)
-        with _blas_controls().limit(limits=1):
+        with one_thread():
             return fn(*args, **kwargs)
     return wrapper
 
 
+@contextlib.contextmanager
 def one_thread():
     """Context: NumPy's BLAS on one thread, for backend code that calls it from several of
-    its own threads at once (each call on its own core, no BLAS pool to wake)."""
-    return _blas_controls().limit(limits=1)
+    its own threads at once (each call on its own core, no BLAS pool to wake).
+
+    The limit is process-wide, so overlapping scopes (backend calls from several Python
+    threads) share one: the first to enter sets it, the last to leave restores what BLAS
+    had before. Nested scopes saving and restoring on their own could leave BLAS on one
+    thread for good when they end out of order.
+    """
+    global _scope, _scope_users
+    with _scope_lock:
+        if _scope_users == 0:
+            _scope = _blas_controls().limit(limits=1)
+        _scope_users += 1
+    try:
+        yield
+    finally:
+        with _scope_lock:
+            _scope_users -= 1
+            if _scope_users == 0:
+                _scope.restore_original_limits()
+                _scope = None
+
+
+_scope_lock = threading.Lock()
+_scope, _scope_users = None, 0
 
 
 def _blas_controls():

@@ -27,6 +27,11 @@ _PART_MACS = 1 << 20
 """Fewest multiply-adds a conv kernel hands to a thread of its own (~20 us of a core)."""
 
 
+def _per_image(shape):
+    """Elements per image of an array of this shape (also when the batch is empty)."""
+    return int(np.prod(shape[1:]))
+
+
 def _over_images(body, N, per_image):
     """threads.run over N images, each per_image elements (or multiply-adds) of work."""
     threads.run(body, N, grain=-(-_PART_ELEMENTS // (per_image or 1)))
@@ -260,14 +265,15 @@ def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 _FUSED_MIN_CHANNELS = 16
 """Fewest input channels for the fused path. Its tiles sum dot products along the (i, j, c)
 patch columns, 4 output channels at a time: measured at batch 100, it beats the GEMM path
-2x on SimpleCNN's conv2 (32 -> 64 channels) and loses on LeNet-5's conv2 (6 -> 16, whose
-small patch matrix the GEMM path keeps for the weight gradient) and on 1-channel inputs."""
+2x on SimpleCNN's conv2 (32 -> 64 channels) and loses on LeNet-5's conv2 (6 -> 16) and on
+1-channel inputs (measured in session 2, when the GEMM path still kept LeNet-5's patches)."""
 
 _PATCH_CHUNK_BYTES = 1 << 20
 """The GEMM path makes and multiplies patches a few images at a time, about this many bytes
 per thread (a core's L2 cache) in each chunk, so the GEMM reads patches that were just
-written to cache. Each chunk is one hand-off to the threads and one GEMM call: on 2 threads
-LeNet-5's step took 9.6 ms with 1 MB chunks, 8.5 ms with 2 MB (4 MB: 8.0 ms, but 7 MB more
+written to cache. Each thread makes its own chunks (_chunks_on_threads), or, where patches
+are kept or grouped, each chunk is one hand-off and one GEMM call; with that older design on
+2 threads LeNet-5's step took 9.6 ms with 1 MB chunks, 8.5 ms with 2 MB (4 MB: 8.0 ms, but 7 MB more
 memory at the step's peak)."""
 
 _KEEP_PATCH_BYTES = 16 << 20
@@ -597,13 +603,13 @@ def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
         idx = np.empty((N, OH, OW, C), dtype=np.int32)
         xh = _channels_last(x)
         _over_images(lambda lo, hi: nhwc.max_pool2d_forward_nhwc(
-            xh[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, out[lo:hi], idx[lo:hi]), N, x[0].size)
+            xh[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, out[lo:hi], idx[lo:hi]), N, _per_image(x.shape))
         return _as_nchw(out), _as_nchw(idx)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     idx = np.empty((N, C, OH, OW), dtype=np.int32)
     x = np.ascontiguousarray(x)
     _over_images(lambda lo, hi: kernels.max_pool2d_forward(
-        x[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, out[lo:hi], idx[lo:hi]), N, x[0].size)
+        x[lo:hi], kh, kw, sh, sw, ph, pw, dh, dw, out[lo:hi], idx[lo:hi]), N, _per_image(x.shape))
     return out, idx
 
 
@@ -615,12 +621,12 @@ def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation
         gx = np.empty((N, H, W, C), dtype=grad.dtype)
         gh, ah = _channels_last(grad), _channels_last(argmax)
         _over_images(lambda lo, hi: nhwc.max_pool2d_backward_nhwc(
-            gh[lo:hi], ah[lo:hi], *geometry, gx[lo:hi]), N, gx[0].size)
+            gh[lo:hi], ah[lo:hi], *geometry, gx[lo:hi]), N, _per_image(gx.shape))
         return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
     grad, argmax = np.ascontiguousarray(grad), np.ascontiguousarray(argmax)
     _over_images(lambda lo, hi: kernels.max_pool2d_backward(
-        grad[lo:hi], argmax[lo:hi], *geometry, gx[lo:hi]), N, gx[0].size)
+        grad[lo:hi], argmax[lo:hi], *geometry, gx[lo:hi]), N, _per_image(gx.shape))
     return gx
 
 
@@ -632,12 +638,12 @@ def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad)
         out = np.empty((N, OH, OW, C), dtype=x.dtype)
         xh = _channels_last(x)
         _over_images(lambda lo, hi: nhwc.avg_pool2d_forward_nhwc(
-            xh[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, out[lo:hi]), N, x[0].size)
+            xh[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, out[lo:hi]), N, _per_image(x.shape))
         return _as_nchw(out)
     out = np.empty((N, C, OH, OW), dtype=x.dtype)
     x = np.ascontiguousarray(x)
     _over_images(lambda lo, hi: kernels.avg_pool2d_forward(
-        x[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, out[lo:hi]), N, x[0].size)
+        x[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, out[lo:hi]), N, _per_image(x.shape))
     return out
 
 
@@ -649,12 +655,12 @@ def avg_pool2d_backward(grad, x_shape, kernel, stride, padding, count_include_pa
         gx = np.empty((N, H, W, C), dtype=grad.dtype)
         gh = _channels_last(grad)
         _over_images(lambda lo, hi: nhwc.avg_pool2d_backward_nhwc(
-            gh[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, gx[lo:hi]), N, gx[0].size)
+            gh[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, gx[lo:hi]), N, _per_image(gx.shape))
         return _as_nchw(gx)
     gx = np.empty(x_shape, dtype=grad.dtype)
     grad = np.ascontiguousarray(grad)
     _over_images(lambda lo, hi: kernels.avg_pool2d_backward(
-        grad[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, gx[lo:hi]), N, gx[0].size)
+        grad[lo:hi], kh, kw, sh, sw, ph, pw, count_include_pad, gx[lo:hi]), N, _per_image(gx.shape))
     return gx
 
 
@@ -663,7 +669,7 @@ def adaptive_avg_pool2d_forward(x, output_size):
     out = np.empty((N, C) + tuple(output_size), dtype=x.dtype)
     x = np.ascontiguousarray(x)
     _over_images(lambda lo, hi: kernels.adaptive_avg_pool2d_forward(x[lo:hi], out[lo:hi]), N,
-                 x[0].size)
+                 _per_image(x.shape))
     return out
 
 
@@ -671,7 +677,7 @@ def adaptive_avg_pool2d_backward(grad, x_shape):
     gx = np.empty(x_shape, dtype=grad.dtype)
     grad = np.ascontiguousarray(grad)
     _over_images(lambda lo, hi: kernels.adaptive_avg_pool2d_backward(grad[lo:hi], gx[lo:hi]),
-                 x_shape[0], gx[0].size)
+                 x_shape[0], _per_image(gx.shape))
     return gx
 
 def arange(n):

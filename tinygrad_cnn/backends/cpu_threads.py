@@ -61,7 +61,11 @@ def _run_split(body, n, parts):
         errors.append(e)
     pending = parts - 1
     while pending:                  # answers of an earlier, interrupted call are dropped
-        answer_call, error = done.get()
+        try:
+            answer_call, error = done.get()
+        except BaseException as e:  # noqa: B902 (Ctrl-C: still wait for the workers, then raise)
+            errors.append(e)
+            continue
         if answer_call == call:
             pending -= 1
             if error is not None:

@@ -62,7 +62,7 @@ def max_pool2d_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     first copied into a contiguous row, which the select loop then reads with unit stride,
     so LLVM makes it branch-free vector code (with the stride only known at run time, a
     branch per value made the loop 2.4x slower on random data). A window with no tap in
-    the image (only possible with ceil_mode) keeps -inf and index -1.
+    the image (ceil_mode, or padding with dilation) keeps -inf and index -1.
     """
     N, C, H, W = x.shape
     oh, ow = out.shape[2], out.shape[3]

@@ -58,8 +58,8 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
     """Output pixels first .. stop-1 of out (N, OH, OW, O), counted (n, oy, ox) over the
     whole batch, = im2col_nhwc(x) @ wmat (O, kh*kw*C).T + bias (O,), fused.
 
-    Each image's share of the range is cut into even blocks of whole 6-row tiles, at most
-    _CONV_ROWS pixels: a block's patch rows are made and multiplied at once, so patches are
+    Each image's share of the range is cut into even blocks of about _CONV_ROWS pixels,
+    rounded up to whole 6-row tiles (the last may be shorter): a block's patch rows are made and multiplied at once, so patches are
     never written to memory as a whole. The backend hands each thread its own range.
     """
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]

@@ -18,7 +18,7 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
 
     The first in-image tap of a window is copied, later ones replace by a select, so the
     loop over contiguous channels has no branches and vectorises. A window with no tap in
-    the image (only possible with ceil_mode) gives -inf and index -1.
+    the image (ceil_mode, or padding with dilation) gives -inf and index -1.
     """
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]

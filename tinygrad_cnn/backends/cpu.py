@@ -545,10 +545,8 @@ def _chunks_on_threads(work, N, rows_per_image, row_bytes):
     def share(lo, hi):
         for first in range(lo, hi, per):
             work(first, min(first + per, hi))
-    image_bytes = row_bytes * rows_per_image or 1
-    grain = -(-_PART_ELEMENTS * 4 // image_bytes)                      # float32 elements
-    with blas_threads.one_thread():
-        threads.run(share, N, grain=grain)
+    with blas_threads.one_thread():                                    # (float32 elements)
+        _over_images(share, N, row_bytes * rows_per_image // 4)
 
 
 def _zero_padded(x, pad):

@@ -1,24 +1,29 @@
 """Run a conv test through either CPU conv path, whatever its channel count.
 
 The CPU backend picks the fused kernel for ungrouped convolutions with at least
-backends.cpu._FUSED_MIN_CHANNELS input channels and the GEMM path otherwise; drawn test shapes are
-small, so without this most of them would only ever see the GEMM path.
+backends.cpu._FUSED_MIN_CHANNELS input channels and the GEMM path otherwise, and takes the
+outer-product gradient kernels (conv2d_input_grad_nhwc, conv2d_weight_grad_rows) only where
+their columns are a multiple of 32; drawn test shapes are small, so without this most of
+them would only ever see the GEMM path.
 """
 import contextlib
 
 from tinygrad_cnn.backends import cpu
 
-PATHS = ["fused", "gemm"]
+PATHS = ["fused", "tiles", "gemm"]
 
 
 @contextlib.contextmanager
 def conv_path(path):
-    """fused: every ungrouped conv fused, every stride-1 weight gradient by the kernel;
-    gemm: patches and NumPy's GEMM throughout (kept patches, the bias row of ones)."""
-    saved = cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL
-    cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL = (1, True) if path == "fused" \
-        else (1 << 62, False)
+    """fused: every ungrouped conv fused, every stride-1 weight gradient by the dot-product
+    kernels; tiles: the same, but the gradients by the outer-product kernels whatever the
+    column count (their plain edge rows then do most of the work); gemm: patches and
+    NumPy's GEMM throughout (kept patches, the bias row of ones)."""
+    saved = cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL, cpu._covered_by_tiles
+    cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL = (1 << 62, False) if path == "gemm" \
+        else (1, True)
+    cpu._covered_by_tiles = (lambda n: n > 0) if path == "tiles" else (lambda n: False)
     try:
         yield
     finally:
-        cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL = saved
+        cpu._FUSED_MIN_CHANNELS, cpu._STRIDE1_WGRAD_KERNEL, cpu._covered_by_tiles = saved

@@ -389,3 +389,127 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
         res.append((out, gx))
     np.testing.assert_allclose(res[0][0], res[1][0], **TOL[dtype])
     np.testing.assert_allclose(res[0][1], res[1][1], **TOL[dtype])
+
+
+GEMM_COLUMNS = [0, 1, 7, 31, 32, 33, 64, 65, 96, 100, 128]
+"""Column counts on and off matmul_add's 64- and 32-column tiles, and its plain edges."""
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", GEMM_COLUMNS)
+@given(m=st.integers(0, 19), k=st.integers(0, 21), transposed=st.booleans(), seed=seeds)
+def test_matmul_add_and_into_match_numpy_at_every_edge(dtype, n, m, k, transposed, seed):
+    """Rows on and off the 6- and 8-row tiles, odd and even k (the 32-column tile takes k in
+    pairs), a as a transposed view (the weight gradient's patches); matmul_add adds to c,
+    matmul_into overwrites it (c starts as NaN there)."""
+    a = arrays((k, m), seed, dtype).T if transposed else arrays((m, k), seed, dtype)
+    b, c = arrays((k, n), seed + 1, dtype), arrays((m, n), seed + 2, dtype)
+    ref = c + a @ b
+    cpu_gemm.matmul_add(a, b, c)
+    np.testing.assert_allclose(c, ref, **SUM_TOL[dtype])
+    into = np.full((m, n), np.nan, dtype)
+    cpu_gemm.matmul_into(a, b, into)
+    np.testing.assert_allclose(into, a @ b, **SUM_TOL[dtype])
+    assert c.dtype == into.dtype == dtype
+
+
+@pytest.mark.parametrize("n", [32, 64, 70])
+def test_matmul_add_keeps_ieee_nan_and_inf(n):
+    """NaN and inf propagate through the register tiles and the edges alike."""
+    a, b = np.ones((9, 5), np.float32), np.ones((5, n), np.float32)
+    a[1, 3], a[8, 0], b[2, 5] = np.nan, np.inf, np.inf
+    b[0, n - 1] = 0.0
+    c = np.zeros((9, n), np.float32)
+    cpu_gemm.matmul_add(a, b, c)
+    assert np.isnan(c[1]).all()                          # a NaN poisons its whole row
+    assert np.isinf(c[[0, 2, 7], 5]).all()               # inf from b's column 5
+    assert np.isnan(c[8, n - 1])                         # inf * 0 is NaN
+    assert c[0, 0] == 5.0
+
+
+def _wide_conv(data):
+    """A channels-last conv whose channel counts reach the outer-product tiles (32, 64) or
+    miss them (5, 33), with any stride, padding and dilation."""
+    C = data.draw(st.sampled_from([1, 2, 32]), label="C")
+    O = data.draw(st.sampled_from([5, 32, 33, 64]), label="O")
+    kh, kw = data.draw(st.integers(1, 3), label="kh"), data.draw(st.integers(1, 3), label="kw")
+    sh, sw = data.draw(st.integers(1, 2), label="sh"), data.draw(st.integers(1, 2), label="sw")
+    ph, pw = data.draw(st.integers(0, 2), label="ph"), data.draw(st.integers(0, 2), label="pw")
+    dh, dw = data.draw(st.integers(1, 2), label="dh"), data.draw(st.integers(1, 2), label="dw")
+    H, W = data.draw(st.integers(1, 9), label="H"), data.draw(st.integers(1, 17), label="W")
+    oh = conv_out_size(H, kh, sh, 2 * ph, dh)
+    ow = conv_out_size(W, kw, sw, 2 * pw, dw)
+    assume(oh >= 1 and ow >= 1)
+    return C, O, H, W, (kh, kw, sh, sw, ph, pw, dh, dw), oh, ow
+
+
+@given(data=st.data(), seed=seeds)
+def test_fused_forward_matches_reference_through_both_products(data, seed):
+    """O a multiple of 32 takes matmul_add's tiles on the transposed weights, other O the
+    dot-product tiles: the same output either way, for the pixel range asked only."""
+    C, O, H, W, geo, oh, ow = _wide_conv(data)
+    x = arrays((3, H, W, C), seed, np.float32)
+    wmat = arrays((O, geo[0] * geo[1] * C), seed + 1, np.float32)
+    bias = arrays((O,), seed + 2, np.float32)
+    total = 3 * oh * ow
+    first = data.draw(st.integers(0, total), label="first")
+    stop = data.draw(st.integers(first, total), label="stop")
+    fast, ref = np.full((3, oh, ow, O), np.nan, np.float32), np.empty((3, oh, ow, O), np.float32)
+    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, *geo, fast, first, stop)
+    reference.conv2d_forward_nhwc(x, wmat, bias, *geo, ref, 0, total)
+    flat_fast, flat_ref = fast.reshape(total, O), ref.reshape(total, O)
+    np.testing.assert_allclose(flat_fast[first:stop], flat_ref[first:stop], **SUM_TOL[np.float32])
+    assert np.isnan(flat_fast[:first]).all() and np.isnan(flat_fast[stop:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), seed=seeds)
+def test_input_grad_kernel_matches_reference(dtype, data, seed):
+    """col2im(grad @ wmat) for images first .. stop-1 only, any geometry (padding taps
+    dropped, strided and dilated windows overlapping or leaving pixels out)."""
+    C, O, H, W, geo, oh, ow = _wide_conv(data)
+    N = 3
+    grad = arrays((N, oh, ow, O), seed, dtype)
+    wmat = arrays((O, geo[0] * geo[1] * C), seed + 1, dtype)
+    first = data.draw(st.integers(0, N), label="first")
+    stop = data.draw(st.integers(first, N), label="stop")
+    fast, ref = np.full((N, H, W, C), np.nan, dtype), np.full((N, H, W, C), np.nan, dtype)
+    cpu_conv.conv2d_input_grad_nhwc(grad, wmat, *geo, fast, first, stop)
+    reference.conv2d_input_grad_nhwc(grad, wmat, *geo, ref, first, stop)
+    np.testing.assert_allclose(fast[first:stop], ref[first:stop], **SUM_TOL[dtype])
+    assert np.isnan(fast[:first]).all() and np.isnan(fast[stop:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data(), seed=seeds)
+def test_weight_grad_rows_kernel_matches_reference(dtype, data, seed):
+    """patches.T @ grad and the summed grad, any geometry; every element written (the
+    outputs start as NaN)."""
+    C, O, H, W, geo, oh, ow = _wide_conv(data)
+    N = data.draw(st.integers(0, 3), label="N")
+    x, grad = arrays((N, H, W, C), seed, dtype), arrays((N, oh, ow, O), seed + 1, dtype)
+    res = []
+    for mod in (cpu_conv, reference):
+        dw, db = np.full((geo[0] * geo[1] * C, O), np.nan, dtype), np.full((O,), np.nan, dtype)
+        mod.conv2d_weight_grad_rows(x, grad, *geo, dw, db)
+        res.append((dw, db))
+    np.testing.assert_allclose(res[0][0], res[1][0], **SUM_TOL[dtype])
+    np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])
+
+
+@pytest.mark.parametrize("hw", [(23, 23), (16, 300)])
+def test_weight_grad_rows_over_many_pixel_blocks(hw):
+    """Images of more output pixels than one block of _WGRAD_ROWS (and of _CONV_ROWS for
+    the input gradient): every block summed once."""
+    H, W = hw
+    x, grad = arrays((2, H, W, 32), 0, np.float32), arrays((2, H, W, 64), 1, np.float32)
+    geo = (3, 3, 1, 1, 1, 1, 1, 1)
+    res = []
+    for mod in (cpu_conv, reference):
+        dw, db = np.empty((288, 64), np.float32), np.empty((64,), np.float32)
+        mod.conv2d_weight_grad_rows(x, grad, *geo, dw, db)
+        dx = np.empty((2, H, W, 32), np.float32)
+        mod.conv2d_input_grad_nhwc(grad, arrays((64, 288), 2, np.float32), *geo, dx, 0, 2)
+        res.append((dw, db, dx))
+    for fast, ref in zip(*res):
+        np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=2e-3)

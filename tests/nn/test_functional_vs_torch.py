@@ -151,3 +151,26 @@ def test_linear_matches_torch():
     out.sum().backward()
     ref.sum().backward()
     check_grads([(x, xt), (w, wt), (b, bt)])
+
+
+@pytest.mark.parametrize("C,O,stride,padding,dilation", [
+    (32, 64, 1, 1, 1),        # SimpleCNN's conv2: every outer-product kernel
+    (64, 32, 1, 1, 1),        # a 32-column forward tile, 576-column patch gradient
+    (32, 64, 2, 1, 1),        # strided: the outer-product gradients take any stride
+    (32, 32, 1, 2, 2),        # dilated
+    (16, 64, 1, 0, 1),        # 144 patch columns miss the tiles: dx as a transposed conv
+    (1, 32, 1, 1, 1),         # SimpleCNN's conv1: the GEMM path
+])
+def test_conv2d_at_model_sizes_matches_torch(C, O, stride, padding, dilation):
+    """The backend's own choice of kernels (no path forced) at channel counts that reach the
+    register tiles, forward and every gradient, batch large enough to split over threads."""
+    (x, xt), (w, wt) = both(arrays((6, C, 13, 14), 0)), both(arrays((O, C, 3, 3), 1, scale=0.2))
+    b, bt = both(arrays((O,), 2))
+    out = F.conv2d(x, w, b, stride, padding, dilation)
+    ref = TF.conv2d(xt, wt, bt, stride, padding, dilation)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-4, atol=1e-4)
+    g = arrays(out.shape, 3, np.float32)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    for ours, theirs in [(x, xt), (w, wt), (b, bt)]:
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-4, atol=2e-3)

@@ -14,6 +14,7 @@ from tinygrad_cnn.kernels import cpu as kernels
 from tinygrad_cnn.kernels import cpu_conv as conv_kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
+from tinygrad_cnn.kernels.cpu_gemm import _covered_by_tiles
 from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
 
 name = "cpu"
@@ -337,11 +338,15 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
 def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
     """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute.
 
-    Input gradient: with stride 1 and an ungrouped kernel it is itself a convolution, of the
-    output gradient by the kernel turned 180 degrees with in/out channels swapped, padded by
-    (KH-1)*dh - top (and so on); when both channel counts reach _FUSED_MIN_CHANNELS the fused
-    kernel computes it without any col2im. Otherwise the patch gradient (NumPy's GEMM) is
-    summed back by patch_columns_add. Weight and bias gradients: see _weight_grad_kernel.
+    Input gradient, by the first that applies:
+      ungrouped, O >= _FUSED_MIN_CHANNELS and KH*KW*C a multiple of matmul_add's 32
+        columns (SimpleCNN's conv2), any stride: kernels/cpu_conv.conv2d_input_grad_nhwc,
+        each block's patch gradient g @ W in register tiles, added back channels-last;
+      stride 1, both channel counts >= _FUSED_MIN_CHANNELS: a convolution of the output
+        gradient by the kernel turned 180 degrees with in/out channels swapped, padded by
+        (KH-1)*dh - top (and so on), through the fused forward kernel;
+      otherwise the patch gradient (NumPy's GEMM) summed back by patch_columns_add.
+    Weight and bias gradients: see _weight_grad_kernel.
     """
     x, kept = saved
     N, O, OH, OW = grad.shape
@@ -368,34 +373,37 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
 
 
 def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
-    """Weight and bias gradients where _weight_grad_kernel says so.
+    """Weight and bias gradients where _weight_grad_kernel says so, on each thread's share
+    of the images (no BLAS):
 
-    Stride 1: kernels/cpu_conv.conv2d_weight_grad, the same register-tiled product as the
-    forward, on each thread's share of the images (no BLAS), while one image's patches fit
-    in _WGRAD_IMAGE_BYTES. Other strides and larger images: channels-last patch rows
-    (im2col_nhwc, remade a chunk of images at a time) times the output gradient in NumPy's
-    GEMM, the bias gradient as a GEMV.
+      fused-path convs whose output channels fill matmul_add's tiles, any stride:
+        kernels/cpu_conv.conv2d_weight_grad_rows, patch rows times the output gradient
+        as it lies (nothing transposed);
+      other stride-1 convs, while one image's patches fit in _WGRAD_IMAGE_BYTES:
+        kernels/cpu_conv.conv2d_weight_grad, both operands laid out along the pixels for
+        matmul_nt_add's dot products;
+      the rest: channels-last patch rows (im2col_nhwc, remade a chunk of images at a time)
+        times the output gradient in NumPy's GEMM, the bias gradient as a GEMV.
     """
     O, C, KH, KW = w.shape
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
     image_bytes = C * KH * KW * OH * (OW + (KW - 1) * geometry[7]) * g.itemsize
+    xh, gh = _channels_last(x), g.reshape(N, OH, OW, O)
+    if _fused(w.shape, 1) and _covered_by_tiles(O):
+        dw_rows, db = _summed_over_threads(
+            lambda lo, hi, dw_part, db_part: conv_kernels.conv2d_weight_grad_rows(
+                xh[lo:hi], gh[lo:hi], *geometry[:8], dw_part, db_part),
+            N, (KH * KW * C, O), g.dtype)                             # rows (i, j, c)
+        dw_ = np.ascontiguousarray(dw_rows.T.reshape(O, KH, KW, C).transpose(0, 3, 1, 2))
+        return (dw_ if need_dw else None), (db if need_db else None)
     if stride == (1, 1) and image_bytes <= _WGRAD_IMAGE_BYTES:
-        parts = min(N, threads.thread_count()) or 1                  # (max is this module's)
-        dw_parts = np.empty((parts, C * KH * KW, O), dtype=g.dtype)  # rows (c, i, j)
-        db_parts = np.empty((parts, O), dtype=g.dtype)
-        xh, gh = _channels_last(x), g.reshape(N, OH, OW, O)
-
-        def parts_from(t0, t1):
-            for t in range(t0, t1):
-                first, stop = N * t // parts, N * (t + 1) // parts
-                conv_kernels.conv2d_weight_grad(xh[first:stop], gh[first:stop], KH, KW, pad[0],
-                                                pad[2], *geometry[6:8], dw_parts[t], db_parts[t])
-        threads.run(parts_from, parts)
-        return (dw_parts.sum(axis=0).T.reshape(w.shape) if need_dw else None,
-                db_parts.sum(axis=0) if need_db else None)
+        dw_rows, db = _summed_over_threads(
+            lambda lo, hi, dw_part, db_part: conv_kernels.conv2d_weight_grad(
+                xh[lo:hi], gh[lo:hi], KH, KW, pad[0], pad[2], *geometry[6:8], dw_part, db_part),
+            N, (C * KH * KW, O), g.dtype)                             # rows (c, i, j)
+        return (dw_rows.T.reshape(w.shape) if need_dw else None), (db if need_db else None)
     dw_ = None
     if need_dw:
-        xh = _channels_last(x)
         dwmat = np.zeros((O, KH * KW * C), dtype=g.dtype)            # columns (i, j, c)
         chunks = _image_chunks(N, OH * OW, KH * KW * C * g.itemsize)
         per_chunk = chunks[0][1] - chunks[0][0] if chunks else 0          # none when N == 0
@@ -412,13 +420,33 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     return dw_, db
 
 
+def _summed_over_threads(kernel, N, dw_shape, dtype):
+    """(dw, db) summed over one kernel(first, stop, dw_part, db_part) call per thread, each
+    on its own share of the N images."""
+    parts = min(N, threads.thread_count()) or 1                      # (max is this module's)
+    dw_parts = np.empty((parts, *dw_shape), dtype=dtype)
+    db_parts = np.empty((parts, dw_shape[1]), dtype=dtype)
+
+    def parts_from(t0, t1):
+        for t in range(t0, t1):
+            kernel(N * t // parts, N * (t + 1) // parts, dw_parts[t], db_parts[t])
+    threads.run(parts_from, parts)
+    return dw_parts.sum(axis=0), db_parts.sum(axis=0)
+
+
 def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
     N, C, H, W = x.shape
     O, Cg, KH, KW = w.shape
     pt, pb, pl, pr = pad
+    g_nhwc = g.reshape(N, grad_shape[2], grad_shape[3], O)
+    if groups == 1 and O >= _FUSED_MIN_CHANNELS and _covered_by_tiles(KH * KW * C):
+        dx = np.empty((N, H, W, C), dtype=g.dtype)
+        wrows, P = _weight_rows(w), grad_shape[2] * grad_shape[3]
+        threads.run(lambda lo, hi: conv_kernels.conv2d_input_grad_nhwc(
+            g_nhwc, wrows, *geometry[:8], dx, lo, hi), N, grain=-(-_PART_MACS // (P * w.size)))
+        return _as_nchw(dx)
     if stride == (1, 1) and _fused(w.shape, groups) and _fused((C, O, KH, KW), groups):
         flipped, tconv = _transposed_conv(w, pad, dilation)
-        g_nhwc = g.reshape(N, grad_shape[2], grad_shape[3], O)
         return _as_nchw(_fused_conv(g_nhwc, flipped, None, tconv, H, W))
     Hp, Wp = H + pt + pb, W + pl + pr
     dxp = np.empty((N, C, Hp, Wp), dtype=g.dtype)

@@ -13,7 +13,8 @@ kernels/cpu_gemm.matmul_nt_add, called inside each thread's share of the images.
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu_gemm import add_row_sums, matmul_nt_add
+from tinygrad_cnn.kernels.cpu_gemm import (_covered_by_tiles, add_row_sums, matmul_add,
+                                           matmul_into, matmul_nt_add)
 from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 
@@ -28,24 +29,71 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 @njit
 def _patch_rows(img, kh, kw, sh, sw, ph, pw, dh, dw, ow, first, cols):
-    """cols[r] = the (i, j, c) patch of output pixel first + r of one image img (H, W, C):
-    per kernel tap a copy of the pixel's C channels, or C zeros where the tap is padding."""
+    """cols[r] = the (i, j, c) patch of output pixel first + r of one image img (H, W, C).
+
+    Where a kernel row lies wholly inside the image and dw == 1, its kw*C values are one
+    run of the channels-last row: one copy (a third of the time of three for SimpleCNN's
+    conv2). Elsewhere per tap a copy of the pixel's C channels, or C zeros for padding.
+    """
     H, W, C = img.shape
+    lines = img.reshape(H, W * C)
     zero = img.dtype.type(0)
+    run = kw * C
     for r in range(cols.shape[0]):
         oy, ox = (first + r) // ow, (first + r) % ow
+        x0 = ox * sw - pw
+        whole = dw == 1 and x0 >= 0 and x0 + kw <= W
         for i in range(kh):
             y = oy * sh - ph + i * dh
-            for j in range(kw):
-                xx = ox * sw - pw + j * dw
-                dst = cols[r, (i * kw + j) * C:(i * kw + j + 1) * C]
-                if 0 <= y < H and 0 <= xx < W:
-                    src = img[y, xx]
-                    for c in range(C):
-                        dst[c] = src[c]
-                else:
-                    for c in range(C):
-                        dst[c] = zero
+            dst = cols[r, i * run:(i + 1) * run]
+            if y < 0 or y >= H:
+                for k in range(run):
+                    dst[k] = zero
+            elif whole:
+                src = lines[y, x0 * C:x0 * C + run]
+                for k in range(run):
+                    dst[k] = src[k]
+            else:
+                for j in range(kw):
+                    xx = x0 + j * dw
+                    tap = dst[j * C:(j + 1) * C]
+                    if 0 <= xx < W:
+                        src = lines[y, xx * C:(xx + 1) * C]
+                        for c in range(C):
+                            tap[c] = src[c]
+                    else:
+                        for c in range(C):
+                            tap[c] = zero
+
+
+@njit
+def _patch_rows_add(cols, kh, kw, sh, sw, ph, pw, dh, dw, ow, first, img):
+    """Adjoint of _patch_rows: each tap's C values of row r (output pixel first + r) are
+    added to img (H, W, C) at the pixel that tap read (one run per kernel row where it
+    lies inside the image); padding taps are dropped."""
+    H, W, C = img.shape
+    lines = img.reshape(H, W * C)
+    run = kw * C
+    for r in range(cols.shape[0]):
+        oy, ox = (first + r) // ow, (first + r) % ow
+        x0 = ox * sw - pw
+        whole = dw == 1 and x0 >= 0 and x0 + kw <= W
+        for i in range(kh):
+            y = oy * sh - ph + i * dh
+            if y < 0 or y >= H:
+                continue
+            src = cols[r, i * run:(i + 1) * run]
+            if whole:
+                dst = lines[y, x0 * C:x0 * C + run]
+                for k in range(run):
+                    dst[k] += src[k]
+            else:
+                for j in range(kw):
+                    xx = x0 + j * dw
+                    if 0 <= xx < W:
+                        dst = lines[y, xx * C:(xx + 1) * C]
+                        for c in range(C):
+                            dst[c] += src[j * C + c]
 
 
 _CONV_ROWS = 128
@@ -59,11 +107,16 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
     whole batch, = im2col_nhwc(x) @ wmat (O, kh*kw*C).T + bias (O,), fused.
 
     Each image's share of the range is cut into even blocks of about _CONV_ROWS pixels,
-    rounded up to whole 6-row tiles (the last may be shorter): a block's patch rows are made and multiplied at once, so patches are
-    never written to memory as a whole. The backend hands each thread its own range.
+    rounded up to whole 6-row tiles (the last may be shorter): a block's patch rows are made
+    and multiplied at once, so patches are never written to memory as a whole. The product
+    is matmul_add's outer-product tiles (on the weights transposed) when they cover the O
+    output channels, matmul_nt_add's dot products otherwise. The backend hands each thread
+    its own range.
     """
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P, K = oh * ow, wmat.shape[1]
+    outer = _covered_by_tiles(O)
+    wmat_t = np.ascontiguousarray(wmat.T) if outer else wmat          # (K, O) for matmul_add
     cols = np.empty(((_CONV_ROWS + 5) // 6 * 6, K), dtype=x.dtype)     # the largest block
     flat = out.reshape(out.shape[0] * P, O)
     while first < stop:
@@ -78,8 +131,72 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
             for r in range(rows):
                 for o in range(O):
                     dst[r, o] = bias[o]
-            matmul_nt_add(cols[:rows], wmat, dst)
+            if outer:
+                matmul_add(cols[:rows], wmat_t, dst)
+            else:
+                matmul_nt_add(cols[:rows], wmat, dst)
         first += seg
+
+
+@njit
+def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first, stop):
+    """Images first .. stop-1 of dx (N, H, W, C) = the input gradient of a convolution with
+    weight rows wmat (O, kh*kw*C), columns (i, j, c), for its channels-last output
+    gradient grad (N, oh, ow, O): col2im(grad @ wmat), any stride, padding and dilation.
+
+    A block of _CONV_ROWS output pixels at a time, the patch gradient (rows x kh*kw*C) is
+    one matmul_into, whose tiles cover kh*kw*C columns when C does (the backend checks),
+    and is then added back at the positions its patches were read from.
+    """
+    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
+    P, K = oh * ow, wmat.shape[1]
+    zero = dx.dtype.type(0)
+    dcols = np.empty((min(P, _CONV_ROWS), K), dtype=dx.dtype)
+    for n in range(first, stop):
+        _fill(dx[n], zero)
+        g = grad[n].reshape(P, O)
+        for at in range(0, P, _CONV_ROWS):
+            rows = min(_CONV_ROWS, P - at)
+            matmul_into(g[at:at + rows], wmat, dcols[:rows])
+            _patch_rows_add(dcols[:rows], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, dx[n])
+
+
+_WGRAD_ROWS = 256
+"""Most output pixels per product in conv2d_weight_grad_rows: a block's patch rows (256 x 288
+floats for SimpleCNN's conv2, 295 KB) and output-gradient rows stay in L2 while every
+6-row tile of the weight gradient runs over them."""
+
+
+@njit
+def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, grad_b):
+    """Weight and bias gradients of any convolution whose output channels fill matmul_add's
+    tiles, summed over the images given: grad_w (kh*kw*C, O) = patches.T @ grad, rows
+    (i, j, c) as the forward's weight rows; grad_b (O,) = grad summed over pixels.
+
+    x (N, H, W, C) and grad (N, oh, ow, O) are channels-last. Nothing is transposed: each
+    block of an image's pixels gets its patch rows made as the forward makes them, and
+    matmul_add takes them transposed (a view) as the row side and the output gradient's
+    rows, as they lie, as the column side. The backend calls one per thread, on its
+    share of the images, and adds the results.
+    """
+    N = x.shape[0]
+    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
+    P, K = oh * ow, grad_w.shape[0]
+    zero = grad_w.dtype.type(0)
+    _fill(grad_w, zero)
+    _fill(grad_b, zero)
+    cols = np.empty((min(P, _WGRAD_ROWS), K), dtype=x.dtype)
+    for n in range(N):
+        g = grad[n].reshape(P, O)
+        blocks = (P + _WGRAD_ROWS - 1) // _WGRAD_ROWS
+        step = (P + blocks - 1) // blocks if blocks else 1              # even blocks
+        for at in range(0, P, step):
+            rows = min(step, P - at)
+            _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, cols[:rows])
+            matmul_add(cols[:rows].T, g[at:at + rows], grad_w)
+        for p in range(P):
+            for o in range(O):
+                grad_b[o] += g[p, o]
 
 
 @njit

@@ -7,6 +7,8 @@ product (njit_gemm), which may reassociate its sums and fuse multiply-adds, noth
 import functools
 
 import numba
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 njit = functools.partial(numba.njit, cache=True, nogil=True)
 """Every CPU kernel: serial, and without the GIL, so backends/cpu_threads.run can call one
@@ -27,3 +29,21 @@ def fill(block, value):
     flat = block.reshape(block.size)
     for k in range(flat.size):
         flat[k] = value
+
+
+@intrinsic
+def stack_tile(typingctx, size, dtype):
+    """Pointer to ``size`` (a constant) elements of ``dtype`` on the calling kernel's stack.
+
+    An LLVM ``alloca``: memory no array argument can alias, so once the loops over a
+    register tile are unrolled LLVM keeps the whole tile in vector registers, where a NumPy
+    array's elements would be loaded and stored at every step. Wrap it as
+    ``numba.carray(stack_tile(ROWS * COLS, c.dtype), (ROWS, COLS))``; it is uninitialised.
+    """
+    if not isinstance(size, types.IntegerLiteral) or not isinstance(dtype, types.DType):
+        return None
+    count = size.literal_value
+
+    def codegen(context, builder, signature, args):
+        return cgutils.alloca_once(builder, context.get_value_type(dtype.dtype), size=count)
+    return types.CPointer(dtype.dtype)(size, dtype), codegen

@@ -80,6 +80,16 @@ def matmul_nt_add(a, b, c):
     c += a @ b.T
 
 
+def matmul_add(a, b, c):
+    """c += a @ b (kernels/cpu_gemm.py's outer-product tiles)."""
+    c += a @ b
+
+
+def matmul_into(a, b, c):
+    """c = a @ b (kernels/cpu_gemm.py's outer-product tiles, overwriting)."""
+    c[...] = a @ b
+
+
 def add_row_sums(a, out):
     """out += the sum of each row of a."""
     out += a.sum(axis=1)
@@ -208,6 +218,29 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
     cols = np.empty((N * oh * ow, kh * kw * C), dtype=x.dtype)
     im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
     out.reshape(-1, O)[first:stop] = (cols[first:stop] @ wmat.T + bias)
+
+
+def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first, stop):
+    """Images first .. stop-1 of channels-last dx (N, H, W, C) = col2im(grad @ wmat) for
+    channels-last grad (N, oh, ow, O) and weight rows wmat (O, kh*kw*C), columns (i, j, c)."""
+    part = dx[first:stop]
+    n, H, W, C = part.shape
+    oh, ow, O = grad.shape[1:]
+    dcols = grad[first:stop].reshape(-1, O) @ wmat                    # columns (i, j, c)
+    dcols = dcols.reshape(-1, kh, kw, C).transpose(0, 3, 1, 2).reshape(-1, C * kh * kw)
+    x = np.empty((n, C, H, W), dtype=dx.dtype)
+    col2im(dcols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
+    part[...] = x.transpose(0, 2, 3, 1)
+
+
+def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, grad_b):
+    """Weight/bias gradients of channels-last x (N, H, W, C) for channels-last grad
+    (N, oh, ow, O), any stride: grad_w (kh*kw*C, O), rows (i, j, c); grad_b (O,)."""
+    oh, ow, O = grad.shape[1:]
+    cols = np.empty((x.shape[0] * oh * ow, grad_w.shape[0]), dtype=x.dtype)
+    im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+    g = grad.reshape(-1, O)
+    grad_w[...], grad_b[...] = cols.T @ g, g.sum(axis=0)
 
 
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):

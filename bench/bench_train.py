@@ -241,15 +241,18 @@ class BackendProfile:
     thread at once (backends/cpu_threads.py); the calling thread's share is what is charged.
     """
 
-    KERNELS = ["conv2d_forward_nhwc", "patch_columns", "patch_columns_add"]
+    KERNELS = ["conv2d_forward_nhwc", "patch_columns", "patch_columns_add",
+               "conv2d_input_grad_nhwc", "conv2d_weight_grad_rows", "conv2d_weight_grad",
+               "conv2d_weight_grad_taps"]
 
     def __init__(self):
         from tinygrad_cnn.backends import cpu
-        from tinygrad_cnn.kernels import cpu_conv
+        from tinygrad_cnn.kernels import cpu_conv, cpu_conv_wgrad
         self.backend = cpu
         self.targets = [(cpu, name) for name, fn in vars(cpu).items()
                         if callable(fn) and not name.startswith("_") and not isinstance(fn, type)]
-        self.targets += [(cpu_conv, name) for name in self.KERNELS]
+        self.targets += [(module, name) for name in self.KERNELS
+                         for module in (cpu_conv, cpu_conv_wgrad) if hasattr(module, name)]
         self.originals = {}
         self.seconds, self.current = {}, None
 
@@ -316,9 +319,13 @@ BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the
     ("  of which fused patches+GEMM kernel", [f"conv2d_forward_nhwc in {_FWD}"]),
     ("  of which patch_columns kernel (forward)", [f"patch_columns in {_FWD}"]),
     ("conv input grad (conv2d_backward)", [_DX]),
+    ("  of which patch-gradient kernel (tiles)", [f"conv2d_input_grad_nhwc in {_DX}"]),
     ("  of which fused kernel (transposed conv)", [f"conv2d_forward_nhwc in {_DX}"]),
     ("  of which patch_columns_add kernel", [f"patch_columns_add in {_DX}"]),
     ("conv weight+bias grad (conv2d_backward)", [_DW]),
+    ("  of which patch-row kernel (tiles)", [f"conv2d_weight_grad_rows in {_DW}"]),
+    ("  of which planes kernel (dot products)", [f"conv2d_weight_grad in {_DW}"]),
+    ("  of which taps kernel (first layers)", [f"conv2d_weight_grad_taps in {_DW}"]),
     ("  of which patch_columns kernel (remade)", [f"patch_columns in {_DW}"]),
     ("max pool forward", ["max_pool2d_forward"]),
     ("max pool backward", ["max_pool2d_backward"]),

@@ -5,7 +5,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
-from tinygrad_cnn.kernels import cpu, cpu_conv, cpu_gemm, cpu_nhwc, reference
+from tinygrad_cnn.kernels import cpu, cpu_conv, cpu_conv_wgrad, cpu_gemm, cpu_nhwc, reference
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 DTYPES = [np.float32, np.float64]
@@ -179,7 +179,8 @@ def _public(m):
 
 
 def test_cpu_and_reference_export_the_same_kernels():
-    assert _public(cpu) | _public(cpu_conv) | _public(cpu_nhwc) | _public(cpu_gemm) == _public(reference)
+    assert _public(cpu) | _public(cpu_conv) | _public(cpu_conv_wgrad) | _public(cpu_nhwc) \
+        | _public(cpu_gemm) == _public(reference)
     assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
             "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
@@ -305,7 +306,7 @@ def test_weight_grad_kernel_matches_reference(dtype, cfg, seed):
     grad = arrays((cfg.N, oh, ow, cfg.O), seed + 1, dtype)
     K = cfg.C * cfg.kh * cfg.kw
     res = []
-    for mod in (cpu_conv, reference):
+    for mod in (cpu_conv_wgrad, reference):
         dw, db = np.full((K, cfg.O), np.nan, dtype), np.full((cfg.O,), np.nan, dtype)
         mod.conv2d_weight_grad(x, grad, cfg.kh, cfg.kw, ph, pw, *cfg.dilation, dw, db)
         res.append((dw, db))
@@ -489,7 +490,7 @@ def test_weight_grad_rows_kernel_matches_reference(dtype, data, seed):
     N = data.draw(st.integers(0, 3), label="N")
     x, grad = arrays((N, H, W, C), seed, dtype), arrays((N, oh, ow, O), seed + 1, dtype)
     res = []
-    for mod in (cpu_conv, reference):
+    for mod in (cpu_conv_wgrad, reference):
         dw, db = np.full((geo[0] * geo[1] * C, O), np.nan, dtype), np.full((O,), np.nan, dtype)
         mod.conv2d_weight_grad_rows(x, grad, *geo, dw, db)
         res.append((dw, db))
@@ -505,11 +506,31 @@ def test_weight_grad_rows_over_many_pixel_blocks(hw):
     x, grad = arrays((2, H, W, 32), 0, np.float32), arrays((2, H, W, 64), 1, np.float32)
     geo = (3, 3, 1, 1, 1, 1, 1, 1)
     res = []
-    for mod in (cpu_conv, reference):
+    for wgrad, conv in ((cpu_conv_wgrad, cpu_conv), (reference, reference)):
         dw, db = np.empty((288, 64), np.float32), np.empty((64,), np.float32)
-        mod.conv2d_weight_grad_rows(x, grad, *geo, dw, db)
+        wgrad.conv2d_weight_grad_rows(x, grad, *geo, dw, db)
         dx = np.empty((2, H, W, 32), np.float32)
-        mod.conv2d_input_grad_nhwc(grad, arrays((64, 288), 2, np.float32), *geo, dx, 0, 2)
+        conv.conv2d_input_grad_nhwc(grad, arrays((64, 288), 2, np.float32), *geo, dx, 0, 2)
         res.append((dw, db, dx))
     for fast, ref in zip(*res):
         np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=2), O=st.sampled_from([1, 5, 32, 33, 64, 70]), seed=seeds)
+def test_weight_grad_taps_kernel_matches_reference(dtype, cfg, O, seed):
+    """Up to 12 taps (1-2 channels, kernels up to 4x4), any stride and dilation, even and odd
+    output widths, output channels on and off the 32-column tiles; every element written
+    (the outputs start as NaN)."""
+    K = cfg.C * cfg.kh * cfg.kw
+    assume(K <= cpu_conv_wgrad._TAPS)
+    xp = _padded_input(cfg, seed, dtype)
+    oh, ow = cfg.out_hw
+    grad = arrays((cfg.N, oh, ow, O), seed + 1, dtype)
+    res = []
+    for mod in (cpu_conv_wgrad, reference):
+        dw, db = np.full((K, O), np.nan, dtype), np.full((O,), np.nan, dtype)
+        mod.conv2d_weight_grad_taps(xp, grad, cfg.kh, cfg.kw, *cfg.stride, *cfg.dilation, dw, db)
+        res.append((dw, db))
+    np.testing.assert_allclose(res[0][0], res[1][0], **SUM_TOL[dtype])
+    np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])

@@ -12,6 +12,7 @@ from tinygrad_cnn.backends import host_memory
 from tinygrad_cnn.backends.blas_threads import single_threaded_if_spinning as _blas_call
 from tinygrad_cnn.kernels import cpu as kernels
 from tinygrad_cnn.kernels import cpu_conv as conv_kernels
+from tinygrad_cnn.kernels import cpu_conv_wgrad as wgrad_kernels
 from tinygrad_cnn.kernels import cpu_elementwise as elementwise
 from tinygrad_cnn.kernels import cpu_nhwc as nhwc
 from tinygrad_cnn.kernels.cpu_gemm import _covered_by_tiles
@@ -376,29 +377,40 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     """Weight and bias gradients where _weight_grad_kernel says so, on each thread's share
     of the images (no BLAS):
 
+      first layers (C*KH*KW <= 12 taps) whose output channels fill 32-column tiles, any
+        stride: kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers,
+        the taps read from the zero-padded input;
       fused-path convs whose output channels fill matmul_add's tiles, any stride:
-        kernels/cpu_conv.conv2d_weight_grad_rows, patch rows times the output gradient
-        as it lies (nothing transposed);
+        kernels/cpu_conv_wgrad.conv2d_weight_grad_rows, patch rows times the output
+        gradient as it lies (nothing transposed);
       other stride-1 convs, while one image's patches fit in _WGRAD_IMAGE_BYTES:
-        kernels/cpu_conv.conv2d_weight_grad, both operands laid out along the pixels for
-        matmul_nt_add's dot products;
+        kernels/cpu_conv_wgrad.conv2d_weight_grad, both operands laid out along the pixels
+        for matmul_nt_add's dot products;
       the rest: channels-last patch rows (im2col_nhwc, remade a chunk of images at a time)
         times the output gradient in NumPy's GEMM, the bias gradient as a GEMV.
     """
     O, C, KH, KW = w.shape
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
     image_bytes = C * KH * KW * OH * (OW + (KW - 1) * geometry[7]) * g.itemsize
-    xh, gh = _channels_last(x), g.reshape(N, OH, OW, O)
+    gh = g.reshape(N, OH, OW, O)
+    if C * KH * KW <= wgrad_kernels._TAPS and _covered_by_tiles(O):
+        xp = _zero_padded(x, pad)
+        dw_rows, db = _summed_over_threads(
+            lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_taps(
+                xp[lo:hi], gh[lo:hi], KH, KW, *geometry[2:4], *geometry[6:8], dw_part, db_part),
+            N, (C * KH * KW, O), g.dtype)                             # rows (c, i, j)
+        return (dw_rows.T.reshape(w.shape) if need_dw else None), (db if need_db else None)
+    xh = _channels_last(x)
     if _fused(w.shape, 1) and _covered_by_tiles(O):
         dw_rows, db = _summed_over_threads(
-            lambda lo, hi, dw_part, db_part: conv_kernels.conv2d_weight_grad_rows(
+            lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_rows(
                 xh[lo:hi], gh[lo:hi], *geometry[:8], dw_part, db_part),
             N, (KH * KW * C, O), g.dtype)                             # rows (i, j, c)
         dw_ = np.ascontiguousarray(dw_rows.T.reshape(O, KH, KW, C).transpose(0, 3, 1, 2))
         return (dw_ if need_dw else None), (db if need_db else None)
     if stride == (1, 1) and image_bytes <= _WGRAD_IMAGE_BYTES:
         dw_rows, db = _summed_over_threads(
-            lambda lo, hi, dw_part, db_part: conv_kernels.conv2d_weight_grad(
+            lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad(
                 xh[lo:hi], gh[lo:hi], KH, KW, pad[0], pad[2], *geometry[6:8], dw_part, db_part),
             N, (C * KH * KW, O), g.dtype)                             # rows (c, i, j)
         return (dw_rows.T.reshape(w.shape) if need_dw else None), (db if need_db else None)

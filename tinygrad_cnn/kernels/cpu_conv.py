@@ -7,14 +7,13 @@ Two ways to lay out patches, each where it is cheapest:
   transposed patch columns (patch_columns) of a zero-padded NCHW input: row (c, i, j)
     holds what one tap sees at every output pixel, an NCHW im2col transposed, best for
     few channels (first layers), and NumPy's GEMM reads it as a transposed operand.
-The weight gradient of stride-1 convolutions (conv2d_weight_grad) uses neither: it lays both
-of its operands out along the pixels it sums over. The products are
-kernels/cpu_gemm.matmul_nt_add, called inside each thread's share of the images.
+The products are kernels/cpu_gemm.matmul_add (outer-product tiles, when the columns are a
+multiple of 32) or matmul_nt_add (dot products), called inside each thread's share of the
+images. The weight-gradient kernels are in kernels/cpu_conv_wgrad.py.
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu_gemm import (_covered_by_tiles, add_row_sums, matmul_add,
-                                           matmul_into, matmul_nt_add)
+from tinygrad_cnn.kernels.cpu_gemm import _covered_by_tiles, matmul_add, matmul_into, matmul_nt_add
 from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 
@@ -161,44 +160,6 @@ def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first
             _patch_rows_add(dcols[:rows], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, dx[n])
 
 
-_WGRAD_ROWS = 256
-"""Most output pixels per product in conv2d_weight_grad_rows: a block's patch rows (256 x 288
-floats for SimpleCNN's conv2, 295 KB) and output-gradient rows stay in L2 while every
-6-row tile of the weight gradient runs over them."""
-
-
-@njit
-def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, grad_b):
-    """Weight and bias gradients of any convolution whose output channels fill matmul_add's
-    tiles, summed over the images given: grad_w (kh*kw*C, O) = patches.T @ grad, rows
-    (i, j, c) as the forward's weight rows; grad_b (O,) = grad summed over pixels.
-
-    x (N, H, W, C) and grad (N, oh, ow, O) are channels-last. Nothing is transposed: each
-    block of an image's pixels gets its patch rows made as the forward makes them, and
-    matmul_add takes them transposed (a view) as the row side and the output gradient's
-    rows, as they lie, as the column side. The backend calls one per thread, on its
-    share of the images, and adds the results.
-    """
-    N = x.shape[0]
-    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
-    P, K = oh * ow, grad_w.shape[0]
-    zero = grad_w.dtype.type(0)
-    _fill(grad_w, zero)
-    _fill(grad_b, zero)
-    cols = np.empty((min(P, _WGRAD_ROWS), K), dtype=x.dtype)
-    for n in range(N):
-        g = grad[n].reshape(P, O)
-        blocks = (P + _WGRAD_ROWS - 1) // _WGRAD_ROWS
-        step = (P + blocks - 1) // blocks if blocks else 1              # even blocks
-        for at in range(0, P, step):
-            rows = min(step, P - at)
-            _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, cols[:rows])
-            matmul_add(cols[:rows].T, g[at:at + rows], grad_w)
-        for p in range(P):
-            for o in range(O):
-                grad_b[o] += g[p, o]
-
-
 @njit
 def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t, first, stop):
     """cols_t (C*kh*kw, N*oh*ow) = im2col of an already padded xp (N, C, Hp, Wp), transposed,
@@ -247,96 +208,3 @@ def patch_columns_add(cols_t, kh, kw, sh, sw, dh, dw, oh, ow, xp, first, stop):
                         else:
                             for k in range(ow):
                                 dst[k * sw] += run[k]
-
-
-_WGRAD_BLOCK_BYTES = 1 << 20
-"""Operand bytes per product in conv2d_weight_grad (a core's L2 cache): as many whole images
-as fit are multiplied at once, so each tile's sums run over more pixels before they are
-added to memory (SimpleCNN's conv2 on 2 threads: 6.4 ms one image at a time, 5.6 ms three,
-5.5 ms four). Each thread holds one block."""
-
-
-@njit
-def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w, grad_b):
-    """Weight and bias gradients of a stride-1 convolution, summed over the images given.
-
-    x (N, H, W, C) is the channels-last input, padded by ph on top and pw on the left (and
-    as much as the output needs below and right); grad (N, oh, ow, O) the channels-last
-    output gradient. grad_w (C*kh*kw, O) gets the weight gradient with rows (c, i, j): the
-    OIHW weight's, transposed. grad_b (O,) gets the summed output gradient. The backend
-    calls one per thread, on its share of the images, and adds the results.
-
-    A block of images at a time, both operands are laid out with the summed pixels along
-    memory, as matmul_nt_add wants, over "extended" output rows of Wp = ow + (kw-1)*dw
-    pixels: in the zero-padded channel planes, kernel tap (i, j) then sees one contiguous
-    run starting at i*dh*Wp + j*dw. The Wp - ow extra pixels per row get zero gradient
-    and zero patch values, so they add nothing (not even inf * 0). The patch operand is
-    the product's row side (C*kh*kw rows, a multiple of the 6-row tile for 3x3 kernels;
-    measured faster that way for SimpleCNN's conv2 and both LeNet-5 convs, even for its
-    conv1's 25 rows, and the same for SimpleCNN's conv1).
-    """
-    N, H, W, C = x.shape
-    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
-    Hp, Wp = oh + (kh - 1) * dh, ow + (kw - 1) * dw
-    L, K = oh * Wp, C * kh * kw
-    zero = grad_w.dtype.type(0)
-    _fill(grad_w, zero)
-    _fill(grad_b, zero)
-    per_block = max(1, min(N, _WGRAD_BLOCK_BYTES // ((K + O) * L * x.itemsize)))
-    planes = np.empty((C, Hp * Wp), dtype=x.dtype)
-    cols_buf = np.empty(K * per_block * L, dtype=x.dtype)
-    g_buf = np.empty(O * per_block * L, dtype=x.dtype)
-    for n0 in range(0, N, per_block):
-        nb = min(per_block, N - n0)
-        cols_t = cols_buf[:K * nb * L].reshape(K, nb * L)
-        g_t = g_buf[:O * nb * L].reshape(O, nb * L)
-        for b in range(nb):
-            _padded_planes(x[n0 + b], ph, pw, Hp, Wp, planes)
-            for c in range(C):
-                for i in range(kh):
-                    for j in range(kw):
-                        row = cols_t[(c * kh + i) * kw + j, b * L:(b + 1) * L]
-                        src = planes[c, i * dh * Wp + j * dw:]
-                        m = min(L, src.size)
-                        for k in range(m):
-                            row[k] = src[k]
-                        for k in range(m, L):
-                            row[k] = zero
-                        _zero_extension(row, oh, ow, Wp)
-            g = grad[n0 + b].reshape(oh * ow, O)
-            dst = g_t[:, b * L:(b + 1) * L]
-            for oy in range(oh):                 # transposed 16 pixels at a time, which
-                for ox0 in range(0, ow, 16):     # stay in L1 while every channel is read
-                    run = min(16, ow - ox0)
-                    src = g[oy * ow + ox0:oy * ow + ox0 + run]
-                    for o in range(O):
-                        d = dst[o, oy * Wp + ox0:oy * Wp + ox0 + run]
-                        for q in range(run):
-                            d[q] = src[q, o]
-            for o in range(O):
-                _zero_extension(dst[o], oh, ow, Wp)
-        matmul_nt_add(cols_t, g_t, grad_w)
-        add_row_sums(g_t, grad_b)
-
-
-@njit
-def _padded_planes(img, ph, pw, Hp, Wp, planes):
-    """planes (C, Hp*Wp) = the channel planes of img (H, W, C), placed at (ph, pw) in zeros
-    (cropped where the padded size is smaller)."""
-    H, W, C = img.shape
-    _fill(planes, planes.dtype.type(0))
-    for y in range(max(0, -ph), min(H, Hp - ph)):
-        for xx in range(max(0, -pw), min(W, Wp - pw)):
-            at = (y + ph) * Wp + xx + pw
-            for c in range(C):
-                planes[c, at] = img[y, xx, c]
-
-
-@njit
-def _zero_extension(row, oh, ow, Wp):
-    """Zero the Wp - ow extended pixels at the end of each of the oh rows of Wp in row."""
-    zero = row.dtype.type(0)
-    for oy in range(oh):
-        ext = row[oy * Wp + ow:(oy + 1) * Wp]
-        for k in range(Wp - ow):
-            ext[k] = zero

@@ -233,6 +233,16 @@ def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first
     part[...] = x.transpose(0, 2, 3, 1)
 
 
+def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
+    """Weight/bias gradients of the already padded NCHW xp for channels-last grad
+    (N, oh, ow, O): grad_w (C*kh*kw, O), rows (c, i, j); grad_b (O,)."""
+    oh, ow, O = grad.shape[1:]
+    cols = np.empty((xp.shape[0] * oh * ow, grad_w.shape[0]), dtype=xp.dtype)
+    im2col(xp, kh, kw, sh, sw, 0, 0, dh, dw, oh, ow, cols)
+    g = grad.reshape(-1, O)
+    grad_w[...], grad_b[...] = cols.T @ g, g.sum(axis=0)
+
+
 def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, grad_b):
     """Weight/bias gradients of channels-last x (N, H, W, C) for channels-last grad
     (N, oh, ow, O), any stride: grad_w (kh*kw*C, O), rows (i, j, c); grad_b (O,)."""

@@ -241,7 +241,7 @@ class BackendProfile:
     thread at once (backends/cpu_threads.py); the calling thread's share is what is charged.
     """
 
-    KERNELS = ["conv2d_forward_nhwc", "patch_columns", "patch_columns_add",
+    KERNELS = ["conv2d_forward_nhwc", "conv2d_forward_tiles", "patch_columns", "patch_columns_add",
                "conv2d_input_grad_nhwc", "conv2d_weight_grad_rows", "conv2d_weight_grad",
                "conv2d_weight_grad_taps"]
 
@@ -316,7 +316,8 @@ class BackendProfile:
 _FWD, _DX, _DW = "conv2d_forward", "conv2d_backward input grad", "conv2d_backward weight+bias grad"
 BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the one above
     ("conv forward (conv2d_forward)", [_FWD]),
-    ("  of which fused patches+GEMM kernel", [f"conv2d_forward_nhwc in {_FWD}"]),
+    ("  of which fused kernel (tiles)", [f"conv2d_forward_tiles in {_FWD}"]),
+    ("  of which fused kernel (dot products)", [f"conv2d_forward_nhwc in {_FWD}"]),
     ("  of which patch_columns kernel (forward)", [f"patch_columns in {_FWD}"]),
     ("conv input grad (conv2d_backward)", [_DX]),
     ("  of which patch-gradient kernel (tiles)", [f"conv2d_input_grad_nhwc in {_DX}"]),

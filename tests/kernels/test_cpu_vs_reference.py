@@ -323,10 +323,13 @@ def test_fused_conv_forward_on_images_of_many_row_blocks(hw):
     wmat, bias = arrays((5, 3 * 3 * 3), 1, np.float32), arrays((5,), 2, np.float32)
     fast = np.full((3, H, W, 5), np.nan, np.float32)          # one image more than written
     ref = np.empty((2, H, W, 5), np.float32)
-    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, fast[:2], 0, 2 * H * W)
     reference.conv2d_forward_nhwc(x, wmat, bias, 3, 3, 1, 1, 1, 1, 1, 1, ref, 0, 2 * H * W)
-    np.testing.assert_allclose(fast[:2], ref, **SUM_TOL[np.float32])
-    assert np.isnan(fast[2]).all()                             # nothing written past the end
+    for kernel, weights in [(cpu_conv.conv2d_forward_nhwc, wmat),
+                            (cpu_conv.conv2d_forward_tiles, np.ascontiguousarray(wmat.T))]:
+        fast[:] = np.nan
+        kernel(x, weights, bias, 3, 3, 1, 1, 1, 1, 1, 1, fast[:2], 0, 2 * H * W)
+        np.testing.assert_allclose(fast[:2], ref, **SUM_TOL[np.float32])
+        assert np.isnan(fast[2]).all()                         # nothing written past the end
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -393,35 +396,32 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
 
 
 GEMM_COLUMNS = [0, 1, 7, 31, 32, 33, 64, 65, 96, 100, 128]
-"""Column counts on and off matmul_add's 64- and 32-column tiles, and its plain edges."""
+"""Column counts on and off matmul_into's 64- and 32-column tiles, and its plain edges."""
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("n", GEMM_COLUMNS)
 @given(m=st.integers(0, 19), k=st.integers(0, 21), transposed=st.booleans(), seed=seeds)
-def test_matmul_add_and_into_match_numpy_at_every_edge(dtype, n, m, k, transposed, seed):
+def test_matmul_into_matches_numpy_at_every_edge(dtype, n, m, k, transposed, seed):
     """Rows on and off the 6- and 8-row tiles, odd and even k (the 32-column tile takes k in
-    pairs), a as a transposed view (the weight gradient's patches); matmul_add adds to c,
-    matmul_into overwrites it (c starts as NaN there)."""
+    pairs), a as a transposed view (the weight gradient's patches); every element of c
+    written (it starts as NaN)."""
     a = arrays((k, m), seed, dtype).T if transposed else arrays((m, k), seed, dtype)
-    b, c = arrays((k, n), seed + 1, dtype), arrays((m, n), seed + 2, dtype)
-    ref = c + a @ b
-    cpu_gemm.matmul_add(a, b, c)
-    np.testing.assert_allclose(c, ref, **SUM_TOL[dtype])
-    into = np.full((m, n), np.nan, dtype)
-    cpu_gemm.matmul_into(a, b, into)
-    np.testing.assert_allclose(into, a @ b, **SUM_TOL[dtype])
-    assert c.dtype == into.dtype == dtype
+    b = arrays((k, n), seed + 1, dtype)
+    c = np.full((m, n), np.nan, dtype)
+    cpu_gemm.matmul_into(a, b, c)
+    np.testing.assert_allclose(c, a @ b, **SUM_TOL[dtype])
+    assert c.dtype == dtype
 
 
 @pytest.mark.parametrize("n", [32, 64, 70])
-def test_matmul_add_keeps_ieee_nan_and_inf(n):
+def test_matmul_into_keeps_ieee_nan_and_inf(n):
     """NaN and inf propagate through the register tiles and the edges alike."""
     a, b = np.ones((9, 5), np.float32), np.ones((5, n), np.float32)
     a[1, 3], a[8, 0], b[2, 5] = np.nan, np.inf, np.inf
     b[0, n - 1] = 0.0
-    c = np.zeros((9, n), np.float32)
-    cpu_gemm.matmul_add(a, b, c)
+    c = np.full((9, n), np.nan, np.float32)
+    cpu_gemm.matmul_into(a, b, c)
     assert np.isnan(c[1]).all()                          # a NaN poisons its whole row
     assert np.isinf(c[[0, 2, 7], 5]).all()               # inf from b's column 5
     assert np.isnan(c[8, n - 1])                         # inf * 0 is NaN
@@ -444,23 +444,29 @@ def _wide_conv(data):
     return C, O, H, W, (kh, kw, sh, sw, ph, pw, dh, dw), oh, ow
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(data=st.data(), seed=seeds)
-def test_fused_forward_matches_reference_through_both_products(data, seed):
-    """O a multiple of 32 takes matmul_add's tiles on the transposed weights, other O the
-    dot-product tiles: the same output either way, for the pixel range asked only."""
+def test_fused_forward_kernels_match_reference(dtype, data, seed):
+    """conv2d_forward_nhwc (dot products) and conv2d_forward_tiles (outer-product tiles on
+    the transposed weights; the backend takes it for O a multiple of 32, but it is right
+    for any O): the same output, for the pixel range asked only."""
     C, O, H, W, geo, oh, ow = _wide_conv(data)
-    x = arrays((3, H, W, C), seed, np.float32)
-    wmat = arrays((O, geo[0] * geo[1] * C), seed + 1, np.float32)
-    bias = arrays((O,), seed + 2, np.float32)
+    x = arrays((3, H, W, C), seed, dtype)
+    wmat = arrays((O, geo[0] * geo[1] * C), seed + 1, dtype)
+    bias = arrays((O,), seed + 2, dtype)
     total = 3 * oh * ow
     first = data.draw(st.integers(0, total), label="first")
     stop = data.draw(st.integers(first, total), label="stop")
-    fast, ref = np.full((3, oh, ow, O), np.nan, np.float32), np.empty((3, oh, ow, O), np.float32)
-    cpu_conv.conv2d_forward_nhwc(x, wmat, bias, *geo, fast, first, stop)
+    ref = np.empty((3, oh, ow, O), dtype)
     reference.conv2d_forward_nhwc(x, wmat, bias, *geo, ref, 0, total)
-    flat_fast, flat_ref = fast.reshape(total, O), ref.reshape(total, O)
-    np.testing.assert_allclose(flat_fast[first:stop], flat_ref[first:stop], **SUM_TOL[np.float32])
-    assert np.isnan(flat_fast[:first]).all() and np.isnan(flat_fast[stop:]).all()
+    flat_ref = ref.reshape(total, O)
+    for kernel, weights in [(cpu_conv.conv2d_forward_nhwc, wmat),
+                            (cpu_conv.conv2d_forward_tiles, np.ascontiguousarray(wmat.T))]:
+        fast = np.full((3, oh, ow, O), np.nan, dtype)
+        kernel(x, weights, bias, *geo, fast, first, stop)
+        flat_fast = fast.reshape(total, O)
+        np.testing.assert_allclose(flat_fast[first:stop], flat_ref[first:stop], **SUM_TOL[dtype])
+        assert np.isnan(flat_fast[:first]).all() and np.isnan(flat_fast[stop:]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -517,11 +523,10 @@ def test_weight_grad_rows_over_many_pixel_blocks(hw):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(cfg=conv_configs(max_channels=2), O=st.sampled_from([1, 5, 32, 33, 64, 70]), seed=seeds)
+@given(cfg=conv_configs(max_channels=2), O=st.sampled_from([32, 64, 96]), seed=seeds)
 def test_weight_grad_taps_kernel_matches_reference(dtype, cfg, O, seed):
     """Up to 12 taps (1-2 channels, kernels up to 4x4), any stride and dilation, even and odd
-    output widths, output channels on and off the 32-column tiles; every element written
-    (the outputs start as NaN)."""
+    output widths; every element written (the outputs start as NaN)."""
     K = cfg.C * cfg.kh * cfg.kw
     assume(K <= cpu_conv_wgrad._TAPS)
     xp = _padded_input(cfg, seed, dtype)
@@ -534,3 +539,17 @@ def test_weight_grad_taps_kernel_matches_reference(dtype, cfg, O, seed):
         res.append((dw, db))
     np.testing.assert_allclose(res[0][0], res[1][0], **SUM_TOL[dtype])
     np.testing.assert_allclose(res[0][1], res[1][1], **SUM_TOL[dtype])
+
+
+def test_weight_grad_taps_kernel_refuses_what_its_tile_cannot_hold():
+    """More than 12 taps, or output channels off the 32-column tile, would read and write
+    past the tile: the kernel raises instead."""
+    xp, dw, db = np.zeros((1, 2, 5, 5), np.float32), np.empty((18, 32)), np.empty(32)
+    with pytest.raises(ValueError, match="at most 12 taps"):
+        cpu_conv_wgrad.conv2d_weight_grad_taps(xp, np.zeros((1, 3, 3, 32), np.float32), 3, 3,
+                                               1, 1, 1, 1, dw.astype(np.float32), db.astype(np.float32))
+    xp1 = np.zeros((1, 1, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        cpu_conv_wgrad.conv2d_weight_grad_taps(xp1, np.zeros((1, 3, 3, 33), np.float32), 3, 3,
+                                               1, 1, 1, 1, np.empty((9, 33), np.float32),
+                                               np.empty(33, np.float32))

@@ -154,11 +154,11 @@ def test_linear_matches_torch():
 
 
 @pytest.mark.parametrize("C,O,stride,padding,dilation", [
-    (32, 64, 1, 1, 1),        # SimpleCNN's conv2: every outer-product kernel
-    (64, 32, 1, 1, 1),        # a 32-column forward tile, 576-column patch gradient
-    (32, 64, 2, 1, 1),        # strided: the outer-product gradients take any stride
-    (32, 32, 1, 2, 2),        # dilated
-    (16, 64, 1, 0, 1),        # 144 patch columns miss the tiles: dx as a transposed conv
+    (32, 64, 1, 1, 1),        # SimpleCNN's conv2: tiles forward, transposed conv, rows dW
+    (64, 32, 1, 1, 1),        # 32-column tiles; dx through 64-column tiles
+    (32, 64, 2, 1, 1),        # strided: the patch-gradient kernel for dx
+    (32, 32, 2, 2, 2),        # strided and dilated
+    (16, 64, 1, 0, 1),        # dx as a transposed conv through the dot-product kernel
     (1, 32, 1, 1, 1),         # SimpleCNN's conv1: the GEMM path
 ])
 def test_conv2d_at_model_sizes_matches_torch(C, O, stride, padding, dilation):

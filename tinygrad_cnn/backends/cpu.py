@@ -290,9 +290,10 @@ def conv2d_forward(x, w, b, stride, pad, dilation, groups):
     conv or pool reads without a copy), and what backward needs: (x, kept patches or None).
 
     pad = (top, bottom, left, right). Two paths, one result:
-      fused (groups == 1, C >= _FUSED_MIN_CHANNELS): kernels/cpu_conv.conv2d_forward_nhwc
-        makes patch rows a cache-sized block at a time and multiplies them at once, bias
-        included (kernels/cpu_gemm.matmul_nt_add);
+      fused (groups == 1, C >= _FUSED_MIN_CHANNELS): kernels/cpu_conv.conv2d_forward_tiles
+        (O a multiple of 32: kernels/cpu_gemm.matmul_into) or conv2d_forward_nhwc
+        (kernels/cpu_gemm.matmul_nt_add) makes patch rows a cache-sized block at a time and
+        multiplies them at once, bias included;
       GEMM: transposed patches (kernels/cpu_conv.patch_columns) of the zero-padded input, a chunk
         of images at a time, times the weights in NumPy's GEMM, with a row of ones that
         carries the bias through the same product.
@@ -340,12 +341,15 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute.
 
     Input gradient, by the first that applies:
-      ungrouped, O >= _FUSED_MIN_CHANNELS and KH*KW*C a multiple of matmul_add's 32
-        columns (SimpleCNN's conv2), any stride: kernels/cpu_conv.conv2d_input_grad_nhwc,
-        each block's patch gradient g @ W in register tiles, added back channels-last;
-      stride 1, both channel counts >= _FUSED_MIN_CHANNELS: a convolution of the output
-        gradient by the kernel turned 180 degrees with in/out channels swapped, padded by
-        (KH-1)*dh - top (and so on), through the fused forward kernel;
+      stride 1, both channel counts >= _FUSED_MIN_CHANNELS (SimpleCNN's conv2): a
+        convolution of the output gradient by the kernel turned 180 degrees with in/out
+        channels swapped, padded by (KH-1)*dh - top (and so on), through the fused forward
+        kernels (register tiles when C is a multiple of 32);
+      other strides, ungrouped, O >= _FUSED_MIN_CHANNELS and KH*KW*C a multiple of
+        matmul_into's 32 columns: kernels/cpu_conv.conv2d_input_grad_nhwc, each block's
+        patch gradient g @ W in register tiles, added back channels-last (for stride 1 it
+        is ~5% faster than the transposed conv, but would cost its own ~1.4 s of compile
+        at every cold start);
       otherwise the patch gradient (NumPy's GEMM) summed back by patch_columns_add.
     Weight and bias gradients: see _weight_grad_kernel.
     """
@@ -380,7 +384,7 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
       first layers (C*KH*KW <= 12 taps) whose output channels fill 32-column tiles, any
         stride: kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers,
         the taps read from the zero-padded input;
-      fused-path convs whose output channels fill matmul_add's tiles, any stride:
+      fused-path convs whose output channels fill matmul_into's tiles, any stride:
         kernels/cpu_conv_wgrad.conv2d_weight_grad_rows, patch rows times the output
         gradient as it lies (nothing transposed);
       other stride-1 convs, while one image's patches fit in _WGRAD_IMAGE_BYTES:
@@ -393,7 +397,7 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
     image_bytes = C * KH * KW * OH * (OW + (KW - 1) * geometry[7]) * g.itemsize
     gh = g.reshape(N, OH, OW, O)
-    if C * KH * KW <= wgrad_kernels._TAPS and _covered_by_tiles(O):
+    if C * KH * KW <= wgrad_kernels._TAPS and O % wgrad_kernels._TAP_COLUMNS == 0 and O > 0:
         xp = _zero_padded(x, pad)
         dw_rows, db = _summed_over_threads(
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_taps(
@@ -451,15 +455,15 @@ def _input_grad(g, grad_shape, w, x, stride, pad, dilation, groups, geometry):
     O, Cg, KH, KW = w.shape
     pt, pb, pl, pr = pad
     g_nhwc = g.reshape(N, grad_shape[2], grad_shape[3], O)
+    if stride == (1, 1) and _fused(w.shape, groups) and _fused((C, O, KH, KW), groups):
+        flipped, tconv = _transposed_conv(w, pad, dilation)
+        return _as_nchw(_fused_conv(g_nhwc, flipped, None, tconv, H, W))
     if groups == 1 and O >= _FUSED_MIN_CHANNELS and _covered_by_tiles(KH * KW * C):
         dx = np.empty((N, H, W, C), dtype=g.dtype)
         wrows, P = _weight_rows(w), grad_shape[2] * grad_shape[3]
         threads.run(lambda lo, hi: conv_kernels.conv2d_input_grad_nhwc(
             g_nhwc, wrows, *geometry[:8], dx, lo, hi), N, grain=-(-_PART_MACS // (P * w.size)))
         return _as_nchw(dx)
-    if stride == (1, 1) and _fused(w.shape, groups) and _fused((C, O, KH, KW), groups):
-        flipped, tconv = _transposed_conv(w, pad, dilation)
-        return _as_nchw(_fused_conv(g_nhwc, flipped, None, tconv, H, W))
     Hp, Wp = H + pt + pb, W + pl + pr
     dxp = np.empty((N, C, Hp, Wp), dtype=g.dtype)
     wmat, P = w.reshape(O, -1), grad_shape[2] * grad_shape[3]
@@ -518,13 +522,20 @@ def _weight_rows(w):
 
 
 def _fused_conv(xh, wmat, b, geometry, OH, OW):
-    """(N, OH, OW, O) output of the fused kernel for channels-last xh."""
+    """(N, OH, OW, O) output of the fused kernels for channels-last xh: outer-product tiles
+    (conv2d_forward_tiles, on the weights transposed) where they cover the O output
+    channels, dot products (conv2d_forward_nhwc) otherwise."""
     out = np.empty((xh.shape[0], OH, OW, wmat.shape[0]), dtype=xh.dtype)
     bias = b if b is not None else np.zeros(wmat.shape[0], dtype=xh.dtype)
     N, K, O = xh.shape[0], wmat.shape[1], wmat.shape[0]
-    threads.run(lambda lo, hi: conv_kernels.conv2d_forward_nhwc(xh, wmat, bias, *geometry, out,
-                                                                lo, hi),
-                N * OH * OW, grain=-(-_PART_MACS // (K * O)))
+    if _covered_by_tiles(O):
+        wmat_t = np.ascontiguousarray(wmat.T)                        # (K, O)
+        kernel = lambda lo, hi: conv_kernels.conv2d_forward_tiles(  # noqa: E731
+            xh, wmat_t, bias, *geometry, out, lo, hi)
+    else:
+        kernel = lambda lo, hi: conv_kernels.conv2d_forward_nhwc(   # noqa: E731
+            xh, wmat, bias, *geometry, out, lo, hi)
+    threads.run(kernel, N * OH * OW, grain=-(-_PART_MACS // (K * O)))
     return out
 
 

@@ -7,13 +7,13 @@ Two ways to lay out patches, each where it is cheapest:
   transposed patch columns (patch_columns) of a zero-padded NCHW input: row (c, i, j)
     holds what one tap sees at every output pixel, an NCHW im2col transposed, best for
     few channels (first layers), and NumPy's GEMM reads it as a transposed operand.
-The products are kernels/cpu_gemm.matmul_add (outer-product tiles, when the columns are a
+The products are kernels/cpu_gemm.matmul_into (outer-product tiles, when the columns are a
 multiple of 32) or matmul_nt_add (dot products), called inside each thread's share of the
 images. The weight-gradient kernels are in kernels/cpu_conv_wgrad.py.
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu_gemm import _covered_by_tiles, matmul_add, matmul_into, matmul_nt_add
+from tinygrad_cnn.kernels.cpu_gemm import matmul_into, matmul_nt_add
 from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 
@@ -101,40 +101,71 @@ SimpleCNN's conv2, 147 KB) stay in the core's L2 cache while they are multiplied
 
 
 @njit
+def _pixel_blocks(first, stop, P):
+    """(n, at, rows) of each block of output pixels first .. stop-1 (counted over the whole
+    batch, P per image): each image's share of the range cut into even blocks of about
+    _CONV_ROWS pixels, rounded up to whole 6-row tiles (the last may be shorter)."""
+    count, at = 0, first
+    while at < stop:                                       # how many blocks, to size the list
+        seg = min(stop, (at // P + 1) * P) - at
+        count += (seg + _CONV_ROWS - 1) // _CONV_ROWS
+        at += seg
+    blocks = np.empty((count, 3), dtype=np.int64)
+    k = 0
+    while first < stop:
+        n = first // P
+        seg = min(stop, (n + 1) * P) - first               # this image's part of the range
+        pieces = (seg + _CONV_ROWS - 1) // _CONV_ROWS
+        step = ((seg + pieces - 1) // pieces + 5) // 6 * 6
+        for at in range(first, first + seg, step):
+            blocks[k, 0], blocks[k, 1], blocks[k, 2] = n, at, min(step, first + seg - at)
+            k += 1
+        first += seg
+    return blocks[:k]
+
+
+@njit
 def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop):
     """Output pixels first .. stop-1 of out (N, OH, OW, O), counted (n, oy, ox) over the
     whole batch, = im2col_nhwc(x) @ wmat (O, kh*kw*C).T + bias (O,), fused.
 
-    Each image's share of the range is cut into even blocks of about _CONV_ROWS pixels,
-    rounded up to whole 6-row tiles (the last may be shorter): a block's patch rows are made
-    and multiplied at once, so patches are never written to memory as a whole. The product
-    is matmul_add's outer-product tiles (on the weights transposed) when they cover the O
-    output channels, matmul_nt_add's dot products otherwise. The backend hands each thread
-    its own range.
+    A block of pixels at a time (_pixel_blocks), patch rows are made and multiplied at once
+    by matmul_nt_add's dot products, so patches are never written to memory as a whole.
+    The backend hands each thread its own range; where O is a multiple of 32 it calls
+    conv2d_forward_tiles instead.
     """
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
-    P, K = oh * ow, wmat.shape[1]
-    outer = _covered_by_tiles(O)
-    wmat_t = np.ascontiguousarray(wmat.T) if outer else wmat          # (K, O) for matmul_add
-    cols = np.empty(((_CONV_ROWS + 5) // 6 * 6, K), dtype=x.dtype)     # the largest block
+    P = oh * ow
+    cols = np.empty(((_CONV_ROWS + 5) // 6 * 6, wmat.shape[1]), dtype=x.dtype)
     flat = out.reshape(out.shape[0] * P, O)
-    while first < stop:
-        n = first // P
-        seg = min(stop, (n + 1) * P) - first               # this image's part of the range
-        blocks = (seg + _CONV_ROWS - 1) // _CONV_ROWS
-        step = ((seg + blocks - 1) // blocks + 5) // 6 * 6   # even blocks, whole 6-row tiles
-        for at in range(first, first + seg, step):
-            rows = min(step, first + seg - at)
-            _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, at - n * P, cols[:rows])
-            dst = flat[at:at + rows]
-            for r in range(rows):
-                for o in range(O):
-                    dst[r, o] = bias[o]
-            if outer:
-                matmul_add(cols[:rows], wmat_t, dst)
-            else:
-                matmul_nt_add(cols[:rows], wmat, dst)
-        first += seg
+    blocks = _pixel_blocks(first, stop, P)
+    for b in range(blocks.shape[0]):
+        n, at, rows = blocks[b, 0], blocks[b, 1], blocks[b, 2]
+        _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, at - n * P, cols[:rows])
+        dst = flat[at:at + rows]
+        for r in range(rows):
+            for o in range(O):
+                dst[r, o] = bias[o]
+        matmul_nt_add(cols[:rows], wmat, dst)
+
+
+@njit
+def conv2d_forward_tiles(x, wmat_t, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop):
+    """conv2d_forward_nhwc with the weights transposed, wmat_t (kh*kw*C, O), multiplied in
+    matmul_into's outer-product tiles: for O a multiple of 32 (the backend checks)."""
+    oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
+    P, K = oh * ow, wmat_t.shape[0]
+    cols = np.empty(((_CONV_ROWS + 5) // 6 * 6, K), dtype=x.dtype)
+    flat = out.reshape(out.shape[0] * P, O)
+    blocks = _pixel_blocks(first, stop, P)
+    for b in range(blocks.shape[0]):
+        n, at, rows = blocks[b, 0], blocks[b, 1], blocks[b, 2]
+        _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, at - n * P, cols[:rows])
+        dst = flat[at:at + rows]
+        matmul_into(cols[:rows, :K], wmat_t, dst)       # a as an 'A' view: see matmul_into
+        for r in range(rows):
+            for o in range(O):
+                dst[r, o] += bias[o]
 
 
 @njit
@@ -156,7 +187,7 @@ def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first
         g = grad[n].reshape(P, O)
         for at in range(0, P, _CONV_ROWS):
             rows = min(_CONV_ROWS, P - at)
-            matmul_into(g[at:at + rows], wmat, dcols[:rows])
+            matmul_into(g[at:at + rows, :O], wmat, dcols[:rows])      # an 'A' view
             _patch_rows_add(dcols[:rows], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, dx[n])
 
 

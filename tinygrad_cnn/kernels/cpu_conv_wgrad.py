@@ -5,7 +5,7 @@ Three ways, each where it is fastest (backends/cpu._fused_weight_grad chooses):
     a 12 x 32 tile of sums stays in registers through every pixel of a thread's images,
     each pixel's tap values read straight from the zero-padded input;
   conv2d_weight_grad_rows: 16+ input channels and 32k output channels: patch rows times
-    the output gradient as it lies, in matmul_add's outer-product tiles;
+    the output gradient as it lies, in matmul_into's outer-product tiles;
   conv2d_weight_grad: other stride-1 convs: both operands laid out along the pixels for
     matmul_nt_add's dot products.
 Each sums over the images it is given; the backend calls one per thread and adds them.
@@ -14,7 +14,7 @@ import numba
 import numpy as np
 
 from tinygrad_cnn.kernels.cpu_conv import _patch_rows
-from tinygrad_cnn.kernels.cpu_gemm import add_row_sums, matmul_add, matmul_nt_add
+from tinygrad_cnn.kernels.cpu_gemm import add_row_sums, matmul_into, matmul_nt_add
 from tinygrad_cnn.kernels.jit import fill as _fill, njit, njit_gemm, stack_tile
 
 _TAPS, _TAP_COLUMNS = 12, 32
@@ -36,11 +36,13 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
     each tap's value is broadcast and multiplied into that tap's row of sums, which never
     leave the registers. No patch matrix is made: the output gradient is read once, as it
     lies. Taps past C*kh*kw read the image's first value into sums that are dropped.
-    Output channels past the last multiple of 32 are summed in memory (_taps_plain).
     """
     N, C, Hp, Wp = xp.shape
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
     K = C * kh * kw
+    if K > _TAPS or O % _TAP_COLUMNS:
+        raise ValueError("conv2d_weight_grad_taps takes at most 12 taps and a multiple of 32 "
+                         "output channels")
     where = np.zeros(_TAPS, np.int64)                  # each tap's offset in the flat image
     for c in range(C):
         for i in range(kh):
@@ -48,8 +50,8 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
                 where[(c * kh + i) * kw + j] = c * Hp * Wp + i * dh * Wp + j * dw
     acc = numba.carray(stack_tile(_TAP_TILE, grad.dtype), (_TAPS + 1, _TAP_COLUMNS))
     zero = grad.dtype.type(0)
-    pairs, tiled = ow - ow % 2, O - O % _TAP_COLUMNS
-    for o0 in range(0, tiled, _TAP_COLUMNS):
+    pairs = ow - ow % 2
+    for o0 in range(0, O, _TAP_COLUMNS):
         for r in range(_TAPS + 1):
             for q in range(_TAP_COLUMNS):
                 acc[r, q] = zero
@@ -83,32 +85,6 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
                 grad_w[r, o0 + q] = acc[r, q]
         for q in range(_TAP_COLUMNS):
             grad_b[o0 + q] = acc[_TAPS, q]
-    _taps_plain(xp, grad, sh, sw, where[:K], grad_w[:, tiled:], grad_b[tiled:], tiled)
-
-
-@njit_gemm
-def _taps_plain(xp, grad, sh, sw, where, grad_w, grad_b, o0):
-    """conv2d_weight_grad_taps for output channels o0 .. (grad_w's columns), summed in
-    memory a pixel at a time (the edge past the 32-column tiles)."""
-    N, C, Hp, Wp = xp.shape
-    oh, ow, n_out = grad.shape[1], grad.shape[2], grad_w.shape[1]
-    zero = grad_w.dtype.type(0)
-    for q in range(n_out):                      # grad_w is a column slice: not contiguous
-        grad_b[q] = zero
-        for r in range(grad_w.shape[0]):
-            grad_w[r, q] = zero
-    for n in range(N):
-        image = xp[n].reshape(C * Hp * Wp)
-        for oy in range(oh):
-            for ox in range(ow):
-                at = oy * sh * Wp + ox * sw
-                g = grad[n, oy, ox, o0:o0 + n_out]
-                for r in range(where.size):
-                    a = image[at + where[r]]
-                    for q in range(n_out):
-                        grad_w[r, q] += a * g[q]
-                for q in range(n_out):
-                    grad_b[q] += g[q]
 
 
 _WGRAD_ROWS = 256
@@ -119,13 +95,13 @@ floats for SimpleCNN's conv2, 295 KB) and output-gradient rows stay in L2 while 
 
 @njit
 def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, grad_b):
-    """Weight and bias gradients of any convolution whose output channels fill matmul_add's
+    """Weight and bias gradients of any convolution whose output channels fill matmul_into's
     tiles, summed over the images given: grad_w (kh*kw*C, O) = patches.T @ grad, rows
     (i, j, c) as the forward's weight rows; grad_b (O,) = grad summed over pixels.
 
     x (N, H, W, C) and grad (N, oh, ow, O) are channels-last. Nothing is transposed: each
     block of an image's pixels gets its patch rows made as the forward makes them, and
-    matmul_add takes them transposed (a view) as the row side and the output gradient's
+    matmul_into takes them transposed (a view) as the row side and the output gradient's
     rows, as they lie, as the column side. The backend calls one per thread, on its
     share of the images, and adds the results.
     """
@@ -136,6 +112,7 @@ def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, gra
     _fill(grad_w, zero)
     _fill(grad_b, zero)
     cols = np.empty((min(P, _WGRAD_ROWS), K), dtype=x.dtype)
+    part = np.empty((K, O), dtype=x.dtype)                          # one block's product
     for n in range(N):
         g = grad[n].reshape(P, O)
         blocks = (P + _WGRAD_ROWS - 1) // _WGRAD_ROWS
@@ -143,7 +120,10 @@ def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, gra
         for at in range(0, P, step):
             rows = min(step, P - at)
             _patch_rows(x[n], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, cols[:rows])
-            matmul_add(cols[:rows].T, g[at:at + rows], grad_w)
+            matmul_into(cols[:rows, :K].T, g[at:at + rows], part)     # an 'A' view
+            for k in range(K):
+                for o in range(O):
+                    grad_w[k, o] += part[k, o]
         for p in range(P):
             for o in range(O):
                 grad_b[o] += g[p, o]

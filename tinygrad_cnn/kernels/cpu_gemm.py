@@ -1,24 +1,25 @@
 """The register-tiled matrix products the fused CPU conv kernels are built on.
 
-``matmul_add(a, b, c)`` adds ``a @ b`` to ``c`` in outer-product form, as BLAS kernels do:
-a tile of ``c`` (6 rows x 64 columns, or 8 x 32) lives in vector registers for the whole
+``matmul_into(a, b, c)`` stores ``a @ b`` in ``c`` in outer-product form, as BLAS kernels
+do: a tile of ``c`` (6 rows x 64 columns, or 8 x 32) lives in vector registers for the whole
 reduction, and each step adds one element of ``a`` (broadcast) times a contiguous run of a
 row of ``b``. No horizontal sums, so it runs at the core's multiply-add rate whatever the
-reduction's length: at SimpleCNN's conv2 shapes on this project's 2-core machine, 90-94
+reduction's length: at SimpleCNN's conv2 shapes on this project's 2-core machine, 84-94
 GFLOP/s per core against 60-75 for ``matmul_nt_add`` and 60-79 for NumPy's single-threaded
 sgemm, measured side by side. It needs at least 32 columns; below that (LeNet-5's 6 and 16
-channels) ``matmul_nt_add`` is the faster form.
+channels) ``matmul_nt_add`` is the faster form. It stores rather than adds so that every
+caller shares one compiled version (numba compiles a literal flag once per value, and
+each version costs ~2 s of cold start); callers that sum add the result themselves.
 
 ``matmul_nt_add(a, b, c)`` adds ``a @ b.T`` to ``c``: every element of the result is a dot
 product of a row of ``a`` with a row of ``b``, so the reduction runs along memory in both
 operands. The product is computed in 6x4 tiles: 24 scalar sums live in registers for
 the whole reduction, and with ``fastmath={"reassoc", "contract"}`` LLVM turns each into a
 vector of partial sums fed by fused multiply-adds (AVX2 or AVX-512, whatever the host
-has). Measured on this project's 2-core machine at SimpleCNN's conv2 shape (19600 x 288
-times 288 x 64): 200-220 GFLOP/s against 150 for NumPy's OpenBLAS sgemm in the same run.
+has); the horizontal sum each output then needs costs it ~15% at a 288-long reduction.
 
-Serial by design: the conv kernels call it on cache-sized blocks of the images each thread
-is given, so no BLAS thread pool competes with the backend's threads for the cores.
+Serial by design: the conv kernels call them on cache-sized blocks of the images each
+thread is given, so no BLAS thread pool competes with the backend's threads for the cores.
 Only reassociation and contraction are allowed: NaN propagates and inf * 0 is NaN as in
 plain IEEE arithmetic, but the rounding differs from a left-to-right sum (and a sum near
 float32's limit may overflow to inf in one order and not another); the tests compare with
@@ -29,60 +30,54 @@ import numba
 from tinygrad_cnn.kernels.jit import njit_gemm, stack_tile
 
 _WIDE_ROWS, _WIDE = 6, 64
-"""matmul_add's main tile: 6 rows x 64 columns, 24 AVX-512 registers of float32 sums (and
+"""matmul_into's main tile: 6 rows x 64 columns, 24 AVX-512 registers of float32 sums (and
 4 for a row of b), the most that 32 registers hold with room for the broadcasts."""
 _NARROW_ROWS, _NARROW = 8, 32
-"""matmul_add's tile for a 32-column remainder (SimpleCNN's 32-channel layers): 8 x 32."""
+"""matmul_into's tile for a 32-column remainder (SimpleCNN's 32-channel layers): 8 x 32."""
 _WIDE_SIZE, _NARROW_SIZE = _WIDE_ROWS * _WIDE, _NARROW_ROWS * _NARROW
 
 
-@njit_gemm
 def _covered_by_tiles(n):
-    """True when matmul_add's tiles cover n columns whole (a multiple of 32): then it is the
+    """True when matmul_into's tiles cover n columns whole (a multiple of 32): then it is the
     faster product; its plain edge rows are slower than matmul_nt_add's tiles."""
     return n > 0 and n % _NARROW == 0
 
 
 @njit_gemm
-def matmul_add(a, b, c):
-    """c (M, N) += a (M, K) @ b (K, N), in the arrays' own dtype; a may be a transposed view."""
-    _tiled(a, b, c, True)
-
-
-@njit_gemm
 def matmul_into(a, b, c):
-    """c (M, N) = a (M, K) @ b (K, N), as matmul_add but overwriting c (no pass to zero it)."""
-    _tiled(a, b, c, False)
+    """c (M, N) = a (M, K) @ b (K, N), in the arrays' own dtype; a may be a transposed view.
 
+    64-column tiles, then a 32-column one where N leaves 32 or more, each over the rows
+    that fill whole tiles; then plain rows for the rest (fewer than 32 columns, fewer rows
+    than a tile).
 
-@njit_gemm
-def _tiled(a, b, c, add):
-    """64-column tiles, then a 32-column one where N leaves 32 or more, then plain rows for
-    what remains (fewer than 32 columns, fewer than a tile's rows)."""
-    N = b.shape[1]
+    Compile time is the cost of these tiles (each compiled version adds ~2 s to a cold
+    start, since numba optimises a kernel again inside every caller that links it): one
+    level of calls, and callers pass a as an 'A'-layout view (a[:, :K], or a transposed
+    one), so that the weight gradient's transposed patches and the other callers' plain
+    rows share one compiled version, at no measurable cost in speed.
+    """
+    M, N = a.shape[0], b.shape[1]
     wide = N - N % _WIDE
     narrow = wide + (N - wide) // _NARROW * _NARROW
-    if wide > 0:
-        _wide_tiles(a, b, c, 0, wide, add)
-    if narrow > wide:
-        _narrow_tiles(a, b, c, wide, narrow, add)
-    if N > narrow:
-        _plain_rows(a, b, c, 0, a.shape[0], narrow, N, add)
+    wide_rows, narrow_rows = M - M % _WIDE_ROWS, M - M % _NARROW_ROWS
+    _wide_tiles(a, b, c, wide_rows, wide)
+    _narrow_tiles(a, b, c, narrow_rows, wide, narrow)
+    _edges(a, b, c, wide_rows, wide, narrow_rows, narrow)
 
 
 @njit_gemm
-def _wide_tiles(a, b, c, n0, n1, add):
-    """c[:, n0:n1] (+)= a @ b[:, n0:n1] for n1 - n0 a multiple of 64, in 6 x 64 tiles.
+def _wide_tiles(a, b, c, m1, n1):
+    """c[:m1, :n1] = a[:m1] @ b[:, :n1] for m1 a multiple of 6 and n1 of 64.
 
     The tile is stack memory (stack_tile), so LLVM keeps it in registers: the r and j loops
     have constant trip counts and are unrolled into 24 vector multiply-adds per k.
     """
-    M, K = a.shape
-    m_tiles = M - M % _WIDE_ROWS
+    K = a.shape[1]
     acc = numba.carray(stack_tile(_WIDE_SIZE, c.dtype), (_WIDE_ROWS, _WIDE))
     zero = c.dtype.type(0)
-    for m in range(0, m_tiles, _WIDE_ROWS):
-        for n in range(n0, n1, _WIDE):
+    for m in range(0, m1, _WIDE_ROWS):
+        for n in range(0, n1, _WIDE):
             for r in range(_WIDE_ROWS):
                 for j in range(_WIDE):
                     acc[r, j] = zero
@@ -94,25 +89,20 @@ def _wide_tiles(a, b, c, n0, n1, add):
                         acc[r, j] += ar * bk[j]
             for r in range(_WIDE_ROWS):
                 cr = c[m + r, n:n + _WIDE]
-                if add:
-                    for j in range(_WIDE):
-                        cr[j] += acc[r, j]
-                else:
-                    for j in range(_WIDE):
-                        cr[j] = acc[r, j]
-    _plain_rows(a, b, c, m_tiles, M, n0, n1, add)
+                for j in range(_WIDE):
+                    cr[j] = acc[r, j]
 
 
 @njit_gemm
-def _narrow_tiles(a, b, c, n0, n1, add):
-    """As _wide_tiles for a multiple of 32 columns, in 8 x 32 tiles, two k per step: a
-    32-long j loop alone is unrolled whole before LLVM vectorises it, and the rows then
-    become the vector lanes (gathers, 30x slower)."""
-    M, K = a.shape
-    m_tiles, k_pairs = M - M % _NARROW_ROWS, K - K % 2
+def _narrow_tiles(a, b, c, m1, n0, n1):
+    """As _wide_tiles for m1 a multiple of 8 and 32 columns, in 8 x 32 tiles, two k per
+    step: a 32-long j loop alone is unrolled whole before LLVM vectorises it, and the rows
+    then become the vector lanes (gathers, 30x slower)."""
+    K = a.shape[1]
+    k_pairs = K - K % 2
     acc = numba.carray(stack_tile(_NARROW_SIZE, c.dtype), (_NARROW_ROWS, _NARROW))
     zero = c.dtype.type(0)
-    for m in range(0, m_tiles, _NARROW_ROWS):
+    for m in range(0, m1, _NARROW_ROWS):
         for n in range(n0, n1, _NARROW):
             for r in range(_NARROW_ROWS):
                 for j in range(_NARROW):
@@ -126,27 +116,36 @@ def _narrow_tiles(a, b, c, n0, n1, add):
                         acc[r, j] += a1 * b1[j]
             for r in range(_NARROW_ROWS):
                 cr = c[m + r, n:n + _NARROW]
-                if add:
+                for j in range(_NARROW):
+                    cr[j] = acc[r, j]
+            if K > k_pairs:                     # an odd K: its last step, straight into c
+                bk = b[K - 1, n:n + _NARROW]
+                for r in range(_NARROW_ROWS):
+                    ar, cr = a[m + r, K - 1], c[m + r, n:n + _NARROW]
                     for j in range(_NARROW):
-                        cr[j] += acc[r, j]
-                else:
-                    for j in range(_NARROW):
-                        cr[j] = acc[r, j]
-    if K > k_pairs:                             # an odd K: its last step, straight into c
-        _plain_rows(a[:m_tiles, k_pairs:], b[k_pairs:], c[:m_tiles], 0, m_tiles, n0, n1, True)
-    _plain_rows(a, b, c, m_tiles, M, n0, n1, add)
+                        cr[j] += ar * bk[j]
 
 
 @njit_gemm
-def _plain_rows(a, b, c, m0, m1, n0, n1, add):
-    """c[m0:m1, n0:n1] (+)= a[m0:m1] @ b[:, n0:n1], one row of c at a time (the edges)."""
+def _edges(a, b, c, wide_rows, wide, narrow_rows, narrow):
+    """What the tiles leave of c = a @ b: rows below the 6-row tiles in their columns, rows
+    below the 8-row tiles in theirs, and every row right of both. Arguments are never
+    literal constants, so numba compiles one version (it compiles one per literal)."""
+    M, N = c.shape
+    _plain_rows(a, b, c, wide_rows, M, wide - wide, wide)
+    _plain_rows(a, b, c, narrow_rows, M, wide, narrow)
+    _plain_rows(a, b, c, M - M, M, narrow, N)
+
+
+@njit_gemm
+def _plain_rows(a, b, c, m0, m1, n0, n1):
+    """c[m0:m1, n0:n1] = a[m0:m1] @ b[:, n0:n1], one row of c at a time."""
     K = a.shape[1]
     zero = c.dtype.type(0)
     for m in range(m0, m1):
         cr = c[m, n0:n1]
-        if not add:
-            for j in range(n1 - n0):
-                cr[j] = zero
+        for j in range(n1 - n0):
+            cr[j] = zero
         for k in range(K):
             ak = a[m, k]
             bk = b[k, n0:n1]

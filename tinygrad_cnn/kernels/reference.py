@@ -80,13 +80,8 @@ def matmul_nt_add(a, b, c):
     c += a @ b.T
 
 
-def matmul_add(a, b, c):
-    """c += a @ b (kernels/cpu_gemm.py's outer-product tiles)."""
-    c += a @ b
-
-
 def matmul_into(a, b, c):
-    """c = a @ b (kernels/cpu_gemm.py's outer-product tiles, overwriting)."""
+    """c = a @ b (kernels/cpu_gemm.py's outer-product tiles)."""
     c[...] = a @ b
 
 
@@ -251,6 +246,11 @@ def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, gra
     im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
     g = grad.reshape(-1, O)
     grad_w[...], grad_b[...] = cols.T @ g, g.sum(axis=0)
+
+
+def conv2d_forward_tiles(x, wmat_t, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop):
+    """conv2d_forward_nhwc with the weights given transposed, wmat_t (kh*kw*C, O)."""
+    conv2d_forward_nhwc(x, wmat_t.T, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop)
 
 
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):

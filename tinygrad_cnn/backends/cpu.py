@@ -381,9 +381,10 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     """Weight and bias gradients where _weight_grad_kernel says so, on each thread's share
     of the images (no BLAS):
 
-      first layers (C*KH*KW <= 12 taps) whose output channels fill 32-column tiles, any
-        stride: kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers,
-        the taps read from the zero-padded input;
+      first layers (C*KH*KW <= 12 taps) whose output channels fill 32-column tiles (the
+        taps tile's own width, whatever the test switch says), AVX-512, any stride:
+        kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers, the taps
+        read from the zero-padded input;
       fused-path convs whose output channels fill matmul_into's tiles, any stride:
         kernels/cpu_conv_wgrad.conv2d_weight_grad_rows, patch rows times the output
         gradient as it lies (nothing transposed);
@@ -397,7 +398,7 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     N, OH, OW = x.shape[0], geometry[-2], geometry[-1]
     image_bytes = C * KH * KW * OH * (OW + (KW - 1) * geometry[7]) * g.itemsize
     gh = g.reshape(N, OH, OW, O)
-    if C * KH * KW <= wgrad_kernels._TAPS and O % wgrad_kernels._TAP_COLUMNS == 0 and O > 0:
+    if C * KH * KW <= wgrad_kernels._TAPS and O % 32 == 0 and _covered_by_tiles(O):
         xp = _zero_padded(x, pad)
         dw_rows, db = _summed_over_threads(
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_taps(

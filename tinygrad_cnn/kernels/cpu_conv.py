@@ -1,15 +1,16 @@
 """@njit kernels of the CPU convolution path (backends/cpu.py), CPU-only by design.
 
 Two ways to lay out patches, each where it is cheapest:
-  channels-last patch rows (im2col_nhwc, and conv2d_forward_nhwc, which makes them a block
-    at a time and multiplies them at once): columns (i, j, c), so a kernel row's kw*C
-    values are one copy from an NHWC image;
+  channels-last patch rows (im2col_nhwc; conv2d_forward_nhwc and conv2d_forward_tiles make
+    them a block at a time and multiply them at once; conv2d_input_grad_nhwc adds a block
+    of patch gradients back): columns (i, j, c), so a kernel row's kw*C values are one
+    run of an NHWC image;
   transposed patch columns (patch_columns) of a zero-padded NCHW input: row (c, i, j)
     holds what one tap sees at every output pixel, an NCHW im2col transposed, best for
     few channels (first layers), and NumPy's GEMM reads it as a transposed operand.
-The products are kernels/cpu_gemm.matmul_into (outer-product tiles, when the columns are a
-multiple of 32) or matmul_nt_add (dot products), called inside each thread's share of the
-images. The weight-gradient kernels are in kernels/cpu_conv_wgrad.py.
+The products are kernels/cpu_gemm.matmul_into (outer-product register tiles, for a multiple
+of 32 columns on AVX-512) or matmul_nt_add (dot products), called inside each thread's
+share of the images. The weight-gradient kernels are in kernels/cpu_conv_wgrad.py.
 """
 import numpy as np
 
@@ -96,15 +97,20 @@ def _patch_rows_add(cols, kh, kw, sh, sw, ph, pw, dh, dw, ow, first, img):
 
 
 _CONV_ROWS = 128
-"""Most output pixels per block in conv2d_forward_nhwc: their patches (128 x 288 floats for
+"""Most output pixels per block in the fused kernels: their patches (128 x 288 floats for
 SimpleCNN's conv2, 147 KB) stay in the core's L2 cache while they are multiplied."""
+_BLOCK_ROUND = 24
+_BLOCK_MAX = (_CONV_ROWS + _BLOCK_ROUND - 1) // _BLOCK_ROUND * _BLOCK_ROUND
 
 
 @njit
 def _pixel_blocks(first, stop, P):
     """(n, at, rows) of each block of output pixels first .. stop-1 (counted over the whole
     batch, P per image): each image's share of the range cut into even blocks of about
-    _CONV_ROWS pixels, rounded up to whole 6-row tiles (the last may be shorter)."""
+    _CONV_ROWS pixels, rounded up to a multiple of 24 rows (the last may be shorter), which
+    both of matmul_into's tiles (6 and 8 rows) fill: rows left over go through its plain
+    edge loop, several times slower (SimpleCNN's transposed conv: 12 of 196 rows with
+    6-row rounding, 4 with 24)."""
     count, at = 0, first
     while at < stop:                                       # how many blocks, to size the list
         seg = min(stop, (at // P + 1) * P) - at
@@ -116,7 +122,7 @@ def _pixel_blocks(first, stop, P):
         n = first // P
         seg = min(stop, (n + 1) * P) - first               # this image's part of the range
         pieces = (seg + _CONV_ROWS - 1) // _CONV_ROWS
-        step = ((seg + pieces - 1) // pieces + 5) // 6 * 6
+        step = ((seg + pieces - 1) // pieces + _BLOCK_ROUND - 1) // _BLOCK_ROUND * _BLOCK_ROUND
         for at in range(first, first + seg, step):
             blocks[k, 0], blocks[k, 1], blocks[k, 2] = n, at, min(step, first + seg - at)
             k += 1
@@ -136,7 +142,7 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
     """
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P = oh * ow
-    cols = np.empty(((_CONV_ROWS + 5) // 6 * 6, wmat.shape[1]), dtype=x.dtype)
+    cols = np.empty((_BLOCK_MAX, wmat.shape[1]), dtype=x.dtype)
     flat = out.reshape(out.shape[0] * P, O)
     blocks = _pixel_blocks(first, stop, P)
     for b in range(blocks.shape[0]):
@@ -155,7 +161,7 @@ def conv2d_forward_tiles(x, wmat_t, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, f
     matmul_into's outer-product tiles: for O a multiple of 32 (the backend checks)."""
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P, K = oh * ow, wmat_t.shape[0]
-    cols = np.empty(((_CONV_ROWS + 5) // 6 * 6, K), dtype=x.dtype)
+    cols = np.empty((_BLOCK_MAX, K), dtype=x.dtype)
     flat = out.reshape(out.shape[0] * P, O)
     blocks = _pixel_blocks(first, stop, P)
     for b in range(blocks.shape[0]):

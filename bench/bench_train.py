@@ -316,13 +316,13 @@ class BackendProfile:
 _FWD, _DX, _DW = "conv2d_forward", "conv2d_backward input grad", "conv2d_backward weight+bias grad"
 BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the one above
     ("conv forward (conv2d_forward)", [_FWD]),
-    ("  of which fused kernel, tiles", [f"conv2d_forward_tiles in {_FWD}"]),
-    ("  of which fused kernel, dot products", [f"conv2d_forward_nhwc in {_FWD}"]),
+    ("  of which fused tiles kernel", [f"conv2d_forward_tiles in {_FWD}"]),
+    ("  of which fused dot-product kernel", [f"conv2d_forward_nhwc in {_FWD}"]),
     ("  of which patch_columns kernel (forward)", [f"patch_columns in {_FWD}"]),
     ("conv input grad (conv2d_backward)", [_DX]),
     ("  of which patch-gradient kernel (tiles)", [f"conv2d_input_grad_nhwc in {_DX}"]),
-    ("  of which fused kernel, tiles (transposed conv)", [f"conv2d_forward_tiles in {_DX}"]),
-    ("  of which fused kernel, dot products (transp.)", [f"conv2d_forward_nhwc in {_DX}"]),
+    ("  of which tiles kernel (transposed conv)", [f"conv2d_forward_tiles in {_DX}"]),
+    ("  of which dot-product kernel (transposed)", [f"conv2d_forward_nhwc in {_DX}"]),
     ("  of which patch_columns_add kernel", [f"patch_columns_add in {_DX}"]),
     ("conv weight+bias grad (conv2d_backward)", [_DW]),
     ("  of which patch-row kernel (tiles)", [f"conv2d_weight_grad_rows in {_DW}"]),

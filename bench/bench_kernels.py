@@ -216,14 +216,18 @@ def conv_stages_ms(case, x, w, grad, repeats):
     g_nhwc = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))   # (N, OH, OW, O)
     g = g_nhwc.reshape(N * OH * OW, O)
     stages = {}
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    weight_grad = (f"bwd  dW, db: {_weight_grad_kernel(C, O, KH, KW)}",
+                   lambda: cpu._fused_weight_grad(g, x_nhwc.transpose(0, 3, 1, 2), w, (1, 1),
+                                                  (p, p, p, p), geometry, True, True))
     if cpu._fused(w.shape, 1):
-        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
         flipped, tconv = cpu._transposed_conv(w, (p, p, p, p), (1, 1))
-        stages["fwd  fused kernel"] = lambda: cpu._fused_conv(
+        fused = "tiles" if cpu._covered_by_tiles(O) else "dot products"
+        stages[f"fwd  fused kernel ({fused})"] = lambda: cpu._fused_conv(
             x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
-        stages["bwd  dx: fused kernel"] = lambda: cpu._fused_conv(g_nhwc, flipped, None, tconv, H, W)
-        stages["bwd  dW, db: conv2d_weight_grad"] = lambda: cpu._fused_weight_grad(
-            g, x_nhwc.transpose(0, 3, 1, 2), w, (1, 1), (p, p, p, p), geometry, True, True)
+        stages["bwd  dx: fused kernel (transposed conv)"] = lambda: cpu._fused_conv(
+            g_nhwc, flipped, None, tconv, H, W)
+        stages[weight_grad[0]] = weight_grad[1]
         return {name: median_ms(fn, repeats) for name, fn in stages.items()}
     dcols_t = wmat.T @ g.T
     stages["fwd  patch_columns"] = patch_columns
@@ -233,7 +237,19 @@ def conv_stages_ms(case, x, w, grad, repeats):
     stages["bwd  patch_columns_add"] = lambda: cpu._over_images(
         lambda lo, hi: kernels.patch_columns_add(dcols_t, *columns, dxp, lo, hi), N, K * OH * OW)
     stages["bwd  GEMM (patches @ g).T (dW, db)"] = lambda: (cols_t @ g).T
+    stages["also " + weight_grad[0][5:] + " (training)"] = weight_grad[1]   # not in the sums
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
+
+
+def _weight_grad_kernel(C, O, KH, KW):
+    """The weight-gradient kernel the backend takes for this stride-1 conv (its choice in
+    backends/cpu._fused_weight_grad)."""
+    from tinygrad_cnn.kernels import cpu_conv_wgrad
+    if C * KH * KW <= cpu_conv_wgrad._TAPS and cpu._covered_by_tiles(O):
+        return "conv2d_weight_grad_taps"
+    if cpu._fused((O, C, KH, KW), 1) and cpu._covered_by_tiles(O):
+        return "conv2d_weight_grad_rows"
+    return "conv2d_weight_grad"
 
 
 # ---- numba start-up ----------------------------------------------------------------
@@ -304,11 +320,11 @@ def bwd_sgemm_gflops(case, repeats):
 
 def print_stages(name, parts, measured):
     fwd = sum(ms for stage, ms in parts.items() if stage.startswith("fwd"))
-    bwd = sum(parts.values()) - fwd
+    bwd = sum(ms for stage, ms in parts.items() if stage.startswith("bwd"))
     print(f"\n{name} steps, each timed alone (ms): sum fwd {fwd:.2f} / bwd {bwd:.2f}, "
           f"measured in F.conv2d {measured[0]:.2f} / {measured[1]:.2f}")
     for stage, ms in parts.items():
-        print(f"  {stage:34} {ms:7.2f}")
+        print(f"  {stage:50} {ms:7.2f}")
 
 
 def print_startup():

@@ -381,10 +381,10 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     """Weight and bias gradients where _weight_grad_kernel says so, on each thread's share
     of the images (no BLAS):
 
-      first layers (C*KH*KW <= 12 taps) whose output channels fill 32-column tiles (the
-        taps tile's own width, whatever the test switch says), AVX-512, any stride:
-        kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers, the taps
-        read from the zero-padded input;
+      first layers (C*KH*KW <= 12 taps), a multiple of 32 output channels, AVX-512, any
+        stride: kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers, the
+        taps read from the zero-padded input (O % 32 is its tile's own requirement, checked
+        apart from _covered_by_tiles, which tests/conv_paths.py switches);
       fused-path convs whose output channels fill matmul_into's tiles, any stride:
         kernels/cpu_conv_wgrad.conv2d_weight_grad_rows, patch rows times the output
         gradient as it lies (nothing transposed);

@@ -1,11 +1,11 @@
 """@njit weight-gradient kernels of the CPU convolution path (backends/cpu.py), CPU-only.
 
 Three ways, each where it is fastest (backends/cpu._fused_weight_grad chooses):
-  conv2d_weight_grad_taps: first layers (at most _TAPS kernel taps, 32k output channels):
-    a 12 x 32 tile of sums stays in registers through every pixel of a thread's images,
-    each pixel's tap values read straight from the zero-padded input;
-  conv2d_weight_grad_rows: 16+ input channels and 32k output channels: patch rows times
-    the output gradient as it lies, in matmul_into's outer-product tiles;
+  conv2d_weight_grad_taps: first layers (at most _TAPS kernel taps, output channels a
+    multiple of 32, AVX-512): a 12 x 32 tile of sums stays in registers through every pixel
+    of a thread's images, each pixel's tap values read straight from the zero-padded input;
+  conv2d_weight_grad_rows: 16+ input channels, output channels a multiple of 32, AVX-512:
+    patch rows times the output gradient as it lies, in matmul_into's outer-product tiles;
   conv2d_weight_grad: other stride-1 convs: both operands laid out along the pixels for
     matmul_nt_add's dot products.
 Each sums over the images it is given; the backend calls one per thread and adds them.

@@ -159,11 +159,12 @@ def test_linear_matches_torch():
     (32, 64, 2, 1, 1),        # strided: the patch-gradient kernel for dx
     (32, 32, 2, 2, 2),        # strided and dilated
     (16, 64, 1, 0, 1),        # dx as a transposed conv through the dot-product kernel
-    (1, 32, 1, 1, 1),         # SimpleCNN's conv1: the GEMM path
+    (1, 32, 1, 1, 1),         # SimpleCNN's conv1: GEMM-path forward, taps weight gradient
 ])
 def test_conv2d_at_model_sizes_matches_torch(C, O, stride, padding, dilation):
     """The backend's own choice of kernels (no path forced) at channel counts that reach the
-    register tiles, forward and every gradient, batch large enough to split over threads."""
+    register tiles (on AVX-512; elsewhere the older kernels), forward and every gradient,
+    batch large enough to split over threads."""
     (x, xt), (w, wt) = both(arrays((6, C, 13, 14), 0)), both(arrays((O, C, 3, 3), 1, scale=0.2))
     b, bt = both(arrays((O,), 2))
     out = F.conv2d(x, w, b, stride, padding, dilation)

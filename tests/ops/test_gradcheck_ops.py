@@ -211,11 +211,12 @@ def test_conv2d_in_many_chunks_matches_one_chunk(keep_bytes, cfg, seed):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("C,O,kernel,stride", [(1, 32, 3, 1), (2, 32, 2, 2), (32, 32, 1, 1),
+@pytest.mark.parametrize("C,O,kernel,stride", [(1, 32, 3, 1), (2, 32, 2, 1), (32, 32, 1, 1),
                                                (32, 64, 1, 2)])
 def test_conv2d_gradcheck_through_the_register_tiles(C, O, kernel, stride):
     """Channel counts that reach the 32-column tiles with the backend's own choice of
-    kernels: first-layer taps (C*k*k <= 12) and the outer-product gradients."""
+    kernels (on AVX-512): first-layer taps (C*k*k <= 12, stride 1), the tiles forward and
+    weight gradient, the strided patch-gradient kernel."""
     x, w, b = t64(arrays((2, C, 5, 4), 0)), t64(arrays((O, C, kernel, kernel), 1)), t64(arrays((O,), 2))
     fn = lambda x, w, b: F.conv2d(x, w, b, stride, 1)
     assert tc.gradcheck(fn, [x, w, b])

@@ -345,11 +345,11 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
         convolution of the output gradient by the kernel turned 180 degrees with in/out
         channels swapped, padded by (KH-1)*dh - top (and so on), through the fused forward
         kernels (register tiles when C is a multiple of 32);
-      other strides, ungrouped, O >= _FUSED_MIN_CHANNELS and KH*KW*C a multiple of
-        matmul_into's 32 columns: kernels/cpu_conv.conv2d_input_grad_nhwc, each block's
-        patch gradient g @ W in register tiles, added back channels-last (for stride 1 it
-        is ~5% faster than the transposed conv, but would cost its own ~1.4 s of compile
-        at every cold start);
+      otherwise, ungrouped, O >= _FUSED_MIN_CHANNELS and KH*KW*C a multiple of 32 on
+        AVX-512 (strided convs; stride-1 ones with fewer than 16 input channels):
+        kernels/cpu_conv.conv2d_input_grad_nhwc, each block's patch gradient g @ W in
+        register tiles, added back channels-last (for SimpleCNN's conv2 it is slower than
+        the transposed conv, 5.7 against 5.2 ms, and would cost its own ~1.4 s of compile);
       otherwise the patch gradient (NumPy's GEMM) summed back by patch_columns_add.
     Weight and bias gradients: see _weight_grad_kernel.
     """
@@ -381,10 +381,11 @@ def _fused_weight_grad(g, x, w, stride, pad, geometry, need_dw, need_db):
     """Weight and bias gradients where _weight_grad_kernel says so, on each thread's share
     of the images (no BLAS):
 
-      first layers (C*KH*KW <= 12 taps), a multiple of 32 output channels, AVX-512, any
-        stride: kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers, the
-        taps read from the zero-padded input (O % 32 is its tile's own requirement, checked
-        apart from _covered_by_tiles, which tests/conv_paths.py switches);
+      first layers (C*KH*KW <= 12 taps), a multiple of 32 output channels, AVX-512:
+        kernels/cpu_conv_wgrad.conv2d_weight_grad_taps, the sums in registers, the taps
+        read from the zero-padded input (O % 32 is its tile's own requirement, checked
+        apart from _covered_by_tiles, which tests/conv_paths.py switches). The kernel takes
+        any stride, but _weight_grad_kernel sends only stride-1 first layers here;
       fused-path convs whose output channels fill matmul_into's tiles, any stride:
         kernels/cpu_conv_wgrad.conv2d_weight_grad_rows, patch rows times the output
         gradient as it lies (nothing transposed);

@@ -137,8 +137,8 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
 
     A block of pixels at a time (_pixel_blocks), patch rows are made and multiplied at once
     by matmul_nt_add's dot products, so patches are never written to memory as a whole.
-    The backend hands each thread its own range; where O is a multiple of 32 it calls
-    conv2d_forward_tiles instead.
+    The backend hands each thread its own range; where O is a multiple of 32 and numba
+    compiles for AVX-512 it calls conv2d_forward_tiles instead.
     """
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P = oh * ow
@@ -181,8 +181,9 @@ def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first
     gradient grad (N, oh, ow, O): col2im(grad @ wmat), any stride, padding and dilation.
 
     A block of _CONV_ROWS output pixels at a time, the patch gradient (rows x kh*kw*C) is
-    one matmul_into, whose tiles cover kh*kw*C columns when C does (the backend checks),
-    and is then added back at the positions its patches were read from.
+    one matmul_into, whose tiles cover its kh*kw*C columns when that is a multiple of 32
+    (the backend checks), and is then added back at the positions its patches were read
+    from.
     """
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
     P, K = oh * ow, wmat.shape[1]

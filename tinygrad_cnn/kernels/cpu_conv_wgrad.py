@@ -35,7 +35,7 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
     output gradient. For each 32 output channels one pass over the pixels, two at a time:
     each tap's value is broadcast and multiplied into that tap's row of sums, which never
     leave the registers. No patch matrix is made: the output gradient is read once, as it
-    lies. Taps past C*kh*kw read the image's first value into sums that are dropped.
+    lies. Taps past C*kh*kw read the window's first value into sums that are dropped.
     """
     N, C, Hp, Wp = xp.shape
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
@@ -51,11 +51,13 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
     acc = numba.carray(stack_tile(_TAP_TILE, grad.dtype), (_TAPS + 1, _TAP_COLUMNS))
     zero = grad.dtype.type(0)
     pairs = ow - ow % 2
+    _fill(grad_w, zero)
+    _fill(grad_b, zero)
     for o0 in range(0, O, _TAP_COLUMNS):
-        for r in range(_TAPS + 1):
-            for q in range(_TAP_COLUMNS):
-                acc[r, q] = zero
-        for n in range(N):
+        for n in range(N):                 # one image's sums at a time, then added to memory:
+            for r in range(_TAPS + 1):     # float32 sums over a whole batch lose digits
+                for q in range(_TAP_COLUMNS):
+                    acc[r, q] = zero
             image = xp[n].reshape(C * Hp * Wp)
             for oy in range(oh):
                 g_row = grad[n, oy]                                        # (ow, O)
@@ -80,11 +82,11 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
                             acc[r, q] += a0 * g0[q]
                     for q in range(_TAP_COLUMNS):
                         acc[_TAPS, q] += g0[q]
-        for r in range(K):
+            for r in range(K):
+                for q in range(_TAP_COLUMNS):
+                    grad_w[r, o0 + q] += acc[r, q]
             for q in range(_TAP_COLUMNS):
-                grad_w[r, o0 + q] = acc[r, q]
-        for q in range(_TAP_COLUMNS):
-            grad_b[o0 + q] = acc[_TAPS, q]
+                grad_b[o0 + q] += acc[_TAPS, q]
 
 
 _WGRAD_ROWS = 256

@@ -180,20 +180,21 @@ def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first
     weight rows wmat (O, kh*kw*C), columns (i, j, c), for its channels-last output
     gradient grad (N, oh, ow, O): col2im(grad @ wmat), any stride, padding and dilation.
 
-    A block of _CONV_ROWS output pixels at a time, the patch gradient (rows x kh*kw*C) is
-    one matmul_into, whose tiles cover its kh*kw*C columns when that is a multiple of 32
-    (the backend checks), and is then added back at the positions its patches were read
-    from.
+    A block of output pixels at a time (the forward's _pixel_blocks, the same for every
+    image), the patch gradient (rows x kh*kw*C) is one matmul_into, whose tiles cover its
+    kh*kw*C columns when that is a multiple of 32 (the backend checks), and is then added
+    back at the positions its patches were read from.
     """
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
     P, K = oh * ow, wmat.shape[1]
     zero = dx.dtype.type(0)
-    dcols = np.empty((min(P, _CONV_ROWS), K), dtype=dx.dtype)
+    dcols = np.empty((_BLOCK_MAX, K), dtype=dx.dtype)
+    blocks = _pixel_blocks(0, P, P)                                 # one image's blocks
     for n in range(first, stop):
         _fill(dx[n], zero)
         g = grad[n].reshape(P, O)
-        for at in range(0, P, _CONV_ROWS):
-            rows = min(_CONV_ROWS, P - at)
+        for b in range(blocks.shape[0]):
+            at, rows = blocks[b, 1], blocks[b, 2]
             matmul_into(g[at:at + rows, :O], wmat, dcols[:rows])      # an 'A' view
             _patch_rows_add(dcols[:rows], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, dx[n])
 

@@ -107,3 +107,50 @@ def test_pool_works_in_a_forked_child():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
 
+
+
+CTRL_C_WHILE_WAITING = """
+import _thread, random, threading, time
+from tinygrad_cnn.backends import cpu_threads
+rng, interrupted, caught_with_worker_running = random.Random(0), 0, 0
+for _ in range({rounds}):
+    running = []
+
+    def body(lo, hi):
+        if lo > 0:
+            running.append(lo)
+            time.sleep(rng.random() * 2e-4)
+            running.remove(lo)
+
+    timer = threading.Timer(rng.random() * 3e-4, _thread.interrupt_main)
+    try:                                     # one interrupt per round, wherever it lands
+        timer.start()
+        cpu_threads.run(body, 2)
+        timer.join()
+    except KeyboardInterrupt:
+        interrupted += 1
+        caught_with_worker_running += bool(running)   # run() must not raise before that
+        timer.join()
+print(caught_with_worker_running, interrupted)
+"""
+
+
+@needs_threads
+def test_ctrl_c_while_waiting_for_the_workers_never_hangs():
+    """Ctrl-C (interrupt_main) at random moments of many two-range runs, in a child process
+    with a time limit: an interrupt that landed just as the caller took a worker's answer
+    from a queue once lost that answer, and run() waited for ever."""
+    import subprocess
+    import sys
+
+    script = CTRL_C_WHILE_WAITING.format(rounds=2000)
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(cpu_threads.thread_count()))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=60, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("run() still waiting after 60 s: a worker's answer was lost")
+    assert done.returncode == 0, done.stderr
+    caught_with_worker_running, interrupted = map(int, done.stdout.split())
+    assert caught_with_worker_running == 0           # raised only once every range finished
+    assert interrupted > 0

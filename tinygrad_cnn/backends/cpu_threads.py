@@ -15,7 +15,6 @@ start.
 
 Threads: NUMBA_NUM_THREADS (numba's own setting; default: the cores this process may use).
 """
-import itertools
 import os
 import queue
 import threading
@@ -49,9 +48,9 @@ def run(body, n, grain=1):
 
 
 def _run_split(body, n, parts):
-    inboxes, done = _workers(parts - 1)
-    call = next(_calls)
+    inboxes = _workers(parts - 1)
     bounds = [n * t // parts for t in range(parts + 1)]
+    call = _Call(parts - 1)
     for t in range(1, parts):
         inboxes[t - 1].put((call, body, bounds[t], bounds[t + 1]))
     errors = []
@@ -59,48 +58,70 @@ def _run_split(body, n, parts):
         body(bounds[0], bounds[1])
     except BaseException as e:      # noqa: B902 (re-raised below, once the workers are done)
         errors.append(e)
-    pending = parts - 1
-    while pending:                  # answers of an earlier, interrupted call are dropped
+    while True:
         try:
-            answer_call, error = done.get()
+            call.wait()
+            break
         except BaseException as e:  # noqa: B902 (Ctrl-C: still wait for the workers, then raise)
             errors.append(e)
-            continue
-        if answer_call == call:
-            pending -= 1
-            if error is not None:
-                errors.append(error)
+    errors += call.errors
     if errors:
         raise errors[0]
 
 
-def _serve(inbox, done):
+class _Call:
+    """One run()'s ranges still out on the workers, and their errors.
+
+    The count lives here, not in a queue of answers: a Ctrl-C landing just after the main
+    thread took an answer from a queue lost that answer, and run() then waited for ever
+    (seen in the suite's SIGINT test). A count under a condition loses nothing: the
+    interrupted wait is simply entered again.
+    """
+
+    def __init__(self, pending):
+        self.pending, self.errors = pending, []
+        self.finished = threading.Condition()
+
+    def finish(self, error):
+        with self.finished:
+            if error is not None:
+                self.errors.append(error)
+            self.pending -= 1
+            self.finished.notify()
+
+    def wait(self):
+        with self.finished:
+            while self.pending:
+                self.finished.wait()
+
+
+def _serve(inbox):
     while True:
         call, body, lo, hi = inbox.get()
         try:
             body(lo, hi)
-            done.put((call, None))
         except BaseException as e:  # noqa: B902 (handed to the caller)
-            done.put((call, e))
+            call.finish(e)
+        else:
+            call.finish(None)
 
 
 def _workers(count):
-    """(inboxes, done queue) of at least ``count`` worker threads, started on first use."""
+    """Inboxes of at least ``count`` worker threads, started on first use."""
     while len(_inboxes) < count:
         inbox = queue.SimpleQueue()
-        threading.Thread(target=_serve, args=(inbox, _done), daemon=True,
+        threading.Thread(target=_serve, args=(inbox,), daemon=True,
                          name=f"tinygrad_cnn-cpu-{len(_inboxes) + 1}").start()
         _inboxes.append(inbox)
-    return _inboxes, _done
+    return _inboxes
 
 
 def _reset_after_fork():
     """A forked child has none of its parent's threads: start afresh."""
-    global _active, _done, _inboxes
-    _active, _done, _inboxes = threading.Lock(), queue.SimpleQueue(), []
+    global _active, _inboxes
+    _active, _inboxes = threading.Lock(), []
 
 
-_active = _done = _inboxes = None
-_calls = itertools.count()
+_active = _inboxes = None
 _reset_after_fork()
 os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,5 +1,7 @@
 """Module: the base of every layer; owns parameters, buffers and sub-modules, as torch.nn.Module."""
+import os
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -274,6 +276,11 @@ class Module:
         Missing or unexpected keys are errors when strict; a shape mismatch always is.
         Returns (missing_keys, unexpected_keys).
         """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"expected a state dict (a mapping of names to tensors), got "
+                            f"{type(state_dict).__name__}" + (
+                                f" (to read the file, pass tc.load({state_dict!r}))"
+                                if isinstance(state_dict, (str, os.PathLike)) else ""))
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -1,4 +1,6 @@
 """Optimizer: parameter groups, zero_grad and a state_dict that tc.save can store."""
+from collections.abc import Mapping
+
 import numpy as np
 
 from tinygrad_cnn.tensor import Tensor
@@ -90,6 +92,9 @@ class Optimizer:
 
     def load_state_dict(self, state_dict):
         """Restore state saved by state_dict(); checks everything before changing anything."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"expected an optimizer state dict (a mapping with 'state' and "
+                            f"'param_groups'), got {type(state_dict).__name__}")
         saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, this "

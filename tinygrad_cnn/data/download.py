@@ -41,7 +41,7 @@ def download(filename, mirrors, dest_dir, md5=None, timeout=5.0, progress=True, 
     """Fetch `filename` from the first mirror that serves it intact; return its path in dest_dir."""
     mirrors = list(mirrors)
     dest_dir = os.fspath(dest_dir)
-    os.makedirs(dest_dir, exist_ok=True)
+    created = _make_dirs(dest_dir)
     dest = os.path.join(dest_dir, filename)
     failures = []
     for base in mirrors:
@@ -51,11 +51,26 @@ def download(filename, mirrors, dest_dir, md5=None, timeout=5.0, progress=True, 
             return dest
         except _MirrorFailed as e:
             failures.append((url, str(e)))
+    for folder in reversed(created):      # leave no empty folders behind a failed download
+        try:
+            os.rmdir(folder)
+        except OSError:
+            break
     lines = [f"could not download {filename} from any of {len(mirrors)} mirror(s):"]
     lines += [f"  {url}: {why}" for url, why in failures] or ["  (no mirrors given)"]
     if manual_hint:
         lines.append(manual_hint)
     raise DownloadError("\n".join(lines), failures)
+
+
+def _make_dirs(folder):
+    """os.makedirs(folder); returns the folders it created, outermost first."""
+    missing, f = [], os.path.abspath(folder)
+    while not os.path.isdir(f) and os.path.dirname(f) != f:
+        missing.append(f)
+        f = os.path.dirname(f)
+    os.makedirs(folder, exist_ok=True)
+    return missing[::-1]
 
 
 def _fetch_atomic(url, dest, md5, timeout, progress):

@@ -1,5 +1,7 @@
 """Read and write IDX files (the MNIST file format), gzip-compressed or raw."""
 import gzip
+import io
+import math
 import os
 import struct
 import zlib
@@ -16,56 +18,125 @@ class IDXFormatError(ValueError):
     """An IDX file is corrupt, truncated or not the kind of IDX file expected."""
 
 
-def read_file_bytes(path):
-    """Return the IDX bytes of `path`, decompressing it when it is gzip."""
+# deflate cannot expand data by more than ~1032:1, so a gzip file of n bytes holds at most
+# this many bytes: a header declaring more is refused before anything is allocated.
+_DEFLATE_MAX_RATIO = 1032
+_CHUNK = 1 << 20
+
+
+def read_idx(path, magic):
+    """Read the IDX file `path` (gzip or raw) whose magic must be `magic`, streaming it.
+
+    The header comes from the first bytes; the data size it declares is checked against what
+    the file can hold (its size, or 1032 x its size when gzip) before the array is allocated,
+    and exactly that many bytes are then decompressed (plus one, to find trailing data).
+    Every failure is an IDXFormatError naming the file.
+    """
     path = os.fspath(path)
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] != _GZIP_MAGIC:
-        if path.endswith(".gz"):
-            raise IDXFormatError(f"{path}: name ends in .gz but the file is not gzip "
-                                 f"(first bytes {raw[:4].hex() or 'none'}, {len(raw)} bytes)")
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise IDXFormatError(f"{path}: bad gzip stream ({len(raw)} compressed bytes): {e}") from None
+    with open(path, "rb") as raw:
+        size = os.fstat(raw.fileno()).st_size
+        start = raw.read(2)
+        raw.seek(0)
+        if start != _GZIP_MAGIC:
+            if path.endswith(".gz"):
+                raise IDXFormatError(f"{path}: name ends in .gz but the file is not gzip "
+                                     f"(first bytes {raw.read(4).hex() or 'none'}, {size} bytes)")
+            return _read_stream(raw, magic, path, size, size)
+        bound = _DEFLATE_MAX_RATIO * size + (1 << 16)
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                try:
+                    return _read_stream(stream, magic, path, None, bound)
+                except IDXFormatError as err:
+                    if not getattr(err, "trailing", False):
+                        _count(stream, bound)   # a broken stream is the cause: report it instead
+                    raise
+        except (OSError, EOFError, zlib.error) as e:
+            raise IDXFormatError(f"{path}: bad gzip stream ({size} compressed bytes): "
+                                 f"{e}") from None
 
 
-def parse_idx(data, magic, path="<bytes>"):
-    """Parse IDX bytes whose magic must be `magic`; return a uint8 array of the header's shape."""
-    kind = _KIND[magic]
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(data) >= 4:
-        (got,) = struct.unpack(">I", data[:4])
+def _read_stream(f, magic, path, exact, bound):
+    """Header, then the data, from the binary stream f; `exact` is the stream's length when
+    known (raw files), `bound` the most bytes it can hold."""
+    kind, ndim = _KIND[magic], magic & 0xFF
+    header_len = 4 + 4 * ndim
+    header = _read_upto(f, header_len)
+    if len(header) >= 4:
+        (got,) = struct.unpack(">I", header[:4])
         if got != magic:
             other = f" ({_KIND[got]})" if got in _KIND else ""
             raise IDXFormatError(f"{path}: magic number 0x{got:08x}{other}, expected "
                                  f"0x{magic:08x} ({kind})")
-    if len(data) < header:
-        raise IDXFormatError(f"{path}: {len(data)} bytes, shorter than the {header}-byte "
+    if len(header) < header_len:
+        raise IDXFormatError(f"{path}: {len(header)} bytes, shorter than the {header_len}-byte "
                              f"header of an IDX {kind} file")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
+    dims = struct.unpack(f">{ndim}I", header[4:])
     if ndim == 3 and (dims[1] == 0 or dims[2] == 0):
         raise IDXFormatError(f"{path}: header says images of {dims[1]}x{dims[2]} pixels")
-    want = int(np.prod(dims, dtype=np.int64))
-    have = len(data) - header
-    if have != want:
-        what = (f"{dims[0]} images of {dims[1]}x{dims[2]}" if ndim == 3 else f"{dims[0]} labels")
-        raise IDXFormatError(f"{path}: header says {what} = {want} bytes but file has "
-                             f"{have} bytes after the {header}-byte header")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+    want = math.prod(dims)        # a Python int: no overflow, however large the dims
+    if exact is not None or want > bound:
+        have = exact - header_len if exact is not None else _count(f, bound)
+        if have != want:
+            raise _size_error(path, dims, want, have, header_len, exact is None and have > bound)
+    data = np.empty(want, np.uint8)
+    got = f.readinto(memoryview(data)) if want else 0
+    while 0 < got < want:          # streams may return short reads
+        more = f.readinto(memoryview(data)[got:])
+        if not more:
+            break
+        got += more
+    if got != want:
+        raise _size_error(path, dims, want, got, header_len, False)
+    if f.read(1):                  # more data than declared: stop decompressing here
+        err = _size_error(path, dims, want, want + 1, header_len, True)
+        err.trailing = True
+        raise err
+    return data.reshape(dims)
+
+
+def _read_upto(f, n):
+    """Up to n bytes from f (fewer only at the end of the stream)."""
+    out = b""
+    while len(out) < n:
+        chunk = f.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _count(f, bound):
+    """How many bytes remain in f, counting at most bound + 1 of them, in chunks."""
+    n = 0
+    while n <= bound:
+        chunk = f.read(min(_CHUNK, bound + 1 - n))
+        if not chunk:
+            break
+        n += len(chunk)
+    return n
+
+
+def _size_error(path, dims, want, have, header_len, more):
+    what = (f"{dims[0]} images of {dims[1]}x{dims[2]}" if len(dims) == 3 else f"{dims[0]} labels")
+    has = f"more than {have - 1}" if more else f"{have}"
+    return IDXFormatError(f"{path}: header says {what} = {want} bytes but file has {has} bytes "
+                          f"after the {header_len}-byte header")
+
+
+def parse_idx(data, magic, path="<bytes>"):
+    """Parse in-memory IDX bytes whose magic must be `magic`; return a uint8 array."""
+    return _read_stream(io.BytesIO(data), magic, path, len(data), len(data))
 
 
 def read_images(path):
     """Read an IDX images file (gz or raw) into a uint8 array (N, rows, cols)."""
-    return parse_idx(read_file_bytes(path), IMAGES_MAGIC, os.fspath(path))
+    return read_idx(path, IMAGES_MAGIC)
 
 
 def read_labels(path):
     """Read an IDX labels file (gz or raw) into a uint8 array (N,)."""
-    return parse_idx(read_file_bytes(path), LABELS_MAGIC, os.fspath(path))
+    return read_idx(path, LABELS_MAGIC)
 
 
 def write_idx(path, array):

@@ -2,14 +2,22 @@
 import numpy as np
 
 
+INT_LIMIT = 2 ** 31 - 1   # kernels index with int64 products of these; torch stores int64
+
+
 def pair(value, name):
     """(a, b) from an int or a pair of ints, or an error naming the argument."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return int(value), int(value)
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
+        out = int(value), int(value)
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
-        return int(value[0]), int(value[1])
-    raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+        out = int(value[0]), int(value[1])
+    else:
+        raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
+    if any(abs(v) > INT_LIMIT for v in out):
+        raise ValueError(f"{name} {value!r} is out of range: each value must be at most "
+                         f"{INT_LIMIT} in magnitude")
+    return out
 
 
 def positive_pair(value, name):

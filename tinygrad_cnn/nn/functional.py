@@ -41,6 +41,9 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if C % groups or O % groups:
         raise ValueError(f"groups={groups} must divide both input channels ({C}) and output "
                          f"channels ({O})")
+    if O == 0:
+        raise ValueError(f"conv2d weight {weight.shape} has 0 output channels; it needs at "
+                         f"least 1 (as torch)")
     if Cg * groups != C:
         raise ValueError(f"conv2d expected {Cg * groups} input channels (weight {weight.shape}, "
                          f"groups={groups}), got {C} (input shape {x.shape})")
@@ -56,8 +59,21 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                              f"padded input {axis} {size} + {p} (input shape {x.shape})")
         if conv_out_size(size, k, s, p, d) < 1:
             raise ValueError(f"conv2d output {axis} would be < 1 (input shape {x.shape})")
-    args = (x, weight) if bias is None else (x, weight, _check_bias(bias, O, x.dtype))
+    if bias is not None:
+        bias = _check_bias(bias, O, x.dtype)
+    if C == 0:
+        OH = conv_out_size(H, KH, stride[0], pad[0] + pad[1], dilation[0])
+        OW = conv_out_size(W, KW, stride[1], pad[2] + pad[3], dilation[1])
+        return _conv2d_of_no_channels(x, weight, bias, (N, 0, OH, OW))
+    args = (x, weight) if bias is None else (x, weight, bias)
     return ops.Conv2d.apply(*args, stride=stride, pad=pad, dilation=dilation, groups=groups)
+
+
+def _conv2d_of_no_channels(x, weight, bias, out_shape):
+    """conv2d of an input with 0 channels gives, as in torch, an empty (N, 0, OH, OW) result;
+    x, weight and bias stay in the graph and get zero gradients."""
+    parts = x.sum() + weight.sum() + (0.0 if bias is None else bias.sum())
+    return (parts * 0.0).reshape(1, 1, 1, 1).expand(*out_shape)
 
 
 def _check_bias(bias, out_channels, dtype):
@@ -71,6 +87,9 @@ def _check_bias(bias, out_channels, dtype):
 # ---- pooling -----------------------------------------------------------------------
 def _pool_args(x, what, kernel_size, stride, padding, dilation, ceil_mode):
     check_4d(x, what)
+    if 0 in x.shape[1:]:
+        raise ValueError(f"{what} expects non-zero channels, height and width (only the batch "
+                         f"may be 0, as in torch), got input shape {x.shape}")
     kernel = positive_pair(kernel_size, "kernel_size")
     stride = kernel if stride is None or stride == [] else positive_pair(stride, "stride")
     padding = pair(padding, "padding")

@@ -1,8 +1,10 @@
 """The training loop behind ``python -m tinygrad_cnn train``: fit, evaluate, checkpoint, resume."""
+import contextlib
 import csv
 import dataclasses
 import io
 import json
+import math
 import os
 import sys
 import time
@@ -14,7 +16,11 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import checkpoint, optim
 from tinygrad_cnn.atomic_file import atomic_write
+from tinygrad_cnn.checkpoint import CheckpointError
 from tinygrad_cnn.models import get_model
+from tinygrad_cnn.train_guards import (CompileNotice, NonFiniteError, NonFiniteStep, TrainError,
+                                       checkpoints, first_nonfinite_grad,
+                                       first_nonfinite_weight)
 
 CHECKPOINT_FORMAT = "tinygrad_cnn.train/1"
 
@@ -36,33 +42,67 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     plots: bool = True
+    nonfinite: str = "stop"           # a NaN/inf loss or gradient: "stop" the run, or "skip" the step
 
 
 # ---- data --------------------------------------------------------------------------
-def load_datasets(name, data_dir=None, log=print):
-    """(train, test) datasets for a --dataset name, saying which data is used and why."""
+def load_datasets(name, data_dir=None, log=print, record=None):
+    """(train, test) datasets for a --dataset name, saying which data is used and why.
+
+    `record`, a dict when given, receives "dataset" (what is used), "dataset_requested",
+    "dataset_source" and "dataset_reason", for metrics.json and the checkpoints."""
     from tinygrad_cnn import data
 
+    record = {} if record is None else record
+    record.update(dataset=name, dataset_requested=name)
     if name == "mnist-sample":
         log("dataset: the bundled MNIST sample (4,000 train / 1,000 held-out real digits)")
-        return data.MNISTSample(train=True), data.MNISTSample(train=False)
-    if name == "fashion-mnist":
-        train = data.FashionMNIST(root=data_dir, train=True)
-        log(f"dataset: Fashion-MNIST, {train.source}")
-        return train, data.FashionMNIST(root=data_dir, train=False)
-    if name != "mnist":
+        train, test = data.MNISTSample(train=True), data.MNISTSample(train=False)
+        return _recorded(record, train, test, "asked for")
+    if name not in ("mnist", "fashion-mnist"):
         raise ValueError(f"unknown dataset {name!r}; choose mnist, fashion-mnist or mnist-sample")
+    kind = data.MNIST if name == "mnist" else data.FashionMNIST
+    fresh_dir = data_dir is not None and not os.path.exists(data_dir)
+    if data_dir is not None and not fresh_dir and not os.path.isdir(data_dir):
+        raise TrainError(f"--data-dir {data_dir} is a file, not a directory: pass the directory "
+                         f"that holds (or should hold) the {kind.name} IDX files")
+    if fresh_dir:
+        log(f"dataset: --data-dir {data_dir} does not exist: downloading {kind.name} into it")
     try:
-        train = data.MNIST(root=data_dir, train=True)
-        test = data.MNIST(root=data_dir, train=False)
+        train, test = kind(root=data_dir, train=True), kind(root=data_dir, train=False)
     except (data.DatasetNotFoundError, data.DownloadError, OSError) as err:
-        why = " ".join(line.strip() for line in str(err).strip().splitlines()[:2])
-        log(f"dataset: full MNIST is not available ({why}); falling back to the bundled "
-            f"5,000-digit MNIST sample. Place the IDX files by hand or pass --data-dir to "
-            f"train on all 60,000 digits.")
-        return data.MNISTSample(train=True), data.MNISTSample(train=False)
-    log(f"dataset: full MNIST, {train.source}")
+        why = _first_reason(err)
+        if name == "fashion-mnist" or fresh_dir:
+            target = data_dir or kind.download_dir(None)
+            raise TrainError(f"{kind.name} is not available ({why}): put its 4 IDX .gz files "
+                             f"in {target} (created if need be) and run again"
+                             + (", or pass --dataset mnist-sample" if name == "mnist" else "")) from err
+        reason = (f"full MNIST is not available ({why}); falling back to the bundled 5,000-digit "
+                  f"MNIST sample")
+        log(f"dataset: {reason}. Place the IDX files by hand or pass --data-dir to train on all "
+            f"60,000 digits.")
+        record.update(dataset="mnist-sample", dataset_reason=reason)
+        return _recorded(record, data.MNISTSample(train=True), data.MNISTSample(train=False))
+    log(f"dataset: {'full MNIST' if name == 'mnist' else kind.name}, {train.source}")
+    return _recorded(record, train, test, "found on disk or downloaded")
+
+
+def _recorded(record, train, test, reason=None):
+    record["dataset_source"] = getattr(train, "source", None)
+    if reason is not None:
+        record.setdefault("dataset_reason", reason)
     return train, test
+
+
+def _first_reason(err):
+    """One line on why a dataset could not be had: the first mirror's failure, or the error's
+    first line."""
+    failures = getattr(err, "failures", None)
+    if failures:
+        url, why = failures[0]
+        more = f" (and {len(failures) - 1} more mirror(s))" if len(failures) > 1 else ""
+        return f"{url}: {why}{more}"
+    return " ".join(line.strip() for line in str(err).strip().splitlines()[:2])
 
 
 # ---- optimisation ------------------------------------------------------------------
@@ -77,15 +117,24 @@ def make_optimizer(name, params, lr):
     raise ValueError(f"unknown optimizer {name!r}; choose adam, adamw or sgd")
 
 
-def train_step(model, opt, images, labels):
-    """One forward, loss, backward and update; returns (loss, correct predictions)."""
+def train_step(model, opt, images, labels, check_finite=False):
+    """One forward, loss, backward and update; returns (loss, correct predictions).
+
+    With check_finite, a NaN/inf loss or gradient raises NonFiniteStep before the update."""
     opt.zero_grad()
     logits = model(images)
     loss = F.cross_entropy(logits, labels)
+    value = loss.item()
+    if check_finite and not math.isfinite(value):
+        raise NonFiniteStep("the loss", value)
     loss.backward()
+    if check_finite:
+        bad = first_nonfinite_grad(model.named_parameters())
+        if bad is not None:
+            raise NonFiniteStep(f"the gradient of {bad[0]}", bad[1])
     opt.step()
     correct = int((logits.numpy().argmax(axis=1) == labels.numpy()).sum())
-    return loss.item(), correct
+    return value, correct
 
 
 @tc.no_grad()
@@ -117,17 +166,27 @@ def _progress(iterable, total, desc, enabled):
     return iterable
 
 
-def train_epoch(model, opt, loader, epoch, config):
-    """One pass over the training data; returns (mean loss, accuracy, images/s)."""
+def train_epoch(model, opt, loader, epoch, config, notice=None, log=print):
+    """One pass over the training data; returns (mean loss, accuracy, images/s, seconds,
+    skipped steps). A non-finite loss or gradient raises NonFiniteError, or skips the step
+    when config.nonfinite == "skip"."""
     model.train()
     steps = len(loader) if config.steps_per_epoch is None else min(len(loader), config.steps_per_epoch)
     bar = _progress(iter(loader), steps, f"epoch {epoch}/{config.epochs}", config.progress)
-    total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
+    total_loss, correct, seen, skipped, start = 0.0, 0, 0, 0, time.perf_counter()
     for step, (images, labels) in enumerate(bar):
         if step >= steps:
             break
         images, labels = images.to(config.device), labels.to(config.device)
-        loss, hits = train_step(model, opt, images, labels)
+        try:
+            with notice.around(bar) if notice else contextlib.nullcontext():
+                loss, hits = train_step(model, opt, images, labels, check_finite=True)
+        except NonFiniteStep as bad:
+            if config.nonfinite != "skip":
+                raise NonFiniteError(epoch, step + 1, str(bad)) from None
+            skipped += 1
+            log(f"epoch {epoch}, step {step + 1}: skipped ({bad})")
+            continue
         n = labels.shape[0]
         total_loss, correct, seen = total_loss + loss * n, correct + hits, seen + n
         rate = seen / (time.perf_counter() - start)
@@ -136,8 +195,11 @@ def train_epoch(model, opt, loader, epoch, config):
                             img_s=f"{rate:,.0f}")
     if hasattr(bar, "close"):
         bar.close()
+    if skipped and not seen:
+        raise NonFiniteError(epoch, None, f"all {skipped} steps had a non-finite loss or "
+                             f"gradient and were skipped", skip_hint=False)
     elapsed = time.perf_counter() - start
-    return total_loss / max(seen, 1), correct / max(seen, 1), seen / elapsed, elapsed
+    return total_loss / max(seen, 1), correct / max(seen, 1), seen / elapsed, elapsed, skipped
 
 
 # ---- checkpoints -------------------------------------------------------------------
@@ -146,19 +208,31 @@ def checkpoint_path(out, epoch):
 
 
 def latest_checkpoint(out):
-    """The checkpoint of the highest epoch in ``out``, or None."""
-    found = sorted(Path(out).glob("checkpoint_epoch*.tgc"))
-    return found[-1] if found else None
+    """The checkpoint of the highest epoch number in ``out``, or None."""
+    found = checkpoints(out)
+    return found[-1][1] if found else None
 
 
-def save_checkpoint(path, config, model, opt, loader, epoch, history):
-    """Model, optimizer, epoch, RNG states and history, written atomically without pickle."""
+def run_record(config, record=None):
+    """The config as saved: the dataclass fields, with the dataset actually used and why."""
+    return {**dataclasses.asdict(config), **(record or {})}
+
+
+def save_checkpoint(path, config, model, opt, loader, epoch, history, record=None):
+    """Model, optimizer, epoch, RNG states and history, written atomically without pickle.
+
+    Refuses (NonFiniteError) to write weights holding NaN or inf."""
+    state = model.state_dict()
+    bad = first_nonfinite_weight(state)
+    if bad is not None:
+        raise NonFiniteError(epoch, None, f"weight {bad[0]} holds {bad[1]}, so no checkpoint "
+                             f"was written for it", skip_hint=False)
     checkpoint.save({
         "format": CHECKPOINT_FORMAT,
         "model_name": config.model,
-        "config": dataclasses.asdict(config),
+        "config": run_record(config, record),
         "epoch": epoch,
-        "model": model.state_dict(),
+        "model": state,
         "optimizer": opt.state_dict(),
         "rng": tc.get_rng_state(),
         "loader": loader.state_dict(),
@@ -166,23 +240,40 @@ def save_checkpoint(path, config, model, opt, loader, epoch, history):
     }, path)
 
 
-def load_checkpoint(path, config, model, opt, loader):
-    """Restore a run; refuses a checkpoint of another format or architecture."""
-    state = checkpoint.load(path)
+def load_checkpoint(path, config, model, opt, loader, record=None):
+    """Restore a run; a corrupt checkpoint, or one of another format, architecture or dataset,
+    is refused with a TrainError that says what to do."""
+    try:
+        state = checkpoint.load(path)
+    except CheckpointError as err:
+        raise TrainError(f"cannot resume: {err}. Move that file away to resume from the "
+                         f"checkpoint before it, or choose another --out") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a tinygrad_cnn training checkpoint")
-    if state["model_name"] != config.model:
-        raise ValueError(f"{path} holds a {state['model_name']!r} model, but this run trains "
+        raise TrainError(f"{path} is not a tinygrad_cnn training checkpoint "
+                         f"(format {CHECKPOINT_FORMAT}): choose another --out")
+    if state.get("model_name") != config.model:
+        raise TrainError(f"{path} holds a {state.get('model_name')!r} model, but this run trains "
                          f"{config.model!r}; use another --out or the matching --model")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    tc.set_rng_state(state["rng"])
-    loader.load_state_dict(state["loader"])
-    return state["epoch"], list(state["history"])
+    saved = state.get("config", {}).get("dataset") if "dataset_requested" in state.get(
+        "config", {}) else None
+    used = (record or {}).get("dataset")
+    if saved is not None and used is not None and saved != used:
+        raise TrainError(f"{path} was trained on {saved}, but this run's data is {used}; resume "
+                         f"with the same data or choose another --out")
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        tc.set_rng_state(state["rng"])
+        loader.load_state_dict(state["loader"])
+        return state["epoch"], list(state["history"])
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
+        why = " ".join(str(err).split())
+        raise TrainError(f"cannot resume from {path}: it does not match this run ({why}); use "
+                         f"another --out or the settings of that run") from None
 
 
 # ---- records -----------------------------------------------------------------------
-def write_metrics(out, config, history):
+def write_metrics(out, config, history, record=None):
     """metrics.csv (one row per epoch) and metrics.json (config + history), each replaced atomically."""
     out = Path(out)
     if history:
@@ -191,7 +282,7 @@ def write_metrics(out, config, history):
         writer.writeheader()
         writer.writerows(history)
         _replace_text(out / "metrics.csv", rows.getvalue())
-    doc = {"config": dataclasses.asdict(config), "history": history}
+    doc = {"config": run_record(config, record), "history": history}
     _replace_text(out / "metrics.json", json.dumps(doc, indent=2))
 
 
@@ -205,9 +296,10 @@ def fit(config, log=print):
     """Train ``config.model`` on ``config.dataset``; returns the per-epoch history."""
     from tinygrad_cnn.data import DataLoader
 
-    Path(config.out).mkdir(parents=True, exist_ok=True)
+    _check_run(config)
     tc.manual_seed(config.seed)
-    train_set, test_set = load_datasets(config.dataset, config.data_dir, log)
+    record = {}
+    train_set, test_set = load_datasets(config.dataset, config.data_dir, log, record=record)
     model = get_model(config.model).to(config.device)
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
     train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed)
@@ -218,26 +310,61 @@ def fit(config, log=print):
         raise FileExistsError(f"{config.out} already holds checkpoints (latest {last.name}): "
                               f"resume that run, or choose another output directory")
     if last is not None:
-        start_epoch, history = load_checkpoint(last, config, model, opt, train_loader)
+        start_epoch, history = load_checkpoint(last, config, model, opt, train_loader, record)
         log(f"resuming from {last} (epoch {start_epoch} done)")
+        if start_epoch >= config.epochs:
+            log(f"epoch {start_epoch} already reaches --epochs {config.epochs}: nothing to "
+                f"train (raise --epochs to go on)")
     elif config.resume:
         log(f"no checkpoint in {config.out} yet: starting a fresh run")
     log(f"model: {config.model}, {sum(p.numel() for p in model.parameters()):,} parameters; "
         f"{len(train_set):,} train / {len(test_set):,} test images; output in {config.out}")
+    notice = CompileNotice(log)
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        loss, acc, rate, seconds = train_epoch(model, opt, train_loader, epoch, config)
-        test_loss, test_acc = evaluate(model, test_loader, config.device)
-        history.append({"epoch": epoch, "train_loss": loss, "train_acc": acc,
-                        "test_loss": test_loss, "test_acc": test_acc,
-                        "seconds": seconds, "images_per_s": rate})
-        log(f"epoch {epoch}: train loss {loss:.4f} acc {acc:.4f} | test loss {test_loss:.4f} "
-            f"acc {test_acc:.4f} | {seconds:.1f} s, {rate:,.0f} images/s")
-        save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt, train_loader,
-                        epoch, history)
-        write_metrics(config.out, config, history)
+        try:
+            loss, acc, rate, seconds, skipped = train_epoch(model, opt, train_loader, epoch,
+                                                            config, notice, log)
+            test_loss, test_acc = evaluate(model, test_loader, config.device)
+            history.append({"epoch": epoch, "train_loss": loss, "train_acc": acc,
+                            "test_loss": test_loss, "test_acc": test_acc,
+                            "seconds": seconds, "images_per_s": rate, "skipped_steps": skipped})
+            log(f"epoch {epoch}: train loss {loss:.4f} acc {acc:.4f} | test loss {test_loss:.4f} "
+                f"acc {test_acc:.4f} | {seconds:.1f} s, {rate:,.0f} images/s"
+                + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
+            save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt,
+                            train_loader, epoch, history, record)
+        except NonFiniteError as err:
+            err.last = latest_checkpoint(config.out)
+            raise
+        write_metrics(config.out, config, history, record)
     if config.plots and history:
         _plots(config, model, test_set, history, log)
     return history
+
+
+def _check_run(config):
+    """Refuse, before any work, a run that cannot succeed: bad numbers, no GPU, --out a file."""
+    steps = config.steps_per_epoch
+    for name, value, ok, rule in (
+            ("epochs", config.epochs, config.epochs >= 1, ">= 1"),
+            ("batch_size", config.batch_size, config.batch_size >= 1, ">= 1"),
+            ("lr", config.lr, math.isfinite(config.lr) and config.lr > 0, "> 0 and finite"),
+            ("seed", config.seed, config.seed >= 0, ">= 0"),
+            ("steps_per_epoch", steps, steps is None or steps >= 1, ">= 1")):
+        if not ok:
+            raise TrainError(f"{name} must be {rule}, got {value!r}")
+    if config.nonfinite not in ("stop", "skip"):
+        raise TrainError(f"nonfinite must be 'stop' or 'skip', got {config.nonfinite!r}")
+    if config.device == "cuda":
+        from tinygrad_cnn.backends import cuda_unavailable_reason
+
+        reason = cuda_unavailable_reason()
+        if reason is not None:
+            raise TrainError(f"--device cuda is not available: {reason}; train with --device cpu")
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise TrainError(f"--out {config.out} is a file, not a directory: choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
 
 
 def _plots(config, model, test_set, history, log):

@@ -28,9 +28,10 @@ def read_idx(path, magic):
     """Read the IDX file `path` (gzip or raw) whose magic must be `magic`, streaming it.
 
     The header comes from the first bytes; the data size it declares is checked against what
-    the file can hold (its size, or 1032 x its size when gzip) before the array is allocated,
-    and exactly that many bytes are then decompressed (plus one, to find trailing data).
-    Every failure is an IDXFormatError naming the file.
+    the file can hold (its size, or 1032 x its size when gzip) before anything is allocated.
+    Then exactly that many bytes are decompressed (plus one, to find trailing data), the buffer
+    growing only with bytes that really arrive. Every failure is an IDXFormatError naming the
+    file.
     """
     path = os.fspath(path)
     with open(path, "rb") as raw:
@@ -79,20 +80,35 @@ def _read_stream(f, magic, path, exact, bound):
         have = exact - header_len if exact is not None else _count(f, bound)
         if have != want:
             raise _size_error(path, dims, want, have, header_len, exact is None and have > bound)
-    data = np.empty(want, np.uint8)
-    got = f.readinto(memoryview(data)) if want else 0
-    while 0 < got < want:          # streams may return short reads
-        more = f.readinto(memoryview(data)[got:])
-        if not more:
-            break
-        got += more
+    if exact is not None:          # a raw file already known to hold `want` bytes
+        data = bytearray(want)
+        got = _fill(f, memoryview(data))
+    else:                          # a gzip stream: grow with the bytes that really arrive
+        data = bytearray()
+        while len(data) < want:
+            chunk = f.read(min(_CHUNK, want - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        got = len(data)
     if got != want:
         raise _size_error(path, dims, want, got, header_len, False)
     if f.read(1):                  # more data than declared: stop decompressing here
         err = _size_error(path, dims, want, want + 1, header_len, True)
         err.trailing = True
         raise err
-    return data.reshape(dims)
+    return np.frombuffer(data, np.uint8).reshape(dims)
+
+
+def _fill(f, view):
+    """Read into view until it is full or f ends; returns the bytes read."""
+    got = 0
+    while got < len(view):
+        more = f.readinto(view[got:])
+        if not more:
+            break
+        got += more
+    return got
 
 
 def _read_upto(f, n):

@@ -324,3 +324,16 @@ def test_errors_print_no_traceback_unless_debug(tmp_path):
     debug = subprocess.run(cmd + ["--debug"], capture_output=True, text=True, env=env, timeout=300)
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     assert debug.stderr.strip().splitlines()[-1].startswith("error: --out")
+
+
+def test_corrupt_idx_file_in_data_dir_is_one_error_line(tmp_path, capsys, monkeypatch):
+    _offline(monkeypatch, tmp_path)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                 "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (data_dir / name).write_bytes(gzip.compress(b"\x00\x00\x08\x03 not idx"))
+    code = cli(["train", "--data-dir", str(data_dir), "--out", str(tmp_path / "run"), *QUIET])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 1 and str(data_dir / "train-images-idx3-ubyte.gz") in line
+    assert "delete or replace that file" in line

@@ -70,6 +70,9 @@ def load_datasets(name, data_dir=None, log=print, record=None):
         log(f"dataset: --data-dir {data_dir} does not exist: downloading {kind.name} into it")
     try:
         train, test = kind(root=data_dir, train=True), kind(root=data_dir, train=False)
+    except data.IDXFormatError as err:
+        raise TrainError(f"{err}: delete or replace that file (a deleted file is downloaded "
+                         f"again)") from err
     except (data.DatasetNotFoundError, data.DownloadError, OSError) as err:
         why = _first_reason(err)
         if name == "fashion-mnist" or fresh_dir:
@@ -319,12 +322,13 @@ def fit(config, log=print):
         log(f"no checkpoint in {config.out} yet: starting a fresh run")
     log(f"model: {config.model}, {sum(p.numel() for p in model.parameters()):,} parameters; "
         f"{len(train_set):,} train / {len(test_set):,} test images; output in {config.out}")
-    notice = CompileNotice(log)
+    notice, eval_notice = CompileNotice(log), CompileNotice(log)
     for epoch in range(start_epoch + 1, config.epochs + 1):
         try:
             loss, acc, rate, seconds, skipped = train_epoch(model, opt, train_loader, epoch,
                                                             config, notice, log)
-            test_loss, test_acc = evaluate(model, test_loader, config.device)
+            with eval_notice.around():
+                test_loss, test_acc = evaluate(model, test_loader, config.device)
             history.append({"epoch": epoch, "train_loss": loss, "train_acc": acc,
                             "test_loss": test_loss, "test_acc": test_acc,
                             "seconds": seconds, "images_per_s": rate, "skipped_steps": skipped})

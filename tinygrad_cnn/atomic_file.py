@@ -18,7 +18,7 @@ def atomic_write(path, suffix=".tmp"):
     fd, tmp = _create_temp(folder, os.path.basename(path), suffix)
     try:
         if os.path.exists(path) and hasattr(os, "fchmod"):
-            os.fchmod(fd, os.stat(path).st_mode & 0o7777)
+            os.fchmod(fd, os.stat(path).st_mode & 0o777)
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

@@ -58,7 +58,7 @@ def load_datasets(name, data_dir=None, log=print, record=None):
     if name == "mnist-sample":
         log("dataset: the bundled MNIST sample (4,000 train / 1,000 held-out real digits)")
         train, test = data.MNISTSample(train=True), data.MNISTSample(train=False)
-        return _recorded(record, train, test, "asked for")
+        return _recorded(record, train, test, "--dataset mnist-sample was asked for")
     if name not in ("mnist", "fashion-mnist"):
         raise ValueError(f"unknown dataset {name!r}; choose mnist, fashion-mnist or mnist-sample")
     kind = data.MNIST if name == "mnist" else data.FashionMNIST
@@ -66,8 +66,11 @@ def load_datasets(name, data_dir=None, log=print, record=None):
     if data_dir is not None and not fresh_dir and not os.path.isdir(data_dir):
         raise TrainError(f"--data-dir {data_dir} is a file, not a directory: pass the directory "
                          f"that holds (or should hold) the {kind.name} IDX files")
-    if fresh_dir:
+    if fresh_dir and kind.missing_files(data_dir):
         log(f"dataset: --data-dir {data_dir} does not exist: downloading {kind.name} into it")
+    elif fresh_dir:
+        log(f"dataset: --data-dir {data_dir} does not exist, but the {kind.name} files were "
+            f"found elsewhere (below)")
     try:
         train, test = kind(root=data_dir, train=True), kind(root=data_dir, train=False)
     except data.IDXFormatError as err:

@@ -92,6 +92,12 @@ class MNIST(ImageDataset):
         return dirs + list(cls.system_dirs)
 
     @classmethod
+    def missing_files(cls, root=None):
+        """The file names of both splits found in none of search_dirs(root)."""
+        dirs = cls.search_dirs(root)
+        return [n for split in (True, False) for n in cls.files[split] if _find(n, dirs) is None]
+
+    @classmethod
     def download_dir(cls, root=None):
         """Where downloads go: root, else $TINYGRAD_CNN_DATA/<subdir>, else the cache."""
         if root is not None:

@@ -5,8 +5,6 @@ import pytest
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import Tensor
 
-torch = pytest.importorskip("torch")
-
 HUGE = 2 ** 64
 
 
@@ -35,6 +33,7 @@ def test_huge_integer_arguments_name_the_argument(name, call):
 ])
 @pytest.mark.parametrize("bias", [False, True])
 def test_zero_channel_and_zero_batch_conv2d_match_torch(xs, ws, groups, bias):
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     x, w = rng.random(xs, np.float32), rng.random(ws, np.float32)
     b = rng.random(ws[0], np.float32) if bias else None
@@ -52,6 +51,7 @@ def test_zero_channel_and_zero_batch_conv2d_match_torch(xs, ws, groups, bias):
 
 
 def test_conv2d_with_no_output_channels_is_refused_as_in_torch():
+    torch = pytest.importorskip("torch")
     with pytest.raises(RuntimeError):
         torch.nn.functional.conv2d(torch.zeros(1, 2, 5, 5), torch.zeros(0, 2, 3, 3))
     with pytest.raises(ValueError, match=r"weight \(0, 2, 3, 3\) has 0 output channels"):
@@ -60,6 +60,7 @@ def test_conv2d_with_no_output_channels_is_refused_as_in_torch():
 
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 def test_zero_size_pooling_matches_torch(op):
+    torch = pytest.importorskip("torch")
     x = np.zeros((0, 2, 4, 4), np.float32)
     y = getattr(F, op)(Tensor(x), 2)
     assert y.shape == tuple(getattr(torch.nn.functional, op)(torch.tensor(x), 2).shape)

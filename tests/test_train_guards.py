@@ -238,9 +238,10 @@ def _offline(monkeypatch, tmp_path):
 
 
 def test_offline_fashion_mnist_is_one_error_line(tmp_path, capsys, monkeypatch):
-    if os.path.isdir("/usr/share/datasets/fashion-mnist"):
-        pytest.skip("Debian's dataset-fashion-mnist is installed")
+    from tinygrad_cnn.data import FashionMNIST
+
     _offline(monkeypatch, tmp_path)
+    monkeypatch.setattr(FashionMNIST, "system_dirs", ())   # as if Debian's copy were absent
     code = cli(["train", "--dataset", "fashion-mnist", "--out", str(tmp_path / "run"), *QUIET])
     line = _one_error_line(capsys.readouterr().err)
     assert code == 1 and "Fashion-MNIST is not available" in line and "127.0.0.1:9" in line

@@ -68,7 +68,9 @@ def build_graph(model, example, opset=13):
         for m, flag in modes:
             object.__setattr__(m, "training", flag)
     state = model.state_dict(keep_vars=True)
-    by_id = {id(t): key for key, t in state.items()}
+    by_id = {}
+    for key, t in state.items():
+        by_id.setdefault(id(t), key)           # a layer registered twice: its first name
     names = {k: by_id[id(t)] for k, t in enumerate(traced.constant_tensors) if id(t) in by_id}
     buffers = [(key, t.numpy()) for key, t in state.items() if t.device == "cpu"]
     g = GraphBuilder(helper, numpy_helper, traced, names, buffers, opset)

@@ -1,7 +1,7 @@
 """Trace a model's forward pass into a list of op applications, checked for export.
 
 The forward runs twice under ``tracing.recording``: on the example batch (N images) and on
-a batch of 2N. Comparing the two traces proves what a single trace cannot:
+a batch of 2N with other values. Comparing the two traces proves what a single trace cannot:
   - the op sequence does not depend on the batch or the values (no data-dependent Python
     control flow between the ops that were recorded);
   - every tensor that is not computed from the input by a recorded op (a parameter, a
@@ -132,7 +132,8 @@ def trace(model, example):
     from tinygrad_cnn.tensor import Tensor
 
     host = np.asarray(example.numpy())
-    doubled = Tensor._wrap(example.backend.from_numpy(np.concatenate([host, host[::-1]])),
+    other = (host * 0.75 + 0.125).astype(host.dtype)       # other values, the same range
+    doubled = Tensor._wrap(example.backend.from_numpy(np.concatenate([other, host[::-1]])),
                            example.device)
     first, outs, out_shapes = _run(model, example)
     second, outs2, _ = _run(model, doubled)
@@ -142,12 +143,6 @@ def trace(model, example):
         raise ExportError("the model's forward runs different ops for a batch of "
                           f"{host.shape[0]} and one of {2 * host.shape[0]}: a graph traced "
                           f"from one pass cannot represent it")
-    for k, (a, b) in enumerate(zip(first.constants, second.constants)):
-        if not _same_value(a, b):
-            raise ExportError(f"a tensor of shape {a.shape} used by the forward is computed "
-                              f"from the input outside the op graph (.numpy(), .astype(), "
-                              f"argmax, a comparison, ...): its value would be frozen into the "
-                              f"exported graph; compute it with differentiable Tensor ops")
     for i, (s1, s2) in enumerate(zip(first.steps, second.steps)):
         s1.shape2, s1.kwargs2 = s2.shape, s2.kwargs
         bad = _kwarg_arrays_equal(s1, s2.kwargs, first.to_numpy)
@@ -156,5 +151,12 @@ def trace(model, example):
                               f"on the input; it cannot be stored in a graph")
         if s1.value is None:                 # computed from the input
             _check_batch(s1, f"op {i}")
+    for k, (a, b) in enumerate(zip(first.constants, second.constants)):
+        if not _same_value(a, b):
+            raise ExportError(f"a constant of shape {a.shape} used by the forward differs between "
+                              f"the two traces: it is computed from the input (or its batch size) "
+                              f"outside the op graph (.numpy(), .astype(), "
+                              f"argmax, a comparison, ...): its value would be frozen into the "
+                              f"exported graph; compute it with differentiable Tensor ops")
     return Trace(first.steps, first.constants, first.constant_tensors, outs,
                  tuple(host.shape), np.dtype(host.dtype), first.to_numpy, out_shapes)

@@ -17,6 +17,7 @@ import zlib
 
 import numpy as np
 
+from tinygrad_cnn import safetensors_io
 from tinygrad_cnn.atomic_file import atomic_write
 
 FORMAT = "tinygrad_cnn.checkpoint"
@@ -30,6 +31,8 @@ class CheckpointError(ValueError):
 
 def save(obj, path):
     """Write obj (nested dict/list/tuple of arrays, Tensors, int, float, bool, str, None) to path atomically."""
+    if safetensors_io.is_safetensors_path(path):  # a flat state dict in safetensors format
+        return safetensors_io.save(obj, path)
     arrays = []
     root = _encode(obj, arrays, "obj", set())
     doc = json.dumps({"format": FORMAT, "version": VERSION, "root": root})
@@ -38,6 +41,8 @@ def save(obj, path):
 
 def load(path):
     """Read a checkpoint written by save(); arrays come back as NumPy arrays, dict order kept."""
+    if safetensors_io.is_safetensors_path(path):
+        return safetensors_io.load(path)
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as zf:

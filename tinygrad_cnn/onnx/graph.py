@@ -62,7 +62,7 @@ class GraphBuilder:
 
     def initializer(self, array, hint):
         name = self.unique(hint)
-        self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(self.numpy_helper.from_array(np.array(array, order="C"), name))
         return name
 
     def array_name(self, array):

@@ -195,6 +195,14 @@ def write_metrics(out, config, history):
     _replace_text(out / "metrics.json", json.dumps(doc, indent=2))
 
 
+def write_weights(out, model, log=print):
+    """model.safetensors: the latest epoch's weights, for PyTorch and other frameworks."""
+    try:
+        checkpoint.save(model.state_dict(), Path(out) / "model.safetensors")
+    except ImportError as err:
+        log(f"model.safetensors skipped: {err}")
+
+
 def _replace_text(path, text):
     """Replace ``path`` atomically, so readers (and Ctrl-C) never see half a file."""
     with atomic_write(path) as f:
@@ -235,6 +243,7 @@ def fit(config, log=print):
         save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt, train_loader,
                         epoch, history)
         write_metrics(config.out, config, history)
+        write_weights(config.out, model, log)
     if config.plots and history:
         _plots(config, model, test_set, history, log)
     return history

@@ -125,3 +125,17 @@ def test_truncated_and_corrupt_files_raise_checkpoint_error(damage, tmp_path):
 def test_a_tgc_path_still_writes_the_zip_checkpoint(tmp_path):
     tc.save({"nested": {"a": np.ones(2)}}, tmp_path / "c.tgc")
     assert tc.load(tmp_path / "c.tgc")["nested"]["a"].tolist() == [1.0, 1.0]
+
+
+def test_the_readmes_direct_torch_one_liners():
+    """ours -> torch with the documented one-liner (copies), torch -> ours with torch tensors."""
+    ours = _ours_trained_a_little(models.ResNet)
+    theirs = torch_models.ResNet()
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()},
+                           strict=True)
+    theirs.eval()
+    np.testing.assert_allclose(_logits_torch(theirs), _logits_ours(ours), rtol=1e-4, atol=1e-5)
+    back = models.ResNet()
+    back.load_state_dict(torch_models.trained_a_little(theirs).state_dict())
+    back.eval()
+    np.testing.assert_allclose(_logits_ours(back), _logits_torch(theirs), rtol=1e-4, atol=1e-5)

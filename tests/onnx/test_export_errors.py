@@ -35,7 +35,9 @@ X = tc.Tensor(np.random.default_rng(0).standard_normal((3, 1, 6, 6)).astype(np.f
 
 @pytest.mark.parametrize("fn, message", [
     (lambda y: Square.apply(y), "Square"),
-    (lambda y: y[:, 0], "GetItem"),
+    (lambda y: y[0], "GetItem.*batch dimension"),
+    (lambda y: y[:, None], "GetItem.*None"),
+    (lambda y: y[:, :, ::-1], "GetItem.*negative step"),
     (lambda y: F.cross_entropy(y.flatten(1), tc.Tensor(np.zeros(y.shape[0], np.int64))),
      "CrossEntropy"),
     (lambda y: y * tc.Tensor(y.numpy().mean()), "outside the op graph"),

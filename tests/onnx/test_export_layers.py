@@ -1,5 +1,6 @@
 """Each layer and op the exporter converts, in small networks, against onnxruntime; and the
 attributes that ONNX defaults differently from PyTorch, checked in the written graph."""
+import numpy as np
 import pytest
 
 import tinygrad_cnn as tc
@@ -71,6 +72,9 @@ CASES = {
         x.reshape(x.shape[0], 4, 9) @ x.reshape(x.shape[0], 9, 4)
         + x.sum(dim=(2, 3), keepdim=True).reshape(x.shape[0], 4, 1).expand(x.shape[0], 4, 4))),
         (2, 3, 3)),
+    "indexing": (lambda: Net(nn.Conv2d(2, 6, 1), tail=lambda x: (
+        x[:, 1:5, ::2, -3:] * x[..., 1][:, 2:, 1:4].reshape(x.shape[0], 4, 3, 1)
+        + x[:, tc.Tensor(np.array([0, 5, 2, 2]))][:, :, 1:4, 1:4])), (2, 5, 4)),
 }
 
 

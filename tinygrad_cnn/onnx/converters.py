@@ -211,6 +211,71 @@ def reduce_max(g, step, i):
         g.node("ReduceMax", _names(g, step), i, axes=_axes(step), keepdims=keep)
 
 
+def _basic_index(index, ndim, to_numpy):
+    """``x[index]`` as one entry per axis: slice, int, or a 1-D integer host array."""
+    index = index if isinstance(index, tuple) else (index,)
+    if any(ix is None for ix in index):
+        return None, "None (a new axis) in an index"
+    if sum(ix is Ellipsis for ix in index) > 1:
+        return None, "more than one Ellipsis"
+    if any(ix is Ellipsis for ix in index):
+        at = [k for k, ix in enumerate(index) if ix is Ellipsis][0]
+        index = index[:at] + (slice(None),) * (ndim - len(index) + 1) + index[at + 1:]
+    if len(index) > ndim:
+        return None, f"{len(index)} indices for {ndim} dims"
+    index = tuple(index) + (slice(None),) * (ndim - len(index))
+    out = []
+    for ix in index:
+        if isinstance(ix, (slice, int, np.integer)):
+            out.append(ix)
+            continue
+        arr = np.asarray(to_numpy(ix))
+        if arr.dtype.kind not in "iu" or arr.ndim != 1:
+            return None, f"an index array of dtype {arr.dtype} and shape {arr.shape}"
+        out.append(arr.astype(np.int64))
+    arrays = sum(isinstance(ix, np.ndarray) for ix in out)
+    ints = sum(isinstance(ix, (int, np.integer)) for ix in out)
+    if arrays > 1 or (arrays and ints):
+        return None, "several advanced (array) indices"
+    if not (isinstance(out[0], slice) and out[0] == slice(None)):
+        return None, "indexing the batch dimension"
+    return out, None
+
+
+def getitem(g, step, i):
+    """Slices become one Slice node; ints and one integer array become Gathers (last axis
+    first, so the axis numbers of the others stay valid)."""
+    src = step.sources[0]
+    in_shape = _shape(g, src)
+    index, problem = _basic_index(step.kwargs["index"], len(in_shape), g.trace.to_numpy)
+    if problem:
+        raise ExportError(f"op {i} (GetItem) cannot be exported: the index uses {problem}; "
+                          f"ONNX export supports slices with a positive step, ints and one "
+                          f"1-D integer array, none of them on the batch dimension")
+    plan = []
+    cut = [(axis, ix.indices(in_shape[axis])) for axis, ix in enumerate(index)
+           if isinstance(ix, slice) and ix != slice(None)]
+    if any(stride < 1 for _, (_, _, stride) in cut):
+        raise ExportError(f"op {i} (GetItem) cannot be exported: a slice with a negative step")
+    if cut:
+        plan.append(("Slice", [g.ints([c[1][0] for c in cut], f"slice_{i}_starts"),
+                               g.ints([c[1][1] for c in cut], f"slice_{i}_ends"),
+                               g.ints([c[0] for c in cut], f"slice_{i}_axes"),
+                               g.ints([c[1][2] for c in cut], f"slice_{i}_steps")], {}))
+    for axis in reversed(range(len(index))):
+        ix = index[axis]
+        if not isinstance(ix, slice):
+            plan.append(("Gather", [g.ints(ix, f"gather_{i}_{axis}")], {"axis": axis}))
+    if not plan:
+        g.alias(i, src)
+        return
+    x = g.name(src)
+    for op_type, extra, attrs in plan[:-1]:
+        x = g.inner(op_type, [x] + extra, f"{op_type.lower()}_{i}_{len(g.nodes)}", **attrs)
+    op_type, extra, attrs = plan[-1]
+    g.node(op_type, [x] + extra, i, **attrs)
+
+
 def _refuse(why):
     def convert(g, step, i):
         raise ExportError(f"op {i} ({step.fn.__name__}) cannot be exported: {why}")
@@ -249,8 +314,7 @@ CONVERTERS = {
     ops.Cat: cat,
     ops.Sum: reduce_sum,
     ops.Max: reduce_max,
-    ops.GetItem: _refuse("indexing a computed tensor (x[...]) is not supported by the ONNX "
-                         "exporter; use reshape/permute/cat or a layer instead"),
+    ops.GetItem: getitem,
     ops.CrossEntropy: _refuse("a loss is not part of an inference graph; export the model "
                               "that produces the logits"),
     ops.NLLLoss: _refuse("a loss is not part of an inference graph; export the model that "

@@ -55,32 +55,39 @@ class Trace:
 
 
 class _Recorder:
-    """Collects the steps of one forward pass (the callback ``Function.apply`` calls)."""
+    """Collects the steps of one forward pass (the callback ``Function.apply`` calls).
+
+    Values are identified by their array, not by the Tensor object: an in-place op gives
+    its tensor the array of a new op's output, and later uses of that tensor must read the
+    new value. (On the CPU ``Tensor.numpy()`` is the array itself.)
+    """
 
     def __init__(self, example):
-        self.origin = {id(example): ("input", 0)}
-        self.keep = [example]              # keep tensors alive so their ids stay unique
+        self.origin = {id(example.numpy()): ("input", 0)}
+        self.keep = [example.numpy()]       # keep arrays alive so their ids stay unique
         self.steps, self.constants, self.constant_tensors = [], [], []
         self.to_numpy = example.backend.to_numpy
 
     def source(self, t):
-        found = self.origin.get(id(t))
+        array = t.numpy()
+        found = self.origin.get(id(array))
         if found is None:
             found = ("const", len(self.constants))
-            self.constants.append(np.array(t.numpy(), copy=True))
+            self.constants.append(np.array(array, copy=True))
             self.constant_tensors.append(t)
-            self.origin[id(t)] = found
-            self.keep.append(t)
+            self.origin[id(array)] = found
+            self.keep.append(array)
         return found
 
     def __call__(self, fn, tensors, kwargs, result):
         sources = [self.source(t) for t in tensors]
-        self.origin[id(result)] = ("step", len(self.steps))
-        self.keep.append(result)
+        out = result.numpy()
+        self.origin[id(out)] = ("step", len(self.steps))
+        self.keep.append(out)
         step = Step(fn, sources, dict(kwargs), tuple(result.shape), np.dtype(result.dtype))
         if all(kind == "const" or (kind == "step" and self.steps[k].value is not None)
                for kind, k in sources):
-            step.value = np.array(result.numpy(), copy=True)
+            step.value = np.array(out, copy=True)
         self.steps.append(step)
 
 
@@ -127,10 +134,19 @@ def _check_batch(step, where):
                           f"reduce, move or mix the batch dimension cannot be exported")
 
 
+def _check_on_cpu(model, example):
+    devices = {t.device for t in model.state_dict(keep_vars=True).values()} | {example.device}
+    if devices != {"cpu"}:
+        raise ExportError(f"export traces on the CPU, but the model or the example input is on "
+                          f"{sorted(devices - {'cpu'})}; move them with .to('cpu') first (the "
+                          f"exported graph runs on any device)")
+
+
 def trace(model, example):
     """Trace ``model(example)`` and a 2N batch built from it; returns the checked Trace."""
     from tinygrad_cnn.tensor import Tensor
 
+    _check_on_cpu(model, example)
     host = np.asarray(example.numpy())
     other = (host * 0.75 + 0.125).astype(host.dtype)       # other values, the same range
     doubled = Tensor._wrap(example.backend.from_numpy(np.concatenate([other, host[::-1]])),

@@ -106,3 +106,23 @@ def test_attributes_onnx_defaults_differently_are_written(tmp_path):
     assert attrs(gemm) == {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 1}
     assert list(gemm.input)[1:] == ["body.3.weight", "body.3.bias"]
     assert not nodes(proto, "Transpose") and not nodes(proto, "MatMul")
+
+
+@pytest.mark.skipif(not hasattr(nn, "ConvTranspose2d"), reason="needs issue 11's layers")
+@pytest.mark.parametrize("case", ["conv-transpose", "gelu-silu-norms", "log-sigmoid-pad-upsample"])
+def test_issue_11_layers_match_onnxruntime(case, tmp_path):
+    """ConvTranspose (output_padding, groups, dilation), GELU both ways, SiLU, LayerNorm,
+    GroupNorm, log-sigmoid, padding and nearest upsampling, once those layers exist."""
+    build = {
+        "conv-transpose": lambda: Net(
+            nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+            nn.ConvTranspose2d(6, 3, (2, 3), stride=(1, 2), dilation=2, bias=False)),
+        "gelu-silu-norms": lambda: Net(
+            nn.Conv2d(4, 6, 1), nn.GELU(), nn.Conv2d(6, 6, 1), nn.GELU(approximate="tanh"),
+            nn.SiLU(), nn.GroupNorm(3, 6), nn.LayerNorm([6, 5, 5])),
+        "log-sigmoid-pad-upsample": lambda: Net(
+            nn.Conv2d(4, 3, 1), nn.Upsample(scale_factor=2),
+            tail=lambda x: F.pad(F.logsigmoid(x), (1, 2, 0, 1))),
+    }[case]
+    tc.manual_seed(4)
+    check_model(randomise(build()), (4, 5, 5), tmp_path)

@@ -11,6 +11,13 @@ import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn.ops.batchnorm import BatchNorm
+
+try:  # issue 11's ops (transposed conv, GELU, log-sigmoid); absent from trees before them
+    from tinygrad_cnn.ops.conv_transpose import ConvTranspose2d
+    from tinygrad_cnn.ops.gelu import GELU
+    from tinygrad_cnn.ops.log_sigmoid import LogSigmoid
+except ImportError:
+    ConvTranspose2d = GELU = LogSigmoid = None
 from tinygrad_cnn.onnx.tracer import ExportError
 
 
@@ -35,6 +42,20 @@ def conv2d(g, step, i):
     g.node("Conv", _names(g, step), i, kernel_shape=list(_shape(g, step.sources[1])[2:]),
            strides=list(kw["stride"]), pads=[top, left, bottom, right],
            dilations=list(kw["dilation"]), group=int(kw["groups"]))
+
+
+def conv_transpose2d(g, step, i):
+    """ConvTranspose with output_padding recovered from the traced output size."""
+    kw = step.kwargs
+    top, bottom, left, right = kw["pad"]
+    H, W = _shape(g, step.sources[0])[2:]
+    KH, KW = _shape(g, step.sources[1])[2:]
+    (sh, sw), (dh, dw) = kw["stride"], kw["dilation"]
+    extra = [out - ((size - 1) * s - p + d * (k - 1) + 1) for out, size, s, p, d, k in (
+        (kw["out_hw"][0], H, sh, top + bottom, dh, KH), (kw["out_hw"][1], W, sw, left + right, dw, KW))]
+    g.node("ConvTranspose", _names(g, step), i, kernel_shape=[KH, KW], strides=[sh, sw],
+           pads=[top, left, bottom, right], dilations=[dh, dw], group=int(kw["groups"]),
+           output_padding=extra)
 
 
 def max_pool2d(g, step, i):
@@ -136,6 +157,30 @@ def _unary(op_type):
     def convert(g, step, i):
         g.node(op_type, _names(g, step), i)
     return convert
+
+
+def gelu(g, step, i):
+    """x * (1 + erf(x / sqrt 2)) / 2, or torch's tanh form (ONNX has Gelu only from opset 20)."""
+    x, dt = g.name(step.sources[0]), step.dtype
+    c = lambda v, n: g.scalar(v, dt, f"gelu_{i}_{n}")  # noqa: E731
+    if step.kwargs.get("approximate", "none") == "tanh":
+        cube = g.inner("Mul", [g.inner("Mul", [x, x], f"gelu_{i}_x2"), x], f"gelu_{i}_x3")
+        inner = g.inner("Add", [x, g.inner("Mul", [cube, c(0.044715, "k")], f"gelu_{i}_kx3")],
+                        f"gelu_{i}_sum")
+        phi = g.inner("Tanh", [g.inner("Mul", [inner, c(np.sqrt(2 / np.pi), "s")],
+                                       f"gelu_{i}_u")], f"gelu_{i}_tanh")
+    else:
+        phi = g.inner("Erf", [g.inner("Mul", [x, c(1 / np.sqrt(2), "s")], f"gelu_{i}_u")],
+                      f"gelu_{i}_erf")
+    half = g.inner("Mul", [g.inner("Add", [phi, c(1, "one")], f"gelu_{i}_1p"), c(0.5, "half")],
+                   f"gelu_{i}_phi")
+    g.node("Mul", [x, half], i)
+
+
+def log_sigmoid(g, step, i):
+    """log(sigmoid(x)) = -softplus(-x), stable for large |x|."""
+    neg = g.inner("Neg", [g.name(step.sources[0])], f"logsigmoid_{i}_neg")
+    g.node("Neg", [g.inner("Softplus", [neg], f"logsigmoid_{i}_softplus")], i)
 
 
 def where(g, step, i):
@@ -320,3 +365,7 @@ CONVERTERS = {
     ops.NLLLoss: _refuse("a loss is not part of an inference graph; export the model that "
                          "produces the log-probabilities"),
 }
+if ConvTranspose2d is not None:
+    CONVERTERS[ConvTranspose2d] = conv_transpose2d
+    CONVERTERS[GELU] = gelu
+    CONVERTERS[LogSigmoid] = log_sigmoid

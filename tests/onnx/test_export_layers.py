@@ -75,6 +75,8 @@ CASES = {
     "indexing": (lambda: Net(nn.Conv2d(2, 6, 1), tail=lambda x: (
         x[:, 1:5, ::2, -3:] * x[..., 1][:, 2:, 1:4].reshape(x.shape[0], 4, 3, 1)
         + x[:, tc.Tensor(np.array([0, 5, 2, 2]))][:, :, 1:4, 1:4])), (2, 5, 4)),
+    "batch-sized-fills": (lambda: Net(nn.Conv2d(2, 3, 1), tail=lambda x: tc.cat(
+        [x, tc.Tensor.full((x.shape[0], 2, 4, 4), 0.5) * x[:, :1]], dim=1)), (2, 4, 4)),
 }
 
 

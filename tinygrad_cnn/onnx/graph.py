@@ -51,7 +51,9 @@ class GraphBuilder:
         if src in self.values:
             return self.values[src]
         kind, k = src
-        if kind == "const":
+        if kind == "const" and k in self.trace.fills:
+            name = self._fill(k)
+        elif kind == "const":
             name = self.initializer(self.trace.constants[k], self.names.get(k, f"const_{k}"))
         elif kind == "step" and k in self.folded:
             name = self.initializer(self.folded[k].value, f"folded_{k}")
@@ -59,6 +61,18 @@ class GraphBuilder:
             raise KeyError(f"no value yet for {src}")
         self.values[src] = name
         return name
+
+    def _fill(self, k):
+        """A constant of one value whose first dim is the batch: ConstantOfShape of the
+        input's batch size and the traced other dims."""
+        value, rest = self.trace.fills[k]
+        shape = self.inner("Shape", [self.values[("input", 0)]], f"fill_{k}_input_shape")
+        batch = self.inner("Slice", [shape, self.ints([0], f"fill_{k}_0"),
+                                     self.ints([1], f"fill_{k}_1")], f"fill_{k}_batch")
+        full = self.inner("Concat", [batch, self.ints(list(rest), f"fill_{k}_rest")],
+                          f"fill_{k}_shape", axis=0)
+        return self.inner("ConstantOfShape", [full], f"fill_{k}",
+                          value=self.numpy_helper.from_array(np.array([value])))
 
     def initializer(self, array, hint):
         name = self.unique(hint)
@@ -84,14 +98,13 @@ class GraphBuilder:
     def constant_value(self, src):
         """The host value of a constant or folded source, or None for a computed one."""
         kind, k = src
+        if kind == "const" and k in self.trace.fills:
+            return None                       # sized by the batch: not a stored value
         if kind == "const":
             return self.trace.constants[k]
         if kind == "step" and k in self.folded:
             return self.folded[k].value
         return None
-
-    def is_constant(self, src):
-        return self.constant_value(src) is not None
 
     # ---- nodes ---------------------------------------------------------------------
     def node(self, op_type, inputs, index, **attrs):

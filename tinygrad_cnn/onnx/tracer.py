@@ -52,6 +52,7 @@ class Trace:
     input_dtype: np.dtype
     to_numpy: object = None               # backend array -> host array, for kwargs arrays
     output_shapes: list = field(default_factory=list)
+    fills: dict = field(default_factory=dict)   # constant k -> (value, shape after the batch)
 
 
 class _Recorder:
@@ -159,6 +160,8 @@ def trace(model, example):
         raise ExportError("the model's forward runs different ops for a batch of "
                           f"{host.shape[0]} and one of {2 * host.shape[0]}: a graph traced "
                           f"from one pass cannot represent it")
+    fills = _batch_sized_fills(first.constants, second.constants)
+    _unfold_fill_users(first.steps, fills)
     for i, (s1, s2) in enumerate(zip(first.steps, second.steps)):
         s1.shape2, s1.kwargs2 = s2.shape, s2.kwargs
         bad = _kwarg_arrays_equal(s1, s2.kwargs, first.to_numpy)
@@ -167,12 +170,34 @@ def trace(model, example):
                               f"on the input; it cannot be stored in a graph")
         if s1.value is None:                 # computed from the input
             _check_batch(s1, f"op {i}")
-    for k, (a, b) in enumerate(zip(first.constants, second.constants)):
-        if not _same_value(a, b):
-            raise ExportError(f"a constant of shape {a.shape} used by the forward differs between "
-                              f"the two traces: it is computed from the input (or its batch size) "
-                              f"outside the op graph (.numpy(), .astype(), "
-                              f"argmax, a comparison, ...): its value would be frozen into the "
-                              f"exported graph; compute it with differentiable Tensor ops")
     return Trace(first.steps, first.constants, first.constant_tensors, outs,
-                 tuple(host.shape), np.dtype(host.dtype), first.to_numpy, out_shapes)
+                 tuple(host.shape), np.dtype(host.dtype), first.to_numpy, out_shapes, fills)
+
+
+def _batch_sized_fills(constants, constants2):
+    """Constants equal in both traces, or filled with one value and sized by the batch
+    (the zeros that padding concatenates): {k: (value, shape after the batch)}."""
+    fills = {}
+    for k, (a, b) in enumerate(zip(constants, constants2)):
+        if _same_value(a, b):
+            continue
+        if a.ndim and b.ndim == a.ndim and b.shape[0] == 2 * a.shape[0] and \
+                a.shape[1:] == b.shape[1:] and a.size and a.dtype == b.dtype and \
+                (a == a.flat[0]).all() and (b == a.flat[0]).all():
+            fills[k] = (a.flat[0], a.shape[1:])
+            continue
+        raise ExportError(f"a constant of shape {a.shape} used by the forward differs between "
+                          f"the two traces: it is computed from the input (or its batch size) "
+                          f"outside the op graph (.numpy(), .astype(), argmax, a comparison, "
+                          f"...): its value would be frozen into the exported graph; compute "
+                          f"it with differentiable Tensor ops")
+    return fills
+
+
+def _unfold_fill_users(steps, fills):
+    """A step computed from a batch-sized fill depends on the batch: it is not folded."""
+    for step in steps:
+        if step.value is not None and any(
+                (kind == "const" and k in fills) or (kind == "step" and steps[k].value is None)
+                for kind, k in step.sources):
+            step.value = None

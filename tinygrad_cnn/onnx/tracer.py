@@ -58,16 +58,35 @@ class Trace:
 class _Recorder:
     """Collects the steps of one forward pass (the callback ``Function.apply`` calls).
 
-    Values are identified by their array, not by the Tensor object: an in-place op gives
-    its tensor the array of a new op's output, and later uses of that tensor must read the
-    new value. (On the CPU ``Tensor.numpy()`` is the array itself.)
+    Values are identified by their array (on the CPU ``Tensor.numpy()`` is the array itself)
+    and its version. An in-place op (``out += x``) applies an op and then writes its result
+    into the tensor's own array, bumping the version; so when the first input of the last
+    step has a new version, that array now holds the last step's value. Any other change of
+    version (a write outside the ops) is refused when the tensor is read again.
     """
 
     def __init__(self, example):
-        self.origin = {id(example.numpy()): ("input", 0)}
-        self.keep = [example.numpy()]       # keep arrays alive so their ids stay unique
+        self.origin, self.versions, self.keep = {}, {}, []
         self.steps, self.constants, self.constant_tensors = [], [], []
         self.to_numpy = example.backend.to_numpy
+        self.last_input = None                # (tensor, array) of the last step's first input
+        self._bind(example, ("input", 0))
+
+    def _bind(self, t, src, read=True):
+        array = t.numpy()
+        self.origin[id(array)] = src
+        self.versions[id(array)] = ("read", getattr(t, "_version", None)) if read else None
+        self.keep.append(array)                # keep arrays alive so their ids stay unique
+
+    def _catch_up(self):
+        """Rebind the last step's first input if an in-place op just wrote the step into it."""
+        if self.last_input is None:
+            return
+        t, array = self.last_input
+        self.last_input = None
+        if ("read", getattr(t, "_version", None)) != self.versions.get(id(array)) and \
+                t.numpy() is array:
+            self._bind(t, ("step", len(self.steps) - 1), read=False)
 
     def source(self, t):
         array = t.numpy()
@@ -76,20 +95,31 @@ class _Recorder:
             found = ("const", len(self.constants))
             self.constants.append(np.array(array, copy=True))
             self.constant_tensors.append(t)
-            self.origin[id(array)] = found
-            self.keep.append(array)
+            self._bind(t, found)
+        elif self.versions[id(array)] is None:
+            self.versions[id(array)] = ("read", getattr(t, "_version", None))
+        elif self.versions[id(array)] != ("read", getattr(t, "_version", None)):
+            raise ExportError(f"a tensor of shape {tuple(t.shape)} was changed in place by "
+                              f"something other than the op just before (a write through a "
+                              f"view, normal_(), ...): the graph cannot follow it; use "
+                              f"out-of-place ops in forward")
         return found
 
     def __call__(self, fn, tensors, kwargs, result):
+        self._catch_up()
         sources = [self.source(t) for t in tensors]
-        out = result.numpy()
-        self.origin[id(out)] = ("step", len(self.steps))
-        self.keep.append(out)
         step = Step(fn, sources, dict(kwargs), tuple(result.shape), np.dtype(result.dtype))
         if all(kind == "const" or (kind == "step" and self.steps[k].value is not None)
                for kind, k in sources):
-            step.value = np.array(out, copy=True)
+            step.value = np.array(result.numpy(), copy=True)
         self.steps.append(step)
+        self._bind(result, ("step", len(self.steps) - 1), read=False)
+        self.last_input = (tensors[0], tensors[0].numpy()) if tensors else None
+
+    def finish(self, outputs):
+        """The sources of the model's outputs, after a last in-place write."""
+        self._catch_up()
+        return [self.source(t) for t in outputs]
 
 
 def _outputs(out):
@@ -108,7 +138,7 @@ def _run(model, example):
     recorder = _Recorder(example)
     with grad_mode.no_grad(), tracing.recording(recorder):
         outs = _outputs(model(example))
-    return recorder, [recorder.source(t) for t in outs], [tuple(t.shape) for t in outs]
+    return recorder, recorder.finish(outs), [tuple(t.shape) for t in outs]
 
 
 def _same_value(a, b):

@@ -82,5 +82,5 @@ def test_a_tensor_rewritten_outside_the_ops_is_refused(tmp_path):
         y.normal_()
         return z + y
 
-    with pytest.raises(tonnx.ExportError, match="changed in place"):
+    with pytest.raises(tonnx.ExportError, match="changed in place|differs between the two"):
         tonnx.export(Fn(redraw).eval(), X, tmp_path / "m.onnx")

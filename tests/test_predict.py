@@ -178,3 +178,13 @@ def test_the_run_wrote_model_safetensors_with_the_last_epochs_weights(run_dir):
     assert set(weights) == set(state)
     for key, value in state.items():
         np.testing.assert_array_equal(weights[key], value.numpy())
+
+
+def test_weights_only_safetensors_needs_model(run_dir, confident_digits, tmp_path, capsys):
+    digits, expected = confident_digits
+    img = _save(digits[0], tmp_path / "d.png")
+    weights = str(run_dir / "model.safetensors")
+    assert cli(["predict", "--checkpoint", weights, img]) == 1
+    assert "--model" in capsys.readouterr().err
+    assert cli(["predict", "--checkpoint", weights, "--model", "lenet5", "--json", img]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["top"][0]["class"] == expected[0]

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from tinygrad_cnn import ops
 from tinygrad_cnn.atomic_file import atomic_write
 from tinygrad_cnn.onnx.converters import CONVERTERS
 from tinygrad_cnn.onnx.graph import Folded, GraphBuilder
@@ -53,7 +54,7 @@ def _fold(step):
     """A step computed only from constants: its value, remembering W.T for Gemm."""
     perm = step.kwargs.get("perm")
     kind, k = step.sources[0]
-    transposed = k if step.fn.__name__ == "Permute" and tuple(perm or ()) == (1, 0) and \
+    transposed = k if step.fn is ops.Permute and tuple(perm or ()) == (1, 0) and \
         kind == "const" else None
     return Folded(step.value, transpose_of=transposed)
 

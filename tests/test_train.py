@@ -148,6 +148,8 @@ def test_ctrl_c_leaves_the_last_complete_checkpoint_intact(tmp_path):
     assert len(saved) >= 2
     for path in saved:
         assert tc.load(path)["format"] == "tinygrad_cnn.train/1"
-    leftovers = [p.name for p in out.iterdir() if not p.name.startswith(("checkpoint_epoch", "metrics"))]
+    leftovers = [p.name for p in out.iterdir() if not p.name.startswith(("checkpoint_epoch", "metrics"))
+                 and p.name != "model.safetensors"]
     assert leftovers == [], leftovers
+    assert set(tc.load(out / "model.safetensors")) == set(tc.load(saved[-1])["model"])
     assert os.path.getsize(saved[-1]) > 0

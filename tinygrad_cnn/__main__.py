@@ -4,12 +4,14 @@ import sys
 import traceback
 
 from tinygrad_cnn.cli_args import nonnegative_int, one_line, positive_float, positive_int
+from tinygrad_cnn import export_command, predict
 from tinygrad_cnn.models import MODELS
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m tinygrad_cnn",
-                                     description="Train the course's CNNs on MNIST.")
+                                     description="Train the course's CNNs on MNIST, export "
+                                     "them, and classify image files.")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train a model, evaluating and checkpointing each epoch")
     t.add_argument("--model", default="simple-cnn", choices=sorted(MODELS))
@@ -33,11 +35,17 @@ def build_parser():
                    help="on an error, show the Python traceback too")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    export_command.add_parser(sub)
+    predict.add_parser(sub)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.command == "export":
+        return export_command.run(args)
+    if args.command == "predict":
+        return predict.run(args)
     from tinygrad_cnn.train import TrainConfig, fit, latest_checkpoint
 
     out = args.out or f"runs/{args.model}"

@@ -21,6 +21,7 @@ import zipfile
 
 import numpy as np
 
+from tinygrad_cnn import safetensors_io
 from tinygrad_cnn.atomic_file import atomic_write
 from tinygrad_cnn.checkpoint_archive import (CORRUPT, MAX_JSON_DEPTH, CheckpointError,
                                              manifest_entry, open_checked)
@@ -35,6 +36,8 @@ __all__ = ["save", "load", "CheckpointError", "FORMAT", "VERSION"]
 
 def save(obj, path):
     """Write obj (nested dict/list/tuple of arrays, Tensors, int, float, bool, str, None) to path atomically."""
+    if safetensors_io.is_safetensors_path(path):  # a flat state dict in safetensors format
+        return safetensors_io.save(obj, path)
     path = os.fspath(path)
     arrays = []
     root = _encode(obj, arrays, "obj", [])
@@ -52,6 +55,8 @@ def load(path, map_location=None, weights_only=None):
     if weights_only not in (None, True, False):
         raise TypeError(f"weights_only must be True, False or None, got {weights_only!r}")
     to_tensor = _tensor_mapper(map_location)
+    if safetensors_io.is_safetensors_path(path):
+        return {k: to_tensor(v) for k, v in safetensors_io.load(path).items()}
     path = os.fspath(path)
     return _read_tgc(path, to_tensor)
 

@@ -1,7 +1,7 @@
 """The autograd node: a Function records its inputs and knows its backward."""
 from __future__ import annotations
 
-from tinygrad_cnn import grad_mode
+from tinygrad_cnn import grad_mode, tracing
 
 
 class Context:
@@ -47,6 +47,9 @@ class Function:
         result = Tensor._wrap(out, device=device, requires_grad=track)
         if track:
             result._ctx = Node(cls, ctx, tensors)
+        recorder = tracing.current()  # an exporter's trace (tinygrad_cnn.onnx); else None
+        if recorder is not None:
+            recorder(cls, tensors, kwargs, result)
         return result
 
 

@@ -292,6 +292,14 @@ def write_metrics(out, config, history, record=None):
     _replace_text(out / "metrics.json", json.dumps(doc, indent=2))
 
 
+def write_weights(out, model, log=print):
+    """model.safetensors: the latest epoch's weights, for PyTorch and other frameworks."""
+    try:
+        checkpoint.save(model.state_dict(), Path(out) / "model.safetensors")
+    except ImportError as err:
+        log(f"model.safetensors skipped: {err}")
+
+
 def _replace_text(path, text):
     """Replace ``path`` atomically, so readers (and Ctrl-C) never see half a file."""
     with atomic_write(path) as f:
@@ -344,6 +352,7 @@ def fit(config, log=print):
             err.last = latest_checkpoint(config.out)
             raise
         write_metrics(config.out, config, history, record)
+        write_weights(config.out, model, log)
     if config.plots and history:
         _plots(config, model, test_set, history, log)
     return history

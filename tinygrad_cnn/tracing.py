@@ -1,0 +1,27 @@
+"""Recording of every op application, for exporters that turn a forward pass into a graph.
+
+``Function.apply`` calls ``current()`` once per op; while a ``recording(fn)`` block is
+active in this thread, ``fn(function_class, input_tensors, kwargs, output_tensor)`` sees each
+application after its forward has run. Outside such a block nothing is recorded.
+"""
+import contextlib
+import threading
+
+_state = threading.local()
+
+
+def current():
+    """The active recorder of this thread, or None."""
+    return getattr(_state, "recorder", None)
+
+
+@contextlib.contextmanager
+def recording(recorder):
+    """Send every op applied in this thread inside the block to ``recorder``."""
+    if current() is not None:
+        raise RuntimeError("an op recording is already active in this thread (nested export?)")
+    _state.recorder = recorder
+    try:
+        yield recorder
+    finally:
+        _state.recorder = None

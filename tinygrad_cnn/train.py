@@ -203,17 +203,20 @@ def _replace_text(path, text):
 
 def fit(config, log=print):
     """Train ``config.model`` on ``config.dataset``; returns the per-epoch history."""
-    from tinygrad_cnn.data import DataLoader
+    from tinygrad_cnn.distributed.training import setup_run
 
+    run = setup_run()  # one process, or one rank of an mpiexec job (distributed/training.py)
+    log, config = run.log(log), run.config(config)
     Path(config.out).mkdir(parents=True, exist_ok=True)
     tc.manual_seed(config.seed)
     train_set, test_set = load_datasets(config.dataset, config.data_dir, log)
     model = get_model(config.model).to(config.device)
+    net = run.wrap(model)
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
-    train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed)
-    test_loader = DataLoader(test_set, 1000)
+    train_loader = run.train_loader(train_set, config.batch_size, config.seed)
+    test_loader = run.test_loader(test_set, 1000)
     start_epoch, history = 0, []
-    last = latest_checkpoint(config.out)
+    last = run.agree(latest_checkpoint(config.out))
     if last is not None and not config.resume:
         raise FileExistsError(f"{config.out} already holds checkpoints (latest {last.name}): "
                               f"resume that run, or choose another output directory")
@@ -225,16 +228,18 @@ def fit(config, log=print):
     log(f"model: {config.model}, {sum(p.numel() for p in model.parameters()):,} parameters; "
         f"{len(train_set):,} train / {len(test_set):,} test images; output in {config.out}")
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        loss, acc, rate, seconds = train_epoch(model, opt, train_loader, epoch, config)
-        test_loss, test_acc = evaluate(model, test_loader, config.device)
+        run.set_epoch(train_loader, epoch)
+        loss, acc, rate, seconds = run.reduce_train(train_epoch(net, opt, train_loader, epoch, config))
+        test_loss, test_acc = run.reduce_eval(evaluate(model, test_loader, config.device), test_loader)
         history.append({"epoch": epoch, "train_loss": loss, "train_acc": acc,
                         "test_loss": test_loss, "test_acc": test_acc,
                         "seconds": seconds, "images_per_s": rate})
         log(f"epoch {epoch}: train loss {loss:.4f} acc {acc:.4f} | test loss {test_loss:.4f} "
             f"acc {test_acc:.4f} | {seconds:.1f} s, {rate:,.0f} images/s")
-        save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt, train_loader,
-                        epoch, history)
-        write_metrics(config.out, config, history)
+        if run.writes:
+            save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt, train_loader,
+                            epoch, history)
+            write_metrics(config.out, config, history)
     if config.plots and history:
         _plots(config, model, test_set, history, log)
     return history

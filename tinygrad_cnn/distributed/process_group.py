@@ -12,7 +12,7 @@ import threading
 
 # Variables a launcher sets for each rank it starts: MPICH/Hydra and Intel MPI (PMI_*),
 # Open MPI (OMPI_*), Slurm's srun with PMI2/PMIx (PMIX_RANK).
-_LAUNCH_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS", "PMIX_SIZE")
+_LAUNCH_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS")
 _LAUNCH_RANK_VARS = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
 
 

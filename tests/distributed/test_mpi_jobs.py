@@ -107,3 +107,27 @@ def test_a_rank_that_fails_mid_epoch_ends_the_job(tmp_path):
     assert "rank 1 of 2 failed; aborting the MPI job" in done.stderr
     assert "TIMED OUT" not in done.stdout + done.stderr
     assert not (tmp_path / "run" / "checkpoint_epoch001.tgc").exists()
+
+
+def test_ctrl_c_ends_every_rank_and_keeps_the_checkpoints(tmp_path):
+    """SIGINT to mpiexec (Hydra passes it to the ranks): the job ends with status 130 instead
+    of one rank exiting while the other waits in an Allreduce; every checkpoint loads."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    cmd = [_mpiexec(), "-n", "2", sys.executable, "-m", "tinygrad_cnn", "train", "--model",
+           "lenet5", "--dataset", "mnist-sample", "--epochs", "1000", "--batch-size", "20",
+           "--steps-per-epoch", "3", "--out", str(out), "--no-progress", "--no-plots"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while len(list(out.glob("checkpoint_epoch*.tgc"))) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=JOB_TIMEOUT_S)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted; aborting every rank" in stderr
+    for path in sorted(out.glob("checkpoint_epoch*.tgc")):
+        assert tc.load(path)["format"] == "tinygrad_cnn.train/1"

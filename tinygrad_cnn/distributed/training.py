@@ -11,6 +11,7 @@ exception on any rank aborts the whole job (MPI_Abort) rather than hanging the o
 import dataclasses
 import signal
 import sys
+import threading
 
 import numpy as np
 
@@ -76,7 +77,8 @@ class MPIRun(LocalRun):
         self._dist = dist
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
         self.writes = self.rank == 0
-        signal.signal(signal.SIGINT, self._interrupted)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._interrupted)
 
     def _interrupted(self, signum, frame):
         # A rank waiting inside an MPI call cannot raise KeyboardInterrupt, and a rank that

@@ -28,9 +28,11 @@ def _mpiexec():
 
 
 def _have_mpi():
-    import importlib.util
-
-    return importlib.util.find_spec("mpi4py") is not None and _mpiexec() is not None
+    try:
+        import mpi4py  # noqa: F401  (the package only: MPI starts with mpi4py.MPI)
+    except ImportError:
+        return False
+    return _mpiexec() is not None
 
 
 if not _have_mpi():

@@ -188,3 +188,13 @@ def test_the_train_command_without_mpi_uses_the_plain_loop(monkeypatch):
     assert run.wrap(model) is model
     loader = run.train_loader(Items(10), 4, seed=2)
     assert loader.shuffle and loader.sampler is None
+
+
+def test_init_without_mpi4py_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mpi4py", None)     # as if the mpi extra were missing
+    assert not process_group.is_available()
+    with pytest.raises(ImportError, match=r"pip install 'tinygrad-cnn\[mpi\]'"):
+        process_group.init()
+    assert not process_group.is_initialized()

@@ -32,10 +32,12 @@ def launched_by_mpi():
 
 
 def is_available():
-    """True when mpi4py can be imported (the ``mpi`` extra is installed)."""
-    import importlib.util
-
-    return importlib.util.find_spec("mpi4py") is not None
+    """True when mpi4py can be imported (the ``mpi`` extra is installed); does not start MPI."""
+    try:
+        import mpi4py  # noqa: F401  (the package only: MPI starts with mpi4py.MPI)
+    except ImportError:
+        return False
+    return True
 
 
 def is_initialized():

@@ -96,6 +96,32 @@ def check_ddp(dtype, overlap, rtol):
         f"reduce_during_backward={overlap})")
 
 
+def check_ddp_no_sync_and_unused_parameters():
+    x, y = global_batch(np.float64)
+    share = slice(RANK * len(x) // WORLD, (RANK + 1) * len(x) // WORLD)
+    model = nn.SyncBatchNorm.convert_sync_batchnorm(small_net(np.float64))
+    ddp = dist.DistributedDataParallel(model)
+    reference = small_net(np.float64)
+    reference.load_state_dict(model.state_dict())
+    with ddp.no_sync():                                   # accumulate locally, reduce later
+        F.cross_entropy(ddp(Tensor(x[share], dtype=np.float64)), Tensor(y[share])).backward()
+    F.cross_entropy(ddp(Tensor(x[share], dtype=np.float64)), Tensor(y[share])).backward()
+    for _ in range(2):
+        F.cross_entropy(reference(Tensor(x, dtype=np.float64)), Tensor(y)).backward()
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-15,
+                                   err_msg=name)
+    partial = nn.Sequential(nn.Linear(3, 2), nn.Linear(3, 2))
+    ddp = dist.DistributedDataParallel(partial)
+    partial[0](Tensor(np.ones((2, 3)))).sum().backward()  # partial[1] gets no gradient
+    try:
+        ddp(Tensor(np.ones((2, 3))))
+        raise AssertionError("a forward after an incomplete reduction must be refused")
+    except RuntimeError as err:
+        assert "gave gradients to only 2 of 4 parameters" in str(err), err
+    say("DDP no_sync accumulates then averages; an unused parameter is reported")
+
+
 def check_sync_batchnorm(shape, affine):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape)
@@ -154,6 +180,7 @@ check_collectives()
 check_ddp(np.float64, True, 1e-9)
 check_ddp(np.float64, False, 1e-9)
 check_ddp(np.float32, True, 1e-4)
+check_ddp_no_sync_and_unused_parameters()
 check_sync_batchnorm((6, 3, 4, 5), True)
 check_sync_batchnorm((10, 4), False)
 check_sampler()

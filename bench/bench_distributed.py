@@ -66,8 +66,8 @@ def train_worker(args):
 
         dist.init()
         world, rank = dist.get_world_size(), dist.get_rank()
+        _time_reducer(ddp._Reducer, comm_time)     # before DDP registers its hooks
         net = dist.DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
-        _time_reducer(ddp._Reducer, comm_time)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     data = MNISTSample(train=True)
     per_rank = args.batch // world
@@ -103,19 +103,19 @@ def train_worker(args):
 
 
 def _time_reducer(reducer_class, total):
-    """Add the time spent in the reducer's hook and finish to total[0] (bench only)."""
-    for name in ("_grad_ready", "_finish"):
-        original = getattr(reducer_class, name)
+    """Add the time spent in the reducer's gradient hook to total[0] (bench only). The hook
+    packs a finished bucket, starts or polls its reduction, and calls _finish (waiting for
+    every bucket and unpacking) after the last gradient, so it holds all of DDP's work."""
+    original = reducer_class._grad_ready
 
-        def timed(self, *a, _original=original):
-            start = time.perf_counter()
-            try:
-                return _original(self, *a)
-            finally:
-                if _original.__name__ == "_grad_ready" or not self.pending:
-                    total[0] += time.perf_counter() - start
+    def timed(self, param):
+        start = time.perf_counter()
+        try:
+            return original(self, param)
+        finally:
+            total[0] += time.perf_counter() - start
 
-        setattr(reducer_class, name, timed)
+    reducer_class._grad_ready = timed
 
 
 def allreduce_worker(args):

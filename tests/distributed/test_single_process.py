@@ -184,6 +184,8 @@ def test_the_train_command_without_mpi_uses_the_plain_loop(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     run = setup_run()
     assert type(run) is LocalRun and run.writes and run.world == 1
+    import sys
+    assert "mpi4py.MPI" not in sys.modules                 # MPI was not started
     model = get_model("simple-cnn")
     assert run.wrap(model) is model
     loader = run.train_loader(Items(10), 4, seed=2)

@@ -90,7 +90,7 @@ def _install_abort_hooks():
 
 def _comm():
     if _World.comm is None:
-        raise RuntimeError("tinygrad_cnn.distributed is not initialized: call "
+        raise ValueError("tinygrad_cnn.distributed is not initialized: call "
                            "tinygrad_cnn.distributed.init() first (and launch with "
                            "mpiexec -n N python ...)")
     return _World.comm

@@ -159,6 +159,51 @@ def check_sync_batchnorm(shape, affine):
     say(f"SyncBatchNorm = BatchNorm over the global batch {shape}, affine={affine}")
 
 
+def check_sync_batchnorm_central_differences(eps=1e-6):
+    """d(global loss)/d(this rank's input, weight, bias) by float64 central differences, each
+    element perturbed on one rank at a time while every rank runs the forward together."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2 * WORLD, 2, 3, 3))
+    upstream = rng.standard_normal(x.shape)
+    share = slice(2 * RANK, 2 * RANK + 2)
+    sbn = nn.SyncBatchNorm(2, track_running_stats=False, dtype=np.float64)
+    sbn.weight.data[:], sbn.bias.data[:] = rng.standard_normal(2), rng.standard_normal(2)
+    xl = Tensor(x[share], requires_grad=True, dtype=np.float64)
+
+    def global_loss():
+        local = Tensor(np.array([(sbn(xl) * Tensor(upstream[share], dtype=np.float64)).sum().item()]),
+                       dtype=np.float64)
+        dist.all_reduce(local)
+        return local.item()
+
+    (sbn(xl) * Tensor(upstream[share], dtype=np.float64)).sum().backward()
+    numeric = np.zeros(xl.shape)
+    for k in range(xl.numel()):
+        for owner in range(WORLD):                        # every rank runs every forward
+            values = []
+            for sign in (1, -1):
+                if RANK == owner:
+                    xl.data.reshape(-1)[k] += sign * eps
+                values.append(global_loss())
+                if RANK == owner:
+                    xl.data.reshape(-1)[k] -= sign * eps
+            if RANK == owner:
+                numeric.reshape(-1)[k] = (values[0] - values[1]) / (2 * eps)
+    np.testing.assert_allclose(xl.grad.numpy(), numeric, rtol=1e-5, atol=1e-7)
+    for p in (sbn.weight, sbn.bias):                      # replicated: perturbed on every rank
+        total = Tensor(p.grad.numpy().copy(), dtype=np.float64)
+        dist.all_reduce(total)
+        for c in range(2):
+            p.data[c] += eps
+            up = global_loss()
+            p.data[c] -= 2 * eps
+            down = global_loss()
+            p.data[c] += eps
+            np.testing.assert_allclose(total.numpy()[c], (up - down) / (2 * eps), rtol=1e-5,
+                                       atol=1e-7)
+    say("SyncBatchNorm gradients = central differences of the global loss (float64)")
+
+
 def check_sampler():
     data = MNISTSample(train=True)
     sampler = dist.DistributedSampler(data, seed=5)      # world and rank from MPI
@@ -183,6 +228,7 @@ check_ddp(np.float32, True, 1e-4)
 check_ddp_no_sync_and_unused_parameters()
 check_sync_batchnorm((6, 3, 4, 5), True)
 check_sync_batchnorm((10, 4), False)
+check_sync_batchnorm_central_differences()
 check_sampler()
 if RANK == 0:
     print("all checks passed", flush=True)

@@ -95,7 +95,7 @@ def test_collectives_ddp_syncbatchnorm_and_sampler_across_two_ranks():
     done = _run([str(HERE / "mpi_checks.py")], ranks=2)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all checks passed" in done.stdout
-    assert done.stdout.count("ok ") == 8
+    assert done.stdout.count("ok ") == 9
 
 
 def test_a_rank_that_fails_mid_epoch_ends_the_job(tmp_path):

@@ -3,7 +3,12 @@ import numpy as np
 
 
 def _topological_order(root):
-    """Tensors that need a gradient, each after all its inputs (iterative DFS, no recursion)."""
+    """Tensors that need a gradient, each after all its inputs (iterative DFS, no recursion).
+
+    Inputs are visited first to last, so a node's later inputs (a layer's weight, after the
+    data path) come right before the node: backward then finishes each weight's gradient
+    as soon as its layer is done, which lets data-parallel training reduce it early.
+    """
     order, visited, stack = [], set(), [(root, False)]
     while stack:
         t, done = stack.pop()
@@ -15,7 +20,7 @@ def _topological_order(root):
         visited.add(id(t))
         stack.append((t, True))
         if t._ctx is not None:
-            stack.extend((p, False) for p in t._ctx.parents if p.requires_grad)
+            stack.extend((p, False) for p in reversed(t._ctx.parents) if p.requires_grad)
     return order
 
 
@@ -75,3 +80,19 @@ def _accumulate(leaf, g, Tensor):
         leaf.grad = Tensor._wrap(be.copy(g), leaf.device)
     else:
         leaf.grad = Tensor._wrap(be.add(leaf.grad.data, g), leaf.device)
+    for hook in list(getattr(leaf, "_post_accumulate_hooks", {}).values()):
+        hook(leaf)
+
+
+def add_post_accumulate_hook(leaf, hook):
+    """Register hook(leaf) to run after each accumulation into leaf.grad; returns a handle."""
+    from tinygrad_cnn.nn.module import _HookHandle
+
+    if not leaf.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if leaf._ctx is not None:
+        raise RuntimeError("post accumulate grad hooks can only be registered on leaf tensors "
+                           "(tensors that no op produced)")
+    if getattr(leaf, "_post_accumulate_hooks", None) is None:
+        leaf._post_accumulate_hooks = {}
+    return _HookHandle(leaf._post_accumulate_hooks, hook)

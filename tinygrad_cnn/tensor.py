@@ -50,7 +50,8 @@ def check_same_device(what, tensors):
 class Tensor:
     """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor."""
 
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_post_accumulate_hooks",
+                 "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
@@ -156,6 +157,14 @@ class Tensor:
         from tinygrad_cnn.autograd import run_backward
 
         run_backward(self, gradient, retain_graph)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(tensor) each time backward has accumulated into this leaf's .grad (as torch).
+
+        Returns a handle whose remove() unregisters the hook.
+        """
+        from tinygrad_cnn.autograd import add_post_accumulate_hook
+        return add_post_accumulate_hook(self, hook)
 
     def requires_grad_(self, flag=True):
         if flag and self.dtype not in FLOAT_TYPES:

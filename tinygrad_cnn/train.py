@@ -131,10 +131,10 @@ def train_step(model, opt, images, labels, check_finite=False):
     logits = model(images)
     loss = F.cross_entropy(logits, labels)
     value = loss.item()
-    if check_finite and not math.isfinite(value):
-        raise NonFiniteStep("the loss", value)
-    loss.backward()
+    loss.backward()   # before any check: under mpiexec every rank's backward joins the Allreduce
     if check_finite:
+        if not math.isfinite(value):
+            raise NonFiniteStep("the loss", value)
         bad = first_nonfinite_grad(model.named_parameters())
         if bad is not None:
             raise NonFiniteStep(f"the gradient of {bad[0]}", bad[1])
@@ -308,18 +308,21 @@ def _replace_text(path, text):
 
 def fit(config, log=print):
     """Train ``config.model`` on ``config.dataset``; returns the per-epoch history."""
-    from tinygrad_cnn.data import DataLoader
+    from tinygrad_cnn.distributed.training import setup_run
 
+    run = setup_run()  # one process, or one rank of an mpiexec job (distributed/training.py)
+    log, config = run.log(log), run.config(config)
     _check_run(config)
     tc.manual_seed(config.seed)
     record = {}
     train_set, test_set = load_datasets(config.dataset, config.data_dir, log, record=record)
     model = get_model(config.model).to(config.device)
+    net = run.wrap(model)
     opt = make_optimizer(config.optimizer, model.parameters(), config.lr)
-    train_loader = DataLoader(train_set, config.batch_size, shuffle=True, seed=config.seed)
-    test_loader = DataLoader(test_set, 1000)
+    train_loader = run.train_loader(train_set, config.batch_size, config.seed)
+    test_loader = run.test_loader(test_set, 1000)
     start_epoch, history = 0, []
-    last = latest_checkpoint(config.out)
+    last = run.agree(latest_checkpoint(config.out))
     if last is not None and not config.resume:
         raise FileExistsError(f"{config.out} already holds checkpoints (latest {last.name}): "
                               f"resume that run, or choose another output directory")
@@ -335,24 +338,29 @@ def fit(config, log=print):
         f"{len(train_set):,} train / {len(test_set):,} test images; output in {config.out}")
     notice, eval_notice = CompileNotice(log), CompileNotice(log)
     for epoch in range(start_epoch + 1, config.epochs + 1):
+        run.set_epoch(train_loader, epoch)
         try:
-            loss, acc, rate, seconds, skipped = train_epoch(model, opt, train_loader, epoch,
+            loss, acc, rate, seconds, skipped = train_epoch(net, opt, train_loader, epoch,
                                                             config, notice, log)
+            loss, acc, rate, seconds = run.reduce_train((loss, acc, rate, seconds))
             with eval_notice.around():
-                test_loss, test_acc = evaluate(model, test_loader, config.device)
+                test_loss, test_acc = run.reduce_eval(
+                    evaluate(model, test_loader, config.device), test_loader)
             history.append({"epoch": epoch, "train_loss": loss, "train_acc": acc,
                             "test_loss": test_loss, "test_acc": test_acc,
                             "seconds": seconds, "images_per_s": rate, "skipped_steps": skipped})
             log(f"epoch {epoch}: train loss {loss:.4f} acc {acc:.4f} | test loss {test_loss:.4f} "
                 f"acc {test_acc:.4f} | {seconds:.1f} s, {rate:,.0f} images/s"
                 + (f" | {skipped} non-finite step(s) skipped" if skipped else ""))
-            save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt,
-                            train_loader, epoch, history, record)
+            if run.writes:
+                save_checkpoint(checkpoint_path(config.out, epoch), config, model, opt,
+                                train_loader, epoch, history, record)
         except NonFiniteError as err:
             err.last = latest_checkpoint(config.out)
             raise
-        write_metrics(config.out, config, history, record)
-        write_weights(config.out, model, log)
+        if run.writes:
+            write_metrics(config.out, config, history, record)
+            write_weights(config.out, model, log)
     if config.plots and history:
         _plots(config, model, test_set, history, log)
     return history

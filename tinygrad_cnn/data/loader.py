@@ -10,10 +10,12 @@ class DataLoader:
     `dataset[i] -> (image, label)`. Pixels are scaled to [0, 1], then `(x - mean) / std` when
     `normalize=(mean, std)`. Each `iter(loader)` with shuffle=True draws a new permutation from
     `loader.generator`; save and restore it with `state_dict()` / `load_state_dict()`.
+    `sampler=` (any iterable of indices with a length, such as a DistributedSampler) gives
+    the order instead, as torch's; it excludes shuffle=True.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
-                 normalize=None):
+                 normalize=None, sampler=None):
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         if normalize is not None:
@@ -28,14 +30,20 @@ class DataLoader:
         self.normalize = normalize
         self.generator = np.random.default_rng(seed)
         self._fast = _has_arrays(dataset)
+        if sampler is not None and self.shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        self.sampler = sampler
 
     def __len__(self):
-        n, b = len(self.dataset), self.batch_size
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
+        b = self.batch_size
         return n // b if self.drop_last else -(-n // b)
 
     def __iter__(self):
         # the permutation is drawn here, not lazily, so the RNG state after iter() is well defined
         n = len(self.dataset)
+        if self.sampler is not None:
+            return self._batches(np.fromiter(iter(self.sampler), dtype=np.int64))
         order = self.generator.permutation(n) if self.shuffle else np.arange(n)
         return self._batches(order)
 
@@ -66,12 +74,22 @@ class DataLoader:
         return np.ascontiguousarray(images, dtype=np.float32), labels
 
     def state_dict(self):
-        """The shuffling RNG state (a dict of ints and strings), for a training checkpoint."""
+        """The shuffling RNG state (a dict of ints and strings), for a training checkpoint.
+
+        With a sampler that has state_dict(), its state too, under "sampler"; its "generator"
+        entry (a DistributedSampler's) stands for the loader's, so either kind resumes it.
+        """
+        if self.sampler is not None and hasattr(self.sampler, "state_dict"):
+            state = self.sampler.state_dict()
+            return {"generator": state.get("generator", self.generator.bit_generator.state),
+                    "sampler": state}
         return {"generator": self.generator.bit_generator.state}
 
     def load_state_dict(self, state):
-        """Restore the shuffling RNG state saved by state_dict()."""
+        """Restore the shuffling RNG state (and a sampler's state) saved by state_dict()."""
         self.generator.bit_generator.state = state["generator"]
+        if "sampler" in state and hasattr(self.sampler, "load_state_dict"):
+            self.sampler.load_state_dict(state["sampler"])
 
 
 def _has_arrays(dataset):

@@ -13,3 +13,4 @@ from tinygrad_cnn.nn.linear import Flatten, Identity, Linear  # noqa: F401
 from tinygrad_cnn.nn.loss import CrossEntropyLoss, MSELoss, NLLLoss  # noqa: F401
 from tinygrad_cnn.nn.normalization import BatchNorm1d, BatchNorm2d  # noqa: F401
 from tinygrad_cnn.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: F401
+from tinygrad_cnn.nn.sync_batchnorm import SyncBatchNorm  # noqa: F401

@@ -14,13 +14,13 @@ assert launched_by_mpi(), "run me under mpiexec"
 real_step, steps = train.train_step, []
 
 
-def failing_step(model, opt, images, labels):
+def failing_step(model, opt, images, labels, **kwargs):
     from tinygrad_cnn import distributed as dist
 
     steps.append(1)
     if dist.get_rank() == 1 and len(steps) == 3:
         raise RuntimeError("simulated failure on rank 1 at step 3")
-    return real_step(model, opt, images, labels)
+    return real_step(model, opt, images, labels, **kwargs)
 
 
 train.train_step = failing_step

@@ -27,7 +27,7 @@ def _seed(root, gradient):
             raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape "
                                f"{root.shape}; pass gradient= of that shape")
         return be.full(root.shape, 1, root.dtype)
-    g = gradient.data if hasattr(gradient, "data") else be.from_numpy(np.asarray(gradient))
+    g = gradient._array if hasattr(gradient, "_array") else be.from_numpy(np.asarray(gradient))
     if tuple(g.shape) != root.shape:
         raise ValueError(f"gradient shape {tuple(g.shape)} does not match output shape {root.shape}")
     return be.astype(g, root.dtype)
@@ -74,4 +74,4 @@ def _accumulate(leaf, g, Tensor):
     if leaf.grad is None:
         leaf.grad = Tensor._wrap(be.copy(g), leaf.device)
     else:
-        leaf.grad = Tensor._wrap(be.add(leaf.grad.data, g), leaf.device)
+        leaf.grad = Tensor._wrap(be.add(leaf.grad._array, g), leaf.device)

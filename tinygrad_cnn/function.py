@@ -43,7 +43,7 @@ class Function:
         needs = tuple(t.requires_grad for t in tensors)
         track = grad_mode.is_enabled() and any(needs)
         ctx = Context(backend, needs)
-        out = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        out = cls.forward(ctx, *[t._array for t in tensors], **kwargs)
         result = Tensor._wrap(out, device=device, requires_grad=track)
         if track:
             result._ctx = Node(cls, ctx, tensors)

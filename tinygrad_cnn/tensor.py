@@ -50,7 +50,7 @@ def check_same_device(what, tensors):
 class Tensor:
     """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor."""
 
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "__weakref__")
+    __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
@@ -59,7 +59,7 @@ class Tensor:
         arr = _host_array(data, _as_dtype(dtype))
         if requires_grad and arr.dtype not in FLOAT_TYPES:
             raise TypeError(f"only float32/float64 tensors can require grad, got {arr.dtype}")
-        self.data = get_backend(device).from_numpy(arr)
+        self._array = get_backend(device).from_numpy(arr)
         self.device = device
         self.grad = None
         self.requires_grad = bool(requires_grad)
@@ -69,7 +69,7 @@ class Tensor:
     def _wrap(cls, array, device="cpu", requires_grad=False):
         """A Tensor around a backend array, with no copy or conversion."""
         t = cls.__new__(cls)
-        t.data, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
+        t._array, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
         return t
 
     # ---- attributes ----------------------------------------------------------------
@@ -79,15 +79,15 @@ class Tensor:
 
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self._array.shape)
 
     @property
     def ndim(self):
-        return len(self.data.shape)
+        return len(self._array.shape)
 
     @property
     def dtype(self):
-        return np.dtype(self.data.dtype)
+        return np.dtype(self._array.dtype)
 
     @property
     def is_leaf(self):
@@ -112,7 +112,7 @@ class Tensor:
     # ---- conversion ----------------------------------------------------------------
     def numpy(self):
         """The values as a NumPy array (shares memory on the CPU)."""
-        return self.backend.to_numpy(self.data)
+        return self.backend.to_numpy(self._array)
 
     def item(self):
         if self.numel() != 1:
@@ -124,13 +124,13 @@ class Tensor:
 
     def detach(self):
         """The same data, cut from the graph."""
-        return Tensor._wrap(self.data, self.device)
+        return Tensor._wrap(self._array, self.device)
 
     def to(self, device):
         """This tensor on ``device`` ("cpu" or "cuda"); itself when already there."""
         if device == self.device:
             return self
-        host = self.backend.to_numpy(self.data)
+        host = self.backend.to_numpy(self._array)
         out = Tensor._wrap(get_backend(device).from_numpy(host), device, self.requires_grad)
         return out
 
@@ -142,7 +142,7 @@ class Tensor:
 
     def astype(self, dtype):
         """A copy converted to ``dtype`` (not differentiable)."""
-        return Tensor._wrap(self.backend.astype(self.data, np.dtype(dtype)), self.device)
+        return Tensor._wrap(self.backend.astype(self._array, np.dtype(dtype)), self.device)
 
     def float(self):
         return self.astype(np.float32)
@@ -234,7 +234,7 @@ class Tensor:
     def _compare(self, fn, other):
         other = self._other(other)
         check_same_device("comparison", (self, other))
-        return Tensor._wrap(fn(self.data, other.data), self.device)
+        return Tensor._wrap(fn(self._array, other._array), self.device)
 
     def __eq__(self, other):
         return self._compare(self.backend.equal, other)
@@ -335,7 +335,7 @@ class Tensor:
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (flattened when dim is None), as an int64 tensor."""
         axis = None if dim is None else self._dim(dim)
-        out = self.backend.argmax(self.data, axis=axis, keepdims=keepdim and axis is not None)
+        out = self.backend.argmax(self._array, axis=axis, keepdims=keepdim and axis is not None)
         return Tensor._wrap(self.backend.astype(out, np.int64), self.device)
 
     # ---- shape ---------------------------------------------------------------------
@@ -451,9 +451,9 @@ def _shape(shape):
 def _index_arrays(index, backend):
     """Tensors inside an index become backend arrays (x[idx_tensor] as in torch)."""
     if isinstance(index, Tensor):
-        return index.data
+        return index._array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i._array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return backend.from_numpy(np.asarray(index))
     return index

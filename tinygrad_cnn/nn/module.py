@@ -225,7 +225,7 @@ class Module:
     def to(self, device):
         """Move every parameter, gradient and buffer to ``device`` in place; return self."""
         for t in self._tensors():
-            t.data = t.to(device).data
+            t._array = t.to(device)._array
             if t.grad is not None:
                 t.grad = t.grad.to(device)
             t.device = device
@@ -240,7 +240,7 @@ class Module:
     def _cast_floats(self, dtype):
         for t in self._tensors():
             if t.dtype in FLOAT_TYPES:
-                t.data = t.backend.astype(t.data, np.dtype(dtype))
+                t._array = t.backend.astype(t._array, np.dtype(dtype))
                 if t.grad is not None:
                     t.grad = t.grad.astype(dtype)
         return self
@@ -293,7 +293,7 @@ class Module:
                                + "\n\t".join(errors))
         for key, arr in arrays.items():
             target = own[key]
-            target.data = target.backend.from_numpy(np.array(arr, dtype=target.dtype, copy=True))
+            target._array = target.backend.from_numpy(np.array(arr, dtype=target.dtype, copy=True))
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----------------------------------------------------------------------

@@ -19,10 +19,10 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             data = Tensor(data)  # Tensor's rules: floats default to float32
         # share the storage, as torch.nn.Parameter(tensor) does
-        array = data.data
+        array = data._array
         if data.dtype not in FLOAT_TYPES:
             array = data.backend.astype(array, np.float32)
-        self.data, self.device = array, data.device
+        self._array, self.device = array, data.device
         self.grad, self._ctx = None, None
         self.requires_grad = bool(requires_grad)
 

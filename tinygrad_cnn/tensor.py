@@ -8,33 +8,63 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_cnn import grad_mode, ops
-from tinygrad_cnn import random as tc_random
+from tinygrad_cnn import creation
 from tinygrad_cnn.backends import get_backend
+from tinygrad_cnn.device import as_device
+from tinygrad_cnn.dtypes import as_dtype
+from tinygrad_cnn.tensor_inplace import InplaceMethods
+from tinygrad_cnn.tensor_methods import TorchMethods
 
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _as_dtype(dtype):
-    """np.dtype from a NumPy dtype, a type or a name (None stays None)."""
-    return None if dtype is None else np.dtype(dtype)
+    """np.dtype from a tc/NumPy dtype, a type or a name (None stays None)."""
+    return as_dtype(dtype)
 
 
 def _host_array(data, dtype):
-    """NumPy array for Tensor(data): floats default to float32, ints to int64."""
-    if isinstance(data, np.ndarray):
-        arr = data
-    else:
-        arr = np.asarray(data)
+    """A fresh NumPy array for Tensor(data): floats default to float32, ints to int64.
+
+    Always a copy, so that in-place ops and optimizer steps never write into the caller's
+    array (tc.from_numpy is the way to share one).
+    """
+    arr = data if isinstance(data, np.ndarray) else np.asarray(data)
     if dtype is not None:
-        return arr.astype(dtype, copy=False)
+        return np.array(arr, dtype=dtype, copy=True)
     kind = arr.dtype.kind
     if kind == "f":
-        return arr.astype(np.float32, copy=False) if arr.dtype != np.float32 else arr
+        return np.array(arr, dtype=np.float32, copy=True)
     if kind in "iu":
-        return arr if isinstance(data, np.ndarray) else arr.astype(np.int64, copy=False)
+        return np.array(arr, dtype=arr.dtype if isinstance(data, np.ndarray) else np.int64,
+                        copy=True)
     if kind == "b":
-        return arr
+        return np.array(arr, copy=True)
     raise TypeError(f"Tensor data must be numbers, got dtype {arr.dtype}")
+
+
+def _legacy_sizes(args, kwargs):
+    """The shape when Tensor(...) was called in torch's legacy Tensor(*sizes) form, else None.
+
+    Tensor() is an empty float32 tensor and Tensor(2, 3, ...) (two or more ints) an
+    uninitialised one, as torch. Tensor(n) with a single int is an error: torch reads it as
+    a size and this package used to read it as data.
+    """
+    if not args:
+        return (0,) if not kwargs.get("requires_grad") and "data" not in kwargs else None
+    ints = [isinstance(a, (int, np.integer)) and not isinstance(a, (bool, np.bool_)) for a in args]
+    if len(args) >= 2 and all(ints):
+        return tuple(int(a) for a in args)
+    if len(args) == 1 and type(args[0]) is int:
+        raise TypeError(f"Tensor({args[0]}) is ambiguous: torch.Tensor({args[0]}) is an "
+                        f"uninitialised tensor of shape ({args[0]},) while a single number is "
+                        f"data here; call tc.empty({args[0]}) for the first or "
+                        f"tc.tensor({args[0]}) for a 0-d tensor holding {args[0]}")
+    return None
+
+
+def _init_args(data, requires_grad=False, dtype=None, device="cpu"):
+    return data, requires_grad, dtype, device
 
 
 def check_same_device(what, tensors):
@@ -47,15 +77,41 @@ def check_same_device(what, tensors):
     return device
 
 
-class Tensor:
-    """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor."""
+class VersionCounter:
+    """How many times a storage was changed in place; shared by a tensor, its views and
+    detach(). Backward compares it with the value each node saw when it saved the tensor."""
 
-    __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "__weakref__")
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class Tensor(InplaceMethods, TorchMethods):
+    """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor.
+
+    ``Tensor(data, requires_grad=False, dtype=None, device="cpu")`` copies ``data`` with
+    torch.tensor's inference (floats -> float32, ints -> int64); ``Tensor()`` and
+    ``Tensor(*sizes)`` (two or more ints) are torch's legacy uninitialised float32 forms.
+    """
+
+    __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "_version", "_base",
+                 "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
+    def __init__(self, *args, **kwargs):
+        sizes = _legacy_sizes(args, kwargs)
+        if sizes is not None:
+            data = np.empty(sizes, np.float32)
+            dtype, device, requires_grad = kwargs.pop("dtype", None), kwargs.pop("device", "cpu"), \
+                kwargs.pop("requires_grad", False)
+            if kwargs:
+                raise TypeError(f"Tensor(*sizes) got unexpected keyword(s) {sorted(kwargs)}")
+        else:
+            data, requires_grad, dtype, device = _init_args(*args, **kwargs)
         if isinstance(data, Tensor):
             data = data.numpy()
+        device = as_device(device)
         arr = _host_array(data, _as_dtype(dtype))
         if requires_grad and arr.dtype not in FLOAT_TYPES:
             raise TypeError(f"only float32/float64 tensors can require grad, got {arr.dtype}")
@@ -64,18 +120,40 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
+        self._version = VersionCounter()
+        self._base = None
 
     @classmethod
     def _wrap(cls, array, device="cpu", requires_grad=False):
         """A Tensor around a backend array, with no copy or conversion."""
         t = cls.__new__(cls)
         t._array, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
+        t._version, t._base = VersionCounter(), None
         return t
+
+    def _as_view_of(self, base):
+        """Mark this op output as a view of ``base``: one version counter, as torch's views."""
+        self._version = base._version
+        self._base = base if base._base is None else base._base
+        return self
 
     # ---- attributes ----------------------------------------------------------------
     @property
     def backend(self):
         return get_backend(self.device)
+
+    @property
+    def data(self):
+        """The same storage as a Tensor outside the graph (changes to it are not tracked by
+        autograd, as torch's .data)."""
+        return Tensor._wrap(self._array, self.device)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__}; "
+                            f"wrap arrays with tc.from_numpy(...) or tc.tensor(...)")
+        self._array, self.device = value._array, value.device
 
     @property
     def shape(self):
@@ -93,8 +171,21 @@ class Tensor:
     def is_leaf(self):
         return self._ctx is None
 
+    @property
+    def is_cuda(self):
+        return self.device == "cuda"
+
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def _version_value(self):
+        return self._version.value
+
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[self._dim(dim)]
 
     def numel(self):
         return int(np.prod(self.shape))
@@ -123,32 +214,20 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._wrap(self._array, self.device)
-
-    def to(self, device):
-        """This tensor on ``device`` ("cpu" or "cuda"); itself when already there."""
-        if device == self.device:
-            return self
-        host = self.backend.to_numpy(self._array)
-        out = Tensor._wrap(get_backend(device).from_numpy(host), device, self.requires_grad)
+        """The same data and version counter, cut from the graph."""
+        out = Tensor._wrap(self._array, self.device)
+        out._version, out._base = self._version, self._base
         return out
 
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else device)
 
     def astype(self, dtype):
         """A copy converted to ``dtype`` (not differentiable)."""
         return Tensor._wrap(self.backend.astype(self._array, np.dtype(dtype)), self.device)
-
-    def float(self):
-        return self.astype(np.float32)
-
-    def double(self):
-        return self.astype(np.float64)
 
     # ---- autograd ------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False):
@@ -256,11 +335,6 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    def __bool__(self):
-        if self.numel() != 1:
-            raise RuntimeError(f"the truth value of a tensor with shape {self.shape} is ambiguous")
-        return bool(self.item())
-
     # ---- elementwise ---------------------------------------------------------------
     def exp(self):
         return ops.Exp.apply(self)
@@ -283,12 +357,6 @@ class Tensor:
     def tanh(self):
         return ops.Tanh.apply(self)
 
-    def clip(self, lo=None, hi=None):
-        if lo is None and hi is None:
-            raise ValueError("clip needs at least one of lo and hi")
-        return ops.Clip.apply(self, lo=lo, hi=hi)
-
-    clamp = clip
 
     def softmax(self, dim=-1):
         return ops.Softmax.apply(self, axis=self._dim(dim))
@@ -318,19 +386,13 @@ class Tensor:
         count = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
         return self.sum(dim, keepdim) / count
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        """Variance; unbiased (divide by n-1) by default, as torch.var."""
+    def var(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
+        """Variance dividing by n - correction (1 by default: unbiased), as torch.var."""
         axes = self._axes(dim)
         count = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        correction = (1 if unbiased else 0) if correction is None else correction
         centred = self - self.mean(dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim) / (count - 1 if unbiased else count)
-
-    def max(self, dim=None, keepdim=False):
-        """Largest value (over ``dim`` when given); ties share the gradient."""
-        return ops.Max.apply(self, axis=self._axes(dim), keepdims=keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return -((-self).max(dim, keepdim))
+        return (centred * centred).sum(dim, keepdim) / max(count - correction, 0)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (flattened when dim is None), as an int64 tensor."""
@@ -341,7 +403,7 @@ class Tensor:
     # ---- shape ---------------------------------------------------------------------
     def reshape(self, *shape):
         shape = _resolve_shape(_shape(shape), self.numel(), self.shape)
-        return ops.Reshape.apply(self, shape=shape)
+        return ops.Reshape.apply(self, shape=shape)._as_view_of(self)
 
     view = reshape
 
@@ -357,20 +419,32 @@ class Tensor:
         perm = tuple(self._dim(d) for d in dims)
         if sorted(perm) != list(range(self.ndim)):
             raise ValueError(f"permute dims {dims} are not a permutation of {self.ndim} axes")
-        return ops.Permute.apply(self, perm=perm)
+        return ops.Permute.apply(self, perm=perm)._as_view_of(self)
 
     def transpose(self, dim0, dim1):
         perm = list(range(self.ndim))
         a, b = self._dim(dim0), self._dim(dim1)
         perm[a], perm[b] = perm[b], perm[a]
-        return ops.Permute.apply(self, perm=tuple(perm))
+        return ops.Permute.apply(self, perm=tuple(perm))._as_view_of(self)
 
     @property
     def T(self):
         return self.permute(*reversed(range(self.ndim)))
 
-    def expand(self, *shape):
-        return ops.Expand.apply(self, shape=_shape(shape))
+    def expand(self, *sizes):
+        """Broadcast to ``sizes`` (-1 keeps a dim; new dims go in front), as a view."""
+        sizes = _shape(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: the number of sizes ({len(sizes)}) must be at least the "
+                             f"tensor's dimensions ({self.ndim}), shape {self.shape}")
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                      for i, n in enumerate(sizes))
+        for i, n in enumerate(self.shape):
+            if n != 1 and shape[i + lead] != n:
+                raise ValueError(f"expand: size {shape[i + lead]} does not match the existing "
+                                 f"size {n} at dim {i} (shape {self.shape} to {sizes})")
+        return ops.Expand.apply(self, shape=shape)._as_view_of(self)
 
     def unsqueeze(self, dim):
         d = dim % (self.ndim + 1)
@@ -385,7 +459,9 @@ class Tensor:
         return self.reshape(self.shape[:d] + self.shape[d + 1:])
 
     def __getitem__(self, index):
-        return ops.GetItem.apply(self, index=_index_arrays(index, self.backend))
+        """x[index]; a basic index (ints, slices, None, ...) gives a view, as torch."""
+        out = ops.GetItem.apply(self, index=_index_arrays(index, self.backend))
+        return out._as_view_of(self) if _is_basic_index(index) else out
 
     # ---- layers as methods ---------------------------------------------------------
     def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -398,47 +474,41 @@ class Tensor:
 
         return F.max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)
 
-    # ---- constructors --------------------------------------------------------------
+    # ---- constructors (tc.zeros etc. are the same functions) -------------------------
     @staticmethod
-    def zeros(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.zeros(_shape(shape), dtype), requires_grad, dtype, device)
+    def zeros(*size, dtype=None, requires_grad=False, device=None):
+        return creation.zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def ones(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.ones(_shape(shape), dtype), requires_grad, dtype, device)
+    def ones(*size, dtype=None, requires_grad=False, device=None):
+        return creation.ones(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def full(shape, value, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.full(_shape((shape,)), value, dtype), requires_grad, dtype, device)
+    def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+        return creation.full(size, fill_value, dtype=dtype, requires_grad=requires_grad,
+                             device=device)
 
     @staticmethod
-    def rand(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
+    def rand(*size, dtype=None, requires_grad=False, device=None):
         """Uniform [0, 1) from the generator seeded by tc.manual_seed."""
-        data = tc_random.generator().random(_shape(shape), dtype=np.dtype(dtype))
-        return Tensor(data, requires_grad, dtype, device)
+        return creation.rand(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def randn(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
+    def randn(*size, dtype=None, requires_grad=False, device=None):
         """Standard normal from the generator seeded by tc.manual_seed."""
-        data = tc_random.generator().standard_normal(_shape(shape), dtype=np.dtype(dtype))
-        return Tensor(data, requires_grad, dtype, device)
+        return creation.randn(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def arange(start, stop=None, step=1, dtype=None, device="cpu"):
-        if stop is None:
-            start, stop = 0, start
-        data = np.arange(start, stop, step)
-        return Tensor(data, dtype=dtype, device=device)
+    def arange(start, end=None, step=1, dtype=None, device=None):
+        return creation.arange(start, end, step, dtype=dtype, device=device)
 
     @staticmethod
     def zeros_like(t, dtype=None, requires_grad=False):
-        return Tensor.zeros(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                            device=t.device)
+        return creation.zeros_like(t, dtype=dtype, requires_grad=requires_grad)
 
     @staticmethod
     def ones_like(t, dtype=None, requires_grad=False):
-        return Tensor.ones(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                           device=t.device)
+        return creation.ones_like(t, dtype=dtype, requires_grad=requires_grad)
 
 
 def _shape(shape):
@@ -446,6 +516,14 @@ def _shape(shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     return tuple(int(n) for n in shape)
+
+
+def _is_basic_index(index):
+    """True for ints, slices, None and Ellipsis (no arrays, lists or Tensors)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, slice)
+               or (isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)))
+               for p in parts)
 
 
 def _index_arrays(index, backend):

@@ -175,7 +175,7 @@ def maxout(x, pieces):
                          f"to be divisible by pieces={pieces} (input shape {x.shape})")
     N, C = x.shape[:2]
     grouped = x.reshape((N, C // pieces, pieces) + x.shape[2:])
-    return grouped.max(dim=2)
+    return grouped.amax(dim=2)
 
 
 def dropout(x, p=0.5, training=True):

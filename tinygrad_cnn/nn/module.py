@@ -4,6 +4,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from tinygrad_cnn.nn.parameter import Parameter
+from tinygrad_cnn.device import as_device
 from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys"]
@@ -224,6 +225,7 @@ class Module:
 
     def to(self, device):
         """Move every parameter, gradient and buffer to ``device`` in place; return self."""
+        device = as_device(device)
         for t in self._tensors():
             t._array = t.to(device)._array
             if t.grad is not None:

@@ -1,7 +1,7 @@
 """Parameter: a Tensor that a Module registers as a learnable weight."""
 import numpy as np
 
-from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor
+from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor, VersionCounter
 
 
 class Parameter(Tensor):
@@ -24,6 +24,7 @@ class Parameter(Tensor):
             array = data.backend.astype(array, np.float32)
         self._array, self.device = array, data.device
         self.grad, self._ctx = None, None
+        self._version, self._base = VersionCounter(), None
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self):

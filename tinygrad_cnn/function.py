@@ -88,12 +88,12 @@ def _saved_versions(fn, saved, tensors, result, backend):
     found = []
     for arr in _arrays(saved):
         if arr is result._array:
-            found.append((result._version, result._version.value, result.shape, result.dtype, fn))
+            found.append((result._version_counter, result._version_counter.value, result.shape, result.dtype, fn))
             continue
         for t in tensors:
             if arr is t._array or backend.shares_memory(arr, t._array):
                 producer = t._ctx.fn if t._ctx is not None else None
-                found.append((t._version, t._version.value, t.shape, t.dtype, producer))
+                found.append((t._version_counter, t._version_counter.value, t.shape, t.dtype, producer))
                 break
     return tuple(found)
 

@@ -95,7 +95,7 @@ class Tensor(InplaceMethods, TorchMethods):
     ``Tensor(*sizes)`` (two or more ints) are torch's legacy uninitialised float32 forms.
     """
 
-    __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "_version", "_base",
+    __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "_version_counter", "_base",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
@@ -120,7 +120,7 @@ class Tensor(InplaceMethods, TorchMethods):
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
-        self._version = VersionCounter()
+        self._version_counter = VersionCounter()
         self._base = None
 
     @classmethod
@@ -128,12 +128,12 @@ class Tensor(InplaceMethods, TorchMethods):
         """A Tensor around a backend array, with no copy or conversion."""
         t = cls.__new__(cls)
         t._array, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
-        t._version, t._base = VersionCounter(), None
+        t._version_counter, t._base = VersionCounter(), None
         return t
 
     def _as_view_of(self, base):
         """Mark this op output as a view of ``base``: one version counter, as torch's views."""
-        self._version = base._version
+        self._version_counter = base._version_counter
         self._base = base if base._base is None else base._base
         return self
 
@@ -181,8 +181,9 @@ class Tensor(InplaceMethods, TorchMethods):
         return self._ctx
 
     @property
-    def _version_value(self):
-        return self._version.value
+    def _version(self):
+        """How many in-place changes this tensor's storage has had (torch's t._version)."""
+        return self._version_counter.value
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[self._dim(dim)]
@@ -216,7 +217,7 @@ class Tensor(InplaceMethods, TorchMethods):
     def detach(self):
         """The same data and version counter, cut from the graph."""
         out = Tensor._wrap(self._array, self.device)
-        out._version, out._base = self._version, self._base
+        out._version_counter, out._base = self._version_counter, self._base
         return out
 
     def cpu(self):

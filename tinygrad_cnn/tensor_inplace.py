@@ -100,11 +100,15 @@ class InplaceMethods:
         return self._inplace(ops.CopyFrom, src)
 
     def _inplace_operand(self, other):
-        """``other`` as a Tensor on this device; a float one in this tensor's float dtype."""
+        """``other`` as a Tensor on this device in this tensor's dtype (an in-place op keeps
+        self's dtype, as torch); a float into an integer tensor is an error."""
         other = self._other(other)
-        if other.dtype != self.dtype and other.dtype.kind == "f" and self.dtype.kind == "f":
-            other = other.to(self.dtype)
-        return other
+        if other.dtype == self.dtype:
+            return other
+        if not np.can_cast(other.dtype, self.dtype, casting="same_kind"):
+            raise RuntimeError(f"result type {other.dtype} can't be cast to the desired output "
+                               f"type {self.dtype}")
+        return other.to(self.dtype)
 
     def _inplace(self, fn, other, saves_self=False, **kwargs):
         """Run ``fn(self[, other], **kwargs)`` and write the result into self's storage."""
@@ -121,7 +125,7 @@ class InplaceMethods:
         old = type(self)._wrap(copy, self.device, self.requires_grad)
         old._ctx = self._ctx
         if not saves_self:
-            old._version = self._version
+            old._version_counter = self._version_counter
         result = fn.apply(old, *operands, **kwargs)
         self._write(result._array)
         self._ctx, self.requires_grad = result._ctx, True
@@ -165,4 +169,4 @@ class InplaceMethods:
                                f"desired output type {self.dtype}")
         if array is not self._array:
             self.backend.assign(self._array, array)
-        self._version.value += 1
+        self._version_counter.value += 1

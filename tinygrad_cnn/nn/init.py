@@ -18,7 +18,7 @@ def _fill(tensor, values):
     values = np.asarray(values, dtype=tensor.dtype)
     if isinstance(tensor._array, np.ndarray):
         np.copyto(tensor._array, values)
-        tensor._version.value += 1
+        tensor._version_counter.value += 1
     else:
         tensor._array = tensor.backend.from_numpy(values)
     return tensor

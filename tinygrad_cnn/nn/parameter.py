@@ -24,7 +24,7 @@ class Parameter(Tensor):
             array = data.backend.astype(array, np.float32)
         self._array, self.device = array, data.device
         self.grad, self._ctx = None, None
-        self._version, self._base = VersionCounter(), None
+        self._version_counter, self._base = VersionCounter(), None
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self):

@@ -62,7 +62,7 @@ class TakeAlongDim(Function):
 
 class Fill(Function):
     """A tensor of ``a``'s shape and dtype holding ``value`` (the result of fill_/zero_);
-    no gradient reaches ``a``."""
+    ``a`` gets a zero gradient, as torch's FillBackward."""
 
     @staticmethod
     def forward(ctx, a, value=0):
@@ -70,12 +70,12 @@ class Fill(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return None
+        return ctx.backend.zeros(grad.shape, grad.dtype)
 
 
 class CopyFrom(Function):
     """``b`` broadcast to ``a``'s shape in ``a``'s dtype (the result of a.copy_(b)); the
-    gradient goes to ``b``, none to the overwritten ``a``."""
+    gradient goes to ``b``; the overwritten ``a`` gets zeros, as torch's CopyBackwards."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -88,4 +88,6 @@ class CopyFrom(Function):
     @staticmethod
     def backward(ctx, grad):
         be = ctx.backend
-        return None, be.astype(unbroadcast(be, grad, ctx.b_shape), ctx.b_dtype)
+        ga = be.zeros(grad.shape, grad.dtype) if ctx.needs_input_grad[0] else None
+        gb = be.astype(unbroadcast(be, grad, ctx.b_shape), ctx.b_dtype) if ctx.needs_input_grad[1] else None
+        return ga, gb

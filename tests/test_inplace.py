@@ -1,7 +1,7 @@
 """In-place ops and version counters, against torch's behaviour and its own error cases."""
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch")
 from hypothesis import given
 
 import tinygrad_cnn as tc

@@ -1,7 +1,7 @@
 """The torch namespace: tc.tensor and factories, dtypes, devices, grad modes, functional forms."""
 import numpy as np
 import pytest
-import torch
+torch = pytest.importorskip("torch")
 
 import tinygrad_cnn as tc
 

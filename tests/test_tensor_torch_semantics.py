@@ -62,6 +62,8 @@ def test_max_without_dim_is_one_tensor_and_unpacking_is_safe():
     np.testing.assert_array_equal(predicted.numpy(), [1, 0])
     values, _ = tc.max(x, 1)
     np.testing.assert_array_equal(values.numpy(), [5.0, 7.0])
+    with pytest.raises(TypeError, match="use .values or .indices"):
+        x.max(1) - x.mean(1)   # torch raises too: a tuple is not a tensor
 
 
 def test_topk_k_and_sort_stability_nan():

@@ -254,7 +254,13 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         """
         if isinstance(other, Tensor):
             return other
+        if isinstance(other, (tuple, list)) and any(isinstance(o, Tensor) for o in other):
+            raise TypeError(f"unsupported operand: a {type(other).__name__} of Tensors (for "
+                            f"max/min/sort/topk results use .values or .indices)")
         arr = np.asarray(other)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"unsupported operand of type {type(other).__name__} (dtype "
+                            f"{arr.dtype}) for a Tensor op")
         if arr.dtype.kind in "biuf" and self.dtype.kind == "f":
             arr = arr.astype(self.dtype)
         elif arr.dtype.kind == "f":

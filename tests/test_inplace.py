@@ -277,3 +277,16 @@ def test_init_through_data_as_in_torch_scripts():
     conv.weight.data.normal_(0.0, 0.02)
     conv.bias.data.fill_(0)
     assert conv.bias.numpy().sum() == 0 and abs(conv.weight.numpy().std() - 0.02) < 0.02
+
+
+def test_inplace_on_zero_dim_reduction_results():
+    s = tc.ones(3).sum()
+    s += 1
+    assert s.item() == 4 and s._version == 1
+    (w, wt) = pair([1.0, 2.0], True)
+    loss, loss_t = (w * w).sum(), (wt * wt).sum()
+    loss *= 3
+    loss_t *= 3
+    loss.backward()
+    loss_t.backward()
+    np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy())

@@ -221,3 +221,48 @@ def test_functional_forms_match_torch(name):
 def test_functional_forms_gradcheck(name):
     x = tc.tensor(A + 0.01, requires_grad=True)
     assert tc.gradcheck(lambda t: FUNCTIONS[name](tc, t), [x])
+
+
+def test_notes_004_code_runs_with_only_the_import_changed():
+    """The course notes' 004 CNN code (shape walkthrough, training loop, evaluation), with
+    `import tinygrad_cnn as torch` and a tiny in-memory batch list for MNIST."""
+    import tinygrad_cnn as torch
+    import tinygrad_cnn.nn as nn
+
+    inputs = torch.Tensor(1, 1, 28, 28)
+    conv1 = nn.Conv2d(1, 32, 3, padding=1)
+    conv2 = nn.Conv2d(32, 64, kernel_size=3, padding=1)
+    pool = nn.MaxPool2d(2)
+    out = pool(conv2(pool(conv1(inputs.zero_()))))
+    out = out.view(out.size(0), -1)
+    assert out.shape == (1, 3136)
+    assert nn.Linear(3136, 10)(out).shape == (1, 10)
+
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    torch.manual_seed(777)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(4 * 14 * 14, 10)).to(device)
+    torch.nn.init.xavier_uniform_(model[4].weight)
+    criterion = torch.nn.CrossEntropyLoss().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    data_loader = [(torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,))) for _ in range(3)]
+    total_batch = len(data_loader)
+    for epoch in range(2):
+        avg_cost = 0
+        for X, Y in data_loader:
+            X = X.to(device)
+            Y = Y.to(device)
+            optimizer.zero_grad()
+            hypothesis = model(X)
+            cost = criterion(hypothesis, Y)
+            cost.backward()
+            optimizer.step()
+            avg_cost += cost / total_batch
+        line = '[Epoch: {:>4}] cost = {:>.9}'.format(epoch + 1, avg_cost)
+        assert line.startswith(f"[Epoch:    {epoch + 1}] cost = ")
+    with torch.no_grad():
+        X_test, Y_test = data_loader[0]
+        prediction = model(X_test.view(len(X_test), 1, 28, 28).float().to(device))
+        correct_prediction = torch.argmax(prediction, 1) == Y_test
+        accuracy = correct_prediction.float().mean()
+        assert 0.0 <= accuracy.item() <= 1.0

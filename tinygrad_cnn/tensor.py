@@ -128,7 +128,10 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
 
     @classmethod
     def _wrap(cls, array, device="cpu", requires_grad=False):
-        """A Tensor around a backend array, with no copy or conversion."""
+        """A Tensor around a backend array, with no copy or conversion (a NumPy scalar, which
+        reductions return, becomes a 0-d array so that in-place ops can write into it)."""
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
         t = cls.__new__(cls)
         t._array, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
         t._version_counter, t._base = VersionCounter(), None

@@ -24,7 +24,9 @@ class Parameter(Tensor):
             array = data.backend.astype(array, np.float32)
         self._array, self.device = array, data.device
         self.grad, self._ctx = None, None
-        self._version_counter, self._base = VersionCounter(), None
+        shares = array is data._array
+        self._version_counter = data._version_counter if shares else VersionCounter()
+        self._base = None
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self):

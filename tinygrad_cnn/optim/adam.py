@@ -29,7 +29,6 @@ class Adam(Optimizer):
         be.adam_update(p._array, p.grad._array, state["exp_avg"], state["exp_avg_sq"], state["step"],
                        group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
                        group["decoupled_weight_decay"])
-        p._version_counter.value += 1  # an in-place change: backward through an older graph raises
 
 
 class AdamW(Adam):

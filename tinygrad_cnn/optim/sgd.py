@@ -22,6 +22,5 @@ class SGD(Optimizer):
         buf = p.backend.sgd_update(p._array, p.grad._array, state.get("momentum_buffer"),
                                    group["lr"], group["momentum"], group["dampening"],
                                    group["nesterov"], group["weight_decay"])
-        p._version_counter.value += 1  # an in-place change: backward through an older graph raises
         if buf is not None:
             state["momentum_buffer"] = buf

@@ -290,3 +290,27 @@ def test_inplace_on_zero_dim_reduction_results():
     loss.backward()
     loss_t.backward()
     np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy())
+
+
+def test_setitem_outside_the_graph_matches_torch():
+    a = arrays((3, 4), 0)
+    (x, xt) = pair(a)
+    for lib, t in ((tc, x), (torch, xt)):
+        t[t < 0] = 0
+        t[0] = lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=t.dtype)
+        t[:, 1] = -1.5
+        t[1:, 2:] = lib.ones(2, 2, dtype=t.dtype) * 7
+        t[[0, 2], 3] = 9
+    np.testing.assert_array_equal(x.numpy(), xt.numpy())
+    assert x._version == 5
+    w = tc.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="tc.no_grad"):
+        w[0] = 3
+    with tc.no_grad():
+        w[0] = 3
+    assert w.tolist() == [3.0, 1.0]
+    loss = (w * w).sum()
+    with tc.no_grad():
+        w[1] = 0
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

@@ -74,6 +74,20 @@ class InplaceMethods:
         draws = tc_random.generator().uniform(a, b, self.shape)
         return self._fill_from_host(draws)
 
+    def __setitem__(self, index, value):
+        """x[index] = value, in place, outside the autograd graph (as a write under no_grad);
+        with grad on for a tensor or value that requires grad it raises."""
+        from tinygrad_cnn.tensor_shape import _index_arrays
+
+        value = self._inplace_operand(value)
+        if grad_mode.is_enabled() and (self.requires_grad or value.requires_grad):
+            raise RuntimeError("x[index] = value on a tensor or with a value that requires grad "
+                               "is not supported by tinygrad_cnn; wrap it in tc.no_grad() to "
+                               "change values, or build the result out of place with tc.where")
+        self._check_inplace_allowed(False)
+        self.backend.setitem(self._array, _index_arrays(index, self.backend), value._array)
+        self._version_counter.value += 1
+
     def __iadd__(self, other):
         return self.add_(other)
 

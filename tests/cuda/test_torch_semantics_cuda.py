@@ -82,3 +82,16 @@ def test_optimizer_step_bumps_versions_on_the_device():
     with tc.no_grad():
         w -= 0.5 * w.grad
     np.testing.assert_allclose(w.cpu().numpy(), [0.4, 0.4, 0.4], rtol=1e-6)
+
+
+def test_setitem_on_the_device_equals_the_cpu():
+    a = tie_free((3, 4), 2, np.float32)
+    out = []
+    for device in ("cpu", "cuda"):
+        x = tc.tensor(a, device=device)
+        x[x < 0] = 0
+        x[0] = 5
+        x[:, 1] = tc.tensor([1.0, 2.0, 3.0], device=device)
+        out.append(x.cpu().numpy())
+        assert x._version == 3
+    np.testing.assert_array_equal(out[0], out[1])

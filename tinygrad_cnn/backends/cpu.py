@@ -75,6 +75,11 @@ def assign(dst, src):
     np.copyto(dst, src, casting="unsafe")
 
 
+def setitem(a, index, values):
+    """a[index] = values in place (NumPy's indexing and broadcasting rules)."""
+    a[index] = values
+
+
 def shares_memory(a, b):
     """True when the two arrays may overlap in memory (a bounds check, no element walk)."""
     return a is b or np.may_share_memory(a, b)

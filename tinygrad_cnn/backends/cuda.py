@@ -66,6 +66,16 @@ def _upload_like(host, dtype):
     return rt.upload(np.asarray(host, dtype=dtype))
 
 
+def setitem(a, index, values):
+    """a[index] = values in place. Runs on the host (a copy each way): there is no device
+    scatter-assign kernel."""
+    host = a.copy_to_host()
+    parts = index if isinstance(index, tuple) else (index,)
+    parts = tuple(i.copy_to_host() if rt.is_device_array(i) else i for i in parts)
+    host[parts if isinstance(index, tuple) else parts[0]] = to_numpy(values)
+    assign(a, rt.upload(host))
+
+
 def shares_memory(a, b):
     """True when two device arrays overlap in memory (their address ranges intersect)."""
     if a is b:

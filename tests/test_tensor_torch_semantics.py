@@ -164,3 +164,20 @@ def test_shape_helpers_and_comparisons():
         tc.ones(1, 1, 1).t()
     with pytest.raises(RuntimeError, match="repeat dims"):
         x.repeat(2)
+
+
+def test_new_factories_and_masked_fill_match_torch():
+    a = tie_free((2, 3), 0)
+    (x, xt) = (tc.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True))
+    for fn in (lambda t: t.new_zeros(2, 2), lambda t: t.new_ones((3,)),
+               lambda t: t.new_full((2,), 4.0), lambda t: t.new_tensor([1.0, 2.0]),
+               lambda t: t.new_zeros(2, dtype=t.new_tensor([1]).dtype)):
+        ours, ref = fn(x.detach()), fn(xt.detach())
+        assert ours.shape == tuple(ref.shape) and not ours.requires_grad
+        np.testing.assert_array_equal(ours.numpy(), ref.numpy())
+    assert x.new_empty(4).shape == (4,) and x.new_zeros(1).dtype == tc.float64
+    ours, ref = x.masked_fill(x > 0, -1.0), xt.masked_fill(xt > 0, -1.0)
+    np.testing.assert_array_equal(ours.detach().numpy(), ref.detach().numpy())
+    ours.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())

@@ -60,10 +60,17 @@ class TorchMethods:
         return type(self)._wrap(self.backend.astype(self._array, dtype), self.device)
 
     def _move(self, device):
+        """A copy on ``device``; differentiable (the gradient moves back), as torch."""
         from tinygrad_cnn.backends import get_backend
+        from tinygrad_cnn.function import Context, Node
 
-        host = self.backend.to_numpy(self._array)
-        return type(self)._wrap(get_backend(device).from_numpy(host), device, self.requires_grad)
+        target = get_backend(device)
+        out = type(self)._wrap(target.from_numpy(self.backend.to_numpy(self._array)), device)
+        if self.requires_grad and grad_mode.is_enabled():
+            ctx = Context(target, (True,))
+            ctx.source = self.device
+            out._ctx, out.requires_grad = Node(ops.ToDevice, ctx, (self,), (True,)), True
+        return out
 
     def type(self, dtype=None, non_blocking=False):
         """With no argument, the type name (e.g. 'tinygrad_cnn.FloatTensor'); else to(dtype)."""
@@ -94,6 +101,43 @@ class TorchMethods:
 
     def element_size(self):
         return self.dtype.itemsize
+
+    # ---- new tensors like this one (same dtype and device unless given) ---------------------
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        from tinygrad_cnn.creation import tensor
+
+        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
+                      requires_grad=requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        from tinygrad_cnn.creation import zeros
+
+        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        from tinygrad_cnn.creation import ones
+
+        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        from tinygrad_cnn.creation import empty
+
+        return empty(*size, dtype=dtype or self.dtype, device=device or self.device,
+                     requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        from tinygrad_cnn.creation import full
+
+        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad)
+
+    def masked_fill(self, mask, value):
+        """``value`` where the bool ``mask`` (broadcast) is True, else this tensor's values."""
+        from tinygrad_cnn.torch_functions import where
+
+        return where(mask, value, self)
 
     # ---- Python protocols ----------------------------------------------------------------
     def _one_value(self, what):

@@ -95,3 +95,14 @@ def test_setitem_on_the_device_equals_the_cpu():
         out.append(x.cpu().numpy())
         assert x._version == 3
     np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_moving_between_devices_is_differentiable():
+    x = tc.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * 2).cuda()
+    assert y.requires_grad and not y.is_leaf
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [8.0, 16.0, 24.0])
+    w = tc.ones(2, device="cuda", requires_grad=True)
+    (w.cpu() * 3).sum().backward()
+    np.testing.assert_allclose(w.grad.cpu().numpy(), [3.0, 3.0])

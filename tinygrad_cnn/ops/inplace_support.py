@@ -91,3 +91,14 @@ class CopyFrom(Function):
         ga = be.zeros(grad.shape, grad.dtype) if ctx.needs_input_grad[0] else None
         gb = be.astype(unbroadcast(be, grad, ctx.b_shape), ctx.b_dtype) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+class ToDevice(Function):
+    """A copy on another device. Its node is made by Tensor.to (Function.apply keeps one
+    device); backward moves the gradient back to the source device ``ctx.source``."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        from tinygrad_cnn.backends import get_backend
+
+        return get_backend(ctx.source).from_numpy(ctx.backend.to_numpy(grad))

@@ -314,3 +314,13 @@ def test_setitem_outside_the_graph_matches_torch():
         w[1] = 0
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def test_detached_views_write_through_and_drop_the_graph():
+    x = tc.ones(2, 3, requires_grad=True)
+    y = x * 2
+    d = y.t().detach()
+    assert d._base is not None and d._base._ctx is None   # the graph is not kept alive
+    d.add_(1)                                             # writes through to y, as torch
+    np.testing.assert_array_equal(y.detach().numpy(), np.full((2, 3), 3.0))
+    assert y._version == 1

@@ -112,7 +112,18 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
     def data(self):
         """The same storage as a Tensor outside the graph (changes to it are not tracked by
         autograd, as torch's .data)."""
-        return Tensor._wrap(self._array, self.device)
+        out = Tensor._wrap(self._array, self.device)
+        out._base = self._graph_free_base()
+        return out
+
+    def _graph_free_base(self):
+        """For a view, a stand-in for its base holding only the base's storage (so an in-place
+        op on a detached view still checks it writes through, without keeping the graph)."""
+        if self._base is None:
+            return None
+        base = Tensor._wrap(self._base._array, self._base.device)
+        base._version_counter = self._base._version_counter
+        return base
 
     @data.setter
     def data(self, value):
@@ -183,7 +194,7 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
     def detach(self):
         """The same data and version counter, cut from the graph."""
         out = Tensor._wrap(self._array, self.device)
-        out._version_counter, out._base = self._version_counter, self._base
+        out._version_counter, out._base = self._version_counter, self._graph_free_base()
         return out
 
     def cpu(self):

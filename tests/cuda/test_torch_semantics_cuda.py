@@ -106,3 +106,11 @@ def test_moving_between_devices_is_differentiable():
     w = tc.ones(2, device="cuda", requires_grad=True)
     (w.cpu() * 3).sum().backward()
     np.testing.assert_allclose(w.grad.cpu().numpy(), [3.0, 3.0])
+
+
+def test_data_and_detach_of_a_copied_view_refuse_in_place_writes():
+    x = tc.zeros(2, 3, device="cuda")
+    for alias in (x.t().data, x.t().detach()):
+        with pytest.raises(RuntimeError, match="holds a copy"):
+            alias.add_(1)
+    assert x.cpu().numpy().sum() == 0

@@ -122,3 +122,6 @@ def arrays(shape, seed, dtype=np.float64, scale=1.0):
 
 
 seeds = st.integers(0, 2**32 - 1)
+
+small_shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+"""Shapes of 1 to 3 dims, each 1..4 long: enough to exercise broadcasting and dims cheaply."""

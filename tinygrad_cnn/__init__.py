@@ -28,7 +28,24 @@ from tinygrad_cnn import nn, optim  # noqa: F401
 from tinygrad_cnn import onnx  # noqa: F401,E402  (tc.onnx.export; the onnx package loads on use)
 from tinygrad_cnn.summary import summary  # noqa: F401
 
-float32 = "float32"
-float64 = "float64"
+# the torch namespace (issue 11): dtypes, devices, factories and functional forms
+from tinygrad_cnn.dtypes import (  # noqa: F401,E402
+    bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long,
+    short, uint8,
+)
+from tinygrad_cnn.device import device  # noqa: F401,E402
+from tinygrad_cnn import accelerator, cuda  # noqa: F401,E402
+from tinygrad_cnn.grad_mode import inference_mode, set_grad_enabled  # noqa: F401,E402
+from tinygrad_cnn.creation import (  # noqa: F401,E402
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, linspace, ones,
+    ones_like, rand, rand_like, randint, randint_like, randn, randn_like, tensor, zeros,
+    zeros_like,
+)
+from tinygrad_cnn.torch_functions import (  # noqa: F401,E402
+    abs, allclose, argmax, argmin, argsort, clamp, clip, clone, eq, equal, exp, flatten, ge,
+    gt, is_floating_point, is_tensor, le, log, log_softmax, lt, matmul, max, mean, min, mm, ne,
+    numel, permute, relu, reshape, sigmoid, softmax, sort, sqrt, squeeze, std, sum, tanh, topk,
+    transpose, unsqueeze, var, where,
+)
 
 __version__ = "0.1.0"

@@ -43,10 +43,13 @@ class Function:
         needs = tuple(t.requires_grad for t in tensors)
         track = grad_mode.is_enabled() and any(needs)
         ctx = Context(backend, needs)
-        out = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
+        out = cls.forward(ctx, *[t._array for t in tensors], **kwargs)
         result = Tensor._wrap(out, device=device, requires_grad=track)
         if track:
-            result._ctx = Node(cls, ctx, tensors)
+            node = Node(cls, ctx, tensors, needs)
+            if ctx.saved:
+                node.saved_versions = _saved_versions(cls, ctx.saved, tensors, result, backend)
+            result._ctx = node
         recorder = tracing.current()  # an exporter's trace (tinygrad_cnn.onnx); else None
         if recorder is not None:
             recorder(cls, tensors, kwargs, result)
@@ -54,11 +57,54 @@ class Function:
 
 
 class Node:
-    """A recorded application: the Function, its context and its parent tensors."""
+    """A recorded application: the Function, its context, its parent tensors and the graph
+    node each parent had at that moment (an in-place op later gives the tensor a new node;
+    this one keeps pointing at the old)."""
 
-    __slots__ = ("fn", "ctx", "parents")
+    __slots__ = ("fn", "ctx", "parents", "parent_nodes", "needs", "saved_versions")
 
-    def __init__(self, fn, ctx, parents):
+    def __init__(self, fn, ctx, parents, needs):
         self.fn = fn
         self.ctx = ctx
         self.parents = parents
+        self.parent_nodes = tuple(t._ctx for t in parents)
+        self.needs = needs
+        self.saved_versions = ()
+
+    def check_versions(self):
+        """Raise, as torch does, when a tensor that forward saved was changed in place since."""
+        for counter, expected, shape, dtype, producer in self.saved_versions:
+            if counter.value != expected:
+                made_by = f", which is output 0 of {producer.__name__}Backward," if producer else ""
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{dtype} tensor of shape {list(shape)}]{made_by} is "
+                    f"at version {counter.value}; expected version {expected} instead. Hint: the "
+                    f"tensor was saved by {self.fn.__name__}Backward; clone() it before changing "
+                    f"it in place, or do the in-place op before the forward that uses it.")
+
+
+def _saved_versions(fn, saved, tensors, result, backend):
+    """(version counter, version now, shape, dtype, producing Function) of every tensor whose
+    storage forward saved: an input, or the output itself. Arrays forward made for itself
+    are never visible to the user and need no check."""
+    found = []
+    for arr in _arrays(saved):
+        if arr is result._array:
+            found.append((result._version_counter, result._version_counter.value, result.shape, result.dtype, fn))
+            continue
+        for t in tensors:
+            if arr is t._array or backend.shares_memory(arr, t._array):
+                producer = t._ctx.fn if t._ctx is not None else None
+                found.append((t._version_counter, t._version_counter.value, t.shape, t.dtype, producer))
+                break
+    return tuple(found)
+
+
+def _arrays(saved):
+    """The arrays in ``saved``, looking inside tuples (a backend may save (x, extra))."""
+    for item in saved:
+        if isinstance(item, (tuple, list)):
+            yield from _arrays(item)
+        elif hasattr(item, "dtype") and hasattr(item, "shape"):
+            yield item

@@ -38,3 +38,43 @@ class enable_grad(no_grad):
         self._prev = is_enabled()
         _state.enabled = True
         return self
+
+
+class set_grad_enabled:
+    """Turn recording on or off: at once when called, and back when used as a ``with`` block
+    ends (as torch.set_grad_enabled)."""
+
+    def __init__(self, mode):
+        self._prev = is_enabled()
+        _state.enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._prev
+        return False
+
+
+class inference_mode(no_grad):
+    """As torch.inference_mode: no recording inside (here the same as no_grad);
+    inference_mode(False) leaves recording as it is."""
+
+    def __init__(self, mode=True):
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = is_enabled()
+        if self._mode:
+            _state.enabled = False
+        return self
+
+    def __call__(self, fn):
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper

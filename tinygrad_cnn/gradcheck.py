@@ -45,12 +45,12 @@ def _numeric_grad(fn, inputs, t, weights, eps):
     from tinygrad_cnn.grad_mode import no_grad
 
     backend = t.backend
-    original = t.data
+    original = t._array
     flat = np.array(backend.to_numpy(original), dtype=np.float64).reshape(-1)
     numeric = np.zeros(flat.size)
 
     def evaluate(values):
-        t.data = backend.from_numpy(values.reshape(t.shape))
+        t._array = backend.from_numpy(values.reshape(t.shape))
         return _scalarize(fn(*inputs), weights).item()
 
     with no_grad():
@@ -64,7 +64,7 @@ def _numeric_grad(fn, inputs, t, weights, eps):
                 flat[i] = orig
                 numeric[i] = (plus - minus) / (2 * eps)
         finally:
-            t.data = original
+            t._array = original
     return numeric.reshape(t.shape)
 
 

@@ -1,40 +1,33 @@
 """Tensor: an array on a device, plus what autograd needs (grad, requires_grad, graph node).
 
 Every op method here is thin: it checks arguments and calls ``ops.X.apply``; the maths
-lives in ops/, the array work in backends/.
+lives in ops/, the array work in backends/. More methods come from mixins, each in its
+own file: shape ops (tensor_shape.py), in-place ops and version counters
+(tensor_inplace.py), torch's conversions, named-tuple reductions and Python protocols
+(tensor_methods.py); how Tensor(...) reads its arguments is in tensor_construct.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from tinygrad_cnn import grad_mode, ops
-from tinygrad_cnn import random as tc_random
+from tinygrad_cnn import creation
 from tinygrad_cnn.backends import get_backend
+from tinygrad_cnn.device import as_device
+from tinygrad_cnn.dtypes import as_dtype
+from tinygrad_cnn.tensor_construct import _host_array, _init_args, _legacy_sizes
+from tinygrad_cnn.tensor_inplace import InplaceMethods
+from tinygrad_cnn.tensor_methods import TorchMethods
+from tinygrad_cnn.tensor_shape import (  # noqa: F401 - cat, stack and _shape are public here
+    ShapeMethods, _shape, cat, stack,
+)
 
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _as_dtype(dtype):
-    """np.dtype from a NumPy dtype, a type or a name (None stays None)."""
-    return None if dtype is None else np.dtype(dtype)
-
-
-def _host_array(data, dtype):
-    """NumPy array for Tensor(data): floats default to float32, ints to int64."""
-    if isinstance(data, np.ndarray):
-        arr = data
-    else:
-        arr = np.asarray(data)
-    if dtype is not None:
-        return arr.astype(dtype, copy=False)
-    kind = arr.dtype.kind
-    if kind == "f":
-        return arr.astype(np.float32, copy=False) if arr.dtype != np.float32 else arr
-    if kind in "iu":
-        return arr if isinstance(data, np.ndarray) else arr.astype(np.int64, copy=False)
-    if kind == "b":
-        return arr
-    raise TypeError(f"Tensor data must be numbers, got dtype {arr.dtype}")
+    """np.dtype from a tc/NumPy dtype, a type or a name (None stays None)."""
+    return as_dtype(dtype)
 
 
 def check_same_device(what, tensors):
@@ -42,36 +35,74 @@ def check_same_device(what, tensors):
     device = tensors[0].device
     for t in tensors[1:]:
         if t.device != device:
-            raise RuntimeError(f"{what}: tensors are on different devices, {device!r} and "
-                               f"{t.device!r}; move them with .to(device) first")
+            raise RuntimeError(f"{what}: tensors are on different devices, '{device}' and "
+                               f"'{t.device}'; move them with .to(device) first")
     return device
 
 
-class Tensor:
-    """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor."""
+class VersionCounter:
+    """How many times a storage was changed in place; shared by a tensor, its views and
+    detach(). Backward compares it with the value each node saw when it saved the tensor."""
 
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_post_accumulate_hooks",
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
+    """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor.
+
+    ``Tensor(data, requires_grad=False, dtype=None, device="cpu")`` copies ``data`` with
+    torch.tensor's inference (floats -> float32, ints -> int64); ``Tensor()`` and
+    ``Tensor(*sizes)`` (two or more ints) are torch's legacy uninitialised float32 forms.
+    """
+
+    __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "_version_counter", "_base",
+                 "_post_accumulate_hooks",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
+    def __init__(self, *args, **kwargs):
+        sizes = _legacy_sizes(args, kwargs)
+        if sizes is not None:
+            data = np.empty(sizes, np.float32)
+            dtype, device, requires_grad = kwargs.pop("dtype", None), kwargs.pop("device", "cpu"), \
+                kwargs.pop("requires_grad", False)
+            if kwargs:
+                raise TypeError(f"Tensor(*sizes) got unexpected keyword(s) {sorted(kwargs)}")
+        else:
+            data, requires_grad, dtype, device = _init_args(*args, **kwargs)
         if isinstance(data, Tensor):
             data = data.numpy()
+        device = as_device(device)
         arr = _host_array(data, _as_dtype(dtype))
         if requires_grad and arr.dtype not in FLOAT_TYPES:
             raise TypeError(f"only float32/float64 tensors can require grad, got {arr.dtype}")
-        self.data = get_backend(device).from_numpy(arr)
+        self._array = get_backend(device).from_numpy(arr)
         self.device = device
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
+        self._version_counter = VersionCounter()
+        self._base = None
 
     @classmethod
     def _wrap(cls, array, device="cpu", requires_grad=False):
-        """A Tensor around a backend array, with no copy or conversion."""
+        """A Tensor around a backend array, with no copy or conversion (a NumPy scalar, which
+        reductions return, becomes a 0-d array so that in-place ops can write into it)."""
+        if isinstance(array, np.generic):
+            array = np.asarray(array)
         t = cls.__new__(cls)
-        t.data, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
+        t._array, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
+        t._version_counter, t._base = VersionCounter(), None
         return t
+
+    def _as_view_of(self, base):
+        """Mark this op output as a view of ``base``: one version counter, as torch's views."""
+        self._version_counter = base._version_counter
+        self._base = base if base._base is None else base._base
+        return self
 
     # ---- attributes ----------------------------------------------------------------
     @property
@@ -79,23 +110,61 @@ class Tensor:
         return get_backend(self.device)
 
     @property
+    def data(self):
+        """The same storage as a Tensor outside the graph (changes to it are not tracked by
+        autograd, as torch's .data)."""
+        out = Tensor._wrap(self._array, self.device)
+        out._base = self._graph_free_base()
+        return out
+
+    def _graph_free_base(self):
+        """For a view, a stand-in for its base holding only the base's storage (so an in-place
+        op on a detached view still checks it writes through, without keeping the graph)."""
+        if self._base is None:
+            return None
+        base = Tensor._wrap(self._base._array, self._base.device)
+        base._version_counter = self._base._version_counter
+        return base
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__}; "
+                            f"wrap arrays with tc.from_numpy(...) or tc.tensor(...)")
+        self._array, self.device = value._array, value.device
+
+    @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self._array.shape)
 
     @property
     def ndim(self):
-        return len(self.data.shape)
+        return len(self._array.shape)
 
     @property
     def dtype(self):
-        return np.dtype(self.data.dtype)
+        return np.dtype(self._array.dtype)
 
     @property
     def is_leaf(self):
         return self._ctx is None
 
+    @property
+    def is_cuda(self):
+        return self.device == "cuda"
+
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's storage has had (torch's t._version)."""
+        return self._version_counter.value
+
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[self._dim(dim)]
 
     def numel(self):
         return int(np.prod(self.shape))
@@ -113,7 +182,7 @@ class Tensor:
     # ---- conversion ----------------------------------------------------------------
     def numpy(self):
         """The values as a NumPy array (shares memory on the CPU)."""
-        return self.backend.to_numpy(self.data)
+        return self.backend.to_numpy(self._array)
 
     def item(self):
         if self.numel() != 1:
@@ -124,32 +193,20 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self):
-        """The same data, cut from the graph."""
-        return Tensor._wrap(self.data, self.device)
-
-    def to(self, device):
-        """This tensor on ``device`` ("cpu" or "cuda"); itself when already there."""
-        if device == self.device:
-            return self
-        host = self.backend.to_numpy(self.data)
-        out = Tensor._wrap(get_backend(device).from_numpy(host), device, self.requires_grad)
+        """The same data and version counter, cut from the graph."""
+        out = Tensor._wrap(self._array, self.device)
+        out._version_counter, out._base = self._version_counter, self._graph_free_base()
         return out
 
     def cpu(self):
         return self.to("cpu")
 
-    def cuda(self):
-        return self.to("cuda")
+    def cuda(self, device=None, non_blocking=False):
+        return self.to("cuda" if device is None else device)
 
     def astype(self, dtype):
         """A copy converted to ``dtype`` (not differentiable)."""
-        return Tensor._wrap(self.backend.astype(self.data, np.dtype(dtype)), self.device)
-
-    def float(self):
-        return self.astype(np.float32)
-
-    def double(self):
-        return self.astype(np.float64)
+        return Tensor._wrap(self.backend.astype(self._array, np.dtype(dtype)), self.device)
 
     # ---- autograd ------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False):
@@ -180,7 +237,13 @@ class Tensor:
         """
         if isinstance(other, Tensor):
             return other
+        if isinstance(other, (tuple, list)) and any(isinstance(o, Tensor) for o in other):
+            raise TypeError(f"unsupported operand: a {type(other).__name__} of Tensors (for "
+                            f"max/min/sort/topk results use .values or .indices)")
         arr = np.asarray(other)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"unsupported operand of type {type(other).__name__} (dtype "
+                            f"{arr.dtype}) for a Tensor op")
         if arr.dtype.kind in "biuf" and self.dtype.kind == "f":
             arr = arr.astype(self.dtype)
         elif arr.dtype.kind == "f":
@@ -243,7 +306,7 @@ class Tensor:
     def _compare(self, fn, other):
         other = self._other(other)
         check_same_device("comparison", (self, other))
-        return Tensor._wrap(fn(self.data, other.data), self.device)
+        return Tensor._wrap(fn(self._array, other._array), self.device)
 
     def __eq__(self, other):
         return self._compare(self.backend.equal, other)
@@ -264,11 +327,6 @@ class Tensor:
         return self._compare(self.backend.greater_equal, other)
 
     __hash__ = object.__hash__
-
-    def __bool__(self):
-        if self.numel() != 1:
-            raise RuntimeError(f"the truth value of a tensor with shape {self.shape} is ambiguous")
-        return bool(self.item())
 
     # ---- elementwise ---------------------------------------------------------------
     def exp(self):
@@ -292,12 +350,6 @@ class Tensor:
     def tanh(self):
         return ops.Tanh.apply(self)
 
-    def clip(self, lo=None, hi=None):
-        if lo is None and hi is None:
-            raise ValueError("clip needs at least one of lo and hi")
-        return ops.Clip.apply(self, lo=lo, hi=hi)
-
-    clamp = clip
 
     def softmax(self, dim=-1):
         return ops.Softmax.apply(self, axis=self._dim(dim))
@@ -327,74 +379,19 @@ class Tensor:
         count = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
         return self.sum(dim, keepdim) / count
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        """Variance; unbiased (divide by n-1) by default, as torch.var."""
+    def var(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
+        """Variance dividing by n - correction (1 by default: unbiased), as torch.var."""
         axes = self._axes(dim)
         count = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        correction = (1 if unbiased else 0) if correction is None else correction
         centred = self - self.mean(dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim) / (count - 1 if unbiased else count)
-
-    def max(self, dim=None, keepdim=False):
-        """Largest value (over ``dim`` when given); ties share the gradient."""
-        return ops.Max.apply(self, axis=self._axes(dim), keepdims=keepdim)
-
-    def min(self, dim=None, keepdim=False):
-        return -((-self).max(dim, keepdim))
+        return (centred * centred).sum(dim, keepdim) / max(count - correction, 0)
 
     def argmax(self, dim=None, keepdim=False):
         """Index of the largest value (flattened when dim is None), as an int64 tensor."""
         axis = None if dim is None else self._dim(dim)
-        out = self.backend.argmax(self.data, axis=axis, keepdims=keepdim and axis is not None)
+        out = self.backend.argmax(self._array, axis=axis, keepdims=keepdim and axis is not None)
         return Tensor._wrap(self.backend.astype(out, np.int64), self.device)
-
-    # ---- shape ---------------------------------------------------------------------
-    def reshape(self, *shape):
-        shape = _resolve_shape(_shape(shape), self.numel(), self.shape)
-        return ops.Reshape.apply(self, shape=shape)
-
-    view = reshape
-
-    def flatten(self, start_dim=0, end_dim=-1):
-        if self.ndim == 0:
-            return self.reshape(1)
-        s, e = self._dim(start_dim), self._dim(end_dim)
-        shape = self.shape[:s] + (int(np.prod(self.shape[s:e + 1])),) + self.shape[e + 1:]
-        return self.reshape(shape)
-
-    def permute(self, *dims):
-        dims = _shape(dims)
-        perm = tuple(self._dim(d) for d in dims)
-        if sorted(perm) != list(range(self.ndim)):
-            raise ValueError(f"permute dims {dims} are not a permutation of {self.ndim} axes")
-        return ops.Permute.apply(self, perm=perm)
-
-    def transpose(self, dim0, dim1):
-        perm = list(range(self.ndim))
-        a, b = self._dim(dim0), self._dim(dim1)
-        perm[a], perm[b] = perm[b], perm[a]
-        return ops.Permute.apply(self, perm=tuple(perm))
-
-    @property
-    def T(self):
-        return self.permute(*reversed(range(self.ndim)))
-
-    def expand(self, *shape):
-        return ops.Expand.apply(self, shape=_shape(shape))
-
-    def unsqueeze(self, dim):
-        d = dim % (self.ndim + 1)
-        return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
-
-    def squeeze(self, dim=None):
-        if dim is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        d = self._dim(dim)
-        if self.shape[d] != 1:
-            return self
-        return self.reshape(self.shape[:d] + self.shape[d + 1:])
-
-    def __getitem__(self, index):
-        return ops.GetItem.apply(self, index=_index_arrays(index, self.backend))
 
     # ---- layers as methods ---------------------------------------------------------
     def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
@@ -407,65 +404,41 @@ class Tensor:
 
         return F.max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)
 
-    # ---- constructors --------------------------------------------------------------
+    # ---- constructors (tc.zeros etc. are the same functions) -------------------------
     @staticmethod
-    def zeros(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.zeros(_shape(shape), dtype), requires_grad, dtype, device)
+    def zeros(*size, dtype=None, requires_grad=False, device=None):
+        return creation.zeros(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def ones(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.ones(_shape(shape), dtype), requires_grad, dtype, device)
+    def ones(*size, dtype=None, requires_grad=False, device=None):
+        return creation.ones(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def full(shape, value, dtype=np.float32, requires_grad=False, device="cpu"):
-        return Tensor(np.full(_shape((shape,)), value, dtype), requires_grad, dtype, device)
+    def full(size, fill_value, dtype=None, requires_grad=False, device=None):
+        return creation.full(size, fill_value, dtype=dtype, requires_grad=requires_grad,
+                             device=device)
 
     @staticmethod
-    def rand(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
+    def rand(*size, dtype=None, requires_grad=False, device=None):
         """Uniform [0, 1) from the generator seeded by tc.manual_seed."""
-        data = tc_random.generator().random(_shape(shape), dtype=np.dtype(dtype))
-        return Tensor(data, requires_grad, dtype, device)
+        return creation.rand(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def randn(*shape, dtype=np.float32, requires_grad=False, device="cpu"):
+    def randn(*size, dtype=None, requires_grad=False, device=None):
         """Standard normal from the generator seeded by tc.manual_seed."""
-        data = tc_random.generator().standard_normal(_shape(shape), dtype=np.dtype(dtype))
-        return Tensor(data, requires_grad, dtype, device)
+        return creation.randn(*size, dtype=dtype, requires_grad=requires_grad, device=device)
 
     @staticmethod
-    def arange(start, stop=None, step=1, dtype=None, device="cpu"):
-        if stop is None:
-            start, stop = 0, start
-        data = np.arange(start, stop, step)
-        return Tensor(data, dtype=dtype, device=device)
+    def arange(start, end=None, step=1, dtype=None, device=None):
+        return creation.arange(start, end, step, dtype=dtype, device=device)
 
     @staticmethod
     def zeros_like(t, dtype=None, requires_grad=False):
-        return Tensor.zeros(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                            device=t.device)
+        return creation.zeros_like(t, dtype=dtype, requires_grad=requires_grad)
 
     @staticmethod
     def ones_like(t, dtype=None, requires_grad=False):
-        return Tensor.ones(*t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad,
-                           device=t.device)
-
-
-def _shape(shape):
-    """(2, 3) from either zeros(2, 3) or zeros((2, 3))."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = shape[0]
-    return tuple(int(n) for n in shape)
-
-
-def _index_arrays(index, backend):
-    """Tensors inside an index become backend arrays (x[idx_tensor] as in torch)."""
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return backend.from_numpy(np.asarray(index))
-    return index
+        return creation.ones_like(t, dtype=dtype, requires_grad=requires_grad)
 
 
 def _match_dtypes(a, b):
@@ -485,50 +458,6 @@ def _match_dtypes(a, b):
         return a.astype(b.dtype), b
     common = np.result_type(a.dtype, b.dtype)
     return a.astype(common), b.astype(common)
-
-
-def _resolve_shape(shape, numel, old_shape):
-    """``shape`` with a single -1 filled in; an error when it cannot hold ``numel``."""
-    shape = tuple(int(n) for n in shape)
-    unknown = [i for i, n in enumerate(shape) if n == -1]
-    known = int(np.prod([n for n in shape if n != -1]))
-    bad = len(unknown) > 1 or any(n < -1 for n in shape)
-    if unknown and not bad:
-        bad = known == 0 or numel % known != 0
-        shape = shape[:unknown[0]] + (numel // max(known, 1),) + shape[unknown[0] + 1:]
-    if bad or int(np.prod(shape)) != numel:
-        raise ValueError(f"cannot reshape tensor of shape {old_shape} ({numel} elements) "
-                         f"into {shape}")
-    return shape
-
-
-def cat(tensors, dim=0):
-    """Concatenate tensors along an existing dim."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("cat needs at least one tensor")
-    first = tensors[0]
-    d = first._dim(dim)
-    for t in tensors[1:]:
-        if t.ndim != first.ndim or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
-            raise ValueError(f"cat along dim {dim}: shapes {first.shape} and {t.shape} differ "
-                             f"outside that dim")
-        if t.dtype != first.dtype:
-            raise TypeError(f"cat: dtype mismatch, {first.dtype} and {t.dtype}")
-    return ops.Cat.apply(*tensors, axis=d)
-
-
-def stack(tensors, dim=0):
-    """Stack equal-shaped tensors along a new dim."""
-    tensors = list(tensors)
-    if not tensors:
-        raise ValueError("stack needs at least one tensor")
-    shape = tensors[0].shape
-    for t in tensors:
-        if t.shape != shape:
-            raise ValueError(f"stack needs equal shapes, got {shape} and {t.shape}")
-    d = dim % (len(shape) + 1)
-    return cat([t.unsqueeze(d) for t in tensors], d)
 
 
 def is_grad_enabled():

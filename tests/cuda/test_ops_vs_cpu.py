@@ -30,7 +30,7 @@ OPS = {
     "log_sqrt_pow_div": (lambda x, y: (x * x + 1).log() + (y * y + 0.5).sqrt() / (x * x + 1)
                          + (y * y + 1) ** x, [(3, 4), (4,)]),
     "softmax_dims": (lambda x: x.softmax(0) * x.log_softmax(2).exp() + x.softmax(1), [(2, 3, 4)]),
-    "reductions": (lambda x: x.var(1, keepdim=True) + x.max(0) + x.min(2, keepdim=True)
+    "reductions": (lambda x: x.var(1, keepdim=True) + x.max(0).values + x.min(2, keepdim=True).values
                    + x.mean((0, 2), keepdim=True), ["tie", (2, 3, 4)]),
     "maxout": (lambda x: F.maxout(x, 2), ["tie", (2, 4, 3)]),
     "cross_entropy_smoothing": (lambda x: F.cross_entropy(x, np.array([1, 0, 3]),

@@ -65,12 +65,9 @@ def _workload(dtype):
     be.getitem(a, (slice(None), np.array([0, 0])))
     be.index_add((3, 4), (be.arange(3), target), loss), be.index_add((3, 4), 1, b)
     be.concatenate([a, a], 1), be.broadcast_to(b, (2, 4)), be.matmul(a, be.transpose(a, (1, 0)))
-    x = Tensor(arrays((2, 2, 5, 5), 3), dtype=dtype, requires_grad=True).cuda()
-    x.requires_grad = True
-    w = Tensor(arrays((4, 1, 3, 3), 4), dtype=dtype, requires_grad=True).cuda()
-    w.requires_grad = True
-    bias = Tensor(arrays((4,), 5), dtype=dtype, requires_grad=True).cuda()
-    bias.requires_grad = True
+    x = Tensor(arrays((2, 2, 5, 5), 3), dtype=dtype, requires_grad=True, device="cuda")
+    w = Tensor(arrays((4, 1, 3, 3), 4), dtype=dtype, requires_grad=True, device="cuda")
+    bias = Tensor(arrays((4,), 5), dtype=dtype, requires_grad=True, device="cuda")
     y = F.conv2d(x, w, bias, padding=1, groups=2)
     z = F.max_pool2d(y, 2) + F.avg_pool2d(y, 2) + F.adaptive_avg_pool2d(y, 2)
     F.max_pool2d(y, 2, return_indices=True)

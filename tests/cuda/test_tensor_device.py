@@ -55,11 +55,10 @@ def test_autograd_on_the_device_matches_the_cpu():
     a, b = arrays((3, 4), 2), arrays((4,), 3)
 
     def run(device):
-        x = Tensor(a, dtype=np.float64, requires_grad=True).to(device)
-        x.requires_grad = True
-        y = Tensor(b, dtype=np.float64, requires_grad=True).to(device)
-        y.requires_grad = True
-        loss = ((x * y).relu().sum(1).softmax(0) * (x.max(1) - x.mean(1))).sum()
+        # made on the device: .to(device) of a tensor that requires grad is not a leaf (torch)
+        x = Tensor(a, dtype=np.float64, requires_grad=True, device=device)
+        y = Tensor(b, dtype=np.float64, requires_grad=True, device=device)
+        loss = ((x * y).relu().sum(1).softmax(0) * (x.max(1).values - x.mean(1))).sum()
         loss = loss + (x[1:, ::2].exp().var() + y.tanh().sigmoid().sum()) * 0.5
         loss.backward()
         return loss.item(), x.grad.numpy(), y.grad.numpy(), x.grad.device

@@ -29,9 +29,9 @@ def check_collectives():
                      (ReduceOp.MAX, every.max(0)), (ReduceOp.MIN, every.min(0)),
                      (ReduceOp.PRODUCT, every.prod(0))):
         t = Tensor(base + RANK)
-        storage = t.data
+        storage = t._array
         assert dist.all_reduce(t, op) is None
-        assert t.data is storage, "all_reduce must work in place"
+        assert t._array is storage, "all_reduce must work in place"
         np.testing.assert_allclose(t.numpy(), want, rtol=1e-6)
     ints = Tensor(np.array([1, 2, 4], np.int64) << RANK)
     dist.all_reduce(ints, ReduceOp.BOR)
@@ -133,7 +133,7 @@ def check_sync_batchnorm(shape, affine):
     def layer(cls):
         bn = cls(C, affine=affine, dtype=np.float64)
         if affine:
-            bn.weight.data[:], bn.bias.data[:] = weight, bias
+            bn.weight._array[:], bn.bias._array[:] = weight, bias
         return bn
 
     bn, sbn = layer(nn.BatchNorm1d if len(shape) < 4 else nn.BatchNorm2d), layer(nn.SyncBatchNorm)
@@ -167,7 +167,7 @@ def check_sync_batchnorm_central_differences(eps=1e-6):
     upstream = rng.standard_normal(x.shape)
     share = slice(2 * RANK, 2 * RANK + 2)
     sbn = nn.SyncBatchNorm(2, track_running_stats=False, dtype=np.float64)
-    sbn.weight.data[:], sbn.bias.data[:] = rng.standard_normal(2), rng.standard_normal(2)
+    sbn.weight._array[:], sbn.bias._array[:] = rng.standard_normal(2), rng.standard_normal(2)
     xl = Tensor(x[share], requires_grad=True, dtype=np.float64)
 
     def global_loss():
@@ -183,10 +183,10 @@ def check_sync_batchnorm_central_differences(eps=1e-6):
             values = []
             for sign in (1, -1):
                 if RANK == owner:
-                    xl.data.reshape(-1)[k] += sign * eps
+                    xl._array.reshape(-1)[k] += sign * eps
                 values.append(global_loss())
                 if RANK == owner:
-                    xl.data.reshape(-1)[k] -= sign * eps
+                    xl._array.reshape(-1)[k] -= sign * eps
             if RANK == owner:
                 numeric.reshape(-1)[k] = (values[0] - values[1]) / (2 * eps)
     np.testing.assert_allclose(xl.grad.numpy(), numeric, rtol=1e-5, atol=1e-7)
@@ -194,11 +194,11 @@ def check_sync_batchnorm_central_differences(eps=1e-6):
         total = Tensor(p.grad.numpy().copy(), dtype=np.float64)
         dist.all_reduce(total)
         for c in range(2):
-            p.data[c] += eps
+            p._array[c] += eps
             up = global_loss()
-            p.data[c] -= 2 * eps
+            p._array[c] -= 2 * eps
             down = global_loss()
-            p.data[c] += eps
+            p._array[c] += eps
             np.testing.assert_allclose(total.numpy()[c], (up - down) / (2 * eps), rtol=1e-5,
                                        atol=1e-7)
     say("SyncBatchNorm gradients = central differences of the global loss (float64)")
@@ -211,7 +211,7 @@ def check_sampler():
     sampler.set_epoch(2)
     mine = Tensor(np.array(list(sampler), np.int64))
     gathered = Tensor(np.zeros((WORLD, len(mine)), np.int64))
-    gathered.data[RANK] = mine.numpy()
+    gathered._array[RANK] = mine.numpy()
     dist.all_reduce(gathered)
     loader = DataLoader(data, 4 * WORLD, shuffle=True, seed=5)
     for _ in range(3):                                    # the loader's third permutation

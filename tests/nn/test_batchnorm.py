@@ -41,10 +41,10 @@ def test_running_stats_follow_torch_over_steps(kind, shape, momentum):
 
 def test_eval_mode_uses_running_stats_exactly():
     bn = nn.BatchNorm2d(2, eps=1e-5).eval()
-    bn.running_mean.data = np.array([1.0, -2.0], np.float32)
-    bn.running_var.data = np.array([4.0, 0.25], np.float32)
-    bn.weight.data = np.array([2.0, 3.0], np.float32)
-    bn.bias.data = np.array([0.5, -1.0], np.float32)
+    bn.running_mean._array = np.array([1.0, -2.0], np.float32)
+    bn.running_var._array = np.array([4.0, 0.25], np.float32)
+    bn.weight._array = np.array([2.0, 3.0], np.float32)
+    bn.bias._array = np.array([0.5, -1.0], np.float32)
     x = np.random.default_rng(1).standard_normal((3, 2, 2, 2)).astype(np.float32)
     y = bn(tc.Tensor(x)).numpy()
     mean = np.array([1.0, -2.0]).reshape(1, 2, 1, 1)
@@ -136,7 +136,7 @@ def test_eval_needs_running_stats_in_functional():
 def test_reset_running_stats_and_parameters():
     bn = nn.BatchNorm1d(2)
     bn(tc.Tensor(np.arange(8.0).reshape(4, 2)))
-    bn.weight.data = np.array([3.0, 4.0], np.float32)
+    bn.weight._array = np.array([3.0, 4.0], np.float32)
     bn.reset_parameters()
     assert np.array_equal(bn.running_mean.numpy(), [0, 0])
     assert np.array_equal(bn.running_var.numpy(), [1, 1])

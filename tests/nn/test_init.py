@@ -127,19 +127,19 @@ def test_normal_initialisers_follow_torch_formulas(name, kwargs, std):
 
 def test_fills_are_in_place_and_keep_dtype():
     t = ours((100, 100), np.float64)
-    data = t.data
+    data = t._array
     init.uniform_(t, -2.0, 3.0)
-    assert t.data is data and t.dtype == np.float64
+    assert t._array is data and t.dtype == np.float64
     assert t.numpy().min() >= -2.0 and t.numpy().max() < 3.0
     assert t.numpy().mean() == pytest.approx(0.5, abs=0.05)
     init.normal_(t, 5.0, 0.5)
-    assert t.data is data
+    assert t._array is data
     assert t.numpy().mean() == pytest.approx(5.0, abs=0.02)
     assert t.numpy().std() == pytest.approx(0.5, rel=0.03)
     assert np.array_equal(init.constant_(t, 0.25).numpy(), np.full((100, 100), 0.25))
     assert not init.zeros_(t).numpy().any()
     assert (init.ones_(t).numpy() == 1).all()
-    assert t.data is data
+    assert t._array is data
 
 
 def test_initialisers_follow_manual_seed():

@@ -39,7 +39,7 @@ def _randomise(layer, rng):
     """Non-trivial float64 parameters (batch-norm starts at weight 1, bias 0)."""
     layer.double()
     for p in layer.parameters():
-        p.data = rng.uniform(0.5, 1.5, p.shape)
+        p._array = rng.uniform(0.5, 1.5, p.shape)
     return list(layer.parameters())
 
 
@@ -50,8 +50,8 @@ def test_layer_gradcheck(name, factory, shape, train):
     layer = factory()
     params = _randomise(layer, rng)
     if name.startswith("bn") and layer.running_var is not None:
-        layer.running_mean.data = rng.uniform(-0.5, 0.5, layer.running_mean.shape)
-        layer.running_var.data = rng.uniform(0.5, 2.0, layer.running_var.shape)
+        layer.running_mean._array = rng.uniform(-0.5, 0.5, layer.running_mean.shape)
+        layer.running_var._array = rng.uniform(0.5, 2.0, layer.running_var.shape)
     layer.train(train)
     x = tc.Tensor(rng.standard_normal(shape), requires_grad=True, dtype=np.float64)
     for p in params:

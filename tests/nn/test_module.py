@@ -28,7 +28,7 @@ def test_parameter_is_a_float_tensor_that_requires_grad():
     assert nn.Conv2d(1, 2, 3, dtype=np.float64).weight.dtype == np.float64
     t = tc.Tensor([1.0, 2.0])
     shared = nn.Parameter(t)
-    assert shared.data is t.data  # shares storage like torch.nn.Parameter(tensor)
+    assert shared._array is t._array  # shares storage like torch.nn.Parameter(tensor)
     assert repr(nn.Parameter([1.0])).startswith("Parameter containing:\n")
 
 

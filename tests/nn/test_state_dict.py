@@ -42,7 +42,7 @@ def test_state_dict_values_are_detached_tensors():
     model = nn.Linear(3, 2)
     sd = model.state_dict()
     assert all(isinstance(v, tc.Tensor) and not v.requires_grad for v in sd.values())
-    assert sd["weight"].data is model.weight.data  # shares storage, as torch
+    assert sd["weight"]._array is model.weight._array  # shares storage, as torch
 
 
 @requires_torch
@@ -76,7 +76,7 @@ def test_loading_accepts_tensors_and_copies_values():
     dst.load_state_dict(src.state_dict())
     assert dst.weight is weight_obj  # the same Parameter, new values
     assert np.array_equal(dst.weight.numpy(), src.weight.numpy())
-    src.weight.data[...] = 0  # no aliasing after the load
+    src.weight._array[...] = 0  # no aliasing after the load
     assert dst.weight.numpy().any()
 
 

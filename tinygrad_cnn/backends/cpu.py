@@ -70,6 +70,29 @@ def copy(a):
     return a.copy()
 
 
+def assign(dst, src):
+    """dst[...] = src in place (src broadcast to dst's shape and cast to its dtype)."""
+    np.copyto(dst, src, casting="unsafe")
+
+
+def setitem(a, index, values):
+    """a[index] = values in place (NumPy's indexing and broadcasting rules)."""
+    a[index] = values
+
+
+def shares_memory(a, b):
+    """True when the two arrays may overlap in memory (a bounds check, no element walk)."""
+    return a is b or np.may_share_memory(a, b)
+
+
+def argsort(a, axis, descending):
+    """Stable sort order of ``a`` along ``axis``; NaN counts as the largest value (as torch)."""
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    flipped = np.argsort(np.flip(a, axis), axis=axis, kind="stable")
+    return a.shape[axis] - 1 - np.flip(flipped, axis)
+
+
 # ---- elementwise ------------------------------------------------------------------
 add, sub, mul, div, power = np.add, np.subtract, np.multiply, np.divide, np.power
 neg, exp, log, sqrt, abs, tanh = np.negative, np.exp, np.log, np.sqrt, np.abs, np.tanh

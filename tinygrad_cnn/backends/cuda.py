@@ -53,6 +53,54 @@ def copy(a):
     return rt.duplicate(a)
 
 
+def assign(dst, src):
+    """dst[...] = src in place (src broadcast to dst's shape and cast to its dtype)."""
+    src = src if rt.is_device_array(src) else _upload_like(src, dst.dtype)
+    shape = tuple(dst.shape)
+    rt.copy_view(src, 0, rt.broadcast_strides(tuple(src.shape), shape), dst, 0,
+                 rt.contiguous_strides(shape), shape)
+
+
+def _upload_like(host, dtype):
+    """A host value as a device array of ``dtype``."""
+    return rt.upload(np.asarray(host, dtype=dtype))
+
+
+def setitem(a, index, values):
+    """a[index] = values in place. Runs on the host (a copy each way): there is no device
+    scatter-assign kernel."""
+    host = a.copy_to_host()
+    parts = index if isinstance(index, tuple) else (index,)
+    parts = tuple(i.copy_to_host() if rt.is_device_array(i) else i for i in parts)
+    host[parts if isinstance(index, tuple) else parts[0]] = to_numpy(values)
+    assign(a, rt.upload(host))
+
+
+def shares_memory(a, b):
+    """True when two device arrays overlap in memory (their address ranges intersect)."""
+    if a is b:
+        return True
+    if not (rt.is_device_array(a) and rt.is_device_array(b)) or a.size == 0 or b.size == 0:
+        return False
+    (a0, a1), (b0, b1) = _address_range(a), _address_range(b)
+    return a0 < b1 and b0 < a1
+
+
+def _address_range(a):
+    host = getattr(a, "_ary", None)  # the simulator's device arrays wrap a NumPy array
+    start = (host.__array_interface__["data"][0] if host is not None
+             else a.device_ctypes_pointer.value)
+    return start, start + a.nbytes
+
+
+def argsort(a, axis, descending):
+    """Stable sort order along ``axis``, NaN largest. Sorting runs on the host (a copy each
+    way): there is no device sort kernel."""
+    from tinygrad_cnn.backends import cpu
+
+    return rt.upload(cpu.argsort(a.copy_to_host(), axis, descending))
+
+
 def _shape(shape):
     return (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
 

@@ -43,10 +43,10 @@ def _host_storage(tensor, what):
 
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what} expects a tinygrad_cnn Tensor, got {type(tensor).__name__}")
-    if tensor.device != "cpu" or not isinstance(tensor.data, np.ndarray):
+    if tensor.device != "cpu" or not isinstance(tensor._array, np.ndarray):
         raise ValueError(f"{what} works on CPU tensors (MPI moves host memory), got a tensor "
                          f"on {tensor.device!r}; reduce tensor.cpu() and copy the result back")
-    return tensor.data
+    return tensor._array
 
 
 def _check_group(group):
@@ -63,6 +63,7 @@ def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """
     _check_group(group)
     arr = _host_storage(tensor, "all_reduce")
+    tensor._version_counter.value += 1   # written in place: saved copies of it are now stale
     mpi_op = _mpi_op(op, arr.dtype)
     buf = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     comm = _comm()
@@ -116,6 +117,7 @@ def broadcast(tensor, src, group=None, async_op=False):
     if not 0 <= int(src) < size:
         raise ValueError(f"broadcast src must be a rank in 0..{size - 1}, got {src}")
     buf = arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+    tensor._version_counter.value += 1
     _comm().Bcast(buf, root=int(src))
     if buf is not arr:
         np.copyto(arr, buf)

@@ -37,7 +37,7 @@ class _Bucket:
         """Copy the parameters' gradients into the flat buffer."""
         at = 0
         for p, n in zip(self.params, self.sizes):
-            self.flat[at:at + n] = p.grad.data.reshape(-1)
+            self.flat[at:at + n] = p.grad._array.reshape(-1)
             at += n
 
     def unpack(self, scale):
@@ -45,7 +45,7 @@ class _Bucket:
         self.flat *= self.flat.dtype.type(scale)
         at = 0
         for p, n in zip(self.params, self.sizes):
-            np.copyto(p.grad.data, self.flat[at:at + n].reshape(p.shape))
+            np.copyto(p.grad._array, self.flat[at:at + n].reshape(p.shape))
             at += n
 
 

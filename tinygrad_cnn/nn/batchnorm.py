@@ -28,8 +28,8 @@ def _check(x, running_mean, running_var, weight, bias, training):
 def _update_running(running, stat, momentum):
     """running = (1 - momentum) * running + momentum * stat, on the running tensor itself."""
     be, dt = running.backend, running.dtype.type
-    keep = be.mul(running.data, dt(1 - momentum))
-    running.data = be.add(keep, be.mul(be.astype(stat, running.dtype), dt(momentum)))
+    keep = be.mul(running._array, dt(1 - momentum))
+    running._array = be.add(keep, be.mul(be.astype(stat, running.dtype), dt(momentum)))
 
 
 def _affine_pair(weight, bias, x):
@@ -54,7 +54,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     _check(x, running_mean, running_var, weight, bias, training)
     if training:
-        mean, var = channel_stats(x.backend, x.data)
+        mean, var = channel_stats(x.backend, x._array)
         count = x.numel() // x.shape[1]
         if running_mean is not None:
             _update_running(running_mean, mean, momentum)
@@ -62,7 +62,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             unbiased = x.backend.mul(var, x.dtype.type(count / (count - 1)))
             _update_running(running_var, unbiased, momentum)
     else:
-        mean, var = running_mean.data, running_var.data
+        mean, var = running_mean._array, running_var._array
     weight, bias = _affine_pair(weight, bias, x)
     inputs = (x,) if weight is None else (x, weight, bias)
     return BatchNorm.apply(*inputs, mean=mean, var=var, eps=float(eps), batch_stats=bool(training))

@@ -118,7 +118,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
                               dilation=dilation, ceil_mode=ceil_mode)
     if not return_indices:
         return out
-    _, argmax = x.backend.max_pool2d_forward(x.data, kernel, stride, padding, dilation, ceil_mode)
+    _, argmax = x.backend.max_pool2d_forward(x._array, kernel, stride, padding, dilation, ceil_mode)
     return out, Tensor._wrap(x.backend.astype(argmax, np.int64), x.device)
 
 
@@ -194,7 +194,7 @@ def maxout(x, pieces):
                          f"to be divisible by pieces={pieces} (input shape {x.shape})")
     N, C = x.shape[:2]
     grouped = x.reshape((N, C // pieces, pieces) + x.shape[2:])
-    return grouped.max(dim=2)
+    return grouped.amax(dim=2)
 
 
 def dropout(x, p=0.5, training=True):
@@ -239,7 +239,7 @@ def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
     target = _check_targets(logits, target, "cross_entropy")
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    return ops.CrossEntropy.apply(logits, target=target.data, reduction=reduction,
+    return ops.CrossEntropy.apply(logits, target=target._array, reduction=reduction,
                                   label_smoothing=float(label_smoothing))
 
 
@@ -247,7 +247,7 @@ def nll_loss(log_probs, target, reduction="mean"):
     """Negative log-likelihood of (N, C) log-probabilities at the target classes."""
     _check_reduction(reduction)
     target = _check_targets(log_probs, target, "nll_loss")
-    return ops.NLLLoss.apply(log_probs, target=target.data, reduction=reduction)
+    return ops.NLLLoss.apply(log_probs, target=target._array, reduction=reduction)
 
 
 def mse_loss(input, target, reduction="mean"):

@@ -16,10 +16,11 @@ _LINEAR_GAINS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
 def _fill(tensor, values):
     """Write host ``values`` into ``tensor``'s data in place, in the tensor's dtype."""
     values = np.asarray(values, dtype=tensor.dtype)
-    if isinstance(tensor.data, np.ndarray):
-        np.copyto(tensor.data, values)
+    if isinstance(tensor._array, np.ndarray):
+        np.copyto(tensor._array, values)
+        tensor._version_counter.value += 1
     else:
-        tensor.data = tensor.backend.from_numpy(values)
+        tensor._array = tensor.backend.from_numpy(values)
     return tensor
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tinygrad_cnn.nn.parameter import Parameter
+from tinygrad_cnn.device import as_device
 from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys"]
@@ -226,8 +227,9 @@ class Module:
 
     def to(self, device):
         """Move every parameter, gradient and buffer to ``device`` in place; return self."""
+        device = as_device(device)
         for t in self._tensors():
-            t.data = t.to(device).data
+            t._array = t.to(device)._array
             if t.grad is not None:
                 t.grad = t.grad.to(device)
             t.device = device
@@ -242,7 +244,7 @@ class Module:
     def _cast_floats(self, dtype):
         for t in self._tensors():
             if t.dtype in FLOAT_TYPES:
-                t.data = t.backend.astype(t.data, np.dtype(dtype))
+                t._array = t.backend.astype(t._array, np.dtype(dtype))
                 if t.grad is not None:
                     t.grad = t.grad.astype(dtype)
         return self
@@ -300,7 +302,7 @@ class Module:
                                + "\n\t".join(errors))
         for key, arr in arrays.items():
             target = own[key]
-            target.data = target.backend.from_numpy(np.array(arr, dtype=target.dtype, copy=True))
+            target._array = target.backend.from_numpy(np.array(arr, dtype=target.dtype, copy=True))
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----------------------------------------------------------------------

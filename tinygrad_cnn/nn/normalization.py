@@ -49,14 +49,14 @@ class _BatchNorm(Module):
         if self.track_running_stats:
             for t, value in ((self.running_mean, 0), (self.running_var, 1),
                              (self.num_batches_tracked, 0)):
-                t.data = t.backend.full(t.shape, value, t.dtype)
+                t._array = t.backend.full(t.shape, value, t.dtype)
 
     def reset_parameters(self):
         """Running statistics reset; weight = 1, bias = 0."""
         self.reset_running_stats()
         for p, value in ((self.weight, 1), (self.bias, 0)):
             if p is not None:
-                p.data = p.backend.full(p.shape, value, p.dtype)
+                p._array = p.backend.full(p.shape, value, p.dtype)
 
     def _check_input(self, x):
         name = type(self).__name__
@@ -72,7 +72,7 @@ class _BatchNorm(Module):
             return 0.0 if self.momentum is None else self.momentum
         counter = self.num_batches_tracked
         count = int(counter.item()) + 1
-        counter.data = counter.backend.from_numpy(np.array(count, dtype=np.int64))
+        counter._array = counter.backend.from_numpy(np.array(count, dtype=np.int64))
         return 1.0 / count if self.momentum is None else self.momentum
 
     def forward(self, x):

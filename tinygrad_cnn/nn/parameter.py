@@ -1,7 +1,7 @@
 """Parameter: a Tensor that a Module registers as a learnable weight."""
 import numpy as np
 
-from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor
+from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor, VersionCounter
 
 
 class Parameter(Tensor):
@@ -19,11 +19,14 @@ class Parameter(Tensor):
         if not isinstance(data, Tensor):
             data = Tensor(data)  # Tensor's rules: floats default to float32
         # share the storage, as torch.nn.Parameter(tensor) does
-        array = data.data
+        array = data._array
         if data.dtype not in FLOAT_TYPES:
             array = data.backend.astype(array, np.float32)
-        self.data, self.device = array, data.device
+        self._array, self.device = array, data.device
         self.grad, self._ctx = None, None
+        shares = array is data._array
+        self._version_counter = data._version_counter if shares else VersionCounter()
+        self._base = None
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self):

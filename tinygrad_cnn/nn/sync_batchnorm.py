@@ -108,7 +108,7 @@ class SyncBatchNorm(_BatchNorm):
         if x.dtype.kind != "f":
             raise TypeError(f"SyncBatchNorm expects a float32 or float64 input, got {x.dtype}")
         factor = self._momentum_factor()
-        mean, var, count = global_channel_stats(x.backend, x.data)
+        mean, var, count = global_channel_stats(x.backend, x._array)
         if count <= 1:
             raise ValueError(f"expected more than 1 value per channel when training, got "
                              f"input shape {x.shape} on every rank")

@@ -9,3 +9,6 @@ from tinygrad_cnn.ops.linalg import MatMul  # noqa: F401
 from tinygrad_cnn.ops.conv import Conv2d  # noqa: F401
 from tinygrad_cnn.ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: F401
 from tinygrad_cnn.ops.softmax import CrossEntropy, LogSoftmax, NLLLoss, Softmax  # noqa: F401
+from tinygrad_cnn.ops.inplace_support import (  # noqa: F401
+    Cast, Clone, CopyFrom, Fill, TakeAlongDim, ToDevice,
+)

@@ -26,7 +26,7 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = be.zeros(p.shape, p.dtype)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        be.adam_update(p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], state["step"],
+        be.adam_update(p._array, p.grad._array, state["exp_avg"], state["exp_avg_sq"], state["step"],
                        group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
                        group["decoupled_weight_decay"])
 

@@ -68,6 +68,9 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:
                     self._update(p, group, self.state.setdefault(p, {}))
+                    # _update changed p in place: a backward through a graph that saved p
+                    # before this step now raises, as in torch
+                    p._version_counter.value += 1
 
     def _update(self, p, group, state):
         raise NotImplementedError(f"{type(self).__name__} does not implement _update")

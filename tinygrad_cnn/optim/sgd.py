@@ -19,7 +19,7 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _update(self, p, group, state):
-        buf = p.backend.sgd_update(p.data, p.grad.data, state.get("momentum_buffer"),
+        buf = p.backend.sgd_update(p._array, p.grad._array, state.get("momentum_buffer"),
                                    group["lr"], group["momentum"], group["dampening"],
                                    group["nesterov"], group["weight_decay"])
         if buf is not None:

@@ -9,3 +9,6 @@ from tinygrad_cnn.ops.linalg import MatMul  # noqa: F401
 from tinygrad_cnn.ops.conv import Conv2d  # noqa: F401
 from tinygrad_cnn.ops.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d  # noqa: F401
 from tinygrad_cnn.ops.softmax import CrossEntropy, LogSoftmax, NLLLoss, Softmax  # noqa: F401
+from tinygrad_cnn.ops.conv_transpose import ConvTranspose2d  # noqa: F401,E402
+from tinygrad_cnn.ops.gelu import GELU  # noqa: F401,E402
+from tinygrad_cnn.ops.log_sigmoid import LogSigmoid  # noqa: F401,E402

@@ -132,20 +132,30 @@ def silu(input, inplace=False):
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels with probability p (one draw per (N, C) plane), scale the rest by
-    1/(1-p). (N, C, H, W) or unbatched (C, H, W) input, as torch."""
+    1/(1-p). As torch, a 3-D input is read as (N, C, L) (channel-wise 1-D dropout), with
+    torch's warning; other ranks than 3 and 4 warn too."""
+    import warnings
+
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if input.ndim not in (3, 4):
-        raise ValueError(f"dropout2d expects a 3-D (C, H, W) or 4-D (N, C, H, W) input, got "
-                         f"shape {input.shape}")
+        warnings.warn(f"dropout2d: received a {input.ndim}-D input; dropout2d is meant for 3-D "
+                      f"or 4-D inputs (as torch, this is deprecated: use dropout)", stacklevel=2)
+    elif input.ndim == 3:
+        warnings.warn("dropout2d: received a 3-D input and, as torch, treats it as (N, C, L), "
+                      "dropping channels of 1-D maps; use dropout1d for that, or add a batch "
+                      "dim for a (C, H, W) image", stacklevel=2)
     if not training or p == 0:
         return input
+    if input.ndim < 2:
+        raise ValueError(f"dropout2d needs at least 2 dims (N, C, ...), got shape {input.shape}")
     if p == 1:
         return input * 0
-    planes = input.shape[:-2]
+    planes = input.shape[:2]
     keep = tc_random.generator().random(planes) >= p
-    mask = (keep.astype(input.dtype) / input.dtype.type(1 - p)).reshape(planes + (1, 1))
-    return input * Tensor(mask, device=input.device)
+    mask = (keep.astype(input.dtype) / input.dtype.type(1 - p)).reshape(
+        planes + (1,) * (input.ndim - 2))
+    return input * Tensor(mask, dtype=input.dtype, device=input.device)
 
 
 # ---- normalisation --------------------------------------------------------------------
@@ -177,6 +187,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if num_groups < 1 or C % num_groups:
         raise ValueError(f"group_norm: num_groups={num_groups} must divide the {C} channels")
     grouped = input.reshape(N, num_groups, -1)                        # (N, G, C/G * spatial)
+    if grouped.shape[2] == 1:
+        raise ValueError(f"group_norm expected more than 1 value per group (input shape "
+                         f"{input.shape}, num_groups={num_groups}), as torch")
     out = _normalise(grouped, 2, eps).reshape(input.shape)
     per_channel = (1, C) + (1,) * (input.ndim - 2)
     if weight is not None:
@@ -235,6 +248,10 @@ def pad(input, pad, mode="constant", value=None):
                          f"got {mode!r}")
     if value not in (None, 0):
         raise ValueError(f"pad value is only used with mode='constant' (got value={value})")
+    if input.ndim - len(pairs) not in (1, 2):
+        raise ValueError(f"pad mode {mode!r} with {len(pad)} pad values needs a "
+                         f"{len(pairs) + 1}-D or {len(pairs) + 2}-D input, as torch; got shape "
+                         f"{input.shape}")
     if len(pairs) > 2 or any(b < 0 or a < 0 for b, a in pairs):
         raise NotImplementedError(f"pad mode {mode!r} supports padding the last 1 or 2 dims by "
                                   f"non-negative amounts here, got pad={pad}")

@@ -108,7 +108,7 @@ def _weighted_nll(logp, target, weight, ignore_index, reduction, what):
     w_rows = w_host[safe] * keep                                      # (M,) weight per target
     picks = np.zeros((M, C), dtype=logp.dtype)
     picks[np.arange(M), safe] = w_rows
-    loss = -(rows * Tensor(picks, device=logp.device)).sum(1)          # (M,)
+    loss = -(rows * Tensor(picks, dtype=logp.dtype, device=logp.device)).sum(1)          # (M,)
     if reduction == "none":
         return loss.reshape(out_shape)
     if reduction == "sum":
@@ -166,7 +166,7 @@ def _smooth_term(logp, target, weight, ignore_index, reduction):
     keep = (labels != ignore_index).astype(logp.dtype)
     w = np.ones(rows.shape[1], logp.dtype) if weight is None else weight.numpy()
     mask = keep[:, None] * w[None, :].astype(logp.dtype)               # (M, C)
-    smooth = -(rows * Tensor(mask, device=logp.device)).sum(1)
+    smooth = -(rows * Tensor(mask, dtype=logp.dtype, device=logp.device)).sum(1)
     if reduction == "none":
         return smooth.reshape(out_shape)
     if reduction == "sum":
@@ -293,8 +293,12 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
     if log_target:
         loss = target.exp() * (target - input)
     else:                                          # 0 * log 0 = 0, as torch's xlogy
-        positive = Tensor((target.numpy() > 0).astype(input.dtype), device=input.device)
+        positive = Tensor(target.numpy() > 0, dtype=input.dtype, device=input.device)
         loss = target * ((target * positive + (1 - positive)).log() - input)
+    if reduction == "mean":
+        warnings.warn("kl_div reduction='mean' divides the total loss by both the batch size and "
+                      "the support size; 'batchmean' divides only by the batch size, the KL "
+                      "divergence's definition (torch gives the same warning)", stacklevel=2)
     if reduction == "batchmean":
         return loss.sum() / input.dtype.type(input.shape[0] if input.ndim else 1)
     return _reduce(loss, reduction)

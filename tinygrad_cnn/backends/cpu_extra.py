@@ -25,3 +25,8 @@ def conv2d_input_grad(grad, x_shape, w, stride, pad, dilation, groups):
     x_like = np.empty(tuple(x_shape), dtype=grad.dtype)
     return cpu.conv2d_backward(grad, (x_like, None), tuple(x_shape), w, stride, pad, dilation,
                                groups, (True, False))[0]
+
+
+def copy_into(dst, src):
+    """dst[...] = src, in place (src broadcast to dst's shape, cast to its dtype)."""
+    np.copyto(dst, src, casting="unsafe")

@@ -18,3 +18,10 @@ def conv2d_input_grad(grad, x_shape, w, stride, pad, dilation, groups):
 
     return conv2d_backward(grad, None, tuple(x_shape), w, stride, pad, dilation, groups,
                            (True, False))[0]
+
+
+def copy_into(dst, src):
+    """dst[...] = src, in place (src broadcast to dst's shape, cast to its dtype)."""
+    shape = tuple(dst.shape)
+    src_strides = rt.broadcast_strides(tuple(src.shape), shape)
+    rt.copy_view(src, 0, src_strides, dst, 0, rt.contiguous_strides(shape), shape)

@@ -77,6 +77,9 @@ class DataLoader:
 def _has_arrays(dataset):
     """True when the dataset exposes .images and .labels arrays of matching length."""
     images, labels = getattr(dataset, "images", None), getattr(dataset, "labels", None)
+    if getattr(dataset, "transform", None) is not None or getattr(
+            dataset, "target_transform", None) is not None:
+        return False                                   # items must go through the transforms
     return (isinstance(images, np.ndarray) and isinstance(labels, np.ndarray)
             and len(images) == len(labels) == len(dataset))
 

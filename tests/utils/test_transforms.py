@@ -1,0 +1,122 @@
+"""tinygrad_cnn.transforms against torchvision's functional transforms (same parameters,
+same pixels) and the random transforms' parameter draws."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import transforms as T
+from tv import torchvision_functional
+
+Image = pytest.importorskip("PIL.Image")
+torch = pytest.importorskip("torch")
+
+
+def _image(seed, h=13, w=17, mode="L"):
+    rng = np.random.default_rng(seed)
+    shape = (h, w) if mode == "L" else (h, w, 3)
+    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_to_tensor_and_normalize_match_torchvision(mode):
+    TVF = torchvision_functional()
+    img = _image(0, mode=mode)
+    ours, theirs = T.ToTensor()(img), TVF.to_tensor(img)
+    assert ours.dtype == np.float32 and ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    C = ours.shape[0]
+    mean, std = [0.1307, 0.2, 0.3][:C], [0.3081, 0.5, 0.25][:C]
+    pipeline = T.Compose([T.ToTensor(), T.Normalize(mean, std)])
+    np.testing.assert_allclose(pipeline(img).numpy(), TVF.normalize(theirs, mean, std).numpy(),
+                               rtol=1e-6, atol=1e-6)
+    arr = np.asarray(img)
+    np.testing.assert_array_equal(T.ToTensor()(arr).numpy(), ours.numpy())
+
+
+def test_normalize_errors():
+    with pytest.raises(ValueError, match="std evaluated to zero"):
+        T.Normalize([0.5], [0.0])(tc.Tensor.zeros(1, 2, 2))
+    with pytest.raises(TypeError, match="apply ToTensor first"):
+        T.Normalize([0.5], [1.0])(np.zeros((2, 2)))
+
+
+@settings(max_examples=20)
+@given(seed=st.integers(0, 1000), angle=st.floats(-60, 60), tx=st.integers(-4, 4),
+       ty=st.integers(-4, 4), scale=st.floats(0.7, 1.3), shx=st.floats(-15, 15),
+       shy=st.floats(-15, 15))
+def test_affine_and_rotate_match_torchvision_pixel_for_pixel(seed, angle, tx, ty, scale, shx,
+                                                             shy):
+    TVF = torchvision_functional()
+    img = _image(seed)
+    args = (angle, [tx, ty], scale, [shx, shy])
+    np.testing.assert_array_equal(np.asarray(T.affine(img, *args, fill=9)),
+                                  np.asarray(TVF.affine(img, *args, fill=9)))
+    x = np.asarray(img)[None].astype(np.float32) / 255
+    np.testing.assert_array_equal(T.affine(tc.Tensor(x), *args, fill=0.5).numpy(),
+                                  TVF.affine(torch.tensor(x), *args, fill=0.5).numpy())
+    tc.manual_seed(seed)
+    ours = T.RandomRotation((angle, angle), fill=3)(img)
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(TVF.rotate(img, angle, fill=3)))
+    tc.manual_seed(seed)
+    ours_t = T.RandomRotation((angle, angle))(tc.Tensor(x))
+    np.testing.assert_array_equal(ours_t.numpy(), TVF.rotate(torch.tensor(x), angle).numpy())
+
+
+@pytest.mark.parametrize("padding_mode", ["constant", "edge", "reflect", "symmetric"])
+def test_random_crop_is_pad_then_crop_at_a_drawn_corner(padding_mode):
+    TVF = torchvision_functional()
+    img = _image(3, 6, 7)
+    seen = set()
+    for seed in range(12):
+        tc.manual_seed(seed)
+        ours = T.RandomCrop((6, 7), padding=(2, 1), fill=5, padding_mode=padding_mode)(img)
+        padded = TVF.pad(img, [2, 1], fill=5, padding_mode=padding_mode)
+        arr, full = np.asarray(ours), np.asarray(padded)
+        corners = [(i, j) for i in range(full.shape[0] - 5) for j in range(full.shape[1] - 6)
+                   if (full[i:i + 6, j:j + 7] == arr).all()]
+        assert corners, "the crop is no window of torchvision's padded image"
+        seen.add(corners[0])
+    assert len(seen) > 3                                   # the corner really is random
+    t = T.RandomCrop(4, padding=2)(tc.Tensor(np.ones((3, 6, 6), np.float32)))
+    assert t.shape == (3, 4, 4)
+    with pytest.raises(ValueError, match=r"Required crop size \(9, 9\) is larger"):
+        T.RandomCrop(9)(img)
+    assert T.RandomCrop(9, pad_if_needed=True)(img).size == (9, 9)
+
+
+def test_random_transforms_are_reproducible_from_manual_seed():
+    img = _image(1)
+    pipeline = T.Compose([T.RandomAffine(20, translate=(0.1, 0.2), scale=(0.9, 1.1), shear=10),
+                          T.RandomHorizontalFlip(), T.RandomCrop(10, padding=2), T.ToTensor()])
+    tc.manual_seed(4)
+    a = pipeline(img).numpy()
+    tc.manual_seed(4)
+    np.testing.assert_array_equal(pipeline(img).numpy(), a)
+    flips = {bool((np.asarray(T.RandomHorizontalFlip()(img)) != np.asarray(img)).any())
+             for _ in range(20)}
+    assert flips == {True, False}
+
+
+def test_random_affine_parameter_ranges():
+    t = T.RandomAffine(degrees=(-5, 30), translate=(0.1, 0.3), scale=(0.5, 0.6),
+                       shear=(-2, 2, 10, 20))
+    tc.manual_seed(0)
+    for _ in range(50):
+        angle, (tx, ty), scale, (sx, sy) = t.get_params(10, 20)
+        assert -5 <= angle <= 30 and abs(tx) <= 2 and abs(ty) <= 3
+        assert 0.5 <= scale <= 0.6 and -2 <= sx <= 2 and 10 <= sy <= 20
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        T.RandomAffine(0, translate=(1.5, 0))
+    with pytest.raises(NotImplementedError, match="nearest"):
+        T.RandomRotation(10, interpolation="bilinear")
+
+
+def test_hflip_and_arrays_keep_their_type():
+    TVF = torchvision_functional()
+    img = _image(2, mode="RGB")
+    np.testing.assert_array_equal(np.asarray(T.hflip(img)), np.asarray(TVF.hflip(img)))
+    arr = np.asarray(img)
+    out = T.affine(arr, 10, (1, 0), 1.0, 0.0)
+    assert isinstance(out, np.ndarray) and out.shape == arr.shape and out.dtype == np.uint8

@@ -53,13 +53,14 @@ def default_collate(batch):
 
 
 def default_convert(data):
-    """One sample with NumPy arrays turned into Tensors (the batch_size=None path)."""
-    if isinstance(data, np.ndarray) and data.dtype.kind in "biuf":
-        return Tensor(data, dtype=data.dtype)
+    """One sample with NumPy arrays and scalars turned into Tensors (the batch_size=None
+    path); tuples come back as lists, namedtuples as their own type, as torch."""
+    if isinstance(data, (np.ndarray, np.generic)) and np.asarray(data).dtype.kind in "biuf":
+        return Tensor(np.asarray(data), dtype=np.asarray(data).dtype)
     if isinstance(data, collections.abc.Mapping):
         return {key: default_convert(v) for key, v in data.items()}
     if isinstance(data, tuple) and hasattr(data, "_fields"):
         return type(data)(*(default_convert(d) for d in data))
     if isinstance(data, (list, tuple)):
-        return type(data)(default_convert(d) for d in data)
+        return [default_convert(d) for d in data]
     return data

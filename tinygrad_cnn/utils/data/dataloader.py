@@ -102,13 +102,16 @@ class DataLoader:
     def __iter__(self):
         # as torch: each epoch first draws a base seed (the workers' seeds), then the
         # sampler draws its shuffle, so the order does not depend on num_workers
-        self._base_seed = int(tc_random.numpy_generator(self.generator).integers(2**63))
+        self._base_seed = self._epoch_seed()
         if self._iterable:
             return self._iterate_stream()
         batches = self._index_batches()
         if not self.num_workers:
             return (self._fetch(b) for b in batches)
         return self._background(batches)
+
+    def _epoch_seed(self):
+        return int(tc_random.numpy_generator(self.generator).integers(2**63))
 
     def _iterate_stream(self):
         items = iter(self.dataset)

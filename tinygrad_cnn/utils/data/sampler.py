@@ -62,8 +62,9 @@ class RandomSampler(Sampler):
         if self.replacement:
             return iter(rng.integers(0, n, self.num_samples).tolist())
         full, rest = divmod(self.num_samples, n) if n else (0, 0)
-        order = [rng.permutation(n) for _ in range(full)] + [rng.permutation(n)[:rest]]
-        return iter(np.concatenate(order).tolist())
+        order = [rng.permutation(n) for _ in range(full)] + ([rng.permutation(n)[:rest]]
+                                                             if rest else [])
+        return iter(np.concatenate(order).tolist() if order else [])
 
     def __len__(self):
         return self.num_samples

@@ -18,6 +18,7 @@ def _args(cfg):
                 groups=cfg.groups, dilation=cfg.dilation)
 
 
+@settings(max_examples=15)
 @given(cfg=conv_transpose_configs(), seed=seeds)
 def test_conv_transpose2d_matches_torch(cfg, seed):
     x, w = arrays(cfg.x_shape, seed), arrays(cfg.w_shape, seed + 1)

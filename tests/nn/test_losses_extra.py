@@ -2,7 +2,7 @@
 against torch (float64, values and gradients) and float64 central differences."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_cnn as tc
@@ -20,6 +20,7 @@ def _probs(shape, seed):
     return 1 / (1 + np.exp(-arrays(shape, seed, scale=2)))
 
 
+@settings(max_examples=10)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(shape=small_shapes(), seed=seeds)
 def test_regression_losses(reduction, shape, seed):
@@ -39,6 +40,7 @@ def test_regression_losses(reduction, shape, seed):
         gradcheck_fn(ours, [x, t])
 
 
+@settings(max_examples=10)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(shape=small_shapes(), seed=seeds, weighted=st.booleans())
 def test_binary_cross_entropy(reduction, shape, seed, weighted):
@@ -51,6 +53,7 @@ def test_binary_cross_entropy(reduction, shape, seed, weighted):
     gradcheck_fn(ours, [p, t])
 
 
+@settings(max_examples=10)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @given(shape=small_shapes(), seed=seeds, weighted=st.booleans())
 def test_bce_with_logits(reduction, shape, seed, weighted):

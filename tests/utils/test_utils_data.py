@@ -219,7 +219,7 @@ def test_persistent_workers_keep_their_threads_and_errors_propagate():
     with pytest.raises(KeyError, match="item 0 is corrupt"):
         list(DataLoader(Broken(), batch_size=4, num_workers=2))
     with pytest.raises(RuntimeError, match="timed out after 0.05 seconds"):
-        list(DataLoader(Slow(delay=0.5), batch_size=4, num_workers=1, timeout=0.05))
+        list(DataLoader(Slow(delay=0.2), batch_size=4, num_workers=1, timeout=0.05))
 
 
 def test_mnist_with_transforms_through_the_loader_matches_torchvision():

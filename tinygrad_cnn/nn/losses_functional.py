@@ -123,17 +123,24 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     C = input.shape[1] if input.ndim > 1 else input.shape[0]
     weight = _check_weight(weight, C, "nll_loss", input)
     target = _index_target(input, target, "nll_loss")
-    if input.ndim == 2 and weight is None and not np.any(target.numpy() == ignore_index):
-        _check_range(target, C, "nll_loss")
+    if input.ndim == 2 and weight is None and _plain(target, C, ignore_index, "nll_loss"):
         return ops.NLLLoss.apply(input, target=target.data, reduction=reduction)
     return _weighted_nll(input, target, weight, ignore_index, reduction, "nll_loss")
 
 
-def _check_range(target, C, what):
+def _plain(target, C, ignore_index, what):
+    """True when every target is a class in [0, C) and none is ignore_index (the fused op's
+    case); False when some target is ignore_index; an error naming a target out of range."""
     labels = target.numpy()
-    if labels.size and (labels.min() < 0 or labels.max() >= C):
+    if not labels.size:
+        return True
+    lo, hi = labels.min(), labels.max()
+    if lo <= ignore_index <= hi and np.any(labels == ignore_index):
+        return False
+    if lo < 0 or hi >= C:
         bad = labels[(labels < 0) | (labels >= C)][0]
         raise ValueError(f"{what} target {int(bad)} is outside [0, {C}) classes")
+    return True
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,
@@ -147,8 +154,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if isinstance(target, Tensor) and target.dtype.kind == "f" and target.shape == input.shape:
         return _soft_cross_entropy(input, target, weight, reduction, label_smoothing)
     target = _index_target(input, target, "cross_entropy")
-    if input.ndim == 2 and weight is None and not np.any(target.numpy() == ignore_index):
-        _check_range(target, C, "cross_entropy")
+    if input.ndim == 2 and weight is None and _plain(target, C, ignore_index, "cross_entropy"):
         return ops.CrossEntropy.apply(input, target=target.data, reduction=reduction,
                                       label_smoothing=float(label_smoothing))
     logp = input.log_softmax(1 if input.ndim > 1 else 0)

@@ -24,7 +24,7 @@ from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401
 from tinygrad_cnn.im2col import col2im, im2col  # noqa: F401
 from tinygrad_cnn.gradcheck import gradcheck  # noqa: F401
 from tinygrad_cnn.checkpoint import load, save  # noqa: F401
-from tinygrad_cnn import nn, optim  # noqa: F401
+from tinygrad_cnn import nn, optim, utils  # noqa: F401
 from tinygrad_cnn.summary import summary  # noqa: F401
 
 float32 = "float32"

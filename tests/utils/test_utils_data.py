@@ -249,3 +249,8 @@ def test_old_data_loader_honours_dataset_transforms():
     images, _ = next(iter(OldLoader(flip, batch_size=2)))
     plain = MNISTSample(train=False)
     np.testing.assert_allclose(images.numpy()[0, 0], plain[0][0][0][:, ::-1], rtol=1e-6)
+
+
+def test_reachable_as_torch_scripts_spell_it():
+    assert tc.utils.data.DataLoader is DataLoader
+    assert isinstance(tc.Generator().manual_seed(0), tc.Generator)

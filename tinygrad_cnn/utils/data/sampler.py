@@ -4,6 +4,8 @@ A sampler without a generator draws a fresh seed from the global generator (the 
 tc.manual_seed seeds) at every iteration, as torch's RandomSampler does, so shuffles are
 reproducible from tc.manual_seed; the permutations themselves are NumPy's, not torch's.
 """
+import itertools
+
 import numpy as np
 
 from tinygrad_cnn import random as tc_random
@@ -126,13 +128,10 @@ class BatchSampler(Sampler):
         return self._batches(iter(self.sampler))        # the sampler's shuffle is drawn now
 
     def _batches(self, indices):
-        batch = []
-        for idx in indices:
-            batch.append(idx)
-            if len(batch) == self.batch_size:
-                yield batch
-                batch = []
-        if batch and not self.drop_last:
+        while True:
+            batch = list(itertools.islice(indices, self.batch_size))    # C-speed chunking
+            if not batch or (self.drop_last and len(batch) < self.batch_size):
+                return
             yield batch
 
     def __len__(self):

@@ -45,7 +45,7 @@ class Generator:
         self.numpy = np.random.default_rng(self._seed)
 
     def manual_seed(self, seed):
-        """Reseed; returns the generator itself, as torch's (so Generator().manual_seed(0) works)."""
+        """Reseed; returns the generator itself, as torch's: Generator().manual_seed(0) works."""
         self._seed = int(seed)
         self.numpy = np.random.default_rng(self._seed)
         return self

@@ -68,7 +68,8 @@ class ToTensor:
         if _is_pil(pic) and pic.mode == "1":
             arr = arr.astype(np.uint8) * 255
         if arr.ndim not in (2, 3):
-            raise ValueError(f"ToTensor expects an (H, W) or (H, W, C) image, got shape {arr.shape}")
+            raise ValueError(f"ToTensor expects an (H, W) or (H, W, C) image, got shape "
+                             f"{arr.shape}")
         chw = (arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
         if chw.dtype == np.uint8:
             return Tensor(chw.astype(np.float32) / np.float32(255))

@@ -9,7 +9,7 @@ from tinygrad_cnn.utils.data.dataloader import DataLoader as _TorchStyleLoader
 
 
 class DataLoader(_TorchStyleLoader):
-    """Yield (images (B, 1, H, W) float32, labels (B,) int64) Tensors; shuffles with its own Generator.
+    """Yield (images (B, 1, H, W) float32, labels (B,) int64) Tensors, shuffled by its own generator.
 
     Datasets with `.images` (uint8 (N, H, W) or (N, 1, H, W)) and `.labels` arrays (and no
     transforms) are batched by indexing those arrays, so only the batch is converted; other

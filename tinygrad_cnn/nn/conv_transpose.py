@@ -10,7 +10,7 @@ from tinygrad_cnn.tensor import Tensor
 
 
 class ConvTranspose2d(Module):
-    """Transposed conv over NCHW input; weight (in, out/groups, kh, kw), bias (out,), torch's init."""
+    """Transposed conv over NCHW input; weight (in, out/groups, kh, kw), bias (out,), as torch."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",

@@ -340,7 +340,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     out = input
     for axis, (n, m, scale) in enumerate(zip(spatial, sizes, scales)):
         step = 1.0 / scale if scale is not None else n / m
-        src = np.minimum(np.floor(np.arange(m, dtype=np.float32) * np.float32(step)).astype(np.int64), n - 1)
+        src = np.floor(np.arange(m, dtype=np.float32) * np.float32(step))  # float32, as torch
+        src = np.minimum(src.astype(np.int64), n - 1)
         index = [slice(None)] * input.ndim
         index[2 + axis] = Tensor(src, device=input.device)
         out = out[tuple(index)]

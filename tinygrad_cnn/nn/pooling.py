@@ -90,6 +90,6 @@ class Upsample(Module):
                              self.recompute_scale_factor)
 
     def extra_repr(self):
-        what = f"size={self.size}" if self.size is not None else \
-            f"scale_factor={float(self.scale_factor) if not isinstance(self.scale_factor, tuple) else self.scale_factor}"
-        return f"{what}, mode={self.mode!r}"
+        if self.size is not None:
+            return f"size={self.size}, mode={self.mode!r}"
+        return f"scale_factor={self.scale_factor}, mode={self.mode!r}"

@@ -10,7 +10,8 @@ class RMSprop(Optimizer):
                  centered=False, capturable=False, foreach=None, maximize=False,
                  differentiable=False):
         _no_special_modes("RMSprop", capturable, differentiable)
-        defaults = dict(lr=check_hyper("learning rate", lr), alpha=check_hyper("alpha value", alpha),
+        defaults = dict(lr=check_hyper("learning rate", lr),
+                        alpha=check_hyper("alpha value", alpha),
                         eps=check_hyper("epsilon value", eps),
                         weight_decay=check_hyper("weight_decay value", weight_decay),
                         momentum=check_hyper("momentum value", momentum),
@@ -53,6 +54,9 @@ class Adagrad(Optimizer):
                     p.shape, group["initial_accumulator_value"], p.dtype)}
 
     def _update(self, p, group, state):
+        if not state:                                     # a group added after __init__
+            state.update(step=0, sum=p.backend.full(p.shape, group["initial_accumulator_value"],
+                                                    p.dtype))
         state["step"] += 1
         updates.adagrad_update(p.backend, p.data, p.grad.data, state, group["lr"],
                                group["lr_decay"], group["weight_decay"], group["eps"],

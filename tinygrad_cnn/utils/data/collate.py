@@ -13,9 +13,10 @@ from tinygrad_cnn.tensor import Tensor, stack
 
 def _stack_tensors(batch):
     first = batch[0]
-    if any(t.shape != first.shape for t in batch):
-        raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                           f"{first.shape} and {next(t.shape for t in batch if t.shape != first.shape)}")
+    other = next((t.shape for t in batch if t.shape != first.shape), None)
+    if other is not None:
+        raise RuntimeError(f"stack expects each tensor to be equal size, but got {first.shape} "
+                           f"and {other}")
     if first.device == "cpu" and not any(t.requires_grad for t in batch):
         return Tensor(np.stack([t.numpy() for t in batch]), dtype=first.dtype)
     return stack(batch)

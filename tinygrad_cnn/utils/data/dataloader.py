@@ -50,7 +50,8 @@ class DataLoader:
                        multiprocessing_context)
         self.dataset, self.num_workers, self.timeout = dataset, num_workers, timeout
         self.prefetch_factor = 2 if prefetch_factor is None and num_workers else prefetch_factor
-        self.pin_memory, self.pin_memory_device, self.in_order = pin_memory, pin_memory_device, in_order
+        self.pin_memory, self.pin_memory_device = pin_memory, pin_memory_device
+        self.in_order = in_order
         self.persistent_workers, self.worker_init_fn = persistent_workers, worker_init_fn
         self.multiprocessing_context, self.generator = multiprocessing_context, generator
         self._iterable = isinstance(dataset, IterableDataset)

@@ -20,6 +20,8 @@ OPS = {
     "conv_transpose": (lambda x, w, b: F.conv_transpose2d(x, w, b, 2, 1, 1, 2, (1, 2)),
                        [X4, (2, 2, 3, 2), (4,)]),
     "conv_transpose_plain": (lambda x, w: F.conv_transpose2d(x, w), [X4, (2, 3, 2, 2)]),
+    "conv_transpose_output_padding_by_dilation": (
+        lambda x, w: F.conv_transpose2d(x, w, None, 1, 1, (1, 1), 1, 2), [X4, (2, 3, 2, 2)]),
     "gelu": (lambda x: F.gelu(x) + F.gelu(x, "tanh") + F.silu(x), [(3, 4)]),
     "norms": (lambda x, w, b: F.layer_norm(x, (5, 4), None, None) + F.group_norm(x, 2, w, b)
               + F.local_response_norm(x, 3), [X4, (2,), (2,)]),

@@ -68,7 +68,8 @@ def test_output_size_argument_and_unbatched_input():
 
 def test_errors_name_the_problem():
     x, w = tc.Tensor.zeros(1, 2, 4, 4), tc.Tensor.zeros(2, 3, 3, 3)
-    with pytest.raises(ValueError, match="output_padding 2 .* smaller than the stride 2"):
+    with pytest.raises(ValueError, match="output_padding 2 .* smaller than either the stride 2 "
+                                         "or the dilation 1"):
         F.conv_transpose2d(x, w, stride=2, output_padding=2)
     with pytest.raises(ValueError, match="expected 2 input channels .* got 3"):
         F.conv_transpose2d(tc.Tensor.zeros(1, 3, 4, 4), w)
@@ -76,3 +77,12 @@ def test_errors_name_the_problem():
         F.conv_transpose2d(x, w, tc.Tensor.zeros(2))
     with pytest.raises(ValueError, match="groups=2 must divide in_channels"):
         nn.ConvTranspose2d(3, 4, 3, groups=2)
+
+
+def test_output_padding_below_the_dilation_but_not_the_stride():
+    x, w = np.random.default_rng(0).standard_normal((1, 2, 3, 4)), arrays((2, 3, 2, 3), 1)
+    args = dict(stride=1, padding=1, output_padding=(1, 2), dilation=(2, 3))
+    y = compare_fn(lambda *t: F.conv_transpose2d(*t, **args),
+                   lambda *t: TF.conv_transpose2d(*t, **args), [x, w])
+    assert y.shape == (1, 3, 4, 10)
+    gradcheck_fn(lambda *t: F.conv_transpose2d(*t, **args), [x, w])

@@ -49,23 +49,24 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride, dilation = positive_pair(stride, "stride"), positive_pair(dilation, "dilation")
     ph, pw = pair(padding, "padding")
     oph, opw = pair(output_padding, "output_padding")
-    out_hw = []
+    out_hw, extend = [], []
     for axis, size, k, s, p, op, d in (("height", H, KH, stride[0], ph, oph, dilation[0]),
                                        ("width", W, KW, stride[1], pw, opw, dilation[1])):
         if p < 0 or op < 0:
             raise ValueError(f"conv_transpose2d padding and output_padding must be >= 0, got "
                              f"{padding!r} and {output_padding!r}")
-        if op >= s:
+        if op >= max(s, d):
             raise ValueError(f"conv_transpose2d output_padding {op} ({axis}) must be smaller "
-                             f"than the stride {s} (torch also allows it below the dilation; "
-                             f"that case is not supported here)")
+                             f"than either the stride {s} or the dilation {d}")
         out = (size - 1) * s - 2 * p + d * (k - 1) + op + 1
-        if out < 1 or conv_out_size(out, k, s, 2 * p, d) != size:
+        if out < 1:
             raise ValueError(f"conv_transpose2d output {axis} would be {out} (input shape "
                              f"{input.shape}, kernel {k}, stride {s}, padding {p})")
         out_hw.append(out)
+        extend.append(conv_out_size(out, k, s, 2 * p, d) - size)     # > 0 when op >= stride
     y = ops.ConvTranspose2d.apply(input, weight, stride=stride, pad=(ph, ph, pw, pw),
-                                  dilation=dilation, groups=int(groups), out_hw=tuple(out_hw))
+                                  dilation=dilation, groups=int(groups), out_hw=tuple(out_hw),
+                                  extend=tuple(extend))
     if bias is None:
         return y
     if bias.shape != (Og * groups,):

@@ -254,3 +254,9 @@ def test_old_data_loader_honours_dataset_transforms():
 def test_reachable_as_torch_scripts_spell_it():
     assert tc.utils.data.DataLoader is DataLoader
     assert isinstance(tc.Generator().manual_seed(0), tc.Generator)
+
+
+def test_mnist_exposes_torchvision_data_and_targets():
+    ds = MNISTSample(train=False)
+    assert ds.data.shape == (1000, 28, 28) and ds.data.dtype == np.uint8
+    assert ds.targets.dtype == np.int64 and ds.targets.numpy().tolist() == ds.labels.tolist()

@@ -42,6 +42,20 @@ class ImageDataset:
     def __len__(self):
         return len(self.labels)
 
+    @property
+    def data(self):
+        """The images as a uint8 (N, 28, 28) Tensor (torchvision's name)."""
+        from tinygrad_cnn.tensor import Tensor
+
+        return Tensor(self.images, dtype=self.images.dtype)
+
+    @property
+    def targets(self):
+        """The labels as an int64 (N,) Tensor (torchvision's name)."""
+        from tinygrad_cnn.tensor import Tensor
+
+        return Tensor(self.labels)
+
     def __getitem__(self, i):
         target = int(self.labels[i])
         if self.target_transform is not None:

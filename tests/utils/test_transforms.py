@@ -51,10 +51,10 @@ def test_affine_and_rotate_match_torchvision_pixel_for_pixel(seed, angle, tx, ty
     TVF = torchvision_functional()
     img = _image(seed)
     args = (angle, [tx, ty], scale, [shx, shy])
-    np.testing.assert_array_equal(np.asarray(T.affine(img, *args, fill=9)),
+    np.testing.assert_array_equal(np.asarray(T.functional.affine(img, *args, fill=9)),
                                   np.asarray(TVF.affine(img, *args, fill=9)))
     x = np.asarray(img)[None].astype(np.float32) / 255
-    _equal_but_at_ties(T.affine(tc.Tensor(x), *args, fill=0.5).numpy(),
+    _equal_but_at_ties(T.functional.affine(tc.Tensor(x), *args, fill=0.5).numpy(),
                        TVF.affine(torch.tensor(x), *args, fill=0.5).numpy(), angle, (tx, ty),
                        scale, (shx, shy))
     tc.manual_seed(seed)
@@ -70,7 +70,7 @@ def _equal_but_at_ties(ours, theirs, angle, translate, scale, shear):
     """Pixel-equal, except where the source coordinate lies within 1e-4 of a rounding tie
     (x.5): torchvision finds those in float32 by a GEMM whose rounding we cannot copy."""
     H, W = ours.shape[-2:]
-    m = T._inverse_affine_matrix([0.0, 0.0], angle, translate, scale, shear)
+    m = T.functional._inverse_affine_matrix([0.0, 0.0], angle, translate, scale, shear)
     ys, xs = np.meshgrid(np.arange(H) - H / 2 + 0.5, np.arange(W) - W / 2 + 0.5, indexing="ij")
     sx = m[0] * xs + m[1] * ys + m[2] + W / 2 - 0.5
     sy = m[3] * xs + m[4] * ys + m[5] + H / 2 - 0.5
@@ -125,13 +125,56 @@ def test_random_affine_parameter_ranges():
     with pytest.raises(ValueError, match="between 0 and 1"):
         T.RandomAffine(0, translate=(1.5, 0))
     with pytest.raises(NotImplementedError, match="nearest"):
-        T.RandomRotation(10, interpolation="bilinear")
+        T.RandomRotation(10, interpolation="bilinear")(tc.Tensor.zeros(1, 4, 4))
+    with pytest.raises(ValueError, match="interpolation must be one of"):
+        T.RandomAffine(10, interpolation="cubic")
 
 
 def test_hflip_and_arrays_keep_their_type():
     TVF = torchvision_functional()
     img = _image(2, mode="RGB")
-    np.testing.assert_array_equal(np.asarray(T.hflip(img)), np.asarray(TVF.hflip(img)))
+    np.testing.assert_array_equal(np.asarray(T.functional.hflip(img)), np.asarray(TVF.hflip(img)))
     arr = np.asarray(img)
-    out = T.affine(arr, 10, (1, 0), 1.0, 0.0)
+    out = T.functional.affine(arr, 10, (1, 0), 1.0, 0.0)
     assert isinstance(out, np.ndarray) and out.shape == arr.shape and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_resize_center_crop_pad_match_torchvision(mode):
+    TVF = torchvision_functional()
+    img = _image(5, 11, 16, mode)
+    for size in (7, (9, 4), 20, (11, 16)):
+        for interpolation in ("nearest", "bilinear", "bicubic"):
+            ours = T.Resize(size, interpolation=interpolation)(img)
+            theirs = TVF.resize(img, size, interpolation=TVF.InterpolationMode(interpolation))
+            np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+        x = tc.Tensor(np.asarray(img).reshape(11, 16, -1).transpose(2, 0, 1).astype(np.float32))
+        np.testing.assert_array_equal(
+            T.Resize(size, interpolation="nearest")(x).numpy(),
+            TVF.resize(torch.tensor(x.numpy()), size,
+                       interpolation=TVF.InterpolationMode.NEAREST).numpy())
+    for size in (5, (4, 9), (15, 20)):
+        np.testing.assert_array_equal(np.asarray(T.CenterCrop(size)(img)),
+                                      np.asarray(TVF.center_crop(img, size)))
+    fill = 7 if mode == "L" else (1, 2, 3)
+    for padding in (2, (1, 3), (1, 2, 3, 4)):
+        for padding_mode in ("constant", "edge", "reflect", "symmetric"):
+            ours = T.Pad(padding, fill, padding_mode)(img)
+            theirs = TVF.pad(img, padding, fill, padding_mode)
+            np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    with pytest.raises(NotImplementedError, match="resize the PIL image before ToTensor"):
+        T.Resize(5)(tc.Tensor.zeros(1, 8, 8))
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_pil_affine_and_rotation_with_smooth_filters_match_torchvision(interpolation):
+    TVF = torchvision_functional()
+    img = _image(6, mode="RGB")
+    mode = TVF.InterpolationMode(interpolation)
+    np.testing.assert_array_equal(
+        np.asarray(T.functional.affine(img, 17.0, [2, -1], 1.1, [5.0, 3.0], interpolation,
+                                       fill=(9, 8, 7))),
+        np.asarray(TVF.affine(img, 17.0, [2, -1], 1.1, [5.0, 3.0], mode, fill=[9, 8, 7])))
+    np.testing.assert_array_equal(
+        np.asarray(T.functional.rotate(img, 33.0, interpolation, expand=True)),
+        np.asarray(TVF.rotate(img, 33.0, mode, expand=True)))

@@ -77,3 +77,18 @@ def test_apply_buffers_and_requires_grad():
     net.requires_grad_(False)
     assert not any(p.requires_grad for p in net.parameters())
     assert net.requires_grad_() is net and all(p.requires_grad for p in net.parameters())
+
+
+def test_named_modules_duplicates_and_get_submodule_like_torch():
+    shared = nn.Linear(2, 2)
+    ours = nn.Sequential(shared, nn.ReLU(), shared)
+    tshared = torch.nn.Linear(2, 2)
+    theirs = torch.nn.Sequential(tshared, torch.nn.ReLU(), tshared)
+    for dup in (True, False):
+        assert [n for n, _ in ours.named_modules(remove_duplicate=dup)] == [
+            n for n, _ in theirs.named_modules(remove_duplicate=dup)]
+    net = Net(nn)
+    assert net.get_submodule("heads.b.0") is net.heads["b"][0]
+    assert net.get_submodule("") is net
+    with pytest.raises(AttributeError, match="no submodule 'c'"):
+        net.get_submodule("heads.c")

@@ -109,3 +109,12 @@ def test_argument_errors():
         lr_scheduler.LambdaLR(opt, [math.cos] * 3)
     with pytest.raises(ValueError, match="T_mult >= 1"):
         lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0)
+
+
+def test_reduce_on_plateau_takes_a_loss_tensor():
+    opt, _ = _pair()
+    sched = lr_scheduler.ReduceLROnPlateau(opt, patience=0)
+    import tinygrad_cnn as tc
+    sched.step(tc.Tensor(1.0))
+    sched.step(tc.Tensor(2.0))
+    assert sched.get_last_lr() == pytest.approx([0.01, 0.02])

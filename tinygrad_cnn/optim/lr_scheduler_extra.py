@@ -166,7 +166,7 @@ class ReduceLROnPlateau:
 
     def step(self, metrics):
         """Record this epoch's metric; lower the learning rates after patience bad epochs."""
-        current = float(metrics)
+        current = float(metrics.item() if hasattr(metrics, "item") else metrics)  # a Tensor too
         self.last_epoch += 1
         if self._is_better(current):
             self.best, self.num_bad_epochs = current, 0

@@ -123,5 +123,59 @@ def arrays(shape, seed, dtype=np.float64, scale=1.0):
 
 seeds = st.integers(0, 2**32 - 1)
 
-small_shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
-"""Shapes of 1 to 3 dims, each 1..4 long: enough to exercise broadcasting and dims cheaply."""
+
+@dataclass
+class ConvTransposeConfig:
+    N: int
+    C: int
+    H: int
+    W: int
+    O: int
+    kh: int
+    kw: int
+    stride: tuple
+    padding: tuple
+    output_padding: tuple
+    dilation: tuple
+    groups: int
+    bias: bool
+
+    @property
+    def x_shape(self):
+        return (self.N, self.C, self.H, self.W)
+
+    @property
+    def w_shape(self):
+        return (self.C, self.O // self.groups, self.kh, self.kw)
+
+    @property
+    def out_hw(self):
+        return tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, k, s, p, op, d in
+                     zip((self.H, self.W), (self.kh, self.kw), self.stride, self.padding,
+                         self.output_padding, self.dilation))
+
+
+@st.composite
+def conv_transpose_configs(draw, max_size=5, max_channels=4):
+    """A transposed-conv configuration torch accepts: output_padding below the stride or the
+    dilation."""
+    groups = draw(st.integers(1, 2))
+    C = groups * draw(st.integers(1, max_channels // 2))
+    O = groups * draw(st.integers(1, max_channels // 2))
+    kh, kw = draw(pairs(1, 3))
+    stride, dilation = draw(pairs(1, 3)), draw(pairs(1, 2))
+    padding = draw(pairs(0, 2))
+    output_padding = (draw(st.integers(0, max(stride[0], dilation[0]) - 1)),
+                      draw(st.integers(0, max(stride[1], dilation[1]) - 1)))
+    H, W = draw(pairs(1, max_size))
+    cfg = ConvTransposeConfig(draw(st.integers(1, 2)), C, H, W, O, kh, kw, stride, padding,
+                              output_padding, dilation, groups, draw(st.booleans()))
+    assume(min(cfg.out_hw) >= 1)
+    return cfg
+
+
+@st.composite
+def small_shapes(draw, min_dims=1, max_dims=4, max_side=4):
+    """A tensor shape of min_dims..max_dims dims, each side 1..max_side."""
+    n = draw(st.integers(min_dims, max_dims))
+    return tuple(draw(st.integers(1, max_side)) for _ in range(n))

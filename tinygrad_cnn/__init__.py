@@ -19,12 +19,12 @@ from tinygrad_cnn.backends import blas_threads as _blas_threads  # noqa: E402
 _blas_threads._WORKERS_SPIN = _NUMPY_CAME_FIRST
 
 from tinygrad_cnn.grad_mode import enable_grad, is_enabled as is_grad_enabled, no_grad  # noqa: F401,E402
-from tinygrad_cnn.random import get_rng_state, manual_seed, set_rng_state  # noqa: F401
+from tinygrad_cnn.random import Generator, get_rng_state, manual_seed, set_rng_state  # noqa: F401
 from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401
 from tinygrad_cnn.im2col import col2im, im2col  # noqa: F401
 from tinygrad_cnn.gradcheck import gradcheck  # noqa: F401
 from tinygrad_cnn.checkpoint import load, save  # noqa: F401
-from tinygrad_cnn import nn, optim  # noqa: F401
+from tinygrad_cnn import nn, optim, utils  # noqa: F401
 from tinygrad_cnn import onnx  # noqa: F401,E402  (tc.onnx.export; the onnx package loads on use)
 from tinygrad_cnn.summary import summary  # noqa: F401
 

@@ -120,17 +120,17 @@ def test_activations_match_torch(ours, theirs, seed):
 def test_losses_match_torch(N, C, seed, reduction, smoothing):
     z, zt = both(arrays((N, C), seed, scale=4))
     target = np.random.default_rng(seed).integers(0, C, N)
-    out = F.cross_entropy(z, Tensor(target), reduction, smoothing)
+    out = F.cross_entropy(z, Tensor(target), reduction=reduction, label_smoothing=smoothing)
     ref = TF.cross_entropy(zt, torch.tensor(target), reduction=reduction, label_smoothing=smoothing)
     np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
     out.sum().backward()
     ref.sum().backward()
     check_grads([(z, zt)])
     lp, lpt = both(arrays((N, C), seed + 1))
-    np.testing.assert_allclose(F.nll_loss(lp, Tensor(target), reduction).numpy(),
+    np.testing.assert_allclose(F.nll_loss(lp, Tensor(target), reduction=reduction).numpy(),
                                TF.nll_loss(lpt, torch.tensor(target), reduction=reduction).detach().numpy(), **TOL)
     y, yt = both(arrays((N, C), seed + 2))
-    np.testing.assert_allclose(F.mse_loss(lp, y, reduction).numpy(),
+    np.testing.assert_allclose(F.mse_loss(lp, y, reduction=reduction).numpy(),
                                TF.mse_loss(lpt, yt, reduction=reduction).detach().numpy(), **TOL)
 
 

@@ -97,7 +97,7 @@ def test_loss_modules_match_torch(reduction):
         np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-5, atol=1e-6)
     a, b = (rng.standard_normal((3, 5)).astype(np.float32) for _ in range(2))
     xo, xt = tc.Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
-    lo = nn.MSELoss(reduction)(xo, tc.Tensor(b))
+    lo = nn.MSELoss(reduction=reduction)(xo, tc.Tensor(b))
     lt = tnn.MSELoss(reduction=reduction)(xt, torch.tensor(b))
     np.testing.assert_allclose(lo.numpy(), lt.detach().numpy(), rtol=1e-5, atol=1e-6)
     lo.sum().backward()

@@ -141,10 +141,10 @@ def test_cat_stack_gradcheck(seed, dim):
 def test_losses_gradcheck(N, C, seed, smoothing, reduction):
     logits = t64(arrays((N, C), seed, scale=3))
     target = Tensor(np.random.default_rng(seed).integers(0, C, N))
-    assert tc.gradcheck(lambda z: F.cross_entropy(z, target, reduction, smoothing), [logits])
-    assert tc.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction), [logits])
+    assert tc.gradcheck(lambda z: F.cross_entropy(z, target, reduction=reduction, label_smoothing=smoothing), [logits])
+    assert tc.gradcheck(lambda z: F.nll_loss(F.log_softmax(z, 1), target, reduction=reduction), [logits])
     other = t64(arrays((N, C), seed + 1))
-    assert tc.gradcheck(lambda a, b: F.mse_loss(a, b, reduction), [logits, other])
+    assert tc.gradcheck(lambda a, b: F.mse_loss(a, b, reduction=reduction), [logits, other])
 
 
 @given(seed=seeds)

@@ -758,3 +758,4 @@ def arange(n):
     """Integer positions 0..n-1, for gather/scatter indices."""
     return np.arange(n)
 from tinygrad_cnn.backends.cpu_optim import adam_update, sgd_update  # noqa: E402,F401
+from tinygrad_cnn.backends.cpu_extra import conv2d_input_grad, copy_into, erf  # noqa: E402,F401

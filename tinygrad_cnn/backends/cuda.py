@@ -170,3 +170,4 @@ from tinygrad_cnn.backends.cuda_conv import (  # noqa: E402,F401
 from tinygrad_cnn.backends.cuda_gemm import matmul  # noqa: E402,F401
 from tinygrad_cnn.backends.cuda_index import getitem, index_add  # noqa: E402,F401
 from tinygrad_cnn.backends.cuda_optim import adam_update, sgd_update  # noqa: E402,F401
+from tinygrad_cnn.backends.cuda_extra import conv2d_input_grad, copy_into, erf  # noqa: E402,F401

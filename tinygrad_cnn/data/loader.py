@@ -1,17 +1,24 @@
-"""DataLoader: batches of (images, labels) Tensors from a dataset, with seeded shuffling."""
+"""DataLoader: batches of (images, labels) Tensors from a dataset, with seeded shuffling.
+
+The same machinery as tinygrad_cnn.utils.data.DataLoader (its sampler, batch sampler and
+iteration), with a fetch of its own that batches MNIST-like datasets by indexing arrays.
+"""
 import numpy as np
 
+from tinygrad_cnn.utils.data.dataloader import DataLoader as _TorchStyleLoader
 
-class DataLoader:
-    """Yield (images (B, 1, H, W) float32, labels (B,) int64) Tensors; shuffles with its own Generator.
 
-    Datasets with `.images` (uint8 (N, H, W) or (N, 1, H, W)) and `.labels` arrays are batched by
-    indexing those arrays, so only the batch is converted; other datasets go through
-    `dataset[i] -> (image, label)`. Pixels are scaled to [0, 1], then `(x - mean) / std` when
-    `normalize=(mean, std)`. Each `iter(loader)` with shuffle=True draws a new permutation from
-    `loader.generator`; save and restore it with `state_dict()` / `load_state_dict()`.
-    `sampler=` (any iterable of indices with a length, such as a DistributedSampler) gives
-    the order instead, as torch's; it excludes shuffle=True.
+class DataLoader(_TorchStyleLoader):
+    """Yield (images (B, 1, H, W) float32, labels (B,) int64) Tensors, shuffled by its own generator.
+
+    Datasets with `.images` (uint8 (N, H, W) or (N, 1, H, W)) and `.labels` arrays (and no
+    transforms) are batched by indexing those arrays, so only the batch is converted; other
+    datasets go through `dataset[i] -> (image, label)`. Pixels are scaled to [0, 1], then
+    `(x - mean) / std` when `normalize=(mean, std)`. Each `iter(loader)` with shuffle=True draws
+    a new permutation from `loader.generator` (a numpy Generator seeded by `seed`); save and
+    restore it with `state_dict()` / `load_state_dict()`. `sampler=` (any iterable of indices
+    with a length, such as a DistributedSampler) gives the order instead, as torch's; it
+    excludes shuffle=True.
     """
 
     def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None,
@@ -23,39 +30,22 @@ class DataLoader:
             if float(std) == 0.0:
                 raise ValueError(f"normalize std must be non-zero, got {normalize}")
             normalize = (np.float32(mean), np.float32(std))
-        self.dataset = dataset
-        self.batch_size = int(batch_size)
+        super().__init__(dataset, int(batch_size), bool(shuffle), sampler=sampler,
+                         drop_last=bool(drop_last), generator=np.random.default_rng(seed))
         self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
         self.normalize = normalize
-        self.generator = np.random.default_rng(seed)
         self._fast = _has_arrays(dataset)
-        if sampler is not None and self.shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
-        self.sampler = sampler
 
-    def __len__(self):
-        n = len(self.dataset) if self.sampler is None else len(self.sampler)
-        b = self.batch_size
-        return n // b if self.drop_last else -(-n // b)
-
-    def __iter__(self):
-        # the permutation is drawn here, not lazily, so the RNG state after iter() is well defined
-        n = len(self.dataset)
-        if self.sampler is not None:
-            return self._batches(np.fromiter(iter(self.sampler), dtype=np.int64))
-        order = self.generator.permutation(n) if self.shuffle else np.arange(n)
-        return self._batches(order)
-
-    def _batches(self, order):
-        from tinygrad_cnn.tensor import Tensor  # lazy: keeps `import tinygrad_cnn.data` light and acyclic
-        stop = len(self) * self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
-            idx = order[start:start + self.batch_size]
-            images, labels = self._fetch(idx)
-            yield Tensor(images), Tensor(labels)
+    def _epoch_seed(self):
+        return 0          # no workers, so no worker seed: each epoch draws only its permutation
 
     def _fetch(self, idx):
+        from tinygrad_cnn.tensor import Tensor
+
+        images, labels = self._arrays(np.asarray(idx, dtype=np.int64))
+        return Tensor(images), Tensor(labels)
+
+    def _arrays(self, idx):
         """Return (float32 (B, 1, H, W), int64 (B,)) NumPy arrays for dataset indices idx."""
         if self._fast:
             images = self.dataset.images[idx]
@@ -95,6 +85,9 @@ class DataLoader:
 def _has_arrays(dataset):
     """True when the dataset exposes .images and .labels arrays of matching length."""
     images, labels = getattr(dataset, "images", None), getattr(dataset, "labels", None)
+    if getattr(dataset, "transform", None) is not None or getattr(
+            dataset, "target_transform", None) is not None:
+        return False                                   # items must go through the transforms
     return (isinstance(images, np.ndarray) and isinstance(labels, np.ndarray)
             and len(images) == len(labels) == len(dataset))
 

@@ -27,17 +27,43 @@ def cache_dir():
 
 
 class ImageDataset:
-    """Images (N, 28, 28) uint8 and labels (N,) int64; items are (float32 (1, 28, 28) in [0, 1], int)."""
+    """Images (N, 28, 28) uint8 and labels (N,) int64; items are (float32 (1, 28, 28) in [0, 1], int).
+
+    With ``transform`` (as torchvision's datasets) the item's image is instead the digit as a
+    PIL "L" image (a uint8 (28, 28) array when Pillow is missing) passed through transform;
+    ``target_transform`` maps the int label.
+    """
 
     classes = [f"{d} - {w}" for d, w in enumerate(
         "zero one two three four five six seven eight nine".split())]
+    transform = None
+    target_transform = None
 
     def __len__(self):
         return len(self.labels)
 
+    @property
+    def data(self):
+        """The images as a uint8 (N, 28, 28) Tensor (torchvision's name)."""
+        from tinygrad_cnn.tensor import Tensor
+
+        return Tensor(self.images, dtype=self.images.dtype)
+
+    @property
+    def targets(self):
+        """The labels as an int64 (N,) Tensor (torchvision's name)."""
+        from tinygrad_cnn.tensor import Tensor
+
+        return Tensor(self.labels)
+
     def __getitem__(self, i):
+        target = int(self.labels[i])
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        if self.transform is not None:
+            return self.transform(_as_pil(self.images[i])), target
         image = self.images[i].astype(np.float32)[None] / np.float32(255)  # (1, 28, 28)
-        return image, int(self.labels[i])
+        return image, target
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self)} images, train={self.train})\n  source: {self.source}"
@@ -62,8 +88,10 @@ class MNIST(ImageDataset):
     system_dirs = ()
     offline_hint = "Offline, MNISTSample() gives 5,000 real MNIST digits shipped with tinygrad_cnn."
 
-    def __init__(self, root=None, train=True, download=True, mirrors=None, timeout=5.0):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=True,
+                 mirrors=None, timeout=5.0):
         self.train = bool(train)
+        self.transform, self.target_transform = transform, target_transform
         names = self.files[self.train]
         dirs = self.search_dirs(root)
         paths = {n: _find(n, dirs) for n in names}
@@ -158,11 +186,12 @@ class MNISTSample(ImageDataset):
 
     train=True gives 4,000 digits (400 per class), train=False the 1,000 held out (100 per class);
     the stratified split is fixed in the file. root and download are accepted and ignored, so
-    this class can stand in for MNIST.
+    this class can stand in for MNIST (the same arguments, in torchvision's order).
     """
 
-    def __init__(self, train=True, root=None, download=True):
+    def __init__(self, root=None, train=True, transform=None, target_transform=None, download=True):
         self.train = bool(train)
+        self.transform, self.target_transform = transform, target_transform
         with np.load(SAMPLE_PATH, allow_pickle=False) as z:
             keep = z["train"] == self.train
             self.images = z["images"][keep]
@@ -179,3 +208,13 @@ def _find(name, dirs):
         if os.path.isfile(path):
             return path
     return None
+
+
+def _as_pil(image):
+    """A uint8 (H, W) digit as a PIL "L" image, as torchvision's datasets give; the array itself
+    when Pillow is not installed."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return image
+    return Image.fromarray(np.ascontiguousarray(image), mode="L")

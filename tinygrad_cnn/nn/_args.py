@@ -30,7 +30,8 @@ def positive_pair(value, name):
 def check_4d(x, what):
     """x must be a float tensor shaped (N, C, H, W)."""
     if x.ndim != 4:
-        raise ValueError(f"{what} expects a 4-D input (N, C, H, W), got shape {x.shape}")
+        raise ValueError(f"{what} expects a 4-D input (N, C, H, W) or an unbatched 3-D one "
+                         f"(C, H, W), got shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{what} expects a float32 or float64 input, got {x.dtype} "
                         f"(convert with .float())")

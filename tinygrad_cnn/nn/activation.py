@@ -116,3 +116,33 @@ class Maxout(Module):
 
     def extra_repr(self):
         return f"pieces={self.pieces}"
+
+
+class GELU(Module):
+    """x * Phi(x), exact (approximate="none") or by the tanh formula (approximate="tanh")."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x * sigmoid(x). ``inplace`` is accepted; the result is a new tensor."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return F.silu(x)
+
+    def extra_repr(self):
+        return _inplace_repr(self.inplace)

@@ -1,4 +1,4 @@
-"""Containers: Sequential (children named "0", "1", ...) and ModuleList."""
+"""Containers: Sequential and ModuleList (children named "0", "1", ...), ModuleDict."""
 from collections import OrderedDict
 
 from tinygrad_cnn.nn.module import Module
@@ -83,3 +83,90 @@ class ModuleList(Module):
         for m in modules:
             self.append(m)
         return self
+
+    def __setitem__(self, idx, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module")
+        self._modules[str(_index(idx, len(self), "ModuleList"))] = module
+
+    def __delitem__(self, idx):
+        items = list(self._modules.values())
+        if isinstance(idx, slice):
+            del items[idx]
+        else:
+            del items[_index(idx, len(items), "ModuleList")]
+        self._renumber(items)
+
+    def insert(self, index, module):
+        """Insert ``module`` before ``index`` (as list.insert)."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._renumber(items)
+
+    def _renumber(self, items):
+        self._modules.clear()
+        for m in items:
+            self.append(m)
+
+    def __iadd__(self, modules):
+        return self.extend(modules)
+
+    def __add__(self, other):
+        return ModuleList(list(self) + list(other))
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules whose parameters the parent registers, keyed by name."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key):
+        if key not in self._modules:
+            raise KeyError(key)
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        if not isinstance(key, str):
+            raise TypeError(f"ModuleDict keys must be strings, got {type(key).__name__}")
+        self.add_module(key, module)
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def pop(self, key):
+        """Remove ``key`` and return its module."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self):
+        self._modules.clear()
+
+    def update(self, modules):
+        """Add (name, module) pairs from a mapping or an iterable of pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for entry in pairs:
+            if len(entry) != 2:
+                raise ValueError(f"ModuleDict update expects (name, module) pairs, got {entry!r}")
+            self[entry[0]] = entry[1]

@@ -8,6 +8,13 @@ from tinygrad_cnn.nn._args import check_4d, pair, positive_pair
 from tinygrad_cnn.tensor import Tensor
 
 
+def _unbatched(fn, x, *args):
+    """fn on a (C, H, W) input as a batch of one, the batch dim removed again (as torch)."""
+    from tinygrad_cnn.nn.functional_extra import unbatched
+
+    return unbatched(fn, x, *args)
+
+
 # ---- convolution -------------------------------------------------------------------
 def _conv_padding(padding, kernel, stride, dilation):
     """(top, bottom, left, right) from an int, a pair, "same" or "valid"."""
@@ -31,6 +38,8 @@ def _conv_padding(padding, kernel, stride, dilation):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation, as PyTorch) of NCHW x with (O, C/groups, KH, KW) weight."""
+    if x.ndim == 3:  # unbatched (C, H, W), as torch
+        return _unbatched(conv2d, x, weight, bias, stride, padding, dilation, groups)
     check_4d(x, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d weight must be 4-D (out, in/groups, kh, kw), got {weight.shape}")
@@ -112,6 +121,9 @@ def _pool_args(x, what, kernel_size, stride, padding, dilation, ceil_mode):
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max pooling over NCHW windows; indices are flat h*W+w per plane, as PyTorch."""
+    if x.ndim == 3:  # unbatched (C, H, W), as torch
+        return _unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode,
+                          return_indices)
     kernel, stride, padding, dilation = _pool_args(x, "max_pool2d", kernel_size, stride,
                                                    padding, dilation, ceil_mode)
     out = ops.MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
@@ -124,6 +136,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Average pooling; padding counts as zeros when count_include_pad, as PyTorch."""
+    if x.ndim == 3:  # unbatched (C, H, W), as torch
+        return _unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode,
+                          count_include_pad)
     kernel, stride, padding, _ = _pool_args(x, "avg_pool2d", kernel_size, stride, padding, 1,
                                             ceil_mode)
     return ops.AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
@@ -132,6 +147,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
 
 def adaptive_avg_pool2d(x, output_size):
     """Average pooling to a fixed output size; (1, 1) is global average pooling."""
+    if x.ndim == 3:  # unbatched (C, H, W), as torch
+        return _unbatched(adaptive_avg_pool2d, x, output_size)
     check_4d(x, "adaptive_avg_pool2d")
     H, W = x.shape[2:]
     oh, ow = pair(output_size, "output_size") if not isinstance(output_size, (tuple, list)) else (
@@ -158,16 +175,17 @@ def linear(x, weight, bias=None):
     return out if bias is None else out + bias
 
 
-def relu(x):
+def relu(x, inplace=False):
+    """max(x, 0). ``inplace`` is accepted; the result is a new tensor."""
     return x.relu()
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x, negative_slope=0.01, inplace=False):
     """max(x, slope*x) for slope < 1; the notes' variant is negative_slope=0.1."""
     return ops.LeakyReLU.apply(x, slope=float(negative_slope))
 
 
-def elu(x, alpha=1.0):
+def elu(x, alpha=1.0, inplace=False):
     return ops.ELU.apply(x, alpha=float(alpha))
 
 
@@ -197,7 +215,7 @@ def maxout(x, pieces):
     return grouped.amax(dim=2)
 
 
-def dropout(x, p=0.5, training=True):
+def dropout(x, p=0.5, training=True, inplace=False):
     """Zero each element with probability p and scale the rest by 1/(1-p); identity in eval."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability must be in [0, 1], got {p}")
@@ -210,51 +228,12 @@ def dropout(x, p=0.5, training=True):
     return x * Tensor._wrap(x.backend.from_numpy(mask), x.device)
 
 
-# ---- losses ------------------------------------------------------------------------
-def _check_targets(logits, target, what):
-    if logits.ndim != 2:
-        raise ValueError(f"{what} expects (N, C) scores, got shape {logits.shape}")
-    if not isinstance(target, Tensor):
-        target = Tensor(np.asarray(target))
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"{what} target must hold integer class indices, got {target.dtype}")
-    N, C = logits.shape
-    if target.shape != (N,):
-        raise ValueError(f"{what} target must have shape ({N},), got {target.shape}")
-    labels = target.numpy()
-    if labels.size and (labels.min() < 0 or labels.max() >= C):
-        bad = labels[(labels < 0) | (labels >= C)][0]
-        raise ValueError(f"{what} target {int(bad)} is outside [0, {C}) classes")
-    return target
-
-
-def _check_reduction(reduction):
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-
-
-def cross_entropy(logits, target, reduction="mean", label_smoothing=0.0):
-    """Softmax cross-entropy of (N, C) logits against integer class indices."""
-    _check_reduction(reduction)
-    target = _check_targets(logits, target, "cross_entropy")
-    if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    return ops.CrossEntropy.apply(logits, target=target._array, reduction=reduction,
-                                  label_smoothing=float(label_smoothing))
-
-
-def nll_loss(log_probs, target, reduction="mean"):
-    """Negative log-likelihood of (N, C) log-probabilities at the target classes."""
-    _check_reduction(reduction)
-    target = _check_targets(log_probs, target, "nll_loss")
-    return ops.NLLLoss.apply(log_probs, target=target._array, reduction=reduction)
-
-
-def mse_loss(input, target, reduction="mean"):
-    """Mean (or summed) squared error."""
-    _check_reduction(reduction)
-    if input.shape != target.shape:
-        raise ValueError(f"mse_loss shapes differ: input {input.shape}, target {target.shape}")
-    sq = (input - target) ** 2
-    return sq if reduction == "none" else sq.mean() if reduction == "mean" else sq.sum()
 from tinygrad_cnn.nn.batchnorm import batch_norm  # noqa: E402,F401
+from tinygrad_cnn.nn.functional_extra import (  # noqa: E402,F401
+    adaptive_max_pool2d, conv_transpose2d, dropout2d, gelu, group_norm, interpolate, layer_norm,
+    local_response_norm, one_hot, pad, silu,
+)
+from tinygrad_cnn.nn.losses_functional import (  # noqa: E402,F401
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
+    l1_loss, logsigmoid, mse_loss, nll_loss, smooth_l1_loss,
+)

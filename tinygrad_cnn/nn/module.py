@@ -144,16 +144,29 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_modules(self, memo=None, prefix=""):
-        """(dotted name, module) for this module and all below it, depth first, once each."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) for this module and all below it, depth first, once each
+        (every occurrence when remove_duplicate=False)."""
         memo = set() if memo is None else memo
-        if id(self) in memo:
+        if id(self) in memo and remove_duplicate:
             return
         memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name)
+                yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,
+                                           remove_duplicate)
+
+    def get_submodule(self, target):
+        """The module at dotted path ``target`` ("" is this module), as torch's."""
+        module = self
+        for part in target.split(".") if target else []:
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} "
+                                     f"(looking up {target!r})")
+            module = child
+        return module
 
     def modules(self):
         """This module and every module below it."""

@@ -12,3 +12,6 @@ from tinygrad_cnn.ops.softmax import CrossEntropy, LogSoftmax, NLLLoss, Softmax 
 from tinygrad_cnn.ops.inplace_support import (  # noqa: F401
     Cast, Clone, CopyFrom, Fill, TakeAlongDim, ToDevice,
 )
+from tinygrad_cnn.ops.conv_transpose import ConvTranspose2d  # noqa: F401,E402
+from tinygrad_cnn.ops.gelu import GELU  # noqa: F401,E402
+from tinygrad_cnn.ops.log_sigmoid import LogSigmoid  # noqa: F401,E402

@@ -1,6 +1,11 @@
-"""Learning-rate schedulers with torch's formulas: StepLR, CosineAnnealingLR, OneCycleLR."""
+"""Learning-rate schedulers with torch's formulas: StepLR, CosineAnnealingLR, OneCycleLR, and
+(from lr_scheduler_extra.py) MultiStepLR, ExponentialLR, LambdaLR, LinearLR,
+CosineAnnealingWarmRestarts, ReduceLROnPlateau."""
 import math
 
+from tinygrad_cnn.optim.lr_scheduler_extra import (  # noqa: F401
+    CosineAnnealingWarmRestarts, ExponentialLR, LambdaLR, LinearLR, MultiStepLR, ReduceLROnPlateau,
+)
 from tinygrad_cnn.optim.one_cycle import OneCycleLR  # noqa: F401
 from tinygrad_cnn.optim.scheduler import LRScheduler, _check_positive_int
 

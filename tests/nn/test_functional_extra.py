@@ -91,11 +91,31 @@ def test_unbatched_conv_and_pooling_match_torch():
     assert layer(tc.Tensor(x.astype(np.float32))).shape == (2, 4, 3)
 
 
-def test_inplace_keywords_are_accepted():
+def test_inplace_true_overwrites_the_input_as_torch_does():
+    """inplace=True: the input takes the values and is returned; gradients still flow."""
+    values = np.array([-1.5, -0.25, 0.5, 2.0])
+    pairs = [(nn.ReLU(inplace=True), torch.nn.ReLU(inplace=True)),
+             (nn.LeakyReLU(0.1, inplace=True), torch.nn.LeakyReLU(0.1, inplace=True)),
+             (nn.ELU(inplace=True), torch.nn.ELU(inplace=True)),
+             (nn.SiLU(inplace=True), torch.nn.SiLU(inplace=True)),
+             (nn.Dropout(0.5, inplace=True).eval(), torch.nn.Dropout(0.5, inplace=True).eval())]
+    for ours, theirs in pairs:
+        w = tc.tensor(values, requires_grad=True)
+        wt = torch.tensor(values, requires_grad=True)
+        x, xt = w * 2, wt * 2
+        y, yt = ours(x), theirs(xt)
+        assert y is x, type(ours).__name__
+        np.testing.assert_allclose(x.detach().numpy(), xt.detach().numpy(), rtol=1e-12)
+        (y * y).sum().backward()
+        (yt * yt).sum().backward()
+        np.testing.assert_allclose(w.grad.numpy(), wt.grad.numpy(), rtol=1e-12,
+                                   err_msg=type(ours).__name__)
     x = tc.Tensor([-1.0, 2.0])
-    for layer in (nn.ReLU(inplace=True), nn.LeakyReLU(0.1, inplace=True), nn.ELU(inplace=True),
-                  nn.SiLU(inplace=True), nn.Dropout(0.5, inplace=True).eval(),
-                  nn.Dropout2d(inplace=True).eval()):
-        assert layer(x).shape == (2,)
-    assert F.relu(x, inplace=True).tolist() == [0.0, 2.0]
+    assert F.relu(x, inplace=True) is x and x.tolist() == [0.0, 2.0]
     assert F.dropout(x, 0.5, False, inplace=True) is x
+    leaf = tc.tensor([1.0, -1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf"):
+        F.relu(leaf, inplace=True)
+    d = tc.Tensor(np.ones((2, 3, 2, 2), np.float32))
+    out = nn.Dropout2d(0.5, inplace=True)(d)
+    assert out is d and set(np.unique(d.numpy())) <= {0.0, 2.0}

@@ -10,14 +10,14 @@ def _inplace_repr(inplace):
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; the result is a new tensor."""
+    """max(x, 0); ``inplace=True`` overwrites the input and returns it, as torch."""
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, x):
-        return F.relu(x)
+        return F.relu(x, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)
@@ -31,7 +31,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -45,7 +45,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -135,14 +135,14 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x * sigmoid(x). ``inplace`` is accepted; the result is a new tensor."""
+    """x * sigmoid(x); ``inplace=True`` overwrites the input and returns it, as torch."""
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, x):
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
     def extra_repr(self):
         return _inplace_repr(self.inplace)

@@ -176,17 +176,17 @@ def linear(x, weight, bias=None):
 
 
 def relu(x, inplace=False):
-    """max(x, 0). ``inplace`` is accepted; the result is a new tensor."""
-    return x.relu()
+    """max(x, 0); with ``inplace`` x itself is overwritten and returned (as torch)."""
+    return x.relu_() if inplace else x.relu()
 
 
 def leaky_relu(x, negative_slope=0.01, inplace=False):
     """max(x, slope*x) for slope < 1; the notes' variant is negative_slope=0.1."""
-    return ops.LeakyReLU.apply(x, slope=float(negative_slope))
+    return into(x, lambda v: ops.LeakyReLU.apply(v, slope=float(negative_slope)), inplace)
 
 
 def elu(x, alpha=1.0, inplace=False):
-    return ops.ELU.apply(x, alpha=float(alpha))
+    return into(x, lambda v: ops.ELU.apply(v, alpha=float(alpha)), inplace)
 
 
 def sigmoid(x):
@@ -222,15 +222,15 @@ def dropout(x, p=0.5, training=True, inplace=False):
     if not training or p == 0:
         return x
     if p == 1:
-        return x * 0
+        return into(x, lambda v: v * 0, inplace)
     keep = tc_random.generator().random(x.shape) >= p
     mask = keep.astype(x.dtype) / x.dtype.type(1 - p)
-    return x * Tensor._wrap(x.backend.from_numpy(mask), x.device)
+    return into(x, lambda v: v * Tensor._wrap(x.backend.from_numpy(mask), x.device), inplace)
 
 
 from tinygrad_cnn.nn.batchnorm import batch_norm  # noqa: E402,F401
 from tinygrad_cnn.nn.functional_extra import (  # noqa: E402,F401
-    adaptive_max_pool2d, conv_transpose2d, dropout2d, gelu, group_norm, interpolate, layer_norm,
+    into, adaptive_max_pool2d, conv_transpose2d, dropout2d, gelu, group_norm, interpolate, layer_norm,
     local_response_norm, one_hot, pad, silu,
 )
 from tinygrad_cnn.nn.losses_functional import (  # noqa: E402,F401

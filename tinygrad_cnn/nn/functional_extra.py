@@ -126,9 +126,16 @@ def gelu(input, approximate="none"):
     return ops.GELU.apply(input, approximate=approximate)
 
 
+def into(x, fn, inplace):
+    """fn(x), or with ``inplace`` (torch's ``inplace=True``) x overwritten with fn's values
+    through the graph (``x.copy_``) and returned; fn works on a clone, so what it saves for
+    backward is not the storage being overwritten."""
+    return x.copy_(fn(x.clone())) if inplace else fn(x)
+
+
 def silu(input, inplace=False):
-    """x * sigmoid(x) (swish). ``inplace`` is accepted; the result is a new tensor."""
-    return input * input.sigmoid()
+    """x * sigmoid(x) (swish); with ``inplace`` the input is overwritten and returned."""
+    return into(input, lambda v: v * v.sigmoid(), inplace)
 
 
 def dropout2d(input, p=0.5, training=True, inplace=False):
@@ -151,12 +158,13 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     if input.ndim < 2:
         raise ValueError(f"dropout2d needs at least 2 dims (N, C, ...), got shape {input.shape}")
     if p == 1:
-        return input * 0
+        return into(input, lambda v: v * 0, inplace)
     planes = input.shape[:2]
     keep = tc_random.generator().random(planes) >= p
     mask = (keep.astype(input.dtype) / input.dtype.type(1 - p)).reshape(
         planes + (1,) * (input.ndim - 2))
-    return input * Tensor(mask, dtype=input.dtype, device=input.device)
+    return into(input, lambda v: v * Tensor(mask, dtype=input.dtype, device=input.device),
+                inplace)
 
 
 # ---- normalisation --------------------------------------------------------------------

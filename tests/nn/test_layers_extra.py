@@ -39,7 +39,7 @@ def test_gelu_float32_stays_float32_and_matches_torch():
 def test_silu(shape, seed):
     x = arrays(shape, seed, scale=3)
     compare_fn(F.silu, TF.silu, [x])
-    gradcheck_fn(nn.SiLU(inplace=True), [x])
+    gradcheck_fn(nn.SiLU(), [x])   # inplace=True on a leaf raises, as torch
 
 
 @given(shape=small_shapes(min_dims=2), k=st.integers(1, 2), seed=seeds)

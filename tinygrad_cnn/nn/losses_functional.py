@@ -113,7 +113,15 @@ def _weighted_nll(logp, target, weight, ignore_index, reduction, what):
         return loss.reshape(out_shape)
     if reduction == "sum":
         return loss.sum()
-    return loss.sum() / logp.dtype.type(w_rows.sum())
+    return _weighted_mean(loss, w_rows.sum(), logp.dtype)
+
+
+def _weighted_mean(loss, total, dtype):
+    """loss.sum() / total; when every target is ignored (total 0), torch's nan loss with zero
+    gradients (a plain 0/0 would send nan gradients back)."""
+    if total == 0:
+        return loss.sum() * dtype.type(0) + dtype.type(np.nan)
+    return loss.sum() / dtype.type(total)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -179,7 +187,7 @@ def _smooth_term(logp, target, weight, ignore_index, reduction):
         return smooth.sum()
     kept = labels[labels != ignore_index]
     denom = w[kept].sum() if weight is not None else len(kept)
-    return smooth.sum() / logp.dtype.type(denom)
+    return _weighted_mean(smooth, denom, logp.dtype)
 
 
 def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
@@ -260,7 +268,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if values.size and not ((values >= 0) & (values <= 1)).all():
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                          "(apply sigmoid first, or use binary_cross_entropy_with_logits)")
-    loss = -(target * input.log().clip(lo=-100) + (1 - target) * (1 - input).log().clip(lo=-100))
+    loss = -(target * input.log().clamp(min=-100) + (1 - target) * (1 - input).log().clamp(min=-100))
     if weight is not None:
         loss = loss * _as_tensor(weight, input)
     return _reduce(loss, reduction)

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.compat import harness
+import compat_harness as harness
 
 torch = pytest.importorskip("torch")
 import tinygrad_cnn as tc  # noqa: E402

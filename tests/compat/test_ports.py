@@ -1,7 +1,7 @@
 """Four PyTorch training scripts, changed only in their imports (and data), against torch.
 
 Each test builds the torch and tinygrad_cnn versions of a script from one text
-(tests/compat/harness.py), starts both from the same weights and batches, runs the script's
+(tests/compat/compat_harness.py), starts both from the same weights and batches, runs the script's
 own functions for a few steps and compares the losses, predictions and weights.
 """
 import argparse

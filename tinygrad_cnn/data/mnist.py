@@ -6,6 +6,7 @@ Fashion-MNIST is by Zalando Research (Han Xiao, Kashif Rasul, Roland Vollgraf), 
 import os
 import re
 import sys
+import warnings
 
 import numpy as np
 
@@ -55,6 +56,23 @@ class ImageDataset:
         from tinygrad_cnn.tensor import Tensor
 
         return Tensor(self.labels)
+
+    # torchvision's deprecated names, which older code (the notes' 004 among it) still reads
+    @property
+    def train_data(self):
+        return _renamed("train_data", "data", self.data)
+
+    @property
+    def test_data(self):
+        return _renamed("test_data", "data", self.data)
+
+    @property
+    def train_labels(self):
+        return _renamed("train_labels", "targets", self.targets)
+
+    @property
+    def test_labels(self):
+        return _renamed("test_labels", "targets", self.targets)
 
     def __getitem__(self, i):
         target = int(self.labels[i])
@@ -218,3 +236,9 @@ def _as_pil(image):
     except ImportError:
         return image
     return Image.fromarray(np.ascontiguousarray(image), mode="L")
+
+
+def _renamed(old, new, value):
+    """``value``, with torchvision's warning that ``old`` is now called ``new``."""
+    warnings.warn(f"{old} has been renamed {new}", UserWarning, stacklevel=3)
+    return value

@@ -103,14 +103,17 @@ def main(argv=None):
         train_kwargs.update(accel_kwargs)
         test_kwargs.update(accel_kwargs)
 
-    # data: the offline MNIST sample stands in for torchvision's MNIST download
+    # data: the offline MNIST sample stands in for torchvision's MNIST download; the sample
+    # is stored class by class, so it is put in a fixed random order as MNIST's files are
+    import numpy as np
     from tinygrad_cnn import transforms
     from tinygrad_cnn.data import MNISTSample
     transform = transforms.Compose([
         transforms.ToTensor(),
         transforms.Normalize((0.1307,), (0.3081,))
     ])
-    dataset1 = MNISTSample(train=True, transform=transform)
+    sample = MNISTSample(train=True, transform=transform)
+    dataset1 = torch.utils.data.Subset(sample, np.random.default_rng(0).permutation(len(sample)))
     dataset2 = MNISTSample(train=False, transform=transform)
     train_loader = torch.utils.data.DataLoader(dataset1, **train_kwargs)
     test_loader = torch.utils.data.DataLoader(dataset2, **test_kwargs)

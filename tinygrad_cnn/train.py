@@ -14,7 +14,7 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import checkpoint, optim
 from tinygrad_cnn.atomic_file import atomic_write
-from tinygrad_cnn.models import get_model
+from tinygrad_cnn.models import GoogLeNetOutputs, get_model
 
 CHECKPOINT_FORMAT = "tinygrad_cnn.train/1"
 
@@ -77,11 +77,20 @@ def make_optimizer(name, params, lr):
     raise ValueError(f"unknown optimizer {name!r}; choose adam, adamw or sgd")
 
 
+def training_loss(output, labels):
+    """(logits, loss) of a training forward. GoogLeNet's training output also carries its
+    auxiliary logits: loss + 0.3 * (aux1 + aux2), torchvision's reference recipe."""
+    if isinstance(output, GoogLeNetOutputs):
+        aux = F.cross_entropy(output.aux_logits1, labels) + F.cross_entropy(output.aux_logits2,
+                                                                            labels)
+        return output.logits, F.cross_entropy(output.logits, labels) + aux * 0.3
+    return output, F.cross_entropy(output, labels)
+
+
 def train_step(model, opt, images, labels):
     """One forward, loss, backward and update; returns (loss, correct predictions)."""
     opt.zero_grad()
-    logits = model(images)
-    loss = F.cross_entropy(logits, labels)
+    logits, loss = training_loss(model(images), labels)
     loss.backward()
     opt.step()
     correct = int((logits.numpy().argmax(axis=1) == labels.numpy()).sum())

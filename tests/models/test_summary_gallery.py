@@ -1,0 +1,48 @@
+"""tc.summary over the gallery: nested containers, every parameter accounted for, layers the
+eval forward skips listed apart, and FLOPs that agree with torchvision's published counts."""
+import numpy as np
+import pytest
+
+import tinygrad_cnn as tc
+from tinygrad_cnn import models
+from torchvision_import import import_torchvision_models
+
+from test_digit_models import DIGIT_NAMES
+
+
+@pytest.mark.parametrize("name", DIGIT_NAMES)
+def test_every_parameter_is_in_a_row(name):
+    model = models.get_model(name)
+    report = tc.summary(model, (1, 1, 28, 28), print_fn=None)
+    assert report.total_params == sum(p.numel() for p in model.parameters())
+    assert sum(r.params for r in report.rows + report.not_run) == report.total_params
+    assert report.rows[-1].output_shape == (1, 10)
+    assert bool(report.not_run) == (name == "googlenet")        # the aux heads: training only
+    assert all(r.name.startswith("aux") for r in report.not_run)
+    text = str(report)
+    assert "not run by the eval forward" in text or name != "googlenet"
+    assert f"Total params: {report.total_params:,}" in text
+
+
+def test_adaptive_pool_flops_count_uneven_bins():
+    """14x14 -> 4x4: bins [0,4) [3,7) [7,11) [10,14) overlap, 16 rows and columns in all."""
+    model = tc.nn.Sequential(tc.nn.AdaptiveAvgPool2d((4, 4)))
+    report = tc.summary(model, (2, 3, 14, 14), print_fn=None)
+    assert report.rows[0].flops == 2 * 3 * 16 * 16
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, weights", [("alexnet", "AlexNet_Weights"),
+                                           ("googlenet", "GoogLeNet_Weights"),
+                                           ("resnet18", "ResNet18_Weights"),
+                                           ("densenet121", "DenseNet121_Weights")])
+def test_flops_match_torchvision_documented_ops(name, weights):
+    """torchvision documents each model's GFLOPS at 224x224 as multiply-adds of its convs and
+    linears (``_ops``, 3 decimals); the summary counts a multiply-add as 2 FLOPs."""
+    tv_models = import_torchvision_models()
+    if tv_models is None:
+        pytest.skip("torchvision not installed")
+    report = tc.summary(models.TORCHVISION_MODELS[name](), (1, 3, 224, 224), print_fn=None)
+    macs = sum(r.flops for r in report.rows if r.kind in ("Conv2d", "Linear")) / 2e9
+    documented = getattr(tv_models, weights).IMAGENET1K_V1.meta["_ops"]
+    np.testing.assert_allclose(macs, documented, atol=0.0005 + 1e-9)

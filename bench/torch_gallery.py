@@ -1,5 +1,5 @@
-"""PyTorch twins of tinygrad_cnn's digit-sized gallery (tinygrad_cnn.models.digits), layer for
-layer with the same state-dict keys, so weights load across and both frameworks train the
+"""PyTorch twins of tinygrad_cnn's digit models (tinygrad_cnn.models.notes and .digits), layer
+for layer with the same state-dict keys, so weights load across and both frameworks run the
 same architecture. Plain torch (no torchvision), for bench_models.py and bench_accuracy.py.
 """
 from collections import OrderedDict, namedtuple
@@ -262,7 +262,89 @@ class GoogLeNet(nn.Module):
         return GoogLeNetOutputs(logits, aux2, aux1) if self.training else logits
 
 
+# ---- the notes' networks (tinygrad_cnn.models.notes) ----------------------------------
+class LeNet5(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.AvgPool2d(2, 2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.AvgPool2d(2, 2))
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, num_classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+def _conv_relu_pool(c_in, c_out, pool_padding=0):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, 1, 1), nn.ReLU(),
+                         nn.MaxPool2d(2, 2, padding=pool_padding))
+
+
+class SimpleCNN(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.layer1, self.layer2 = _conv_relu_pool(1, 32), _conv_relu_pool(32, 64)
+        self.fc = nn.Linear(7 * 7 * 64, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.layer2(self.layer1(x)), 1))
+
+
+class DeepCNN(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        self.layer1, self.layer2 = _conv_relu_pool(1, 32), _conv_relu_pool(32, 64)
+        self.layer3 = _conv_relu_pool(64, 128, pool_padding=1)
+        self.fc1 = nn.Linear(4 * 4 * 128, 625)
+        self.layer4 = nn.Sequential(self.fc1, nn.ReLU(), nn.Dropout(0.5))
+        self.fc2 = nn.Linear(625, num_classes)
+
+    def forward(self, x):
+        out = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc2(self.layer4(torch.flatten(out, 1)))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, c_in, c_out, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                          nn.BatchNorm2d(c_out))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + self.shortcut(x))
+
+
+class NotesResNet(nn.Module):
+    def __init__(self, num_classes=10, widths=(16, 32, 64)):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, widths[0], 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(widths[0]), nn.ReLU())
+        blocks, c = [], widths[0]
+        for i, w in enumerate(widths):
+            blocks.append(ResidualBlock(c, w, 2 if i > 0 else 1))
+            c = w
+        self.stages = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.stages(self.stem(x))), 1))
+
+
 TWINS = {
+    "lenet5": LeNet5,
+    "simple-cnn": SimpleCNN,
+    "deep-cnn": DeepCNN,
+    "resnet": NotesResNet,
     "alexnet": AlexNet,
     "vgg11": VGG,
     "googlenet": GoogLeNet,

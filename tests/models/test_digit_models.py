@@ -13,6 +13,7 @@ from tinygrad_cnn.nn import functional as F
 from tinygrad_cnn.train import train_step, training_loss
 
 DIGIT_NAMES = ["alexnet", "vgg11", "googlenet", "resnet18", "preact-resnet18", "densenet"]
+NOTES_NAMES = ["lenet5", "simple-cnn", "deep-cnn", "resnet"]
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
@@ -70,7 +71,7 @@ def torch_gallery():
     return torch_gallery
 
 
-@pytest.mark.parametrize("name", DIGIT_NAMES)
+@pytest.mark.parametrize("name", DIGIT_NAMES + NOTES_NAMES)
 def test_matches_torch_twin(name, torch_gallery):
     """Same keys and shapes as the PyTorch twin; with our weights, the same eval logits
     (float32) and, without dropout, the same training loss and first-conv gradient (float64)."""
@@ -86,7 +87,7 @@ def test_matches_torch_twin(name, torch_gallery):
     with tc.no_grad(), torch.no_grad():
         np.testing.assert_allclose(ours(tc.Tensor(x)).numpy(), twin(torch.from_numpy(x)).numpy(),
                                    rtol=1e-4, atol=1e-5)
-    if name in ("alexnet", "vgg11", "googlenet"):
+    if name in ("alexnet", "vgg11", "googlenet", "deep-cnn"):
         return  # their training forward draws dropout masks
     ours, twin = ours.double().train(), twin.double().train()
     loss = F.cross_entropy(ours(tc.Tensor(x, dtype=np.float64)), tc.Tensor(y))

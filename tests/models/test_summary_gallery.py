@@ -46,3 +46,19 @@ def test_flops_match_torchvision_documented_ops(name, weights):
     macs = sum(r.flops for r in report.rows if r.kind in ("Conv2d", "Linear")) / 2e9
     documented = getattr(tv_models, weights).IMAGENET1K_V1.meta["_ops"]
     np.testing.assert_allclose(macs, documented, atol=0.0005 + 1e-9)
+
+
+def test_architectures_example_counts_the_notes_1x1_saving(capsys):
+    """examples/architectures.py: the 5x5 branch on 28x28x192 costs 28*28*32*5*5*192
+    multiplications directly and 28*28*16*192 + 28*28*32*5*5*16 behind a 1x1 reduction."""
+    import runpy
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[2] / "examples" / "architectures.py"
+    figures = runpy.run_path(str(example))["one_by_one_saving"]()
+    assert figures["direct"] == 28 * 28 * 32 * 5 * 5 * 192 == 120_422_400
+    assert figures["reduced"] == 28 * 28 * 16 * 192 + 28 * 28 * 32 * 5 * 5 * 16 == 12_443_648
+    # inception (3a) of the paper: 1x1 64, 3x3 128 (reduce 96), 5x5 32 (reduce 16), pool proj 32
+    assert figures["module"] == 28 * 28 * (192 * 64 + 192 * 96 + 96 * 9 * 128 + 192 * 16
+                                           + 16 * 25 * 32 + 192 * 32)
+    assert figures["naive"] == 28 * 28 * 192 * (64 + 9 * 128 + 25 * 32)
+    assert "fewer multiplications" in capsys.readouterr().out

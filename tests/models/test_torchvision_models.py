@@ -151,5 +151,8 @@ def test_googlenet_train_outputs_match_torchvision():
     assert out._fields == ref._fields == ("logits", "aux_logits2", "aux_logits1")
     for a, b in zip(out, ref):
         _assert_logits_close(a.numpy(), b.detach().numpy())
-    ours.eval()
+    ours.eval(), theirs.eval()
     assert isinstance(ours(tc.Tensor(x)), tc.Tensor)
+    ours.transform_input = theirs.transform_input = True     # ImageNet -> [-1, 1] per channel
+    with torch.no_grad():
+        _assert_logits_close(ours(tc.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).numpy())

@@ -7,10 +7,8 @@ import tinygrad_cnn as tc
 from tinygrad_cnn import models
 from torchvision_import import import_torchvision_models
 
-from test_digit_models import DIGIT_NAMES
 
-
-@pytest.mark.parametrize("name", DIGIT_NAMES)
+@pytest.mark.parametrize("name", list(models.DIGIT_MODELS))
 def test_every_parameter_is_in_a_row(name):
     model = models.get_model(name)
     report = tc.summary(model, (1, 1, 28, 28), print_fn=None)

@@ -156,3 +156,11 @@ def test_googlenet_train_outputs_match_torchvision():
     ours.transform_input = theirs.transform_input = True     # ImageNet -> [-1, 1] per channel
     with torch.no_grad():
         _assert_logits_close(ours(tc.Tensor(x)).numpy(), theirs(torch.from_numpy(x)).numpy())
+
+
+def test_resnet_zero_init_residual_zeroes_each_blocks_last_batch_norm():
+    model = models.resnet18(zero_init_residual=True)
+    blocks = [m for m in model.modules() if isinstance(m, models.resnet.BasicBlock)]
+    assert len(blocks) == 8
+    assert all(not b.bn2.weight.numpy().any() for b in blocks)
+    assert models.resnet18().layer1[0].bn2.weight.numpy().all()

@@ -69,7 +69,8 @@ class ReducedInception(nn.Module):
         self.b1 = nn.Conv2d(c_in, c1, 1)
         self.b3 = nn.Sequential(nn.Conv2d(c_in, r3, 1), nn.Conv2d(r3, c3, 3, padding=1))
         self.b5 = nn.Sequential(nn.Conv2d(c_in, r5, 1), nn.Conv2d(r5, c5, 5, padding=2))
-        self.pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(c_in, pool_proj, 1))
+        self.pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1),
+                                  nn.Conv2d(c_in, pool_proj, 1))
 
     def forward(self, x):
         return cat([self.b1(x), self.b3(x), self.b5(x), self.pool(x)], 1)

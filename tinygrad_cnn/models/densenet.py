@@ -72,7 +72,8 @@ class Transition(nn.Sequential):
 
 
 class DenseNet(nn.Module):
-    """DenseNet-BC: stem, dense blocks separated by transitions, norm5, ReLU, global pool, linear."""
+    """DenseNet-BC: stem, dense blocks separated by transitions, norm5, ReLU, global pool,
+    linear."""
 
     def __init__(self, growth_rate=32, block_config=(6, 12, 24, 16), num_init_features=64,
                  bn_size=4, drop_rate=0, num_classes=1000, *, in_channels=3, stem_kernel=7,

@@ -33,7 +33,8 @@ def vgg11_digits(num_classes=10):
 
 
 def resnet18_digits(num_classes=10):
-    """ResNet-18's [2, 2, 2, 2] BasicBlocks, widths 16-32-64-128, 3x3 stem; 28 -> 14 -> 7 -> 4 -> 2."""
+    """ResNet-18's [2, 2, 2, 2] BasicBlocks, widths 16-32-64-128, 3x3 stem:
+    28 -> 14 (max pool) -> 7 -> 4 -> 2."""
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes, in_channels=1, widths=(16, 32, 64, 128),
                   stem_kernel=3, stem_stride=1)
 

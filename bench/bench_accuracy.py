@@ -33,6 +33,8 @@ def parse_args():
                             "preact-resnet18", "densenet"))
     p.add_argument("--steps-per-epoch", type=int, default=None,
                    help="train on the first N batches of each epoch's order (default: all)")
+    p.add_argument("--same-init", action="store_true",
+                   help="torch starts from tinygrad_cnn's initial weights (gallery models)")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help=f"comma-separated subset of {','.join(FRAMEWORKS)}")
     p.add_argument("--skip-torch", action="store_true",
@@ -65,6 +67,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 # tinygrad_cnn sets its thread-policy default (OPENBLAS_THREAD_TIMEOUT) at import; it only
 # takes effect if it is imported before numpy and torch. Torch keeps its own OpenMP defaults.
 import tinygrad_cnn  # noqa: E402,F401
+import tinygrad_cnn.models  # noqa: E402,F401
 from tinygrad_cnn.train import TrainConfig, fit, load_datasets  # noqa: E402
 
 from machine import load_average, print_machine_header  # noqa: E402
@@ -130,6 +133,11 @@ def run_torch(epochs):
     else:
         import torch_gallery
         model = torch_gallery.TWINS[ARGS.model]()
+        if ARGS.same_init:  # the weights fit() starts from: manual_seed(seed), then get_model
+            tinygrad_cnn.manual_seed(ARGS.seed)
+            start = tinygrad_cnn.models.get_model(ARGS.model).state_dict()
+            model.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                                   for k, v in start.items()})
         loss_fn = lambda out, y: torch_gallery.training_loss(out, y)[1]  # noqa: E731
     opt = torch.optim.Adam(model.parameters(), lr=LR)
     order_rng = np.random.default_rng(ARGS.seed)   # DataLoader(shuffle=True, seed=seed) draws these
@@ -158,6 +166,8 @@ def print_header():
     print_machine_header(torch)
     print(f"load     average {load_average()} at start")
     steps = "all" if ARGS.steps_per_epoch is None else ARGS.steps_per_epoch
+    if ARGS.same_init:
+        print("init     torch starts from tinygrad_cnn's initial weights (--same-init)")
     print(f"protocol {ARGS.model}, Adam lr {LR:g}, batch {BATCH}, {ARGS.epochs} epochs of "
           f"{steps} steps, seed {ARGS.seed}, dataset {ARGS.dataset}, threads {ARGS.threads}\n",
           flush=True)

@@ -1,6 +1,12 @@
 """The notes' SimpleCNN protocol, tinygrad_cnn vs PyTorch CPU in one run: test accuracy per epoch.
 
 Run from the repo root:  python bench/bench_accuracy.py [--dataset fashion-mnist] [--epochs 15]
+                         [--model simple-cnn|alexnet|vgg11|googlenet|resnet18|...]
+                         [--steps-per-epoch N]
+--model picks one of the gallery's digit variants instead of SimpleCNN; PyTorch then trains
+its twin from bench/torch_gallery.py (same layers, same keys) with the same loss (GoogLeNet:
+loss + 0.3 * both aux losses). --steps-per-epoch N trains each epoch on the first N batches of
+that epoch's shuffled order (both frameworks the same images), to fit a slow machine.
 Protocol (notes 004): SimpleCNN, Adam lr 1e-3, batch 100, seed 777, Xavier-uniform fc weight.
 Both frameworks read the same uint8 arrays, scaled to [0, 1] the same way, in the same
 shuffled order (one permutation per epoch from numpy's default_rng(seed), as DataLoader
@@ -22,6 +28,13 @@ def parse_args():
                         "the bundled 4,000/1,000 digits; mnist: full MNIST if found or "
                         "downloadable")
     p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--model", default="simple-cnn",
+                   choices=("simple-cnn", "alexnet", "vgg11", "googlenet", "resnet18",
+                            "preact-resnet18", "densenet"))
+    p.add_argument("--steps-per-epoch", type=int, default=None,
+                   help="train on the first N batches of each epoch's order (default: all)")
+    p.add_argument("--same-init", action="store_true",
+                   help="torch starts from tinygrad_cnn's initial weights (gallery models)")
     p.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                    help=f"comma-separated subset of {','.join(FRAMEWORKS)}")
     p.add_argument("--skip-torch", action="store_true",
@@ -54,6 +67,7 @@ sys.path.insert(0, str(REPO))  # benchmark this checkout, installed or not
 # tinygrad_cnn sets its thread-policy default (OPENBLAS_THREAD_TIMEOUT) at import; it only
 # takes effect if it is imported before numpy and torch. Torch keeps its own OpenMP defaults.
 import tinygrad_cnn  # noqa: E402,F401
+import tinygrad_cnn.models  # noqa: E402,F401
 from tinygrad_cnn.train import TrainConfig, fit, load_datasets  # noqa: E402
 
 from machine import load_average, print_machine_header  # noqa: E402
@@ -72,9 +86,10 @@ BATCH, LR, EVAL_BATCH = 100, 1e-3, 1000
 def run_tinygrad(epochs):
     """[(test accuracy, train seconds)] per epoch, from tinygrad_cnn.train.fit."""
     with tempfile.TemporaryDirectory() as out:
-        config = TrainConfig(model="simple-cnn", dataset=ARGS.dataset, epochs=epochs,
+        config = TrainConfig(model=ARGS.model, dataset=ARGS.dataset, epochs=epochs,
                              batch_size=BATCH, lr=LR, optimizer="adam", seed=ARGS.seed,
-                             out=out, data_dir=ARGS.data_dir, progress=False, plots=False)
+                             out=out, data_dir=ARGS.data_dir, progress=False, plots=False,
+                             steps_per_epoch=ARGS.steps_per_epoch)
         history = fit(config, log=lambda msg: print(f"  tinygrad_cnn  {msg}", flush=True))
     return [(h["test_acc"], h["seconds"]) for h in history]
 
@@ -113,13 +128,24 @@ def run_torch(epochs):
     """[(test accuracy, train seconds)] per epoch of the same protocol in PyTorch."""
     train, test = load_datasets(ARGS.dataset, ARGS.data_dir, log=lambda msg: None)
     torch.manual_seed(ARGS.seed)
-    model = torch_simple_cnn()
+    if ARGS.model == "simple-cnn":
+        model, loss_fn = torch_simple_cnn(), torch.nn.CrossEntropyLoss()
+    else:
+        import torch_gallery
+        model = torch_gallery.TWINS[ARGS.model]()
+        if ARGS.same_init:  # the weights fit() starts from: manual_seed(seed), then get_model
+            tinygrad_cnn.manual_seed(ARGS.seed)
+            start = tinygrad_cnn.models.get_model(ARGS.model).state_dict()
+            model.load_state_dict({k: torch.from_numpy(v.numpy().copy())
+                                   for k, v in start.items()})
+        loss_fn = lambda out, y: torch_gallery.training_loss(out, y)[1]  # noqa: E731
     opt = torch.optim.Adam(model.parameters(), lr=LR)
-    loss_fn = torch.nn.CrossEntropyLoss()
     order_rng = np.random.default_rng(ARGS.seed)   # DataLoader(shuffle=True, seed=seed) draws these
     history = []
     for epoch in range(1, epochs + 1):
         order = order_rng.permutation(len(train.labels))
+        if ARGS.steps_per_epoch is not None:
+            order = order[:ARGS.steps_per_epoch * BATCH]
         start = time.perf_counter()
         for i in range(0, len(order), BATCH):
             idx = order[i:i + BATCH]
@@ -139,8 +165,12 @@ def run_torch(epochs):
 def print_header():
     print_machine_header(torch)
     print(f"load     average {load_average()} at start")
-    print(f"protocol SimpleCNN, Adam lr {LR:g}, batch {BATCH}, {ARGS.epochs} epochs, seed "
-          f"{ARGS.seed}, dataset {ARGS.dataset}, threads {ARGS.threads}\n", flush=True)
+    steps = "all" if ARGS.steps_per_epoch is None else ARGS.steps_per_epoch
+    if ARGS.same_init:
+        print("init     torch starts from tinygrad_cnn's initial weights (--same-init)")
+    print(f"protocol {ARGS.model}, Adam lr {LR:g}, batch {BATCH}, {ARGS.epochs} epochs of "
+          f"{steps} steps, seed {ARGS.seed}, dataset {ARGS.dataset}, threads {ARGS.threads}\n",
+          flush=True)
 
 
 def cell(history, epoch):

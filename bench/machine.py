@@ -36,3 +36,19 @@ def print_machine_header(torch=None, env_note=""):
     print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
     tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
     print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'}{env_note}")
+
+
+def isa_line(torch=None):
+    """The instruction sets the kernels run with: numba compiles for LLVM's host CPU (unless
+    NUMBA_CPU_NAME overrides it), torch dispatches to its own best ATen CPU capability."""
+    import llvmlite.binding as llvm
+    import numba
+
+    cpu = numba.config.CPU_NAME or llvm.get_host_cpu_name()
+    features = llvm.get_host_cpu_features()
+    vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vnni")
+              if features.get(f)]
+    torch_isa = torch.backends.cpu.get_cpu_capability() if torch else "not used"
+    return (f"isa      numba (LLVM) target {cpu}, {'/'.join(vector) or 'no SIMD flags'}"
+            f"{'' if features.get('avx512f') else ', no AVX-512'}; torch ATen capability "
+            f"{torch_isa}")

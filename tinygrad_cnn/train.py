@@ -17,7 +17,7 @@ import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import checkpoint, optim
 from tinygrad_cnn.atomic_file import atomic_write
 from tinygrad_cnn.checkpoint import CheckpointError
-from tinygrad_cnn.models import get_model
+from tinygrad_cnn.models import GoogLeNetOutputs, get_model
 from tinygrad_cnn.train_guards import (CompileNotice, NonFiniteError, NonFiniteStep, TrainError,
                                        checkpoints, first_nonfinite_grad,
                                        first_nonfinite_weight)
@@ -123,13 +123,22 @@ def make_optimizer(name, params, lr):
     raise ValueError(f"unknown optimizer {name!r}; choose adam, adamw or sgd")
 
 
+def training_loss(output, labels):
+    """(logits, loss) of a training forward. GoogLeNet's training output also carries its
+    auxiliary logits: loss + 0.3 * (aux1 + aux2), torchvision's reference recipe."""
+    if isinstance(output, GoogLeNetOutputs):
+        aux = F.cross_entropy(output.aux_logits1, labels) + F.cross_entropy(output.aux_logits2,
+                                                                            labels)
+        return output.logits, F.cross_entropy(output.logits, labels) + aux * 0.3
+    return output, F.cross_entropy(output, labels)
+
+
 def train_step(model, opt, images, labels, check_finite=False):
     """One forward, loss, backward and update; returns (loss, correct predictions).
 
     With check_finite, a NaN/inf loss or gradient raises NonFiniteStep before the update."""
     opt.zero_grad()
-    logits = model(images)
-    loss = F.cross_entropy(logits, labels)
+    logits, loss = training_loss(model(images), labels)
     value = loss.item()
     loss.backward()   # before any check: under mpiexec every rank's backward joins the Allreduce
     if check_finite:

@@ -76,6 +76,33 @@ def normal_(tensor, mean=0.0, std=1.0):
     return _fill(tensor, tc_random.generator().normal(mean, std, size=tensor.shape))
 
 
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0):
+    """Fill with N(mean, std^2) truncated to [a, b] (absolute bounds, as torch).
+
+    Draws are redrawn until they land inside [a, b] (rejection sampling), so the bounds
+    must hold a fair share of the distribution's mass.
+    """
+    if std < 0 or a > b:
+        raise ValueError(f"trunc_normal_ needs std >= 0 and a <= b, got std={std}, a={a}, b={b}")
+    if std == 0:
+        if not a <= mean <= b:
+            raise ValueError(f"trunc_normal_ with std=0 needs a <= mean <= b, got mean={mean}, "
+                             f"a={a}, b={b}")
+        return _fill(tensor, np.full(tensor.shape, mean))
+    cdf = lambda v: 0.5 * (1 + math.erf((v - mean) / (std * math.sqrt(2))))  # noqa: E731
+    mass = cdf(b) - cdf(a)
+    if mass < 1e-4:
+        raise ValueError(f"trunc_normal_ bounds [{a}, {b}] hold only {mass:.2e} of N({mean}, "
+                         f"{std}^2); choose bounds nearer the mean")
+    rng = tc_random.generator()
+    values = rng.normal(mean, std, size=tensor.shape)
+    outside = (values < a) | (values > b)
+    while outside.any():
+        values[outside] = rng.normal(mean, std, size=int(outside.sum()))
+        outside = (values < a) | (values > b)
+    return _fill(tensor, values)
+
+
 def constant_(tensor, val):
     """Fill with ``val``."""
     return _fill(tensor, np.full(tensor.shape, val))

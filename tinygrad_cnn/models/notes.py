@@ -1,4 +1,4 @@
-"""The course's networks: LeNet-5, the two MNIST CNNs of the notes, and a small ResNet.
+"""The course's networks: LeNet-5, the two MNIST CNNs of the notes (004), and a small ResNet.
 
 Layer names follow the notes' PyTorch code, so state dicts load in both directions.
 """
@@ -132,13 +132,3 @@ class ResNet(nn.Module):
     def forward(self, x):
         out = self.pool(self.stages(self.stem(x)))                 # (N, C, 1, 1)
         return self.fc(out.flatten(1))
-
-
-MODELS = {"lenet5": LeNet5, "simple-cnn": SimpleCNN, "deep-cnn": DeepCNN, "resnet": ResNet}
-
-
-def get_model(name, **kwargs):
-    """A model by its command-line name: lenet5, simple-cnn, deep-cnn or resnet."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    return MODELS[name](**kwargs)

@@ -73,15 +73,19 @@ def _install_abort_hooks():
         if issubclass(exc_type, KeyboardInterrupt):
             print("\ninterrupted: aborting every rank", file=sys.stderr)
         else:
-            print(f"rank {get_rank()} of {get_world_size()} failed; aborting the MPI job",
-                  file=sys.stderr)
+            # the error itself first: Abort can end the job before a long traceback is relayed
+            print(f"rank {get_rank()} of {get_world_size()} failed; aborting the MPI job\n"
+                  f"{exc_type.__name__}: {exc}", file=sys.stderr, flush=True)
             previous(exc_type, exc, tb)
+        sys.stderr.flush()
         abort(130 if issubclass(exc_type, KeyboardInterrupt) else 1)
 
     def abort_from_thread(args):
         print(f"rank {get_rank()}: thread {args.thread.name if args.thread else '?'} failed; "
               f"aborting the MPI job", file=sys.stderr)
+        print(f"{args.exc_type.__name__}: {args.exc_value}", file=sys.stderr, flush=True)
         sys.__excepthook__(args.exc_type, args.exc_value, args.exc_traceback)
+        sys.stderr.flush()
         abort(1)
 
     sys.excepthook = abort_job

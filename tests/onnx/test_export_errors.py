@@ -75,7 +75,6 @@ def test_a_training_model_is_exported_as_in_eval_and_left_exactly_as_it_was(tmp_
         (7, 1, 28, 28)).astype(np.float32))
 
 
-@pytest.mark.skipif(not hasattr(tc.Tensor, "normal_"), reason="needs issue 11's in-place ops")
 def test_a_tensor_rewritten_outside_the_ops_is_refused(tmp_path):
     def redraw(y):
         z = y * 2

@@ -116,7 +116,6 @@ def test_attributes_onnx_defaults_differently_are_written(tmp_path):
     assert not nodes(proto, "Transpose") and not nodes(proto, "MatMul")
 
 
-@pytest.mark.skipif(not hasattr(nn, "ConvTranspose2d"), reason="needs issue 11's layers")
 @pytest.mark.parametrize("case", ["conv-transpose", "gelu-silu-norms", "log-sigmoid-pad-upsample"])
 def test_issue_11_layers_match_onnxruntime(case, tmp_path):
     """ConvTranspose (output_padding, groups, dilation), GELU both ways, SiLU, LayerNorm,
@@ -150,6 +149,5 @@ class InPlace(nn.Module):
         return out * out + out
 
 
-@pytest.mark.skipif(not hasattr(tc.Tensor, "add_"), reason="needs issue 11's in-place ops")
 def test_in_place_ops_are_traced_as_the_values_they_make(tmp_path):
     check_model(randomise(InPlace()), (3, 5, 5), tmp_path)

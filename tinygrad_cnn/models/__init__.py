@@ -30,3 +30,7 @@ def get_model(name, **kwargs):
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[name](**kwargs)
+
+
+# using a trained model: rebuild it from a checkpoint and classify images (predict.py)
+from tinygrad_cnn.predict import classify, load_trained, predict_files  # noqa: E402,F401

@@ -12,12 +12,9 @@ import numpy as np
 from tinygrad_cnn import ops
 from tinygrad_cnn.ops.batchnorm import BatchNorm
 
-try:  # issue 11's ops (transposed conv, GELU, log-sigmoid); absent from trees before them
-    from tinygrad_cnn.ops.conv_transpose import ConvTranspose2d
-    from tinygrad_cnn.ops.gelu import GELU
-    from tinygrad_cnn.ops.log_sigmoid import LogSigmoid
-except ImportError:
-    ConvTranspose2d = GELU = LogSigmoid = None
+from tinygrad_cnn.ops.conv_transpose import ConvTranspose2d
+from tinygrad_cnn.ops.gelu import GELU
+from tinygrad_cnn.ops.log_sigmoid import LogSigmoid
 from tinygrad_cnn.onnx.tracer import ExportError
 
 
@@ -364,8 +361,7 @@ CONVERTERS = {
                               "that produces the logits"),
     ops.NLLLoss: _refuse("a loss is not part of an inference graph; export the model that "
                          "produces the log-probabilities"),
+    ConvTranspose2d: conv_transpose2d,
+    GELU: gelu,
+    LogSigmoid: log_sigmoid,
 }
-if ConvTranspose2d is not None:
-    CONVERTERS[ConvTranspose2d] = conv_transpose2d
-    CONVERTERS[GELU] = gelu
-    CONVERTERS[LogSigmoid] = log_sigmoid

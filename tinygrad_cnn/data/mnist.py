@@ -45,17 +45,24 @@ class ImageDataset:
 
     @property
     def data(self):
-        """The images as a uint8 (N, 28, 28) Tensor (torchvision's name)."""
-        from tinygrad_cnn.tensor import Tensor
+        """The images as a uint8 (N, 28, 28) Tensor sharing the dataset's array (torchvision's
+        name): writes into it change the dataset, and assigning a tensor replaces the images."""
+        return _shared(self, "images")
 
-        return Tensor(self.images, dtype=self.images.dtype)
+    @data.setter
+    def data(self, value):
+        self.images = np.ascontiguousarray(_host(value))
 
     @property
     def targets(self):
-        """The labels as an int64 (N,) Tensor (torchvision's name)."""
-        from tinygrad_cnn.tensor import Tensor
+        """The labels as an int64 (N,) Tensor sharing the dataset's array (torchvision's name)."""
+        if self.labels.dtype != np.int64:
+            self.labels = self.labels.astype(np.int64)
+        return _shared(self, "labels")
 
-        return Tensor(self.labels)
+    @targets.setter
+    def targets(self, value):
+        self.labels = np.ascontiguousarray(_host(value), dtype=np.int64)
 
     # torchvision's deprecated names, which older code (the notes' 004 among it) still reads
     @property
@@ -242,3 +249,20 @@ def _renamed(old, new, value):
     """``value``, with torchvision's warning that ``old`` is now called ``new``."""
     warnings.warn(f"{old} has been renamed {new}", UserWarning, stacklevel=3)
     return value
+
+
+def _shared(dataset, name):
+    """One Tensor sharing ``dataset.<name>``'s array, the same object while the array is."""
+    from tinygrad_cnn.creation import from_numpy
+
+    array = getattr(dataset, name)
+    cached = dataset.__dict__.get("_shared_" + name)
+    if cached is None or cached[0] is not array:
+        cached = (array, from_numpy(array))
+        dataset.__dict__["_shared_" + name] = cached
+    return cached[1]
+
+
+def _host(value):
+    """A NumPy array from a Tensor or an array-like."""
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)

@@ -324,3 +324,24 @@ def test_detached_views_write_through_and_drop_the_graph():
     d.add_(1)                                             # writes through to y, as torch
     np.testing.assert_array_equal(y.detach().numpy(), np.full((2, 3), 3.0))
     assert y._version == 1
+
+
+def test_a_view_taken_before_its_base_changed_in_place_refuses_to_be_used():
+    """torch rebases such a view; here it raises instead of sending gradients through the
+    old values (the same arithmetic with the views taken after the in-place op matches torch)."""
+    x = tc.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    y = x * 2
+    v, r = y[0], y.reshape(6)
+    y.mul_(3)
+    with pytest.raises(RuntimeError, match="changed in place after the view was taken"):
+        v.sum()
+    y = x * 2
+    y.mul_(3)
+    v, r = y[0], y.reshape(6)
+    (v.sum() + (r * r).sum()).backward()
+    xt = torch.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    yt = xt * 2
+    vt, rt = yt[0], yt.reshape(6)
+    yt.mul_(3)
+    (vt.sum() + (rt * rt).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())

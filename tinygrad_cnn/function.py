@@ -42,6 +42,8 @@ class Function:
         backend = tensors[0].backend
         needs = tuple(t.requires_grad for t in tensors)
         track = grad_mode.is_enabled() and any(needs)
+        if track:
+            _check_views_current(cls, tensors)
         ctx = Context(backend, needs)
         out = cls.forward(ctx, *[t._array for t in tensors], **kwargs)
         result = Tensor._wrap(out, device=device, requires_grad=track)
@@ -108,3 +110,17 @@ def _arrays(saved):
             yield from _arrays(item)
         elif hasattr(item, "dtype") and hasattr(item, "shape"):
             yield item
+
+
+def _check_views_current(cls, tensors):
+    """Refuse a view in the graph whose base was changed in place after the view was taken:
+    its graph node would send gradients through the old values (torch rebases such a view;
+    here it must be taken again)."""
+    for t in tensors:
+        seen = getattr(t, "_view_version", None)
+        if seen is not None and t._ctx is not None and t._version_counter.value != seen:
+            raise RuntimeError(
+                f"{cls.__name__}: an input is a view (view/reshape/indexing/transpose) of a "
+                f"tensor that was changed in place after the view was taken (version {seen} "
+                f"-> {t._version_counter.value}); take the view again after the in-place op, "
+                f"or make it independent with clone() before")

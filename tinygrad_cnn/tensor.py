@@ -59,7 +59,7 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
     """
 
     __slots__ = ("_array", "grad", "requires_grad", "device", "_ctx", "_version_counter", "_base",
-                 "_post_accumulate_hooks",
+                 "_post_accumulate_hooks", "_view_version",
                  "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
@@ -99,9 +99,14 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         return t
 
     def _as_view_of(self, base):
-        """Mark this op output as a view of ``base``: one version counter, as torch's views."""
+        """Mark this op output as a view of ``base``: one version counter, as torch's views.
+
+        The counter's value now is remembered: a view in the graph whose base is later changed
+        in place refuses to be used (Function.apply), since its graph node still describes
+        the old values."""
         self._version_counter = base._version_counter
         self._base = base if base._base is None else base._base
+        self._view_version = base._version_counter.value
         return self
 
     # ---- attributes ----------------------------------------------------------------

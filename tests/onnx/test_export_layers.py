@@ -116,7 +116,8 @@ def test_attributes_onnx_defaults_differently_are_written(tmp_path):
     assert not nodes(proto, "Transpose") and not nodes(proto, "MatMul")
 
 
-@pytest.mark.parametrize("case", ["conv-transpose", "gelu-silu-norms", "log-sigmoid-pad-upsample"])
+@pytest.mark.parametrize("case", ["conv-transpose", "gelu-silu-norms", "inplace-activations",
+                                  "log-sigmoid-pad-upsample"])
 def test_issue_11_layers_match_onnxruntime(case, tmp_path):
     """ConvTranspose (output_padding, groups, dilation), GELU both ways, SiLU, LayerNorm,
     GroupNorm, log-sigmoid, padding and nearest upsampling, once those layers exist."""
@@ -127,6 +128,10 @@ def test_issue_11_layers_match_onnxruntime(case, tmp_path):
         "gelu-silu-norms": lambda: Net(
             nn.Conv2d(4, 6, 1), nn.GELU(), nn.Conv2d(6, 6, 1), nn.GELU(approximate="tanh"),
             nn.SiLU(), nn.GroupNorm(3, 6), nn.LayerNorm([6, 5, 5])),
+        "inplace-activations": lambda: Net(
+            nn.Conv2d(4, 6, 1), nn.BatchNorm2d(6), nn.ReLU(inplace=True), nn.Conv2d(6, 6, 1),
+            nn.LeakyReLU(0.1, inplace=True), nn.Conv2d(6, 6, 1), nn.ELU(inplace=True),
+            nn.SiLU(inplace=True), nn.Dropout(0.3, inplace=True)),
         "log-sigmoid-pad-upsample": lambda: Net(
             nn.Conv2d(4, 3, 1), nn.Upsample(scale_factor=2),
             tail=lambda x: F.pad(F.logsigmoid(x), (1, 2, 0, 1))),

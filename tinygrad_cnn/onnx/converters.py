@@ -221,6 +221,21 @@ def reshape(g, step, i):
     g.node("Reshape", [g.name(src), shape], i)
 
 
+def clone(g, step, i):
+    g.alias(i, step.sources[0])
+
+
+def copy_from(g, step, i):
+    """a.copy_(b)'s value is b (what inplace=True layers write back): b itself when it has
+    a's shape and dtype, else refused."""
+    dst, src = step.sources
+    if tuple(_shape(g, src)) != step.shape or src[0] != "step" or \
+            g.trace.steps[src[1]].dtype != step.dtype:
+        raise ExportError(f"op {i} (CopyFrom) cannot be exported: it broadcasts or converts "
+                          f"{tuple(_shape(g, src))} into {step.shape} {step.dtype}")
+    g.alias(i, src)
+
+
 def permute(g, step, i):
     g.node("Transpose", _names(g, step), i, perm=list(step.kwargs["perm"]))
 
@@ -361,6 +376,8 @@ CONVERTERS = {
                               "that produces the logits"),
     ops.NLLLoss: _refuse("a loss is not part of an inference graph; export the model that "
                          "produces the log-probabilities"),
+    ops.Clone: clone,
+    ops.CopyFrom: copy_from,
     ConvTranspose2d: conv_transpose2d,
     GELU: gelu,
     LogSigmoid: log_sigmoid,

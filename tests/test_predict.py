@@ -180,10 +180,25 @@ def test_the_run_wrote_model_safetensors_with_the_last_epochs_weights(run_dir):
         np.testing.assert_array_equal(weights[key], value.numpy())
 
 
-def test_weights_only_safetensors_needs_model(run_dir, confident_digits, tmp_path, capsys):
+def test_the_runs_safetensors_names_its_model_and_dataset(run_dir, confident_digits, tmp_path,
+                                                          capsys):
+    from tinygrad_cnn import safetensors_io
+
     digits, expected = confident_digits
     img = _save(digits[0], tmp_path / "d.png")
-    weights = str(run_dir / "model.safetensors")
+    weights = run_dir / "model.safetensors"
+    assert safetensors_io.metadata(weights) == {"model": "lenet5", "dataset": "mnist-sample"}
+    assert cli(["predict", "--checkpoint", str(weights), "--json", img]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["top"][0]["class"] == expected[0]
+
+
+def test_weights_only_safetensors_needs_model(run_dir, confident_digits, tmp_path, capsys):
+    import tinygrad_cnn as tc
+
+    digits, expected = confident_digits
+    img = _save(digits[0], tmp_path / "d.png")
+    weights = str(tmp_path / "bare.safetensors")       # no metadata: architecture unknown
+    tc.save(tc.load(run_dir / "model.safetensors"), weights)
     assert cli(["predict", "--checkpoint", weights, img]) == 1
     assert "--model" in capsys.readouterr().err
     assert cli(["predict", "--checkpoint", weights, "--model", "lenet5", "--json", img]) == 0

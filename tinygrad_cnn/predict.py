@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import tinygrad_cnn as tc
-from tinygrad_cnn import checkpoint
+from tinygrad_cnn import checkpoint, safetensors_io
 
 
 def class_names(dataset):
@@ -50,10 +50,13 @@ def load_trained(path, model_name=None):
     path = resolve_checkpoint(path)
     state = checkpoint.load(path)
     if path.suffix.lower() == ".safetensors":
+        meta = safetensors_io.metadata(path)    # the train command writes model and dataset
+        model_name = model_name or meta.get("model")
         if model_name is None:
             raise ValueError(f"{path} holds weights only: name the architecture with --model, "
                              f"or pass the training checkpoint (checkpoint_epochNNN.tgc)")
-        info = {"model": model_name, "dataset": "mnist", "epoch": None, "weights": state}
+        info = {"model": model_name, "dataset": meta.get("dataset", "mnist"), "epoch": None,
+                "weights": state}
     elif isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT:
         info = {"model": state["model_name"], "dataset": state["config"].get("dataset", "mnist"),
                 "epoch": state["epoch"], "weights": state["model"]}

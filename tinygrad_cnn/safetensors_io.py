@@ -45,8 +45,9 @@ def _array(value, key):
     return arr if arr.flags.c_contiguous else arr.copy(order="C")  # 0-d stays 0-d
 
 
-def save(state, path):
-    """Write a flat dict of str -> Tensor/array to ``path`` atomically (a whole file or none)."""
+def save(state, path, metadata=None):
+    """Write a flat dict of str -> Tensor/array to ``path`` atomically (a whole file or none),
+    with an optional str -> str ``metadata`` header (safetensors' own field)."""
     st_numpy = _safetensors_numpy()
     if not isinstance(state, dict):
         raise TypeError(f"safetensors stores a dict of name -> tensor, got "
@@ -56,7 +57,7 @@ def save(state, path):
         if not isinstance(key, str):
             raise TypeError(f"safetensors names must be str, got {key!r}")
         arrays[key] = _array(value, key)
-    data = st_numpy.save(arrays)
+    data = st_numpy.save(arrays, metadata=metadata)
     with atomic_write(os.fspath(path)) as f:
         f.write(data)
 
@@ -78,3 +79,17 @@ def load(path):
     except Exception as e:  # the library raises SafetensorError, and TypeError for dtypes
         reason = f"{type(e).__name__}: {e}".strip()
         raise CheckpointError(f"{path} is not a valid safetensors file ({reason})") from None
+
+
+def metadata(path):
+    """The file's str -> str metadata header ({} when it has none)."""
+    _safetensors_numpy()
+    from safetensors import safe_open
+
+    from tinygrad_cnn.checkpoint import CheckpointError
+
+    try:
+        with safe_open(os.fspath(path), framework="np") as f:
+            return dict(f.metadata() or {})
+    except Exception as err:  # the library's own error types vary by version
+        raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn import checkpoint, optim
+from tinygrad_cnn import checkpoint, optim, safetensors_io
 from tinygrad_cnn.atomic_file import atomic_write
 from tinygrad_cnn.checkpoint import CheckpointError
 from tinygrad_cnn.models import GoogLeNetOutputs, get_model
@@ -301,10 +301,11 @@ def write_metrics(out, config, history, record=None):
     _replace_text(out / "metrics.json", json.dumps(doc, indent=2))
 
 
-def write_weights(out, model, log=print):
-    """model.safetensors: the latest epoch's weights, for PyTorch and other frameworks."""
+def write_weights(out, model, log=print, metadata=None):
+    """model.safetensors: the latest epoch's weights, for PyTorch and other frameworks; the
+    architecture and dataset go in its metadata header (what ``predict`` reads)."""
     try:
-        checkpoint.save(model.state_dict(), Path(out) / "model.safetensors")
+        safetensors_io.save(model.state_dict(), Path(out) / "model.safetensors", metadata)
     except ImportError as err:
         log(f"model.safetensors skipped: {err}")
 
@@ -369,7 +370,8 @@ def fit(config, log=print):
             raise
         if run.writes:
             write_metrics(config.out, config, history, record)
-            write_weights(config.out, model, log)
+            write_weights(config.out, model, log, {"model": config.model,
+                                                   "dataset": record.get("dataset", config.dataset)})
     if config.plots and history:
         _plots(config, model, test_set, history, log)
     return history

@@ -95,11 +95,13 @@ def _saved_versions(fn, saved, tensors, result, backend):
         if arr is result._array:
             found.append((result._version_counter, result._version_counter.value, result.shape, result.dtype, fn))
             continue
-        for t in tensors:
-            if arr is t._array or backend.shares_memory(arr, t._array):
-                producer = t._ctx.fn if t._ctx is not None else None
-                found.append((t._version_counter, t._version_counter.value, t.shape, t.dtype, producer))
-                break
+        owner = next((t for t in tensors if arr is t._array), None)   # the usual case
+        if owner is None:
+            owner = next((t for t in tensors if backend.shares_memory(arr, t._array)), None)
+        if owner is not None:
+            producer = owner._ctx.fn if owner._ctx is not None else None
+            found.append((owner._version_counter, owner._version_counter.value, owner.shape,
+                          owner.dtype, producer))
     return tuple(found)
 
 

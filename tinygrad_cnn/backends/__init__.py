@@ -45,11 +45,18 @@ def _nvvm_problem():
             "pip install 'numba-cuda[cu12]' (or install the CUDA toolkit)")
 
 
+_FOUND = {}   # device name -> backend module, once it has been found (every op asks)
+
+
 def get_backend(device):
     """Return the backend module for ``device`` ("cpu" or "cuda")."""
+    found = _FOUND.get(device)
+    if found is not None:
+        return found
     if device == "cpu":
         from tinygrad_cnn.backends import cpu
 
+        _FOUND["cpu"] = cpu
         return cpu
     if device == "cuda":
         if not _cuda:
@@ -59,5 +66,6 @@ def get_backend(device):
             from tinygrad_cnn.backends import cuda
 
             _cuda.append(cuda)
+        _FOUND["cuda"] = _cuda[0]
         return _cuda[0]
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")

@@ -116,7 +116,7 @@ def _accumulate(leaf, g):
         leaf.grad = Tensor._wrap(be.copy(g), leaf.device)
     else:
         leaf.grad = Tensor._wrap(be.add(leaf.grad._array, g), leaf.device)
-    for hook in list(getattr(leaf, "_post_accumulate_hooks", {}).values()):
+    for hook in list((getattr(leaf, "_post_accumulate_hooks", None) or {}).values()):
         hook(leaf)
 
 

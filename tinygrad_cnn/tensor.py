@@ -85,7 +85,7 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self._version_counter = VersionCounter()
-        self._base = None
+        self._base = self._view_version = self._post_accumulate_hooks = None
 
     @classmethod
     def _wrap(cls, array, device="cpu", requires_grad=False):
@@ -96,6 +96,7 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         t = cls.__new__(cls)
         t._array, t.device, t.grad, t.requires_grad, t._ctx = array, device, None, requires_grad, None
         t._version_counter, t._base = VersionCounter(), None
+        t._view_version = t._post_accumulate_hooks = None   # set: a missing slot is slow to ask
         return t
 
     def _as_view_of(self, base):

@@ -7,12 +7,16 @@ application after its forward has run. Outside such a block nothing is recorded.
 import contextlib
 import threading
 
-_state = threading.local()
+class _State(threading.local):
+    recorder = None      # a class default: asking a thread that never recorded is cheap
+
+
+_state = _State()
 
 
 def current():
     """The active recorder of this thread, or None."""
-    return getattr(_state, "recorder", None)
+    return _state.recorder
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ class Parameter(Tensor):
         self.grad, self._ctx = None, None
         shares = array is data._array
         self._version_counter = data._version_counter if shares else VersionCounter()
-        self._base = None
+        self._base = self._view_version = self._post_accumulate_hooks = None
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self):

@@ -45,7 +45,7 @@ def _nvvm_problem():
             "pip install 'numba-cuda[cu12]' (or install the CUDA toolkit)")
 
 
-_FOUND = {}   # device name -> backend module, once it has been found (every op asks)
+_FOUND = {}   # "cpu" -> the CPU backend once imported (every op asks); CUDA goes by _cuda
 
 
 def get_backend(device):
@@ -66,6 +66,5 @@ def get_backend(device):
             from tinygrad_cnn.backends import cuda
 
             _cuda.append(cuda)
-        _FOUND["cuda"] = _cuda[0]
         return _cuda[0]
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")

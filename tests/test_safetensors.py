@@ -10,9 +10,29 @@ safetensors = pytest.importorskip("safetensors")
 torch = pytest.importorskip("torch")
 from safetensors.torch import load_file, save_file  # noqa: E402
 
-import torch_models  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-PAIRS = [(models.SimpleCNN, torch_models.SimpleCNN), (models.ResNet, torch_models.ResNet)]
+sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))
+try:   # the PyTorch twins of our models, shared with the benchmarks
+    import torch_gallery  # noqa: E402
+finally:
+    sys.path.pop(0)
+
+PAIRS = [(models.SimpleCNN, torch_gallery.SimpleCNN), (models.ResNet, torch_gallery.NotesResNet)]
+
+
+def trained_a_little(model, seed=0):
+    """A few train-mode forwards (moving BN statistics and num_batches_tracked) and random
+    weights, so a round trip that dropped a buffer would show."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.2)
+        model.train()
+        for _ in range(3):
+            model(torch.randn(8, 1, 28, 28))
+    return model.eval()
 X = np.random.default_rng(0).standard_normal((6, 1, 28, 28)).astype(np.float32)
 
 
@@ -60,7 +80,7 @@ def test_ours_to_torch_strict_with_equal_predictions(ours_cls, torch_cls, tmp_pa
 
 @pytest.mark.parametrize("ours_cls, torch_cls", PAIRS, ids=["simple-cnn", "resnet"])
 def test_torch_to_ours_strict_with_equal_predictions(ours_cls, torch_cls, tmp_path):
-    theirs = torch_models.trained_a_little(torch_cls())
+    theirs = trained_a_little(torch_cls())
     path = tmp_path / "torch.safetensors"
     save_file(theirs.state_dict(), str(path))
     ours = ours_cls()
@@ -130,12 +150,12 @@ def test_a_tgc_path_still_writes_the_zip_checkpoint(tmp_path):
 def test_the_readmes_direct_torch_one_liners():
     """ours -> torch with the documented one-liner (copies), torch -> ours with torch tensors."""
     ours = _ours_trained_a_little(models.ResNet)
-    theirs = torch_models.ResNet()
+    theirs = torch_gallery.NotesResNet()
     theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()},
                            strict=True)
     theirs.eval()
     np.testing.assert_allclose(_logits_torch(theirs), _logits_ours(ours), rtol=1e-4, atol=1e-5)
     back = models.ResNet()
-    back.load_state_dict(torch_models.trained_a_little(theirs).state_dict())
+    back.load_state_dict(trained_a_little(theirs).state_dict())
     back.eval()
     np.testing.assert_allclose(_logits_ours(back), _logits_torch(theirs), rtol=1e-4, atol=1e-5)

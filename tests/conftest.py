@@ -1,9 +1,16 @@
 """Hypothesis profiles: no deadline (JIT compile time), a bounded profile for CI; every CPU
 kernel call split over the threads."""
 import os
+import signal
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+# A suite started in the background by a non-interactive shell inherits SIGINT ignored, and then
+# neither this process nor the training runs it starts ever see a KeyboardInterrupt: the Ctrl-C
+# tests need Python's own handler (which a child process gets back at exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -7,6 +7,19 @@ from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.tensor import Tensor
 
 
+def affine_parameters(module, shape, dtype, weight, bias):
+    """weight = 1 and bias = 0 of ``shape`` (or None when not wanted), as torch's init."""
+    dtype = np.dtype(dtype or np.float32)
+    if weight:
+        module.weight = Parameter(Tensor(np.ones(shape), dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+    if weight and bias:
+        module.bias = Parameter(Tensor(np.zeros(shape), dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 class _BatchNorm(Module):
     """Shared by BatchNorm1d/2d: PyTorch's parameters, buffers, momentum and eps.
 
@@ -28,14 +41,7 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         dtype = np.dtype(dtype or np.float32)
-        if affine:
-            self.weight = Parameter(Tensor(np.ones(num_features), dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(Tensor(np.zeros(num_features), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        affine_parameters(self, num_features, dtype, affine, bias)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(np.zeros(num_features), dtype=dtype))
             self.register_buffer("running_var", Tensor(np.ones(num_features), dtype=dtype))

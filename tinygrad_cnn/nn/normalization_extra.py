@@ -1,23 +1,7 @@
 """LayerNorm, GroupNorm and LocalResponseNorm, with torch's arguments and parameter init."""
-import numpy as np
-
 from tinygrad_cnn.nn import functional as F
 from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.nn.parameter import Parameter
-from tinygrad_cnn.tensor import Tensor
-
-
-def _affine(module, shape, dtype, weight, bias):
-    """weight = 1 and bias = 0 of ``shape`` (or None when not wanted), as torch's init."""
-    dtype = np.dtype(dtype or np.float32)
-    if weight:
-        module.weight = Parameter(Tensor(np.ones(shape), dtype=dtype))
-    else:
-        module.register_parameter("weight", None)
-    if weight and bias:
-        module.bias = Parameter(Tensor(np.zeros(shape), dtype=dtype))
-    else:
-        module.register_parameter("bias", None)
+from tinygrad_cnn.nn.normalization import affine_parameters
 
 
 class LayerNorm(Module):
@@ -30,7 +14,7 @@ class LayerNorm(Module):
             normalized_shape)
         self.normalized_shape, self.eps = tuple(int(n) for n in shape), eps
         self.elementwise_affine = elementwise_affine
-        _affine(self, self.normalized_shape, dtype, elementwise_affine, bias)
+        affine_parameters(self, self.normalized_shape, dtype, elementwise_affine, bias)
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -50,7 +34,7 @@ class GroupNorm(Module):
                              f"({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = (num_groups, num_channels,
                                                                      eps, affine)
-        _affine(self, (num_channels,), dtype, affine, True)
+        affine_parameters(self, (num_channels,), dtype, affine, True)
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_channels:

@@ -65,14 +65,15 @@ class Conv2d(Module):
                         self.groups)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_extra_repr(self, ("padding", (0, 0)), ("dilation", (1, 1)), ("groups", 1))
+
+
+def conv_extra_repr(module, *optional):
+    """torch's conv repr: channels, kernel and stride, then each (attribute, default) whose
+    value differs from its default, then bias=False when there is no bias."""
+    s = (f"{module.in_channels}, {module.out_channels}, kernel_size={module.kernel_size}, "
+         f"stride={module.stride}")
+    for name, default in optional:
+        if getattr(module, name) != default:
+            s += f", {name}={getattr(module, name)}"
+    return s + (", bias=False" if module.bias is None else "")

@@ -4,6 +4,7 @@ import numpy as np
 from tinygrad_cnn.nn import functional as F
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn._args import pair, positive_pair
+from tinygrad_cnn.nn.conv import conv_extra_repr
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.tensor import Tensor
@@ -67,16 +68,5 @@ class ConvTranspose2d(Module):
                                   self.dilation)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return conv_extra_repr(self, ("padding", (0, 0)), ("output_padding", (0, 0)),
+                               ("dilation", (1, 1)), ("groups", 1))

@@ -40,8 +40,9 @@ from tinygrad_cnn import Tensor  # noqa: E402
 from machine import print_machine_header  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tinygrad_cnn.backends import cpu  # noqa: E402
-from tinygrad_cnn.kernels import cpu_conv as kernels  # noqa: E402
+from tinygrad_cnn.backends.cpu import conv as cpu, threads  # noqa: E402
+from tinygrad_cnn.backends.cpu.settings import settings  # noqa: E402
+from tinygrad_cnn.kernels.cpu import conv as kernels  # noqa: E402
 from tinygrad_cnn.nn import functional as F  # noqa: E402
 
 try:
@@ -207,7 +208,7 @@ def conv_stages_ms(case, x, w, grad, repeats):
     cols_t = np.empty((K + 1, N * OH * OW), np.float32)         # patches, plus the bias row
 
     def patch_columns():                                         # on every thread, as the backend
-        cpu._over_images(lambda lo, hi: kernels.patch_columns(xp, *columns, cols_t[:K], lo, hi),
+        threads.over_images(lambda lo, hi: kernels.patch_columns(xp, *columns, cols_t[:K], lo, hi),
                          N, K * OH * OW)
     patch_columns()
     cols_t[K] = 1
@@ -222,7 +223,7 @@ def conv_stages_ms(case, x, w, grad, repeats):
                                                   (p, p, p, p), geometry, True, True))
     if cpu._fused(w.shape, 1):
         flipped, tconv = cpu._transposed_conv(w, (p, p, p, p), (1, 1))
-        fused = "tiles" if cpu._covered_by_tiles(O) else "dot products"
+        fused = "tiles" if settings.covered_by_tiles(O) else "dot products"
         stages[f"fwd  fused kernel ({fused})"] = lambda: cpu._fused_conv(
             x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
         stages["bwd  dx: fused kernel (transposed conv)"] = lambda: cpu._fused_conv(
@@ -234,7 +235,7 @@ def conv_stages_ms(case, x, w, grad, repeats):
     stages["fwd  GEMM patches @ W.T"] = lambda: cols_t.T @ wb.T
     stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ g.T
     dxp = np.empty_like(xp)
-    stages["bwd  patch_columns_add"] = lambda: cpu._over_images(
+    stages["bwd  patch_columns_add"] = lambda: threads.over_images(
         lambda lo, hi: kernels.patch_columns_add(dcols_t, *columns, dxp, lo, hi), N, K * OH * OW)
     stages["bwd  GEMM (patches @ g).T (dW, db)"] = lambda: (cols_t @ g).T
     stages["also " + weight_grad[0][5:] + " (training)"] = weight_grad[1]   # not in the sums
@@ -243,11 +244,11 @@ def conv_stages_ms(case, x, w, grad, repeats):
 
 def _weight_grad_kernel(C, O, KH, KW):
     """The weight-gradient kernel the backend takes for this stride-1 conv (its choice in
-    backends/cpu._fused_weight_grad)."""
-    from tinygrad_cnn.kernels import cpu_conv_wgrad
-    if C * KH * KW <= cpu_conv_wgrad._TAPS and cpu._covered_by_tiles(O):
+    backends/cpu/conv._fused_weight_grad)."""
+    from tinygrad_cnn.kernels.cpu import conv_wgrad as cpu_conv_wgrad
+    if C * KH * KW <= cpu_conv_wgrad._TAPS and settings.covered_by_tiles(O):
         return "conv2d_weight_grad_taps"
-    if cpu._fused((O, C, KH, KW), 1) and cpu._covered_by_tiles(O):
+    if cpu._fused((O, C, KH, KW), 1) and settings.covered_by_tiles(O):
         return "conv2d_weight_grad_rows"
     return "conv2d_weight_grad"
 

@@ -238,7 +238,7 @@ class BackendProfile:
     gradient's channels-last view is taken twice (free when it is already channels-last).
     The conv kernels are also timed inside their caller ("of which"), charged to the backend
     call they ran under: the same kernel serves forward and backward. A kernel runs on every
-    thread at once (backends/cpu_threads.py); the calling thread's share is what is charged.
+    thread at once (backends/cpu/threads.py); the calling thread's share is what is charged.
     """
 
     KERNELS = ["conv2d_forward_nhwc", "conv2d_forward_tiles", "patch_columns", "patch_columns_add",
@@ -247,7 +247,7 @@ class BackendProfile:
 
     def __init__(self):
         from tinygrad_cnn.backends import cpu
-        from tinygrad_cnn.kernels import cpu_conv, cpu_conv_wgrad
+        from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad
         self.backend = cpu
         self.targets = [(cpu, name) for name, fn in vars(cpu).items()
                         if callable(fn) and not name.startswith("_") and not isinstance(fn, type)]

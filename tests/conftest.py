@@ -26,6 +26,6 @@ def _split_every_kernel_call(monkeypatch):
     """The CPU backend hands a thread its own range only when the range is worth ~45 us of
     hand-off; the tests' small arrays would never be split. Here every call is split as
     finely as the threads allow, so the ranges' edges are tested everywhere."""
-    from tinygrad_cnn.backends import cpu
-    monkeypatch.setattr(cpu, "_PART_ELEMENTS", 1)
-    monkeypatch.setattr(cpu, "_PART_MACS", 1)
+    from tinygrad_cnn.backends.cpu import settings
+    with settings.override(part_elements=1, part_macs=1):
+        yield

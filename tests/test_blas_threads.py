@@ -8,7 +8,7 @@ PROBE = textwrap.dedent("""
     {first}
     import numpy as np
     from threadpoolctl import threadpool_info
-    from tinygrad_cnn.backends import blas_threads
+    from tinygrad_cnn.backends.cpu import blas as blas_threads
 
     def blas_threads_now():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]

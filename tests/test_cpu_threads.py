@@ -1,4 +1,4 @@
-"""backends/cpu_threads.run: every index once, in parallel where it pays, errors after all
+"""backends/cpu/threads.run: every index once, in parallel where it pays, errors after all
 ranges finished, and a working pool after errors, nesting and fork."""
 import os
 import threading
@@ -7,7 +7,7 @@ import time
 import pytest
 from hypothesis import given, strategies as st
 
-from tinygrad_cnn.backends import cpu_threads
+from tinygrad_cnn.backends.cpu import threads as cpu_threads
 
 MANY = cpu_threads.thread_count() >= 2
 needs_threads = pytest.mark.skipif(not MANY, reason="one thread here (NUMBA_NUM_THREADS=1)")
@@ -111,7 +111,7 @@ def test_pool_works_in_a_forked_child():
 
 CTRL_C_WHILE_WAITING = """
 import _thread, random, threading, time
-from tinygrad_cnn.backends import cpu_threads
+from tinygrad_cnn.backends.cpu import threads as cpu_threads
 rng, interrupted, caught_with_worker_running = random.Random(0), 0, 0
 for _ in range({rounds}):
     running = []

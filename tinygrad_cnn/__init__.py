@@ -10,11 +10,11 @@ import sys
 # OpenBLAS threads spin for ~0.1 s after each GEMM, taking the cores that the next Numba
 # kernel needs; 2^4 cycles of spinning instead. Effective only when tinygrad_cnn is imported
 # before NumPy (OpenBLAS reads it once); a value the user set is kept. When NumPy came first,
-# the backend runs its own GEMMs single-threaded instead (backends/blas_threads.py).
+# the backend runs its own GEMMs single-threaded instead (backends/cpu/blas.py).
 _NUMPY_CAME_FIRST = "numpy" in sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in os.environ
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
-from tinygrad_cnn.backends import blas_threads as _blas_threads  # noqa: E402
+from tinygrad_cnn.backends.cpu import blas as _blas_threads  # noqa: E402
 
 _blas_threads._WORKERS_SPIN = _NUMPY_CAME_FIRST
 

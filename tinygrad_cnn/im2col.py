@@ -6,7 +6,7 @@ the work; kernels/reference.py holds the book's NumPy version as the spec.
 """
 import numpy as np
 
-from tinygrad_cnn.kernels import cpu as kernels
+from tinygrad_cnn.kernels.cpu import nchw as kernels
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 

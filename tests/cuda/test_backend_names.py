@@ -4,7 +4,7 @@ import types
 
 from tinygrad_cnn.backends import cpu
 from tinygrad_cnn.backends import cuda
-from tinygrad_cnn.kernels import cpu as cpu_kernels
+from tinygrad_cnn.kernels.cpu import nchw as cpu_kernels
 from tinygrad_cnn.kernels import cuda as cuda_kernels
 from tinygrad_cnn.kernels import geometry
 

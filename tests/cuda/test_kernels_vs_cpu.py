@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from cuda_helpers import run, tiny_conv_configs, tiny_pool_configs
 from strategies import arrays, seeds, tie_free
-from tinygrad_cnn.kernels import cpu, reference
+from tinygrad_cnn.kernels import reference
+from tinygrad_cnn.kernels.cpu import nchw as cpu
 from tinygrad_cnn.kernels import cuda as gpu
 
 DTYPES = [np.float32, np.float64]

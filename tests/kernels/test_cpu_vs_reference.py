@@ -5,7 +5,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
-from tinygrad_cnn.kernels import cpu, cpu_conv, cpu_conv_wgrad, cpu_gemm, cpu_nhwc, reference
+from tinygrad_cnn.kernels import reference
+from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad, gemm as cpu_gemm
+from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 DTYPES = [np.float32, np.float64]

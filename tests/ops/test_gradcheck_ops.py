@@ -186,7 +186,7 @@ def test_conv2d_in_many_chunks_matches_one_chunk(keep_bytes, cfg, seed):
     """The CPU backend makes patches a few images at a time and, for large patch matrices,
     remakes them in backward; one image per chunk, with patches kept or remade, must give
     the same output and gradients as the whole batch at once."""
-    from tinygrad_cnn.backends import cpu
+    from tinygrad_cnn.backends.cpu import settings
 
     x_np, w_np = arrays(cfg.x_shape, seed), arrays(cfg.w_shape, seed + 1)
     b_np = arrays((cfg.O,), seed + 2) if cfg.bias else None
@@ -199,15 +199,11 @@ def test_conv2d_in_many_chunks_matches_one_chunk(keep_bytes, cfg, seed):
         return [out.numpy()] + [t.grad.numpy() for t in (x, w, b) if t is not None]
 
     whole = run()
-    saved = cpu._PATCH_CHUNK_BYTES, cpu._KEEP_PATCH_BYTES
-    cpu._PATCH_CHUNK_BYTES, cpu._KEEP_PATCH_BYTES = 1, keep_bytes   # one image per chunk
-    try:
+    with settings.override(patch_chunk_bytes=1, keep_patch_bytes=keep_bytes):  # an image a chunk
         chunked = run()
         x1 = t64(x_np)
         assert tc.gradcheck(lambda x: F.conv2d(x, t64(w_np), None, cfg.stride, cfg.padding,
                                                cfg.dilation, cfg.groups), [x1])
-    finally:
-        cpu._PATCH_CHUNK_BYTES, cpu._KEEP_PATCH_BYTES = saved
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 

@@ -1,4 +1,4 @@
-"""CUDA twins of backends/cpu_extra.py: erf and a conv's input gradient on its own."""
+"""CUDA twins of backends/cpu/ (erf in elementwise.py, conv2d_input_grad in conv.py): erf and a conv's input gradient on its own."""
 from tinygrad_cnn.backends import cuda_launch as rt
 from tinygrad_cnn.kernels import cuda_special
 

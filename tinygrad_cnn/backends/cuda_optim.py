@@ -1,6 +1,6 @@
 """CUDA optimizer updates: SGD and Adam/AdamW, one fused kernel per parameter, in place.
 
-Same contract as backends/cpu_optim.py; the scalars are computed here in the
+Same contract as backends/cpu/optim.py; the scalars are computed here in the
 parameter's dtype exactly as the CPU code computes them, so both devices agree to the
 last float32 rounding of each elementwise operation.
 """

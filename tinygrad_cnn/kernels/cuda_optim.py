@@ -1,6 +1,6 @@
 """@cuda.jit optimizer updates: one fused pass per parameter, in place.
 
-The arithmetic follows backends/cpu_optim.py operation by operation, with every scalar
+The arithmetic follows backends/cpu/optim.py operation by operation, with every scalar
 given in the parameter's dtype by the launcher, so float32 stays float32.
 """
 import math

@@ -11,7 +11,7 @@ from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 njit = functools.partial(numba.njit, cache=True, nogil=True)
-"""Every CPU kernel: serial, and without the GIL, so backends/cpu_threads.run can call one
+"""Every CPU kernel: serial, and without the GIL, so backends/cpu/threads.run can call one
 per core on different ranges of images at the same time."""
 
 njit_gemm = functools.partial(numba.njit, cache=True, nogil=True,

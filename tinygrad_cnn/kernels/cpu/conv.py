@@ -14,7 +14,7 @@ share of the images. The weight-gradient kernels are in kernels/cpu_conv_wgrad.p
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu_gemm import matmul_into, matmul_nt_add
+from tinygrad_cnn.kernels.cpu.gemm import matmul_into, matmul_nt_add
 from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 

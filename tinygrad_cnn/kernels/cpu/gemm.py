@@ -26,7 +26,6 @@ float32's limit may overflow to inf in one order and not another); the tests com
 NumPy to 1e-4 for float32 and 1e-10 for float64.
 """
 import numba
-from numba.core.codegen import get_host_cpu_features
 
 from tinygrad_cnn.kernels.jit import njit_gemm, stack_tile
 
@@ -36,26 +35,6 @@ _WIDE_ROWS, _WIDE = 6, 64
 _NARROW_ROWS, _NARROW = 8, 32
 """matmul_into's tile for a 32-column remainder (SimpleCNN's 32-channel layers): 8 x 32."""
 _WIDE_SIZE, _NARROW_SIZE = _WIDE_ROWS * _WIDE, _NARROW_ROWS * _NARROW
-
-
-def _compiles_for_avx512():
-    """Whether numba compiles for a CPU with AVX-512 (what it targets: NUMBA_CPU_FEATURES,
-    else the host's)."""
-    features = numba.config.CPU_FEATURES or get_host_cpu_features()
-    return "+avx512f" in features.split(",")
-
-
-_TILES_FIT = _compiles_for_avx512()
-"""The tiles need AVX-512's 32 vector registers. With numba compiling for Haswell (AVX2, 16
-registers; NUMBA_CPU_NAME=haswell and NUMBA_CPU_FEATURES without avx512 on this project's
-machine) they spill, and run at 27-35 GFLOP/s against matmul_nt_add's 38-46 at SimpleCNN's
-shapes: without AVX-512 the backend keeps to the dot products."""
-
-
-def _covered_by_tiles(n):
-    """True when matmul_into's tiles are the faster product for n columns: AVX-512, and n a
-    multiple of 32 (its plain edge rows are slower than matmul_nt_add's tiles)."""
-    return _TILES_FIT and n > 0 and n % _NARROW == 0
 
 
 @njit_gemm

@@ -1,7 +1,7 @@
 """@njit CPU kernels: the fast twins of kernels/reference.py, same names and signatures.
 
 Outputs are passed in. Each kernel is serial over the images it is given; the backend calls
-one per core on different images (backends/cpu_threads.run), so no two threads ever write
+one per core on different images (backends/cpu/threads.run), so no two threads ever write
 the same element. Accumulators
 take the array's own dtype, so float32 stays float32.
 """

@@ -16,6 +16,8 @@ import contextlib
 import functools
 import threading
 
+import numpy as np
+
 _WORKERS_SPIN = False
 """Set by tinygrad_cnn/__init__.py: True when NumPy was imported before it and the user had
 not set OPENBLAS_THREAD_TIMEOUT (a value of theirs is theirs to choose)."""
@@ -70,3 +72,9 @@ def _blas_controls():
         from threadpoolctl import ThreadpoolController
         _blas = ThreadpoolController().select(user_api="blas")
     return _blas
+
+
+@single_threaded_if_spinning
+def matmul(a, b):
+    """a @ b through NumPy's BLAS."""
+    return np.matmul(a, b)

@@ -13,8 +13,8 @@ Each sums over the images it is given; the backend calls one per thread and adds
 import numba
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu_conv import _patch_rows
-from tinygrad_cnn.kernels.cpu_gemm import add_row_sums, matmul_into, matmul_nt_add
+from tinygrad_cnn.kernels.cpu.conv import _patch_rows
+from tinygrad_cnn.kernels.cpu.gemm import add_row_sums, matmul_into, matmul_nt_add
 from tinygrad_cnn.kernels.jit import fill as _fill, njit, njit_gemm, stack_tile
 
 _TAPS, _TAP_COLUMNS = 12, 32

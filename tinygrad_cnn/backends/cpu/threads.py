@@ -20,6 +20,9 @@ import queue
 import threading
 
 import numba
+import numpy as np
+
+from tinygrad_cnn.backends.cpu.settings import settings
 
 
 def thread_count():
@@ -45,6 +48,16 @@ def run(body, n, grain=1):
         _run_split(body, n, parts)
     finally:
         _active.release()
+
+
+def per_image(shape):
+    """Elements per image of an array of this shape (also when the batch is empty)."""
+    return int(np.prod(shape[1:]))
+
+
+def over_images(body, N, per_image):
+    """run() over N images of ``per_image`` elements (or multiply-adds) of work each."""
+    run(body, N, grain=-(-settings.part_elements // (per_image or 1)))
 
 
 def _run_split(body, n, parts):

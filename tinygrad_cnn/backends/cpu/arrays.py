@@ -1,0 +1,92 @@
+"""CPU backend, arrays: creation, copies, views, indexing and concatenation of NumPy arrays."""
+import numpy as np
+
+
+def from_numpy(a):
+    """Host array -> backend array (the same object on the CPU)."""
+    return a
+
+
+def to_numpy(a):
+    """Backend array -> host array."""
+    return a
+
+
+def empty(shape, dtype):
+    return np.empty(shape, dtype=dtype)
+
+
+def zeros(shape, dtype):
+    return np.zeros(shape, dtype=dtype)
+
+
+def full(shape, value, dtype):
+    return np.full(shape, value, dtype=dtype)
+
+
+def astype(a, dtype):
+    return a.astype(dtype, copy=False)
+
+
+def copy(a):
+    return a.copy()
+
+
+def assign(dst, src):
+    """dst[...] = src in place (src broadcast to dst's shape and cast to its dtype)."""
+    np.copyto(dst, src, casting="unsafe")
+
+
+def setitem(a, index, values):
+    """a[index] = values in place (NumPy's indexing and broadcasting rules)."""
+    a[index] = values
+
+
+def shares_memory(a, b):
+    """True when the two arrays may overlap in memory (a bounds check, no element walk)."""
+    return a is b or np.may_share_memory(a, b)
+
+
+def argsort(a, axis, descending):
+    """Stable sort order of ``a`` along ``axis``; NaN counts as the largest value (as torch)."""
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    flipped = np.argsort(np.flip(a, axis), axis=axis, kind="stable")
+    return a.shape[axis] - 1 - np.flip(flipped, axis)
+
+
+def reshape(a, shape):
+    return a.reshape(shape)
+
+
+def transpose(a, perm):
+    return a.transpose(perm)
+
+
+def broadcast_to(a, shape):
+    return np.broadcast_to(a, shape)
+
+
+def getitem(a, index):
+    return a[index]
+
+
+def index_add(shape, index, values):
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated indices sum)."""
+    out = np.zeros(shape, dtype=values.dtype)
+    np.add.at(out, index, values)
+    return out
+
+
+def concatenate(arrays, axis):
+    return np.concatenate(arrays, axis=axis)
+
+
+def arange(n):
+    """Integer positions 0..n-1, for gather/scatter indices."""
+    return np.arange(n)
+
+
+def copy_into(dst, src):
+    """dst[...] = src, in place (src broadcast to dst's shape, cast to its dtype)."""
+    np.copyto(dst, src, casting="unsafe")

@@ -1,0 +1,79 @@
+"""CPU backend settings: every threshold and kernel choice of the CPU backend, in one object.
+
+``settings`` is read by the backend's Python code at each call, never by a kernel (numba
+compiles module globals in as constants). ``override(**changes)`` changes fields inside a
+``with`` block, as tests do to force a kernel route; ``configure(**changes)`` changes them
+for good. The figures behind each default are in bench/RESULTS.md.
+"""
+import contextlib
+import dataclasses
+
+import numba
+from numba.core.codegen import get_host_cpu_features
+
+TILE_COLUMNS = 32
+"""kernels/cpu/gemm.matmul_into's narrowest tile: the column counts it covers are multiples."""
+
+
+def numba_target_features():
+    """The CPU features numba compiles for: NUMBA_CPU_FEATURES when set, else the host's."""
+    return set((numba.config.CPU_FEATURES or get_host_cpu_features()).split(","))
+
+
+def compiles_for_avx512():
+    """True when numba compiles for a CPU with AVX-512 (32 vector registers)."""
+    return "+avx512f" in numba_target_features()
+
+
+@dataclasses.dataclass
+class CpuSettings:
+    """Thresholds and kernel choices of the CPU backend (see the module docstring)."""
+    part_elements: int = 1 << 15
+    """Fewest elements a pass over memory (ReLU, pooling) hands to a thread of its own."""
+    part_macs: int = 1 << 20
+    """Fewest multiply-adds a conv kernel hands to a thread of its own."""
+    fused_min_channels: int = 16
+    """Fewest input channels for the fused (channels-last patch rows) conv path."""
+    patch_chunk_bytes: int = 1 << 20
+    """Patch bytes per thread per chunk on the GEMM path (about a core's L2 cache)."""
+    keep_patch_bytes: int = 16 << 20
+    """Largest patch matrix the GEMM path keeps from forward for the weight gradient."""
+    wgrad_image_bytes: int = 8 << 20
+    """Largest per-image patch matrix of the stride-1 weight-gradient kernel."""
+    stride1_weight_grad_kernel: bool = True
+    """Ungrouped stride-1 convs take the weight-gradient kernel (False: kept patches x GEMM)."""
+    register_tiles: bool = dataclasses.field(default_factory=compiles_for_avx512)
+    """Use matmul_into's outer-product register tiles (they need AVX-512's 32 registers)."""
+    tiles_any_width: bool = False
+    """Tests only: tiles for any column count, not just multiples of TILE_COLUMNS."""
+
+    def covered_by_tiles(self, n):
+        """True when matmul_into's tiles are the product to use for n columns."""
+        if not self.register_tiles or n <= 0:
+            return False
+        return self.tiles_any_width or n % TILE_COLUMNS == 0
+
+
+settings = CpuSettings()
+
+
+def configure(**changes):
+    """Change settings in place, e.g. configure(part_elements=1); returns the old values."""
+    names = {f.name for f in dataclasses.fields(CpuSettings)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise TypeError(f"unknown CPU setting(s) {unknown}; known: {sorted(names)}")
+    old = {name: getattr(settings, name) for name in changes}
+    for name, value in changes.items():
+        setattr(settings, name, value)
+    return old
+
+
+@contextlib.contextmanager
+def override(**changes):
+    """Settings changed inside a ``with`` block only."""
+    old = configure(**changes)
+    try:
+        yield settings
+    finally:
+        configure(**old)

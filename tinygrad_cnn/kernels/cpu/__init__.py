@@ -1,0 +1,11 @@
+"""The CPU's @njit kernels, serial loops the backend's threads run on parts of the work.
+
+  nchw.py, nhwc.py   pooling (and the notes' im2col/col2im) on NCHW memory, and its twin on
+                     channels-last memory
+  conv.py            patch rows/columns and the fused convolution kernels
+  conv_wgrad.py      the convolution's weight-gradient kernels
+  gemm.py            register-tiled matrix products the conv kernels are built on
+  elementwise.py     ReLU forward and backward
+  special.py         erf
+Each is checked against its NumPy twin in kernels/reference.py.
+"""

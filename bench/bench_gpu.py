@@ -3,7 +3,7 @@
 Prints, side by side:
 - training images/s of SimpleCNN and LeNet-5 (forward, cross-entropy, backward, Adam step,
   batch moved host -> device each step as the DataLoader's batches are) at batch 100 and 512;
-- kernel launches per training step of ours, by kernel (backends/cuda_launch.LAUNCHES);
+- kernel launches per training step of ours, by kernel (backends/cuda/launch.LAUNCHES);
 - GEMM TFLOP/s at SimpleCNN's conv GEMM shapes: our tiled @cuda.jit kernel, cuBLAS through
   CuPy when installed, and torch.matmul.
 
@@ -70,7 +70,7 @@ def describe(torch):
     if torch is not None:
         lines.append(f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()} on "
                      f"{torch.cuda.get_device_name()}")
-    from tinygrad_cnn.backends.cuda_gemm import cupy_module
+    from tinygrad_cnn.backends.cuda.gemm import cupy_module
 
     cp = cupy_module()
     lines.append(f"CuPy {cp.__version__} (cuBLAS GEMM path)" if cp else "CuPy not installed: "
@@ -121,7 +121,7 @@ def ours_images_per_s(name, batch, args):
     """(images/s, launches in one step by kernel) of train.train_step on device "cuda"."""
     import tinygrad_cnn as tc
     from tinygrad_cnn import optim
-    from tinygrad_cnn.backends.cuda_launch import LAUNCHES
+    from tinygrad_cnn.backends.cuda.launch import LAUNCHES
     from tinygrad_cnn.train import train_step
 
     tc.manual_seed(0)
@@ -194,7 +194,7 @@ def training_table(args, torch):
 
 # ---- GEMM --------------------------------------------------------------------------
 def gemm_shapes(batch, smoke):
-    """(label, B, M, N, K) of SimpleCNN's conv GEMMs as backends/cuda_conv.py issues them."""
+    """(label, B, M, N, K) of SimpleCNN's conv GEMMs as backends/cuda/conv.py issues them."""
     if smoke:
         return [("tiny", 2, 5, 7, 9)]
     P1, P2 = 28 * 28, 14 * 14
@@ -206,10 +206,10 @@ def gemm_shapes(batch, smoke):
 
 
 def time_ours(B, M, N, K, mode, repeats):
-    """(seconds per GEMM, max abs error) of backends/cuda_gemm.gemm in ``mode``."""
-    from tinygrad_cnn.backends import cuda_launch as rt
-    from tinygrad_cnn.backends.cuda_gemm import gemm
-    from tinygrad_cnn.kernels import cuda_config
+    """(seconds per GEMM, max abs error) of backends/cuda/gemm.gemm in ``mode``."""
+    from tinygrad_cnn.backends.cuda import launch as rt
+    from tinygrad_cnn.backends.cuda import settings as cuda_settings
+    from tinygrad_cnn.backends.cuda.gemm import gemm
 
     rng = np.random.default_rng(1)
     a = rng.standard_normal((B, M, K), dtype=np.float32)
@@ -217,7 +217,7 @@ def time_ours(B, M, N, K, mode, repeats):
     da, db, out = rt.upload(a), rt.upload(b), rt.empty((B, M, N), np.float32)
     args = (rt.flat(da), (0, M * K, K, 1), rt.flat(db), (0, K * N, N, 1), rt.flat(out),
             (0, M * N, N, 1), (B, M, N, K))
-    with cuda_config.override(gemm=mode):
+    with cuda_settings.override(gemm=mode):
         gemm(*args)
         sync()
         start = time.perf_counter()
@@ -242,7 +242,7 @@ def time_torch(B, M, N, K, repeats, torch):
 
 
 def gemm_table(args, torch):
-    from tinygrad_cnn.backends.cuda_gemm import cupy_module
+    from tinygrad_cnn.backends.cuda.gemm import cupy_module
 
     print("\n== GEMM TFLOP/s (float32) at SimpleCNN's conv GEMM shapes ==")
     print(f"{'shape':<24}{'B x M x N x K':>24}{'ours':>9}{'cuBLAS/CuPy':>13}{'torch':>9}"
@@ -273,12 +273,12 @@ def main(argv=None):
               "Pass --smoke to only prove the code path.", file=sys.stderr)
         return 2
     if args.smoke:
-        from tinygrad_cnn.kernels import cuda_config
+        from tinygrad_cnn.backends.cuda import settings as cuda_settings
 
         args.batches, args.steps, args.warmup = [2], 1, 1
         if simulated():
-            cuda_config.configure(threads_per_block=8, max_blocks=4, reduce_threads=8,
-                                  gemm_threads=2, max_gemm_blocks=2, split_k_depth=16)
+            cuda_settings.configure(threads_per_block=8, max_blocks=4, reduce_threads=8,
+                                    gemm_threads=2, max_gemm_blocks=2, split_k_depth=16)
     torch = None if args.no_torch else torch_cuda()
     print(describe(torch))
     if torch is None and not args.no_torch:

@@ -46,10 +46,10 @@ SMALL_LAUNCHES = dict(threads_per_block=8, max_blocks=4, reduce_threads=8, gemm_
 @pytest.fixture(autouse=True)
 def small_launches():
     """Tiny blocks and grids under the simulator; the default tuning on a real GPU."""
-    from tinygrad_cnn.kernels import cuda_config
+    from tinygrad_cnn.backends.cuda import settings as cuda_settings
 
     if not simulated():
         yield
         return
-    with cuda_config.override(**SMALL_LAUNCHES):
+    with cuda_settings.override(**SMALL_LAUNCHES):
         yield

@@ -1,7 +1,7 @@
 """Helpers for the CUDA tests: device round trips and launching a kernel on a tiny grid."""
 import numpy as np
 
-from tinygrad_cnn.backends import cuda_launch as rt
+from tinygrad_cnn.backends.cuda import launch as rt
 
 be = None
 

@@ -1,4 +1,4 @@
-"""backends/cuda.py against backends/cpu.py: conv2d forward/backward (groups, strides,
+"""backends/cuda/ against backends/cpu.py: conv2d forward/backward (groups, strides,
 dilation, asymmetric padding), pooling through the backend, optimizer updates."""
 import numpy as np
 import pytest

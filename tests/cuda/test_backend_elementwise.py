@@ -1,4 +1,4 @@
-"""backends/cuda.py against backends/cpu.py: arrays, elementwise ops with broadcasting,
+"""backends/cuda/ against backends/cpu.py: arrays, elementwise ops with broadcasting,
 comparisons, where, activations."""
 import numpy as np
 import pytest

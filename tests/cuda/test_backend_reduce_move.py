@@ -1,4 +1,4 @@
-"""backends/cuda.py against backends/cpu.py: reductions, softmax and losses, movement,
+"""backends/cuda/ against backends/cpu.py: reductions, softmax and losses, movement,
 getitem / index_add for the index patterns the ops use, concatenate."""
 import numpy as np
 import pytest
@@ -7,7 +7,7 @@ from cuda_helpers import backend, dev, host
 from strategies import arrays
 from test_backend_elementwise import check
 from tinygrad_cnn.backends import cpu
-from tinygrad_cnn.kernels import cuda_config
+from tinygrad_cnn.backends.cuda import settings as cuda_settings
 
 AXES = [None, 0, 1, 2, (0, 2), (1, 2), (0, 1, 2), ()]
 
@@ -169,7 +169,7 @@ def test_launch_settings_do_not_change_results():
     """The same reduction and GEMM with other block sizes give the same values."""
     be = backend()
     a, b = arrays((9, 33), 15, np.float64), arrays((33, 7), 16, np.float64)
-    with cuda_config.override(threads_per_block=16, max_blocks=2, reduce_threads=4,
+    with cuda_settings.override(threads_per_block=16, max_blocks=2, reduce_threads=4,
                               gemm_threads=4, max_gemm_blocks=1):
         s, m = host(be.sum(dev(a), axis=1)), host(be.matmul(dev(a), dev(b)))
     np.testing.assert_allclose(s, a.sum(axis=1), rtol=1e-13)

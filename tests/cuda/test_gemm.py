@@ -7,13 +7,14 @@ from hypothesis import strategies as st
 
 from cuda_helpers import backend, dev, host
 from strategies import arrays
-from tinygrad_cnn.backends import cuda_gemm, cuda_launch
-from tinygrad_cnn.kernels import cuda_config
+from tinygrad_cnn.backends.cuda import gemm as cuda_gemm
+from tinygrad_cnn.backends.cuda import launch as cuda_launch
+from tinygrad_cnn.backends.cuda import settings as cuda_settings
 
 
 def _gemm(a, a_geo, b, b_geo, out_shape, out_geo, dims, mode="numba"):
     out = dev(np.full(out_shape, np.nan, a.dtype))
-    with cuda_config.override(gemm=mode):
+    with cuda_settings.override(gemm=mode):
         cuda_gemm.gemm(cuda_launch.flat(dev(a)), a_geo, cuda_launch.flat(dev(b)), b_geo,
                        cuda_launch.flat(out), out_geo, dims)
     return host(out)
@@ -47,7 +48,7 @@ def test_gemm_results_do_not_depend_on_tiling():
     a, b = arrays((13, 21), 4, np.float32), arrays((21, 9), 5, np.float32)
     results = []
     for threads, blocks in ((1, 1), (2, 2), (4, 3)):
-        with cuda_config.override(gemm_threads=threads, max_gemm_blocks=blocks):
+        with cuda_settings.override(gemm_threads=threads, max_gemm_blocks=blocks):
             results.append(_gemm(a, (0, 0, 21, 1), b, (0, 0, 9, 1), (13, 9), (0, 0, 9, 1),
                                  (1, 13, 9, 21)))
     for r in results:

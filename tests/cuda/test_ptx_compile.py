@@ -20,7 +20,7 @@ import tinygrad_cnn.nn.functional as F
 from cuda_helpers import backend, dev, simulated
 from strategies import arrays
 from tinygrad_cnn import Tensor
-from tinygrad_cnn.backends import cuda_launch as rt
+from tinygrad_cnn.backends.cuda import launch as rt
 
 HERE = Path(__file__).parent
 

@@ -9,7 +9,7 @@ import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from strategies import arrays
 from tinygrad_cnn import Tensor, nn, optim
-from tinygrad_cnn.kernels import cuda_config
+from tinygrad_cnn.backends.cuda import settings as cuda_settings
 from tinygrad_cnn.models import ResidualBlock
 
 
@@ -52,7 +52,7 @@ def test_gradcheck_through_a_small_cnn_on_the_device():
     x.requires_grad = True
     target = Tensor(np.array([1])).cuda()
     params = [model.layer1[0].weight, model.layer2[0].bias, model.fc.weight]
-    with cuda_config.override(**FEWER_THREADS):
+    with cuda_settings.override(**FEWER_THREADS):
         assert tc.gradcheck(lambda x, *p: F.cross_entropy(model(x), target, reduction="sum"),
                             [x] + params)
 

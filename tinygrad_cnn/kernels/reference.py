@@ -2,7 +2,7 @@
 
 Written for clarity in the style of deep-learning-from-scratch: loops over kernel offsets
 with strided slices, never over pixels. Every kernel takes its outputs as arguments, in
-the same contract as kernels/cpu.py: geometry is explicit (top/left padding, output
+the same contract as kernels/cpu/nchw.py: geometry is explicit (top/left padding, output
 size), so asymmetric padding such as ``padding="same"`` needs no special case.
 """
 import numpy as np

@@ -10,7 +10,7 @@ Tiles and batches are walked with block-stride loops, so any grid size is correc
 """
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import (GEMM_MAX_THREADS_DIM, GEMM_MICRO, GEMM_TILE_K,
+from tinygrad_cnn.kernels.cuda.config import (GEMM_MAX_THREADS_DIM, GEMM_MICRO, GEMM_TILE_K,
                                               cuda_jit)
 
 PANEL = GEMM_MAX_THREADS_DIM * GEMM_MICRO  # widest output tile side a block can own

@@ -8,7 +8,7 @@ import math
 
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import cuda_device, cuda_jit
+from tinygrad_cnn.kernels.cuda.config import cuda_device, cuda_jit
 
 
 @cuda_device

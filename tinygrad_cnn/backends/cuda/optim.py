@@ -6,8 +6,8 @@ last float32 rounding of each elementwise operation.
 """
 import math
 
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.kernels import cuda_optim as ko
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.kernels.cuda import optim as ko
 
 
 def sgd_update(param, grad, momentum_buf, lr, momentum, dampening, nesterov, weight_decay):

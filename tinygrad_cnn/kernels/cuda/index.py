@@ -8,8 +8,8 @@ walking the rows in order, so repeated rows sum in a fixed order without atomics
 """
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import cuda_jit
-from tinygrad_cnn.kernels.cuda_elementwise import offset_of
+from tinygrad_cnn.kernels.cuda.config import cuda_jit
+from tinygrad_cnn.kernels.cuda.device_functions import offset_of
 
 
 @cuda_jit

@@ -1,22 +1,13 @@
-"""CUDA backend: the CPU backend's functions, same names and signatures, on device arrays.
+"""CUDA arrays and data movement: creation, host round trips, casts, copies, reshapes,
+transposes, broadcasts, concatenation.
 
 Arrays are numba device arrays, always C-contiguous: every op that NumPy would answer
-with a view (transpose, broadcast_to, slicing) writes a fresh array with one strided-copy
-launch. Elementwise ops broadcast by strides inside the kernel; Python and NumPy scalars
-become cached one-element device arrays read with stride 0. Reductions, GEMM, softmax,
-indexing, convolution, pooling and optimizer updates each have their own kernels
-(kernels/cuda*.py); this file and backends/cuda_*.py only size and launch them. This file
-holds arrays and data movement; the other names come from backends/cuda_elementwise.py,
-cuda_reduce.py, cuda_conv.py, cuda_gemm.py, cuda_index.py and cuda_optim.py.
+with a view (transpose, broadcast_to) writes a fresh array with one strided-copy launch.
 """
-import builtins
-
 import numpy as np
 
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.kernels import cuda_elementwise as ew
-
-name = "cuda"
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.kernels.cuda import elementwise as ew
 
 
 # ---- arrays -----------------------------------------------------------------------
@@ -55,15 +46,7 @@ def copy(a):
 
 def assign(dst, src):
     """dst[...] = src in place (src broadcast to dst's shape and cast to its dtype)."""
-    src = src if rt.is_device_array(src) else _upload_like(src, dst.dtype)
-    shape = tuple(dst.shape)
-    rt.copy_view(src, 0, rt.broadcast_strides(tuple(src.shape), shape), dst, 0,
-                 rt.contiguous_strides(shape), shape)
-
-
-def _upload_like(host, dtype):
-    """A host value as a device array of ``dtype``."""
-    return rt.upload(np.asarray(host, dtype=dtype))
+    copy_into(dst, src if rt.is_device_array(src) else rt.upload(np.asarray(src, dst.dtype)))
 
 
 def setitem(a, index, values):
@@ -110,7 +93,7 @@ def reshape(a, shape):
     shape = _shape(shape)
     if -1 in shape:
         known = rt.numel([n for n in shape if n != -1])
-        shape = tuple(a.size // builtins.max(known, 1) if n == -1 else n for n in shape)
+        shape = tuple(a.size // max(known, 1) if n == -1 else n for n in shape)
     if rt.numel(shape) != a.size:
         raise ValueError(f"cannot reshape array of shape {a.shape} into shape {shape}")
     return a.reshape(shape)
@@ -136,7 +119,7 @@ def concatenate(arrays, axis):
     arrays = list(arrays)
     first = arrays[0]
     axis = int(axis) % first.ndim
-    size = builtins.sum(int(x.shape[axis]) for x in arrays)
+    size = sum(int(x.shape[axis]) for x in arrays)
     shape = tuple(first.shape[:axis]) + (size,) + tuple(first.shape[axis + 1:])
     out = empty(shape, np.result_type(*[x.dtype for x in arrays]))
     out_strides, start = rt.contiguous_strides(shape), 0
@@ -154,20 +137,8 @@ def arange(n):
     return out
 
 
-from tinygrad_cnn.backends.cuda_elementwise import (  # noqa: E402,F401
-    abs, add, clip, div, elu, elu_backward, equal, exp, greater, greater_equal, leaky_relu,
-    leaky_relu_backward, less, less_equal, log, maximum, minimum, mul, neg, not_equal, power,
-    relu, relu_backward, sigmoid, sign, sqrt, sub, tanh, where,
-)
-from tinygrad_cnn.backends.cuda_reduce import (  # noqa: E402,F401
-    argmax, cross_entropy_backward, cross_entropy_forward, log_softmax, max, softmax, sum,
-)
-from tinygrad_cnn.backends.cuda_conv import (  # noqa: E402,F401
-    adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
-    avg_pool2d_forward, col2im, conv2d_backward, conv2d_forward, im2col, max_pool2d_backward,
-    max_pool2d_forward,
-)
-from tinygrad_cnn.backends.cuda_gemm import matmul  # noqa: E402,F401
-from tinygrad_cnn.backends.cuda_index import getitem, index_add  # noqa: E402,F401
-from tinygrad_cnn.backends.cuda_optim import adam_update, sgd_update  # noqa: E402,F401
-from tinygrad_cnn.backends.cuda_extra import conv2d_input_grad, copy_into, erf  # noqa: E402,F401
+def copy_into(dst, src):
+    """dst[...] = src, in place (src broadcast to dst's shape, cast to its dtype)."""
+    shape = tuple(dst.shape)
+    src_strides = rt.broadcast_strides(tuple(src.shape), shape)
+    rt.copy_view(src, 0, src_strides, dst, 0, rt.contiguous_strides(shape), shape)

@@ -1,7 +1,7 @@
-"""CUDA elementwise ops: arithmetic, comparisons, where, clip and activations.
+"""CUDA elementwise ops: arithmetic, comparisons, where, clip, activations and erf.
 
 Operands may be device arrays or scalars; they broadcast as NumPy's do, by strides inside
-one kernel launch (kernels/cuda_elementwise.py). Scalars become cached one-element
+one kernel launch (kernels/cuda/elementwise.py). Scalars become cached one-element
 device arrays read with stride 0, and the result dtype follows NumPy's promotion rules,
 so a float32 array times a Python float stays float32.
 """
@@ -9,8 +9,9 @@ import math
 
 import numpy as np
 
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.kernels import cuda_elementwise as ew
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.kernels.cuda import elementwise as ew
+from tinygrad_cnn.kernels.cuda import special
 
 
 def _host_value(x):
@@ -203,3 +204,10 @@ def elu(x, alpha):
 
 def elu_backward(grad, x, alpha):
     return _binary(ew.ELU_BACKWARD, grad, x, alpha)
+
+
+def erf(x):
+    """Elementwise error function (float input; float32 stays float32)."""
+    out = rt.empty(x.shape, x.dtype)
+    rt.launch(special.erf, out.size, rt.flat(x), rt.flat(out))
+    return out

@@ -10,9 +10,9 @@ Three index patterns, checked in this order:
 """
 import numpy as np
 
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.kernels import cuda_elementwise as ew
-from tinygrad_cnn.kernels import cuda_index as ki
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.kernels.cuda import elementwise as ew
+from tinygrad_cnn.kernels.cuda import index as ki
 
 
 def _as_tuple(index):

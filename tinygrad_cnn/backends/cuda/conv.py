@@ -1,4 +1,4 @@
-"""CUDA convolution and pooling: im2col + GEMM, written straight into NCHW.
+"""CUDA convolution: im2col + GEMM, written straight into NCHW.
 
 Forward, per group: out[n] (O, OH*OW) = W (O, K) @ cols[n]^T, one batched GEMM over
 images whose strides read cols transposed and write NCHW, so no transpose pass is
@@ -6,18 +6,15 @@ needed. Backward: dcols[n] = grad[n]^T @ W (batched, again by strides) and col2i
 gather; dW = grad_rows^T @ cols with split-K over chunks of whole images (partial
 products summed by a deterministic reduction); db = grad summed over (N, OH, OW).
 """
-import numpy as np
-
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.backends import cuda_reduce
-from tinygrad_cnn.backends.cuda_gemm import gemm
-from tinygrad_cnn.kernels import cuda as kernels
-from tinygrad_cnn.kernels import cuda_config
-from tinygrad_cnn.kernels import cuda_elementwise as ew
-from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.backends.cuda import reduce as cuda_reduce
+from tinygrad_cnn.backends.cuda.gemm import gemm
+from tinygrad_cnn.backends.cuda.settings import settings
+from tinygrad_cnn.kernels.cuda import conv as kernels
+from tinygrad_cnn.kernels.cuda import elementwise as ew
+from tinygrad_cnn.kernels.geometry import conv_out_size
 
 
-# ---- convolution -------------------------------------------------------------------
 def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     """(N*oh*ow, C*kh*kw) patch matrix of x."""
     N, C = x.shape[:2]
@@ -78,7 +75,7 @@ def _weight_grad(grad, cols, O, Kg, groups):
     N, _, OH, OW = grad.shape
     P, Og, Kt = OH * OW, O // groups, cols.shape[1]
     rows = rt.permute(grad.reshape((N, O, P)), (0, 2, 1))               # (N*P, O)
-    per = _divisor_at_most(N, max(1, cuda_config.settings.split_k_depth // P))
+    per = _divisor_at_most(N, max(1, settings.split_k_depth // P))
     S, Kc = N // per, per * P
     partial = rt.empty((S, O, Kg), grad.dtype)
     fr, fc, fp = rt.flat(rows), rt.flat(cols), rt.flat(partial)
@@ -117,52 +114,9 @@ def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, need
     return dx, dw_, db
 
 
-# ---- pooling -----------------------------------------------------------------------
-def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """(out, argmax) of NCHW max pooling; argmax holds flat h*W+w per plane, as int32
-    (half the index traffic; F.max_pool2d converts returned indices to int64)."""
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    OH, OW = pool_out_hw(H, W, kernel, stride, padding, dilation, ceil_mode)
-    out = rt.empty((N, C, OH, OW), x.dtype)
-    idx = rt.empty((N, C, OH, OW), np.int32)
-    rt.launch(kernels.max_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
-    return out, idx
-
-
-def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation):
-    gx = rt.empty(x_shape, grad.dtype)
-    rt.launch(kernels.max_pool2d_backward, gx.size, grad, argmax, *kernel, *stride, *padding,
-              *dilation, gx)
-    return gx
-
-
-def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad):
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    OH, OW = pool_out_hw(H, W, kernel, stride, padding, (1, 1), ceil_mode)
-    out = rt.empty((N, C, OH, OW), x.dtype)
-    rt.launch(kernels.avg_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw,
-              bool(count_include_pad), out)
-    return out
-
-
-def avg_pool2d_backward(grad, x_shape, kernel, stride, padding, count_include_pad):
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    gx = rt.empty(x_shape, grad.dtype)
-    rt.launch(kernels.avg_pool2d_backward, gx.size, grad, kh, kw, sh, sw, ph, pw,
-              bool(count_include_pad), gx)
-    return gx
-
-
-def adaptive_avg_pool2d_forward(x, output_size):
-    N, C = x.shape[:2]
-    out = rt.empty((N, C) + tuple(output_size), x.dtype)
-    rt.launch(kernels.adaptive_avg_pool2d_forward, out.size, x, out)
-    return out
-
-
-def adaptive_avg_pool2d_backward(grad, x_shape):
-    gx = rt.empty(x_shape, grad.dtype)
-    rt.launch(kernels.adaptive_avg_pool2d_backward, gx.size, grad, gx)
-    return gx
+def conv2d_input_grad(grad, x_shape, w, stride, pad, dilation, groups):
+    """d(conv2d_forward(x, w))/dx applied to ``grad``, for an x of ``x_shape`` (the forward
+    of a transposed convolution): conv2d_backward's input-gradient path, which reads no
+    saved patches."""
+    return conv2d_backward(grad, None, tuple(x_shape), w, stride, pad, dilation, groups,
+                           (True, False))[0]

@@ -1,17 +1,17 @@
-"""@cuda.jit kernels: the GPU twins of kernels/cpu.py, same names and signatures.
+"""@cuda.jit pooling kernels: max, average and adaptive average, forward and backward.
 
-Outputs are passed in; each kernel is launched with ``kernel[blocks, threads](...)`` and
-walks its output with a grid-stride loop, so any grid size is correct. Backward kernels
-are gathers over the output positions that read each input (col2im, average pooling)
-or a per-plane serial scatter (max pooling, whose signature carries no geometry): no
-atomics, so results are bit-identical run to run. Accumulators take the array's dtype.
+GPU twins of kernels/cpu/nchw.py's pooling kernels, same names and signatures. Outputs are
+passed in; each kernel walks its output with a grid-stride loop, so any grid size is
+correct. Backward kernels are gathers over the windows that read each input element, in
+a fixed order: no atomics, so results are bit-identical run to run. Accumulators take the
+array's dtype.
 """
 import math
 
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import cuda_device, cuda_jit
-from tinygrad_cnn.kernels.cuda_elementwise import larger, smaller
+from tinygrad_cnn.kernels.cuda.config import cuda_device, cuda_jit
+from tinygrad_cnn.kernels.cuda.device_functions import larger, smaller, window_source
 
 
 @cuda_device
@@ -28,58 +28,6 @@ def _avg_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad):
     if count_include_pad:
         return (smaller(y0 + kh, H + ph) - y0) * (smaller(x0 + kw, W + pw) - x0)
     return (smaller(y0 + kh, H) - larger(y0, 0)) * (smaller(x0 + kw, W) - larger(x0, 0))
-
-
-@cuda_device
-def _source(pos, pad, k, dilation, stride, out_size):
-    """The output index whose window reads input ``pos`` at kernel offset ``k``, or -1."""
-    t = pos + pad - k * dilation
-    if t < 0 or t % stride != 0:
-        return -1
-    o = t // stride
-    return o if o < out_size else -1
-
-
-@cuda_jit
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
-    """Fill cols (N*oh*ow, C*kh*kw): rows ordered (n, oy, ox), columns (c, i, j)."""
-    N, C, H, W = x.shape
-    K = C * kh * kw
-    total = cols.shape[0] * K
-    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        row, col = t // K, t % K
-        n, r = row // (oh * ow), row % (oh * ow)
-        oy, ox = r // ow, r % ow
-        c, q = col // (kh * kw), col % (kh * kw)
-        y = oy * sh - ph + (q // kw) * dh
-        xx = ox * sw - pw + (q % kw) * dw
-        if 0 <= y < H and 0 <= xx < W:
-            cols[row, col] = x[n, c, y, xx]
-        else:
-            cols[row, col] = 0
-
-
-@cuda_jit
-def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
-    """Adjoint of im2col: x (N, C, H, W) = sum of every patch in cols at its place.
-
-    A gather: each input element sums the patch entries that read it, in a fixed order.
-    """
-    N, C, H, W = x.shape
-    total = N * C * H * W
-    for t in range(cuda.grid(1), total, cuda.gridsize(1)):
-        xx, y = t % W, (t // W) % H
-        c, n = (t // (W * H)) % C, t // (W * H * C)
-        acc = x.dtype.type(0)
-        for i in range(kh):
-            oy = _source(y, ph, i, dh, sh, oh)
-            if oy < 0:
-                continue
-            for j in range(kw):
-                ox = _source(xx, pw, j, dw, sw, ow)
-                if ox >= 0:
-                    acc += cols[(n * oh + oy) * ow + ox, (c * kh + i) * kw + j]
-        x[n, c, y, xx] = acc
 
 
 @cuda_jit
@@ -126,11 +74,11 @@ def max_pool2d_backward(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x
         here = y * W + xx
         acc = grad_x.dtype.type(0)
         for i in range(kh):
-            oy = _source(y, ph, i, dh, sh, oh)
+            oy = window_source(y, ph, i, dh, sh, oh)
             if oy < 0:
                 continue
             for j in range(kw):
-                ox = _source(xx, pw, j, dw, sw, ow)
+                ox = window_source(xx, pw, j, dw, sw, ow)
                 if ox >= 0 and argmax[n, c, oy, ox] == here:
                     acc += grad_out[n, c, oy, ox]
         grad_x[n, c, y, xx] = acc
@@ -165,11 +113,11 @@ def avg_pool2d_backward(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, gra
         c, n = (t // (W * H)) % C, t // (W * H * C)
         acc = grad_x.dtype.type(0)
         for i in range(kh):
-            oy = _source(y, ph, i, 1, sh, oh)
+            oy = window_source(y, ph, i, 1, sh, oh)
             if oy < 0:
                 continue
             for j in range(kw):
-                ox = _source(xx, pw, j, 1, sw, ow)
+                ox = window_source(xx, pw, j, 1, sw, ow)
                 if ox >= 0:
                     div = _avg_divisor(oy * sh - ph, ox * sw - pw, kh, kw, H, W, ph, pw,
                                        count_include_pad)

@@ -1,9 +1,9 @@
-"""@cuda.jit twins of kernels/cpu_special.py: the error function for exact GELU."""
+"""@cuda.jit twins of kernels/cpu/special.py: the error function for exact GELU."""
 import math
 
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import cuda_jit
+from tinygrad_cnn.kernels.cuda.config import cuda_jit
 
 
 @cuda_jit

@@ -2,16 +2,16 @@
 
 ``gemm`` takes flat operands described by (offset, batch stride, row stride, col stride),
 so callers express transposes, column blocks and broadcast batches without copies. With
-``cuda_config.settings.gemm`` = "auto" it uses cuBLAS when CuPy is installed (CuPy wraps
+settings.py's ``settings.gemm`` = "auto" it uses cuBLAS when CuPy is installed (CuPy wraps
 numba's memory through ``__cuda_array_interface__``, no copy) and the tiled kernel
 otherwise; "numba" and "cublas" force one.
 """
 import numpy as np
 
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.kernels import cuda_config
-from tinygrad_cnn.kernels import cuda_elementwise as ew
-from tinygrad_cnn.kernels import cuda_gemm as kg
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.backends.cuda.settings import settings
+from tinygrad_cnn.kernels.cuda import elementwise as ew
+from tinygrad_cnn.kernels.cuda import gemm as kg
 
 _cupy = []
 
@@ -31,12 +31,12 @@ def cupy_module():
 
 
 def _use_cublas():
-    mode = cuda_config.settings.gemm
+    mode = settings.gemm
     if mode == "numba":
         return False
     cp = cupy_module()
     if mode == "cublas" and cp is None:
-        raise RuntimeError("cuda_config gemm='cublas' needs CuPy (pip install cupy-cuda12x); "
+        raise RuntimeError("cuda settings gemm='cublas' needs CuPy (pip install cupy-cuda12x); "
                            "it is not installed or cannot run here")
     return cp is not None
 

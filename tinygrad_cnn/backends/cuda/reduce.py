@@ -2,17 +2,17 @@
 
 A reduction over several axes runs one launch per run of adjacent axes (last first), or
 a single block-per-output launch for leading plus trailing axes around one kept run
-(per-channel sums of NCHW). Kernels: kernels/cuda_reduce.py, kernels/cuda_softmax.py.
+(per-channel sums of NCHW). Kernels: kernels/cuda/reduce.py, kernels/cuda/softmax.py.
 Every order of additions depends only on the launch settings: reruns are bit-identical.
 """
 import builtins
 
 import numpy as np
 
-from tinygrad_cnn.backends import cuda_launch as rt
-from tinygrad_cnn.kernels import cuda_elementwise as ew
-from tinygrad_cnn.kernels import cuda_reduce as red
-from tinygrad_cnn.kernels import cuda_softmax as sm
+from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.kernels.cuda import elementwise as ew
+from tinygrad_cnn.kernels.cuda import reduce as red
+from tinygrad_cnn.kernels.cuda import softmax as sm
 
 
 def _axes(ndim, axis):

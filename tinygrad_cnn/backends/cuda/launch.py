@@ -1,10 +1,10 @@
 """Launch plumbing for the CUDA backend: grid sizes, the launch counter, device arrays.
 
 Every kernel launch of the backend goes through ``launch``, ``launch_rows`` or
-``launch_gemm``, which size the grid from ``cuda_config.settings`` and count launches
+``launch_gemm``, which size the grid from settings.py's ``settings`` and count launches
 per kernel name in ``LAUNCHES`` (bench/bench_gpu.py reports launches per step). The
-array helpers here are the only code that touches numba device-array methods, and they
-use only what real device arrays support (reshape of contiguous arrays, copies).
+device-array helpers below use only what real device arrays support (reshape of
+contiguous arrays, copies).
 """
 import collections
 import contextlib
@@ -13,8 +13,9 @@ import math
 import numpy as np
 from numba import cuda
 
-from tinygrad_cnn.kernels import cuda_config
-from tinygrad_cnn.kernels import cuda_elementwise as ew
+from tinygrad_cnn.backends.cuda.settings import settings
+from tinygrad_cnn.kernels.cuda import elementwise as ew
+from tinygrad_cnn.kernels.cuda.config import GEMM_MICRO
 
 LAUNCHES = collections.Counter()
 """Kernel name -> number of launches since the last LAUNCHES.clear()."""
@@ -48,28 +49,25 @@ def launch(kernel, n, *args):
     """1-D grid-stride launch covering ``n`` work items (nothing to do when n == 0)."""
     if n <= 0:
         return
-    s = cuda_config.settings
-    blocks = min(-(-n // s.threads_per_block), s.max_blocks)
+    blocks = min(-(-n // settings.threads_per_block), settings.max_blocks)
     _count(kernel, args)
-    kernel[blocks, s.threads_per_block](*args)
+    kernel[blocks, settings.threads_per_block](*args)
 
 
 def launch_rows(kernel, rows, *args):
     """One block per row (block-stride over rows), reduce_threads threads each."""
     if rows <= 0:
         return
-    s = cuda_config.settings
     _count(kernel, args)
-    kernel[min(rows, s.max_blocks), s.reduce_threads](*args)
+    kernel[min(rows, settings.max_blocks), settings.reduce_threads](*args)
 
 
 def launch_gemm(kernel, B, M, N, *args):
     """2-D tiles of (threads * GEMM_MICRO)^2 outputs, batches on grid z."""
     if B * M * N == 0:
         return
-    s = cuda_config.settings
-    t, tile = s.gemm_threads, s.gemm_threads * cuda_config.GEMM_MICRO
-    cap = s.max_gemm_blocks
+    t, tile = settings.gemm_threads, settings.gemm_threads * GEMM_MICRO
+    cap = settings.max_gemm_blocks
     grid = (min(-(-N // tile), cap), min(-(-M // tile), cap), min(B, cap, 65535))
     _count(kernel, args)
     kernel[grid, (t, t)](*args)
@@ -151,7 +149,7 @@ def numel(shape):
     return int(math.prod(shape))
 
 
-# ---- data movement shared by the backend files ------------------------------------------
+# ---- data movement shared by the backend modules --------------------------------------
 def copy_view(src, src_off, src_strides, dst, dst_off, dst_strides, shape):
     """dst[view] = src[view], both views given by offset and element strides over ``shape``."""
     shape, src_strides, dst_strides = collapse(shape, src_strides, dst_strides)

@@ -15,7 +15,7 @@ import math
 
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import MAX_BLOCK_THREADS, cuda_device, cuda_jit
+from tinygrad_cnn.kernels.cuda.config import MAX_BLOCK_THREADS, cuda_device, cuda_jit
 
 SUM, MAX = range(2)
 

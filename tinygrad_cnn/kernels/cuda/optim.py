@@ -7,7 +7,7 @@ import math
 
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import cuda_jit
+from tinygrad_cnn.kernels.cuda.config import cuda_jit
 
 
 @cuda_jit

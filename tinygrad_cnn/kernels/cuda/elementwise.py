@@ -11,7 +11,8 @@ import math
 
 from numba import cuda
 
-from tinygrad_cnn.kernels.cuda_config import cuda_device, cuda_jit
+from tinygrad_cnn.kernels.cuda.config import cuda_jit
+from tinygrad_cnn.kernels.cuda.device_functions import offset_of, smaller
 
 # unary op codes: out = f(a; p0, p1)
 NEG, EXP, LOG, SQRT, ABS, TANH, SIGN, SIGMOID, RELU, LEAKY_RELU, ELU, CLIP = range(12)
@@ -20,28 +21,6 @@ ADD, SUB, MUL, DIV, POW, MAXIMUM, MINIMUM, RELU_BACKWARD, LEAKY_RELU_BACKWARD, E
     range(10)
 # comparison op codes: bool out
 EQUAL, NOT_EQUAL, LESS, LESS_EQUAL, GREATER, GREATER_EQUAL = range(6)
-
-
-@cuda_device
-def smaller(a, b):
-    """min(a, b); kernels avoid the builtin, which numba 0.68's own CUDA target fails to type."""
-    return a if a < b else b
-
-
-@cuda_device
-def larger(a, b):
-    """max(a, b), without the builtin (see smaller)."""
-    return a if a > b else b
-
-
-@cuda_device
-def offset_of(t, shape, strides):
-    """Element offset of flat output index ``t`` in an operand with ``strides``."""
-    off = 0
-    for d in range(len(shape) - 1, -1, -1):
-        off += (t % shape[d]) * strides[d]
-        t //= shape[d]
-    return off
 
 
 @cuda_jit

@@ -164,10 +164,10 @@ from tinygrad_cnn.backends.cuda_reduce import (  # noqa: E402,F401
 )
 from tinygrad_cnn.backends.cuda_conv import (  # noqa: E402,F401
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
-    avg_pool2d_forward, col2im, conv2d_backward, conv2d_forward, im2col, max_pool2d_backward,
-    max_pool2d_forward,
+    avg_pool2d_forward, conv2d_forward, conv2d_input_grad, conv2d_weight_grad,
+    max_pool2d_backward, max_pool2d_forward,
 )
 from tinygrad_cnn.backends.cuda_gemm import matmul  # noqa: E402,F401
 from tinygrad_cnn.backends.cuda_index import getitem, index_add  # noqa: E402,F401
 from tinygrad_cnn.backends.cuda_optim import adam_update, sgd_update  # noqa: E402,F401
-from tinygrad_cnn.backends.cuda_extra import conv2d_input_grad, copy_into, erf  # noqa: E402,F401
+from tinygrad_cnn.backends.cuda_extra import copy_into, erf  # noqa: E402,F401

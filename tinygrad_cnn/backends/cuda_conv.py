@@ -6,6 +6,8 @@ needed. Backward: dcols[n] = grad[n]^T @ W (batched, again by strides) and col2i
 gather; dW = grad_rows^T @ cols with split-K over chunks of whole images (partial
 products summed by a deterministic reduction); db = grad summed over (N, OH, OW).
 """
+import dataclasses
+
 import numpy as np
 
 from tinygrad_cnn.backends import cuda_launch as rt
@@ -14,23 +16,17 @@ from tinygrad_cnn.backends.cuda_gemm import gemm
 from tinygrad_cnn.kernels import cuda as kernels
 from tinygrad_cnn.kernels import cuda_config
 from tinygrad_cnn.kernels import cuda_elementwise as ew
-from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_hw
 
 
 # ---- convolution -------------------------------------------------------------------
-def im2col(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """(N*oh*ow, C*kh*kw) patch matrix of x."""
-    N, C = x.shape[:2]
-    cols = rt.empty((N * oh * ow, C * kh * kw), x.dtype)
-    rt.launch(kernels.im2col, cols.size, x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
-    return cols
-
-
-def col2im(cols, x_shape, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """(N, C, H, W) sum of the patches in cols."""
-    x = rt.empty(x_shape, cols.dtype)
-    rt.launch(kernels.col2im, x.size, cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x)
-    return x
+@dataclasses.dataclass
+class ConvWorkspace:
+    """What the CUDA conv's forward hands its gradients beside x and w: the patch matrix
+    (N*OH*OW, C*KH*KW), which the weight gradient reuses (the CPU backend's ConvWorkspace
+    is its twin)."""
+    cols: object
+    route = "im2col+gemm"
+    """The kernels every CUDA conv runs, in one short line."""
 
 
 def _add_channel_bias(out, b):
@@ -41,28 +37,23 @@ def _add_channel_bias(out, b):
               rt.flat(out), shape, so, sb)
 
 
-def conv2d_forward(x, w, b, stride, pad, dilation, groups):
-    """NCHW convolution by im2col + GEMM. pad = (top, bottom, left, right).
-
-    Returns the output and the patch matrix, which backward reuses for the weight grad.
-    """
-    N, C, H, W = x.shape
-    O, Cg, KH, KW = w.shape
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, pad, dilation
-    OH = conv_out_size(H, KH, sh, pt + pb, dh)
-    OW = conv_out_size(W, KW, sw, pl + pr, dw)
-    P, Kg, Og = OH * OW, Cg * KH * KW, O // groups
-    Kt = groups * Kg
-    cols = im2col(x, KH, KW, sh, sw, pt, pl, dh, dw, OH, OW)             # (N*P, Kt)
-    out = rt.empty((N, O, OH, OW), x.dtype)
+def conv2d_forward(x, w, b, geometry):
+    """(out, ConvWorkspace) of the NCHW convolution of ``geometry``
+    (kernels/geometry.ConvGeometry), by im2col + GEMM."""
+    g = geometry
+    P, Kg, Og = g.OH * g.OW, g.C // g.groups * g.KH * g.KW, g.O // g.groups
+    Kt, O = g.groups * Kg, g.O
+    cols = rt.empty((g.N * P, Kt), x.dtype)                            # (N*P, Kt)
+    rt.launch(kernels.im2col, cols.size, x, *g.kernel_args(), g.OH, g.OW, cols)
+    out = rt.empty(g.out_shape, x.dtype)
     fw, fc, fo = rt.flat(w), rt.flat(cols), rt.flat(out)
-    for g in range(groups):
+    for k in range(g.groups):
         # out[n, o, p] = sum_k w[o, k] cols[n*P + p, k]
-        gemm(fw, (g * Og * Kg, 0, Kg, 1), fc, (g * Kg, P * Kt, 1, Kt),
-             fo, (g * Og * P, O * P, P, 1), (N, Og, P, Kg))
+        gemm(fw, (k * Og * Kg, 0, Kg, 1), fc, (k * Kg, P * Kt, 1, Kt),
+             fo, (k * Og * P, O * P, P, 1), (g.N, Og, P, Kg))
     if b is not None:
         _add_channel_bias(out, b)
-    return out, cols
+    return out, ConvWorkspace(cols)
 
 
 def _divisor_at_most(n, limit):
@@ -89,69 +80,74 @@ def _weight_grad(grad, cols, O, Kg, groups):
     return partial.reshape((O, Kg)) if S == 1 else cuda_reduce.sum(partial, axis=0)
 
 
-def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
-    """Gradients (input, weight, bias) of conv2d_forward; ``needs`` says which to compute.
+def conv2d_input_grad(grad, w, geometry, workspace):
+    """d(conv2d_forward(x, w))/dx applied to ``grad`` (the forward of a transposed
+    convolution when workspace is None): dcols = grad^T @ W per image, then col2im as a
+    gather. Reads nothing of the workspace."""
+    g = geometry
+    P, Kg, Og = g.OH * g.OW, g.C // g.groups * g.KH * g.KW, g.O // g.groups
+    Kt, O = g.groups * Kg, g.O
+    dcols = rt.empty((g.N * P, Kt), grad.dtype)
+    fg, fw, fd = rt.flat(grad), rt.flat(w), rt.flat(dcols)
+    for k in range(g.groups):
+        # dcols[n*P + p, k] = sum_o grad[n, o, p] w[o, k]
+        gemm(fg, (k * Og * P, O * P, 1, P), fw, (k * Og * Kg, 0, Kg, 1),
+             fd, (k * Kg, P * Kt, Kt, 1), (g.N, P, Kg, Og))
+    dx = rt.empty(g.x_shape, grad.dtype)
+    rt.launch(kernels.col2im, dx.size, dcols, *g.kernel_args(), g.OH, g.OW, dx)
+    return dx
 
-    ``saved`` is what this backend's conv2d_forward returned beside the output: the patch
-    matrix (N*OH*OW, C*KH*KW).
-    """
-    cols = saved
-    N, O, OH, OW = grad.shape
-    _, Cg, KH, KW = w.shape
-    (sh, sw), (pt, _, pl, _), (dh, dw) = stride, pad, dilation
-    P, Kg, Og = OH * OW, Cg * KH * KW, O // groups
-    Kt = groups * Kg
-    dx = dw_ = db = None
-    if needs[0]:
-        dcols = rt.empty((N * P, Kt), grad.dtype)
-        fg, fw, fd = rt.flat(grad), rt.flat(w), rt.flat(dcols)
-        for g in range(groups):
-            # dcols[n*P + p, k] = sum_o grad[n, o, p] w[o, k]
-            gemm(fg, (g * Og * P, O * P, 1, P), fw, (g * Og * Kg, 0, Kg, 1),
-                 fd, (g * Kg, P * Kt, Kt, 1), (N, P, Kg, Og))
-        dx = col2im(dcols, tuple(x_shape), KH, KW, sh, sw, pt, pl, dh, dw, OH, OW)
-    if needs[1]:
-        dw_ = _weight_grad(grad, cols, O, Kg, groups).reshape(w.shape)
-    if len(needs) > 2 and needs[2]:
+
+def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
+    """(dw, db) of conv2d_forward for the output gradient ``grad``, from the workspace's
+    patch matrix (x itself is not read); either is None when not needed."""
+    g = geometry
+    dw = db = None
+    if need_weight:
+        dw = _weight_grad(grad, workspace.cols, g.O, g.C // g.groups * g.KH * g.KW,
+                          g.groups).reshape(g.w_shape)
+    if need_bias:
         db = cuda_reduce.sum(grad, axis=(0, 2, 3))
-    return dx, dw_, db
+    return dw, db
 
 
 # ---- pooling -----------------------------------------------------------------------
-def max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode):
-    """(out, argmax) of NCHW max pooling; argmax holds flat h*W+w per plane, as int32
-    (half the index traffic; F.max_pool2d converts returned indices to int64)."""
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-    OH, OW = pool_out_hw(H, W, kernel, stride, padding, dilation, ceil_mode)
-    out = rt.empty((N, C, OH, OW), x.dtype)
-    idx = rt.empty((N, C, OH, OW), np.int32)
-    rt.launch(kernels.max_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw, dh, dw, out, idx)
+def max_pool2d_forward(x, geometry):
+    """(out, argmax) of NCHW max pooling of ``geometry`` (kernels/geometry.PoolGeometry);
+    argmax holds flat h*W+w per plane, as int32 (half the index traffic; F.max_pool2d
+    converts returned indices to int64)."""
+    g = geometry
+    out = rt.empty(g.out_shape, x.dtype)
+    idx = rt.empty(g.out_shape, np.int32)
+    rt.launch(kernels.max_pool2d_forward, out.size, x, *g.kernel_args(), g.dilation_h,
+              g.dilation_w, out, idx)
     return out, idx
 
 
-def max_pool2d_backward(grad, argmax, x_shape, kernel, stride, padding, dilation):
-    gx = rt.empty(x_shape, grad.dtype)
-    rt.launch(kernels.max_pool2d_backward, gx.size, grad, argmax, *kernel, *stride, *padding,
-              *dilation, gx)
+def max_pool2d_backward(grad, argmax, geometry):
+    """Gradient of max pooling, a gather over the windows that chose each input."""
+    g = geometry
+    gx = rt.empty(g.x_shape, grad.dtype)
+    rt.launch(kernels.max_pool2d_backward, gx.size, grad, argmax, *g.kernel_args(),
+              g.dilation_h, g.dilation_w, gx)
     return gx
 
 
-def avg_pool2d_forward(x, kernel, stride, padding, ceil_mode, count_include_pad):
-    N, C, H, W = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    OH, OW = pool_out_hw(H, W, kernel, stride, padding, (1, 1), ceil_mode)
-    out = rt.empty((N, C, OH, OW), x.dtype)
-    rt.launch(kernels.avg_pool2d_forward, out.size, x, kh, kw, sh, sw, ph, pw,
-              bool(count_include_pad), out)
+def avg_pool2d_forward(x, geometry):
+    """NCHW average pooling of ``geometry`` (kernels/geometry.PoolGeometry)."""
+    g = geometry
+    out = rt.empty(g.out_shape, x.dtype)
+    rt.launch(kernels.avg_pool2d_forward, out.size, x, *g.kernel_args(), g.count_include_pad,
+              out)
     return out
 
 
-def avg_pool2d_backward(grad, x_shape, kernel, stride, padding, count_include_pad):
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
-    gx = rt.empty(x_shape, grad.dtype)
-    rt.launch(kernels.avg_pool2d_backward, gx.size, grad, kh, kw, sh, sw, ph, pw,
-              bool(count_include_pad), gx)
+def avg_pool2d_backward(grad, geometry):
+    """Gradient of average pooling."""
+    g = geometry
+    gx = rt.empty(g.x_shape, grad.dtype)
+    rt.launch(kernels.avg_pool2d_backward, gx.size, grad, *g.kernel_args(),
+              g.count_include_pad, gx)
     return gx
 
 

@@ -1,4 +1,4 @@
-"""CUDA twins of backends/cpu/ (erf in elementwise.py, conv2d_input_grad in conv.py): erf and a conv's input gradient on its own."""
+"""CUDA twins of backends/cpu/ (erf in elementwise.py, copy_into in arrays.py)."""
 from tinygrad_cnn.backends import cuda_launch as rt
 from tinygrad_cnn.kernels import cuda_special
 
@@ -8,16 +8,6 @@ def erf(x):
     out = rt.empty(x.shape, x.dtype)
     rt.launch(cuda_special.erf, out.size, rt.flat(x), rt.flat(out))
     return out
-
-
-def conv2d_input_grad(grad, x_shape, w, stride, pad, dilation, groups):
-    """d(conv2d_forward(x, w))/dx applied to ``grad``, for an x of ``x_shape`` (the forward
-    of a transposed convolution): conv2d_backward's input-gradient path, which reads no
-    saved patches."""
-    from tinygrad_cnn.backends.cuda_conv import conv2d_backward
-
-    return conv2d_backward(grad, None, tuple(x_shape), w, stride, pad, dilation, groups,
-                           (True, False))[0]
 
 
 def copy_into(dst, src):

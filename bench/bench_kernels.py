@@ -40,9 +40,11 @@ from tinygrad_cnn import Tensor  # noqa: E402
 from machine import print_machine_header  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tinygrad_cnn.backends.cpu import conv as cpu, threads  # noqa: E402
+from tinygrad_cnn.backends.cpu import conv, conv_grad, layout, patches, threads  # noqa: E402
+from tinygrad_cnn.backends.cpu.plan import plan_conv  # noqa: E402
 from tinygrad_cnn.backends.cpu.settings import settings  # noqa: E402
 from tinygrad_cnn.kernels.cpu import conv as kernels  # noqa: E402
+from tinygrad_cnn.kernels.geometry import ConvGeometry  # noqa: E402
 from tinygrad_cnn.nn import functional as F  # noqa: E402
 
 try:
@@ -189,68 +191,64 @@ def sgemm_gflops(M, K, N, repeats):
     return 2 * M * K * N / median_ms(lambda: a @ b, repeats) / 1e6
 
 
+def case_plan(case, x, w):
+    """The geometry of a conv case and the ConvPlan (backends/cpu/plan.plan_conv) the
+    backend takes for it."""
+    p = case.padding
+    geometry = ConvGeometry.of(x.shape, w.shape, (1, 1), (p, p, p, p), (1, 1), 1, x.itemsize)
+    return geometry, plan_conv(geometry, settings)
+
+
 def conv_stages_ms(case, x, w, grad, repeats):
-    """Our conv split into the steps backends/cpu.py runs for it (stride 1), each over the
-    whole batch: the fused path (C >= _FUSED_MIN_CHANNELS) or the GEMM path. The input
-    gradients are timed although a first layer's is not needed in training.
+    """Our conv split into the steps the CPU backend runs for it (stride 1), by the routes
+    plan_conv names, each over the whole batch: the fused routes or the GEMM ones. The
+    input gradients are timed although a first layer's is not needed in training.
 
     Each step is timed alone, so the sum leaves out what steps cost each other (threads
     of one pool still parked when the next kernel starts).
     """
+    g, plan = case_plan(case, x, w)
     N, C, H, W = x.shape
     O, _, KH, KW = w.shape
-    OH, OW = case.out_shape()[2:]
-    p = case.padding
-    geometry = (KH, KW, 1, 1, p, p, 1, 1, OH, OW)
-    columns = cpu._column_geometry(geometry)
-    xp = cpu._zero_padded(x, (p, p, p, p))
+    OH, OW = g.OH, g.OW
+    xp = patches.zero_padded(x, g)
     K = C * KH * KW
     cols_t = np.empty((K + 1, N * OH * OW), np.float32)         # patches, plus the bias row
 
     def patch_columns():                                         # on every thread, as the backend
-        threads.over_images(lambda lo, hi: kernels.patch_columns(xp, *columns, cols_t[:K], lo, hi),
-                         N, K * OH * OW)
+        threads.over_images(lambda lo, hi: kernels.patch_columns(
+            xp, *patches.column_args(g), cols_t[:K], lo, hi), N, K * OH * OW)
     patch_columns()
     cols_t[K] = 1
     wmat = w.reshape(O, -1)                                      # (O, C*KH*KW)
     wb = np.concatenate([wmat, np.zeros((O, 1), np.float32)], axis=1)
     g_nhwc = np.ascontiguousarray(grad.transpose(0, 2, 3, 1))   # (N, OH, OW, O)
-    g = g_nhwc.reshape(N * OH * OW, O)
+    gm = g_nhwc.reshape(N * OH * OW, O)
     stages = {}
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-    weight_grad = (f"bwd  dW, db: {_weight_grad_kernel(C, O, KH, KW)}",
-                   lambda: cpu._fused_weight_grad(g, x_nhwc.transpose(0, 3, 1, 2), w, (1, 1),
-                                                  (p, p, p, p), geometry, True, True))
-    if cpu._fused(w.shape, 1):
-        flipped, tconv = cpu._transposed_conv(w, (p, p, p, p), (1, 1))
-        fused = "tiles" if settings.covered_by_tiles(O) else "dot products"
-        stages[f"fwd  fused kernel ({fused})"] = lambda: cpu._fused_conv(
-            x_nhwc, cpu._weight_rows(w), None, geometry[:8], OH, OW)
-        stages["bwd  dx: fused kernel (transposed conv)"] = lambda: cpu._fused_conv(
-            g_nhwc, flipped, None, tconv, H, W)
+    workspace = conv.ConvWorkspace(plan)
+    weight_grad = (f"bwd  dW, db: {plan.weight_grad}",
+                   lambda: conv_grad.conv2d_weight_grad(
+                       layout.as_nchw(g_nhwc), layout.as_nchw(x_nhwc), g, workspace, True, True))
+    if plan.forward != "gemm":
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
+        stages[f"fwd  fused kernel ({plan.forward})"] = lambda: conv.fused_conv(
+            x_nhwc, conv.weight_rows(w), None, g, plan.forward == "tiles")
+        stages[f"bwd  dx: {plan.input_grad}"] = lambda: conv.fused_conv(
+            g_nhwc, flipped, None, g.transposed(), plan.input_grad == "transposed-tiles")
         stages[weight_grad[0]] = weight_grad[1]
         return {name: median_ms(fn, repeats) for name, fn in stages.items()}
-    dcols_t = wmat.T @ g.T
+    dcols_t = wmat.T @ gm.T
     stages["fwd  patch_columns"] = patch_columns
     stages["fwd  GEMM patches @ W.T"] = lambda: cols_t.T @ wb.T
-    stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ g.T
+    stages["bwd  GEMM W.T @ g.T (dcols)"] = lambda: wmat.T @ gm.T
     dxp = np.empty_like(xp)
     stages["bwd  patch_columns_add"] = lambda: threads.over_images(
-        lambda lo, hi: kernels.patch_columns_add(dcols_t, *columns, dxp, lo, hi), N, K * OH * OW)
-    stages["bwd  GEMM (patches @ g).T (dW, db)"] = lambda: (cols_t @ g).T
+        lambda lo, hi: kernels.patch_columns_add(dcols_t, *patches.column_args(g), dxp, lo, hi),
+        N, K * OH * OW)
+    stages["bwd  GEMM (patches @ g).T (dW, db)"] = lambda: (cols_t @ gm).T
     stages["also " + weight_grad[0][5:] + " (training)"] = weight_grad[1]   # not in the sums
     return {name: median_ms(fn, repeats) for name, fn in stages.items()}
-
-
-def _weight_grad_kernel(C, O, KH, KW):
-    """The weight-gradient kernel the backend takes for this stride-1 conv (its choice in
-    backends/cpu/conv._fused_weight_grad)."""
-    from tinygrad_cnn.kernels.cpu import conv_wgrad as cpu_conv_wgrad
-    if C * KH * KW <= cpu_conv_wgrad._TAPS and settings.covered_by_tiles(O):
-        return "conv2d_weight_grad_taps"
-    if cpu._fused((O, C, KH, KW), 1) and settings.covered_by_tiles(O):
-        return "conv2d_weight_grad_rows"
-    return "conv2d_weight_grad"
 
 
 # ---- numba start-up ----------------------------------------------------------------
@@ -350,6 +348,7 @@ def main():
         if not case.is_conv:
             print_pool_rows(case, ours, ref)
             continue
+        print(f"{case.name:9s} plan  {case_plan(case, x, w)[1].route()}")
         fwd_sgemm = sgemm_gflops(*case.gemm_mkn(), ARGS.repeats)
         print_conv_rows(case, ours, ref, fwd_sgemm, bwd_sgemm_gflops(case, ARGS.repeats), peak)
         stages[case.name] = conv_stages_ms(case, x, w, grad, ARGS.repeats), ours

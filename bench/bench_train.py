@@ -233,10 +233,7 @@ class BackendProfile:
     """Times every public function of backends/cpu.py for a profiled run, then restores them.
 
     Only the outermost backend call is charged, so a backend function calling another is
-    not counted twice. conv2d_backward is run as two calls, input grad then weight and bias
-    grads, so the two can be told apart; the work is the same except that the output
-    gradient's channels-last view is taken twice (free when it is already channels-last).
-    The conv kernels are also timed inside their caller ("of which"), charged to the backend
+    not counted twice. The conv kernels are also timed inside their caller ("of which"), charged to the backend
     call they ran under: the same kernel serves forward and backward. A kernel runs on every
     thread at once (backends/cpu/threads.py); the calling thread's share is what is charged.
     """
@@ -276,36 +273,11 @@ class BackendProfile:
                 self.charge(f"{key} in {caller}" if kernel else key, time.perf_counter() - t0)
         return wrapper
 
-    def split_conv_backward(self, fn):
-        def part(key, *args):
-            t0 = time.perf_counter()
-            self.current = key
-            try:
-                return fn(*args)
-            finally:
-                self.current = None
-                self.charge(key, time.perf_counter() - t0)
-
-        def conv2d_backward(grad, saved, x_shape, w, stride, pad, dilation, groups, needs):
-            rest = tuple(needs[1:])
-            args = (grad, saved, x_shape, w, stride, pad, dilation, groups)
-            dx = dw = db = None
-            if needs[0]:
-                dx = part("conv2d_backward input grad", *args, (True,) + (False,) * len(rest))[0]
-            if any(rest):
-                _, dw, db = part("conv2d_backward weight+bias grad", *args, (False,) + rest)
-            return dx, dw, db
-        return conv2d_backward
-
     def __enter__(self):
         for module, name in self.targets:
             fn = getattr(module, name)
             self.originals[module, name] = fn
-            if name == "conv2d_backward":
-                wrapped = self.split_conv_backward(fn)
-            else:
-                wrapped = self.timed(name, fn)
-            setattr(module, name, wrapped)
+            setattr(module, name, self.timed(name, fn))
         return self
 
     def __exit__(self, *exc):
@@ -313,18 +285,18 @@ class BackendProfile:
             setattr(module, name, fn)
 
 
-_FWD, _DX, _DW = "conv2d_forward", "conv2d_backward input grad", "conv2d_backward weight+bias grad"
+_FWD, _DX, _DW = "conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad"
 BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the one above
     ("conv forward (conv2d_forward)", [_FWD]),
     ("  of which fused tiles kernel", [f"conv2d_forward_tiles in {_FWD}"]),
     ("  of which fused dot-product kernel", [f"conv2d_forward_nhwc in {_FWD}"]),
     ("  of which patch_columns kernel (forward)", [f"patch_columns in {_FWD}"]),
-    ("conv input grad (conv2d_backward)", [_DX]),
+    ("conv input grad (conv2d_input_grad)", [_DX]),
     ("  of which patch-gradient kernel (tiles)", [f"conv2d_input_grad_nhwc in {_DX}"]),
     ("  of which tiles kernel (transposed conv)", [f"conv2d_forward_tiles in {_DX}"]),
     ("  of which dot-product kernel (transposed)", [f"conv2d_forward_nhwc in {_DX}"]),
     ("  of which patch_columns_add kernel", [f"patch_columns_add in {_DX}"]),
-    ("conv weight+bias grad (conv2d_backward)", [_DW]),
+    ("conv weight+bias grad (conv2d_weight_grad)", [_DW]),
     ("  of which patch-row kernel (tiles)", [f"conv2d_weight_grad_rows in {_DW}"]),
     ("  of which planes kernel (dot products)", [f"conv2d_weight_grad in {_DW}"]),
     ("  of which taps kernel (first layers)", [f"conv2d_weight_grad_taps in {_DW}"]),
@@ -342,8 +314,8 @@ BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the
 
 
 def _nested(key):
-    """Keys counted inside another row: kernels, and conv2d_backward's own (split) total."""
-    return " in " in key or key == "conv2d_backward"
+    """Keys counted inside another row: the kernels."""
+    return " in " in key
 
 
 def profile_tinygrad(model_name, x, y):

@@ -1,25 +1,46 @@
-"""Run a conv test through either CPU conv path, whatever its channel count.
+"""Run a conv test through each CPU conv path, whatever its channel count.
 
-The CPU backend picks the fused kernel for ungrouped convolutions with at least
-backends.cpu.settings' fused_min_channels input channels and the GEMM path otherwise, and takes the
-outer-product gradient kernels (conv2d_input_grad_nhwc, conv2d_weight_grad_rows) only where
-their columns are a multiple of 32; drawn test shapes are small, so without this most of
-them would only ever see the GEMM path.
+backends/cpu/plan.plan_conv picks the kernels from the geometry and the settings; drawn
+test shapes are small, so under the default settings most of them would only ever see the
+GEMM routes. conv_path(path) picks settings under which plan_conv gives every ungrouped
+conv the path's routes, and asserts that it does on two sample geometries.
 """
 import contextlib
 
-from tinygrad_cnn.backends.cpu import settings
+from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
+from tinygrad_cnn.backends.cpu.settings import override
+from tinygrad_cnn.kernels.geometry import ConvGeometry
 
 PATHS = ["fused", "tiles", "gemm"]
+
+_SETTINGS = {
+    # every ungrouped conv fused, the products by dot products
+    "fused": dict(fused_min_channels=1, stride1_weight_grad_kernel=True, register_tiles=False,
+                  tiles_any_width=False),
+    # the same through the outer-product tiles, whatever the column count (their plain
+    # edge rows then do most of the work)
+    "tiles": dict(fused_min_channels=1, stride1_weight_grad_kernel=True, register_tiles=True,
+                  tiles_any_width=True),
+    # patches and NumPy's GEMM throughout (kept patches, the bias row of ones)
+    "gemm": dict(fused_min_channels=1 << 62, stride1_weight_grad_kernel=False,
+                 register_tiles=False, tiles_any_width=False),
+}
+
+_SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
+            for stride in ((1, 1), (2, 2))]
+_WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's settings
+    "fused": [ConvPlan("dot-products", "transposed-dot-products", "dot-products"),
+              ConvPlan("dot-products", "gemm-col2im", "gemm-nhwc")],
+    "tiles": [ConvPlan("tiles", "transposed-tiles", "rows"),
+              ConvPlan("tiles", "tiles-col2im", "rows")],
+    "gemm": [ConvPlan("gemm", "gemm-col2im", "gemm-patches")] * 2,
+}
 
 
 @contextlib.contextmanager
 def conv_path(path):
-    """fused: every ungrouped conv fused, every stride-1 weight gradient by the dot-product
-    kernels; tiles: the same, but the gradients by the outer-product kernels whatever the
-    column count (their plain edge rows then do most of the work); gemm: patches and
-    NumPy's GEMM throughout (kept patches, the bias row of ones)."""
-    fused_min, stride1 = (1 << 62, False) if path == "gemm" else (1, True)
-    with settings.override(fused_min_channels=fused_min, stride1_weight_grad_kernel=stride1,
-                           register_tiles=path == "tiles", tiles_any_width=path == "tiles"):
+    """Settings under which plan_conv takes ``path``'s routes (checked on _SAMPLES)."""
+    with override(**_SETTINGS[path]) as settings:
+        got = [plan_conv(g, settings) for g in _SAMPLES]
+        assert got == _WANTED[path], f"conv_path({path!r}): plan_conv gives {got}"
         yield

@@ -44,6 +44,6 @@ def test_tinygrad_first_leaves_blas_threads_alone():
 
 def test_backend_gemm_functions_are_guarded():
     from tinygrad_cnn.backends import cpu
-    for name in ("matmul", "conv2d_forward", "conv2d_backward"):
+    for name in ("matmul", "conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad"):
         assert getattr(cpu, name).__wrapped__.__name__ == name
 

@@ -1,4 +1,4 @@
-"""backends/cuda/ against backends/cpu.py: conv2d forward/backward (groups, strides,
+"""backends/cuda/ against backends/cpu/: conv2d forward/backward (groups, strides,
 dilation, asymmetric padding), pooling through the backend, optimizer updates."""
 import numpy as np
 import pytest
@@ -7,13 +7,23 @@ from hypothesis import given, settings
 from cuda_helpers import backend, dev, host, tiny_conv_configs, tiny_pool_configs
 from strategies import arrays, seeds, tie_free
 from tinygrad_cnn.backends import cpu
+from tinygrad_cnn.kernels.cpu import nchw
+from tinygrad_cnn.kernels.geometry import ConvGeometry, PoolGeometry
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
 
-def _conv_args(cfg):
+def _conv_geometry(cfg, x, w):
     ph, pw = cfg.padding
-    return cfg.stride, (ph, ph, pw, pw), cfg.dilation, cfg.groups
+    return ConvGeometry.of(x.shape, w.shape, cfg.stride, (ph, ph, pw, pw), cfg.dilation,
+                           cfg.groups, x.itemsize)
+
+
+def _backward(be, grad, x, w, g, workspace, needs):
+    """(dx, dw, db) through the backend's two gradient functions, as ops.Conv2d calls them."""
+    dx = be.conv2d_input_grad(grad, w, g, workspace) if needs[0] else None
+    dw, db = be.conv2d_weight_grad(grad, x, g, workspace, needs[1], len(needs) > 2 and needs[2])
+    return dx, dw, db
 
 
 def _close(got, want, dtype):
@@ -27,14 +37,14 @@ def test_conv2d_forward_backward(dtype, cfg, seed):
     be = backend()
     x, w = arrays(cfg.x_shape, seed, dtype), arrays(cfg.w_shape, seed + 1, dtype)
     b = arrays((cfg.O,), seed + 2, dtype) if cfg.bias else None
-    args = _conv_args(cfg)
-    out, saved = be.conv2d_forward(dev(x), dev(w), None if b is None else dev(b), *args)
-    want, want_saved = cpu.conv2d_forward(x, w, b, *args)
+    g = _conv_geometry(cfg, x, w)
+    out, saved = be.conv2d_forward(dev(x), dev(w), None if b is None else dev(b), g)
+    want, want_saved = cpu.conv2d_forward(x, w, b, g)
     _close(out, want, dtype)
     grad = arrays(want.shape, seed + 3, dtype)
     needs = (True, True, b is not None)
-    got = be.conv2d_backward(dev(grad), saved, x.shape, dev(w), *args, needs)
-    wanted = cpu.conv2d_backward(grad, want_saved, x.shape, w, *args, needs)
+    got = _backward(be, dev(grad), dev(x), dev(w), g, saved, needs)
+    wanted = _backward(cpu, grad, x, w, g, want_saved, needs)
     for g, wg in zip(got, wanted):
         assert (g is None) == (wg is None)
         if g is not None:
@@ -45,27 +55,26 @@ def test_conv2d_same_padding_and_partial_needs():
     """Asymmetric (top, bottom, left, right) padding as padding="same" with an even kernel."""
     be = backend()
     x, w = arrays((2, 2, 5, 4), 0), arrays((3, 2, 4, 2), 1)
-    args = ((1, 1), (1, 2, 0, 1), (1, 1), 1)
-    out, saved = be.conv2d_forward(dev(x), dev(w), None, *args)
-    want, want_saved = cpu.conv2d_forward(x, w, None, *args)
+    g = ConvGeometry.of(x.shape, w.shape, (1, 1), (1, 2, 0, 1), (1, 1), 1, x.itemsize)
+    out, saved = be.conv2d_forward(dev(x), dev(w), None, g)
+    want, want_saved = cpu.conv2d_forward(x, w, None, g)
     assert out.shape == (2, 3, 5, 4)
     _close(out, want, np.float64)
     grad = arrays(want.shape, 2)
-    dx, dw, db = be.conv2d_backward(dev(grad), saved, x.shape, dev(w), *args, (False, True))
+    dx, dw, db = _backward(be, dev(grad), dev(x), dev(w), g, saved, (False, True))
     assert dx is None and db is None
-    _close(dw, cpu.conv2d_backward(grad, want_saved, x.shape, w, *args, (False, True))[1],
-           np.float64)
+    _close(dw, _backward(cpu, grad, x, w, g, want_saved, (False, True))[1], np.float64)
 
 
 def test_conv2d_weight_grad_split_k_is_deterministic():
     """The weight gradient sums per-chunk partial GEMMs in a fixed order: bit-identical reruns."""
     be = backend()
     x, w = arrays((4, 2, 4, 4), 3, np.float32), arrays((2, 2, 3, 3), 4, np.float32)
-    args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
-    out, saved = be.conv2d_forward(dev(x), dev(w), None, *args)
+    g = ConvGeometry.of(x.shape, w.shape, (1, 1), (1, 1, 1, 1), (1, 1), 1, x.itemsize)
+    out, saved = be.conv2d_forward(dev(x), dev(w), None, g)
     grad = dev(arrays(out.shape, 5, np.float32))
-    first = host(be.conv2d_backward(grad, saved, x.shape, dev(w), *args, (True, True))[1])
-    second = host(be.conv2d_backward(grad, saved, x.shape, dev(w), *args, (True, True))[1])
+    first = host(be.conv2d_weight_grad(grad, dev(x), g, saved, True, False)[0])
+    second = host(be.conv2d_weight_grad(grad, dev(x), g, saved, True, False)[0])
     assert first.tobytes() == second.tobytes()
 
 
@@ -75,21 +84,21 @@ def test_conv2d_weight_grad_split_k_is_deterministic():
 def test_pooling_through_the_backend(dtype, cfg, seed):
     be = backend()
     x = tie_free(cfg.x_shape, seed, dtype)
-    geo = (cfg.kernel, cfg.stride, cfg.padding)
-    out, idx = be.max_pool2d_forward(dev(x), *geo, cfg.dilation, cfg.ceil_mode)
-    want, want_idx = cpu.max_pool2d_forward(x, *geo, cfg.dilation, cfg.ceil_mode)
+    geo = PoolGeometry.of(x.shape, cfg.kernel, cfg.stride, cfg.padding, cfg.dilation,
+                          cfg.ceil_mode, cfg.count_include_pad)
+    out, idx = be.max_pool2d_forward(dev(x), geo)
+    want, want_idx = cpu.max_pool2d_forward(x, geo)
     _close(out, want, dtype)
     np.testing.assert_array_equal(host(idx), want_idx)
     grad = arrays(want.shape, seed + 1, dtype)
-    _close(be.max_pool2d_backward(dev(grad), idx, x.shape, *geo, cfg.dilation),
-           cpu.max_pool2d_backward(grad, want_idx, x.shape, *geo, cfg.dilation), dtype)
+    _close(be.max_pool2d_backward(dev(grad), idx, geo),
+           cpu.max_pool2d_backward(grad, want_idx, geo), dtype)
     if cfg.dilation == (1, 1):
-        avg = be.avg_pool2d_forward(dev(x), *geo, cfg.ceil_mode, cfg.count_include_pad)
-        want_avg = cpu.avg_pool2d_forward(x, *geo, cfg.ceil_mode, cfg.count_include_pad)
+        avg = be.avg_pool2d_forward(dev(x), geo)
+        want_avg = cpu.avg_pool2d_forward(x, geo)
         _close(avg, want_avg, dtype)
         g = arrays(want_avg.shape, seed + 2, dtype)
-        _close(be.avg_pool2d_backward(dev(g), x.shape, *geo, cfg.count_include_pad),
-               cpu.avg_pool2d_backward(g, x.shape, *geo, cfg.count_include_pad), dtype)
+        _close(be.avg_pool2d_backward(dev(g), geo), cpu.avg_pool2d_backward(g, geo), dtype)
     ada = be.adaptive_avg_pool2d_forward(dev(x), (2, 1))
     _close(ada, cpu.adaptive_avg_pool2d_forward(x, (2, 1)), dtype)
     g = arrays((cfg.N, cfg.C, 2, 1), seed + 3, dtype)
@@ -97,14 +106,24 @@ def test_pooling_through_the_backend(dtype, cfg, seed):
            cpu.adaptive_avg_pool2d_backward(g, x.shape), dtype)
 
 
-def test_im2col_col2im_through_the_backend():
-    be = backend()
+def test_im2col_col2im_kernels_match_the_cpu_kernels():
+    """The CUDA backend's patch kernels (conv2d_forward's im2col, conv2d_input_grad's col2im)
+    against kernels/cpu/nchw.py's, on an asymmetric geometry."""
+    from tinygrad_cnn.backends.cuda import launch as rt
+    from tinygrad_cnn.kernels.cuda import conv as cuda_kernels
+
     x = arrays((2, 3, 5, 4), 6, np.float32)
     geo = (3, 2, 2, 1, 1, 0, 1, 2, 3, 2)
-    cols = be.im2col(dev(x), *geo)
-    np.testing.assert_array_equal(host(cols), cpu.im2col(x, *geo))
-    _close(be.col2im(cols, x.shape, *geo), cpu.col2im(cpu.im2col(x, *geo), x.shape, *geo),
-           np.float32)
+    cols = np.empty((2 * 3 * 2, 3 * 3 * 2), np.float32)
+    nchw.im2col(x, *geo, cols)
+    got = rt.empty(cols.shape, cols.dtype)
+    rt.launch(cuda_kernels.im2col, cols.size, dev(x), *geo, got)
+    np.testing.assert_array_equal(host(got), cols)
+    want = np.empty(x.shape, np.float32)
+    nchw.col2im(cols, *geo, want)
+    back = rt.empty(x.shape, np.float32)
+    rt.launch(cuda_kernels.col2im, back.size, dev(cols), *geo, back)
+    _close(back, want, np.float32)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

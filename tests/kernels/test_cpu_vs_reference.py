@@ -530,7 +530,7 @@ def test_weight_grad_taps_kernel_matches_reference(dtype, cfg, O, seed):
     """Up to 12 taps (1-2 channels, kernels up to 4x4), any stride and dilation, even and odd
     output widths; every element written (the outputs start as NaN)."""
     K = cfg.C * cfg.kh * cfg.kw
-    assume(K <= cpu_conv_wgrad._TAPS)
+    assume(K <= cpu_conv_wgrad.TAPS)
     xp = _padded_input(cfg, seed, dtype)
     oh, ow = cfg.out_hw
     grad = arrays((cfg.N, oh, ow, O), seed + 1, dtype)

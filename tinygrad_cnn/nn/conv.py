@@ -9,21 +9,6 @@ from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.tensor import Tensor
 
 
-def _padding(padding, stride):
-    """The padding as stored: "same" / "valid" kept as strings, else a pair."""
-    if isinstance(padding, str):
-        if padding not in ("same", "valid"):
-            raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
-        if padding == "same" and stride != (1, 1):
-            raise ValueError(f"padding='same' is not supported for strided convolutions "
-                             f"(stride {stride})")
-        return padding
-    ph, pw = pair(padding, "padding")
-    if ph < 0 or pw < 0:
-        raise ValueError(f"padding must be >= 0, got {padding!r}")
-    return ph, pw
-
-
 class Conv2d(Module):
     """2-D convolution over NCHW input; weight (out, in/groups, kh, kw), bias (out,)."""
 
@@ -42,7 +27,8 @@ class Conv2d(Module):
         self.kernel_size = positive_pair(kernel_size, "kernel_size")
         self.stride = positive_pair(stride, "stride")
         self.dilation = positive_pair(dilation, "dilation")
-        self.padding = _padding(padding, self.stride)
+        F.conv_padding(padding, self.kernel_size, self.stride, self.dilation)   # checks it
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
         self.padding_mode = padding_mode
         dtype = np.dtype(dtype or np.float32)
         shape = (out_channels, in_channels // groups) + self.kernel_size

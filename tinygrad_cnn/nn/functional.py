@@ -3,7 +3,8 @@ import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn import random as tc_random
-from tinygrad_cnn.kernels.geometry import conv_out_size, pool_out_size
+from tinygrad_cnn.kernels.geometry import (
+    ConvGeometry, PoolGeometry, conv_out_size, pool_out_size)
 from tinygrad_cnn.nn._args import check_4d, pair, positive_pair
 from tinygrad_cnn.tensor import Tensor
 
@@ -16,15 +17,17 @@ def _unbatched(fn, x, *args):
 
 
 # ---- convolution -------------------------------------------------------------------
-def _conv_padding(padding, kernel, stride, dilation):
-    """(top, bottom, left, right) from an int, a pair, "same" or "valid"."""
+def conv_padding(padding, kernel, stride, dilation):
+    """(top, bottom, left, right) from an int, a pair, "same" or "valid" (nn.Conv2d checks
+    its padding here too)."""
     if isinstance(padding, str):
         if padding == "valid":
             return 0, 0, 0, 0
         if padding != "same":
             raise ValueError(f"padding must be an int, a pair, 'same' or 'valid', got {padding!r}")
         if stride != (1, 1):
-            raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+            raise ValueError(f"padding='same' needs stride 1, got stride {stride}: "
+                             f"padding='same' is not supported for strided convolutions")
         pads = []
         for k, d in zip(kernel, dilation):
             total = d * (k - 1)
@@ -59,7 +62,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if x.dtype != weight.dtype:
         raise TypeError(f"conv2d input dtype {x.dtype} differs from weight dtype {weight.dtype}")
     stride, dilation = positive_pair(stride, "stride"), positive_pair(dilation, "dilation")
-    pad = _conv_padding(padding, (KH, KW), stride, dilation)
+    pad = conv_padding(padding, (KH, KW), stride, dilation)
     for axis, size, k, s, p, d in (("height", H, KH, stride[0], pad[0] + pad[1], dilation[0]),
                                    ("width", W, KW, stride[1], pad[2] + pad[3], dilation[1])):
         span = d * (k - 1) + 1
@@ -70,12 +73,12 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"conv2d output {axis} would be < 1 (input shape {x.shape})")
     if bias is not None:
         bias = _check_bias(bias, O, x.dtype)
+    geometry = ConvGeometry.of(x.shape, weight.shape, stride, pad, dilation, int(groups),
+                               x.dtype.itemsize)
     if C == 0:
-        OH = conv_out_size(H, KH, stride[0], pad[0] + pad[1], dilation[0])
-        OW = conv_out_size(W, KW, stride[1], pad[2] + pad[3], dilation[1])
-        return _conv2d_of_no_channels(x, weight, bias, (N, 0, OH, OW))
+        return _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
     args = (x, weight) if bias is None else (x, weight, bias)
-    return ops.Conv2d.apply(*args, stride=stride, pad=pad, dilation=dilation, groups=groups)
+    return ops.Conv2d.apply(*args, geometry=geometry)
 
 
 def _conv2d_of_no_channels(x, weight, bias, out_shape):
@@ -94,7 +97,9 @@ def _check_bias(bias, out_channels, dtype):
 
 
 # ---- pooling -----------------------------------------------------------------------
-def _pool_args(x, what, kernel_size, stride, padding, dilation, ceil_mode):
+def _pool_geometry(x, what, kernel_size, stride, padding, dilation, ceil_mode,
+                   count_include_pad=True):
+    """The checked PoolGeometry of pooling x (``what`` names the function in errors)."""
     check_4d(x, what)
     if 0 in x.shape[1:]:
         raise ValueError(f"{what} expects non-zero channels, height and width (only the batch "
@@ -115,7 +120,8 @@ def _pool_args(x, what, kernel_size, stride, padding, dilation, ceil_mode):
             raise ValueError(f"{what} output {axis} would be {out}: kernel {k} (dilation {d}) "
                              f"does not fit input {axis} {size} with padding {p} "
                              f"(input shape {x.shape})")
-    return kernel, stride, padding, dilation
+    return PoolGeometry.of(x.shape, kernel, stride, padding, dilation, ceil_mode,
+                           count_include_pad)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -124,14 +130,13 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     if x.ndim == 3:  # unbatched (C, H, W), as torch
         return _unbatched(max_pool2d, x, kernel_size, stride, padding, dilation, ceil_mode,
                           return_indices)
-    kernel, stride, padding, dilation = _pool_args(x, "max_pool2d", kernel_size, stride,
-                                                   padding, dilation, ceil_mode)
-    out = ops.MaxPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
-                              dilation=dilation, ceil_mode=ceil_mode)
+    geometry = _pool_geometry(x, "max_pool2d", kernel_size, stride, padding, dilation,
+                              ceil_mode)
     if not return_indices:
-        return out
-    _, argmax = x.backend.max_pool2d_forward(x._array, kernel, stride, padding, dilation, ceil_mode)
-    return out, Tensor._wrap(x.backend.astype(argmax, np.int64), x.device)
+        return ops.MaxPool2d.apply(x, geometry=geometry)
+    indices = []
+    out = ops.MaxPool2d.apply(x, geometry=geometry, indices=indices)
+    return out, Tensor._wrap(x.backend.astype(indices[0], np.int64), x.device)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
@@ -139,10 +144,9 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_in
     if x.ndim == 3:  # unbatched (C, H, W), as torch
         return _unbatched(avg_pool2d, x, kernel_size, stride, padding, ceil_mode,
                           count_include_pad)
-    kernel, stride, padding, _ = _pool_args(x, "avg_pool2d", kernel_size, stride, padding, 1,
-                                            ceil_mode)
-    return ops.AvgPool2d.apply(x, kernel=kernel, stride=stride, padding=padding,
-                               ceil_mode=ceil_mode, count_include_pad=bool(count_include_pad))
+    geometry = _pool_geometry(x, "avg_pool2d", kernel_size, stride, padding, 1, ceil_mode,
+                              count_include_pad)
+    return ops.AvgPool2d.apply(x, geometry=geometry)
 
 
 def adaptive_avg_pool2d(x, output_size):

@@ -8,7 +8,7 @@ import numpy as np
 
 from tinygrad_cnn import ops
 from tinygrad_cnn import random as tc_random
-from tinygrad_cnn.kernels.geometry import conv_out_size
+from tinygrad_cnn.kernels.geometry import ConvGeometry
 from tinygrad_cnn.nn._args import check_4d, pair, positive_pair
 from tinygrad_cnn.tensor import Tensor, cat
 
@@ -49,7 +49,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     stride, dilation = positive_pair(stride, "stride"), positive_pair(dilation, "dilation")
     ph, pw = pair(padding, "padding")
     oph, opw = pair(output_padding, "output_padding")
-    out_hw, extend = [], []
+    out_hw = []
     for axis, size, k, s, p, op, d in (("height", H, KH, stride[0], ph, oph, dilation[0]),
                                        ("width", W, KW, stride[1], pw, opw, dilation[1])):
         if p < 0 or op < 0:
@@ -62,11 +62,10 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
         if out < 1:
             raise ValueError(f"conv_transpose2d output {axis} would be {out} (input shape "
                              f"{input.shape}, kernel {k}, stride {s}, padding {p})")
-        out_hw.append(out)
-        extend.append(conv_out_size(out, k, s, 2 * p, d) - size)     # > 0 when op >= stride
-    y = ops.ConvTranspose2d.apply(input, weight, stride=stride, pad=(ph, ph, pw, pw),
-                                  dilation=dilation, groups=int(groups), out_hw=tuple(out_hw),
-                                  extend=tuple(extend))
+        out_hw.append(out)       # the geometry's OH/OW exceed H/W when op >= stride
+    geometry = ConvGeometry.of((N, Og * groups, *out_hw), weight.shape, stride,
+                               (ph, ph, pw, pw), dilation, int(groups), input.dtype.itemsize)
+    y = ops.ConvTranspose2d.apply(input, weight, geometry=geometry)
     if bias is None:
         return y
     if bias.shape != (Og * groups,):

@@ -34,42 +34,39 @@ def _names(g, step):
 
 # ---- convolution and pooling ---------------------------------------------------------
 def conv2d(g, step, i):
-    kw = step.kwargs
-    top, bottom, left, right = kw["pad"]
-    g.node("Conv", _names(g, step), i, kernel_shape=list(_shape(g, step.sources[1])[2:]),
-           strides=list(kw["stride"]), pads=[top, left, bottom, right],
-           dilations=list(kw["dilation"]), group=int(kw["groups"]))
+    c = step.kwargs["geometry"]
+    g.node("Conv", _names(g, step), i, kernel_shape=[c.KH, c.KW],
+           strides=[c.stride_h, c.stride_w],
+           pads=[c.pad_top, c.pad_left, c.pad_bottom, c.pad_right],
+           dilations=[c.dilation_h, c.dilation_w], group=int(c.groups))
 
 
 def conv_transpose2d(g, step, i):
-    """ConvTranspose with output_padding recovered from the traced output size."""
-    kw = step.kwargs
-    top, bottom, left, right = kw["pad"]
+    """ConvTranspose with output_padding recovered from the traced output size (the
+    geometry is the equivalent conv's, whose input is the transposed conv's output)."""
+    c = step.kwargs["geometry"]
     H, W = _shape(g, step.sources[0])[2:]
-    KH, KW = _shape(g, step.sources[1])[2:]
-    (sh, sw), (dh, dw) = kw["stride"], kw["dilation"]
     extra = [out - ((size - 1) * s - p + d * (k - 1) + 1) for out, size, s, p, d, k in (
-        (kw["out_hw"][0], H, sh, top + bottom, dh, KH), (kw["out_hw"][1], W, sw, left + right, dw, KW))]
-    g.node("ConvTranspose", _names(g, step), i, kernel_shape=[KH, KW], strides=[sh, sw],
-           pads=[top, left, bottom, right], dilations=[dh, dw], group=int(kw["groups"]),
-           output_padding=extra)
+        (c.H, H, c.stride_h, c.pad_top + c.pad_bottom, c.dilation_h, c.KH),
+        (c.W, W, c.stride_w, c.pad_left + c.pad_right, c.dilation_w, c.KW))]
+    g.node("ConvTranspose", _names(g, step), i, kernel_shape=[c.KH, c.KW],
+           strides=[c.stride_h, c.stride_w],
+           pads=[c.pad_top, c.pad_left, c.pad_bottom, c.pad_right],
+           dilations=[c.dilation_h, c.dilation_w], group=int(c.groups), output_padding=extra)
 
 
 def max_pool2d(g, step, i):
-    kw = step.kwargs
-    ph, pw = kw["padding"]
-    g.node("MaxPool", _names(g, step), i, kernel_shape=list(kw["kernel"]),
-           strides=list(kw["stride"]), pads=[ph, pw, ph, pw], dilations=list(kw["dilation"]),
-           ceil_mode=int(bool(kw["ceil_mode"])))
+    p = step.kwargs["geometry"]
+    g.node("MaxPool", _names(g, step), i, kernel_shape=[p.kernel_h, p.kernel_w],
+           strides=[p.stride_h, p.stride_w], pads=[p.pad_h, p.pad_w, p.pad_h, p.pad_w],
+           dilations=[p.dilation_h, p.dilation_w], ceil_mode=int(p.ceil_mode))
 
 
 def avg_pool2d(g, step, i):
-    kw = step.kwargs
-    ph, pw = kw["padding"]
-    g.node("AveragePool", _names(g, step), i, kernel_shape=list(kw["kernel"]),
-           strides=list(kw["stride"]), pads=[ph, pw, ph, pw],
-           ceil_mode=int(bool(kw["ceil_mode"])),
-           count_include_pad=int(bool(kw["count_include_pad"])))
+    p = step.kwargs["geometry"]
+    g.node("AveragePool", _names(g, step), i, kernel_shape=[p.kernel_h, p.kernel_w],
+           strides=[p.stride_h, p.stride_w], pads=[p.pad_h, p.pad_w, p.pad_h, p.pad_w],
+           ceil_mode=int(p.ceil_mode), count_include_pad=int(p.count_include_pad))
 
 
 def _pool_matrix(size, out, dtype):

@@ -1,23 +1,26 @@
-"""2-D convolution: the backend picks how (im2col + GEMM on the CPU)."""
+"""2-D convolution: forward and backward through the backend's three conv functions."""
 from tinygrad_cnn.function import Function
 
 
 class Conv2d(Function):
-    """y = x (*) w + b over NCHW; stride/dilation pairs, pad = (top, bottom, left, right)."""
+    """y = x (*) w + b over NCHW, of a kernels/geometry.ConvGeometry."""
 
     @staticmethod
-    def forward(ctx, x, w, b=None, stride=(1, 1), pad=(0, 0, 0, 0), dilation=(1, 1), groups=1):
-        be = ctx.backend
-        out, cols = be.conv2d_forward(x, w, b, stride, pad, dilation, groups)
-        ctx.save_for_backward(cols, w)
-        ctx.x_shape = x.shape
-        ctx.conf = stride, pad, dilation, groups
+    def forward(ctx, x, w, b=None, geometry=None):
+        out, workspace = ctx.backend.conv2d_forward(x, w, b, geometry)
+        ctx.save_for_backward(x, w)
+        ctx.workspace, ctx.geometry = workspace, geometry
+        ctx.route = workspace.route
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        cols, w = ctx.saved
-        stride, pad, dilation, groups = ctx.conf
-        dx, dw, db = ctx.backend.conv2d_backward(
-            grad, cols, ctx.x_shape, w, stride, pad, dilation, groups, ctx.needs_input_grad)
-        return (dx, dw, db)[:len(ctx.needs_input_grad)]
+        be, (x, w), needs = ctx.backend, ctx.saved, ctx.needs_input_grad
+        need_bias = len(needs) > 2 and needs[2]
+        dx = dw = db = None
+        if needs[0]:
+            dx = be.conv2d_input_grad(grad, w, ctx.geometry, ctx.workspace)
+        if needs[1] or need_bias:
+            dw, db = be.conv2d_weight_grad(grad, x, ctx.geometry, ctx.workspace, needs[1],
+                                           need_bias)
+        return (dx, dw, db)[:len(needs)]

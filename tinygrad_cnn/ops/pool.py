@@ -3,33 +3,34 @@ from tinygrad_cnn.function import Function
 
 
 class MaxPool2d(Function):
+    """Max pooling of a kernels/geometry.PoolGeometry; ``indices``, a list, receives the
+    int32 argmax (flat h*W+w per plane) when the caller wants it (return_indices)."""
+
     @staticmethod
-    def forward(ctx, x, kernel=None, stride=None, padding=None, dilation=None, ceil_mode=False):
-        out, argmax = ctx.backend.max_pool2d_forward(x, kernel, stride, padding, dilation, ceil_mode)
+    def forward(ctx, x, geometry=None, indices=None):
+        out, argmax = ctx.backend.max_pool2d_forward(x, geometry)
         ctx.save_for_backward(argmax)
-        ctx.x_shape = x.shape
-        ctx.geometry = kernel, stride, padding, dilation
+        ctx.geometry = geometry
+        if indices is not None:
+            indices.append(argmax)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        return ctx.backend.max_pool2d_backward(grad, ctx.saved[0], ctx.x_shape, *ctx.geometry)
+        return ctx.backend.max_pool2d_backward(grad, ctx.saved[0], ctx.geometry)
 
 
 class AvgPool2d(Function):
+    """Average pooling of a kernels/geometry.PoolGeometry."""
+
     @staticmethod
-    def forward(ctx, x, kernel=None, stride=None, padding=None, ceil_mode=False,
-                count_include_pad=True):
-        ctx.conf = kernel, stride, padding, count_include_pad
-        ctx.x_shape = x.shape
-        return ctx.backend.avg_pool2d_forward(x, kernel, stride, padding, ceil_mode,
-                                              count_include_pad)
+    def forward(ctx, x, geometry=None):
+        ctx.geometry = geometry
+        return ctx.backend.avg_pool2d_forward(x, geometry)
 
     @staticmethod
     def backward(ctx, grad):
-        kernel, stride, padding, count_include_pad = ctx.conf
-        return ctx.backend.avg_pool2d_backward(grad, ctx.x_shape, kernel, stride, padding,
-                                               count_include_pad)
+        return ctx.backend.avg_pool2d_backward(grad, ctx.geometry)
 
 
 class AdaptiveAvgPool2d(Function):

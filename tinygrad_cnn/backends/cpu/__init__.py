@@ -6,7 +6,8 @@ pooling and ReLU on the backend's own threads (threads.py). Each module has one 
   arrays.py       creation, copies, views, indexing
   elementwise.py  NumPy's ufuncs under the backend's names, activations, erf
   reduce.py       sums, maxima, softmax, cross-entropy
-  conv.py         convolution forward and gradients
+  conv.py         convolution forward (conv_grad.py its gradients, patches.py the patch
+                  matrices of its GEMM routes, plan.py the choice of kernels: plan_conv)
   pool.py         max / average / adaptive pooling
   optim.py        SGD and Adam updates in place
 and what is particular to the CPU: threads.py (fork-join over the cores), blas.py (NumPy's
@@ -19,8 +20,8 @@ from tinygrad_cnn.backends.cpu.arrays import (  # noqa: F401
     from_numpy, full, getitem, index_add, reshape, setitem, shares_memory, to_numpy,
     transpose, zeros)
 from tinygrad_cnn.backends.cpu.blas import matmul  # noqa: F401
-from tinygrad_cnn.backends.cpu.conv import (  # noqa: F401
-    conv2d_backward, conv2d_forward, conv2d_input_grad)
+from tinygrad_cnn.backends.cpu.conv import conv2d_forward  # noqa: F401
+from tinygrad_cnn.backends.cpu.conv_grad import conv2d_input_grad, conv2d_weight_grad  # noqa: F401
 from tinygrad_cnn.backends.cpu.elementwise import (  # noqa: F401
     abs, add, clip, div, elu, elu_backward, equal, erf, exp, greater, greater_equal,
     leaky_relu, leaky_relu_backward, less, less_equal, log, maximum, minimum, mul, neg,

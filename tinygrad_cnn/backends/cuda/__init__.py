@@ -18,7 +18,7 @@ from tinygrad_cnn.backends.cuda.reduce import (  # noqa: F401
     argmax, cross_entropy_backward, cross_entropy_forward, log_softmax, max, softmax, sum,
 )
 from tinygrad_cnn.backends.cuda.conv import (  # noqa: F401
-    col2im, conv2d_backward, conv2d_forward, conv2d_input_grad, im2col,
+    conv2d_forward, conv2d_input_grad, conv2d_weight_grad,
 )
 from tinygrad_cnn.backends.cuda.pool import (  # noqa: F401
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,

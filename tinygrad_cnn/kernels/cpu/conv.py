@@ -1,4 +1,4 @@
-"""@njit kernels of the CPU convolution path (backends/cpu.py), CPU-only by design.
+"""@njit kernels of the CPU convolution path (backends/cpu/conv.py, conv_grad.py), CPU-only by design.
 
 Two ways to lay out patches, each where it is cheapest:
   channels-last patch rows (im2col_nhwc; conv2d_forward_nhwc and conv2d_forward_tiles make
@@ -8,9 +8,9 @@ Two ways to lay out patches, each where it is cheapest:
   transposed patch columns (patch_columns) of a zero-padded NCHW input: row (c, i, j)
     holds what one tap sees at every output pixel, an NCHW im2col transposed, best for
     few channels (first layers), and NumPy's GEMM reads it as a transposed operand.
-The products are kernels/cpu_gemm.matmul_into (outer-product register tiles, for a multiple
+The products are kernels/cpu/gemm.matmul_into (outer-product register tiles, for a multiple
 of 32 columns on AVX-512) or matmul_nt_add (dot products), called inside each thread's
-share of the images. The weight-gradient kernels are in kernels/cpu_conv_wgrad.py.
+share of the images. The weight-gradient kernels are in kernels/cpu/conv_wgrad.py.
 """
 import numpy as np
 

@@ -1,7 +1,7 @@
-"""@njit weight-gradient kernels of the CPU convolution path (backends/cpu.py), CPU-only.
+"""@njit weight-gradient kernels of the CPU convolution path (backends/cpu/conv_grad.py), CPU-only.
 
-Three ways, each where it is fastest (backends/cpu._fused_weight_grad chooses):
-  conv2d_weight_grad_taps: first layers (at most _TAPS kernel taps, output channels a
+Three ways (backends/cpu/plan.plan_conv chooses):
+  conv2d_weight_grad_taps: first layers (at most TAPS kernel taps, output channels a
     multiple of 32, AVX-512): a 12 x 32 tile of sums stays in registers through every pixel
     of a thread's images, each pixel's tap values read straight from the zero-padded input;
   conv2d_weight_grad_rows: 16+ input channels, output channels a multiple of 32, AVX-512:
@@ -17,16 +17,15 @@ from tinygrad_cnn.kernels.cpu.conv import _patch_rows
 from tinygrad_cnn.kernels.cpu.gemm import add_row_sums, matmul_into, matmul_nt_add
 from tinygrad_cnn.kernels.jit import fill as _fill, njit, njit_gemm, stack_tile
 
-_TAPS, _TAP_COLUMNS = 12, 32
+TAPS, TAP_COLUMNS = 12, 32
 """conv2d_weight_grad_taps' tile: up to 12 kernel taps (C*kh*kw: a 3x3 kernel on 1 input
-channel) x 32 output channels, plus a row for the bias. Measured on SimpleCNN's conv1 (9
-taps), a 12-row tile beat a 9-row one (0.62 against 0.70 ms for 50 images on a core)."""
-_TAP_TILE = (_TAPS + 1) * _TAP_COLUMNS
+channel) x 32 output channels, plus a row for the bias."""
+_TAP_TILE = (TAPS + 1) * TAP_COLUMNS
 
 
 @njit_gemm
 def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
-    """Weight and bias gradients of a convolution of at most _TAPS taps (C*kh*kw) and a
+    """Weight and bias gradients of a convolution of at most TAPS taps (C*kh*kw) and a
     multiple of 32 output channels, summed over the images given: grad_w (C*kh*kw, O),
     rows (c, i, j); grad_b (O,).
 
@@ -40,23 +39,23 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
     N, C, Hp, Wp = xp.shape
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
     K = C * kh * kw
-    if K > _TAPS or O % _TAP_COLUMNS:
+    if K > TAPS or O % TAP_COLUMNS:
         raise ValueError("conv2d_weight_grad_taps takes at most 12 taps and a multiple of 32 "
                          "output channels")
-    where = np.zeros(_TAPS, np.int64)                  # each tap's offset in the flat image
+    where = np.zeros(TAPS, np.int64)                  # each tap's offset in the flat image
     for c in range(C):
         for i in range(kh):
             for j in range(kw):
                 where[(c * kh + i) * kw + j] = c * Hp * Wp + i * dh * Wp + j * dw
-    acc = numba.carray(stack_tile(_TAP_TILE, grad.dtype), (_TAPS + 1, _TAP_COLUMNS))
+    acc = numba.carray(stack_tile(_TAP_TILE, grad.dtype), (TAPS + 1, TAP_COLUMNS))
     zero = grad.dtype.type(0)
     pairs = ow - ow % 2
     _fill(grad_w, zero)
     _fill(grad_b, zero)
-    for o0 in range(0, O, _TAP_COLUMNS):
+    for o0 in range(0, O, TAP_COLUMNS):
         for n in range(N):                 # one image's sums at a time, then added to memory:
-            for r in range(_TAPS + 1):     # float32 sums over a whole batch lose digits
-                for q in range(_TAP_COLUMNS):
+            for r in range(TAPS + 1):     # float32 sums over a whole batch lose digits
+                for q in range(TAP_COLUMNS):
                     acc[r, q] = zero
             image = xp[n].reshape(C * Hp * Wp)
             for oy in range(oh):
@@ -64,29 +63,29 @@ def conv2d_weight_grad_taps(xp, grad, kh, kw, sh, sw, dh, dw, grad_w, grad_b):
                 for ox in range(0, pairs, 2):      # two pixels a step: see _narrow_tiles
                     at0 = oy * sh * Wp + ox * sw
                     at1 = at0 + sw
-                    g0, g1 = g_row[ox, o0:o0 + _TAP_COLUMNS], g_row[ox + 1, o0:o0 + _TAP_COLUMNS]
-                    for r in range(_TAPS):
+                    g0, g1 = g_row[ox, o0:o0 + TAP_COLUMNS], g_row[ox + 1, o0:o0 + TAP_COLUMNS]
+                    for r in range(TAPS):
                         a0, a1 = image[at0 + where[r]], image[at1 + where[r]]
-                        for q in range(_TAP_COLUMNS):
+                        for q in range(TAP_COLUMNS):
                             acc[r, q] += a0 * g0[q]
                             acc[r, q] += a1 * g1[q]
-                    for q in range(_TAP_COLUMNS):
-                        acc[_TAPS, q] += g0[q]
-                        acc[_TAPS, q] += g1[q]
+                    for q in range(TAP_COLUMNS):
+                        acc[TAPS, q] += g0[q]
+                        acc[TAPS, q] += g1[q]
                 for ox in range(pairs, ow):                                # an odd ow
                     at0 = oy * sh * Wp + ox * sw
-                    g0 = g_row[ox, o0:o0 + _TAP_COLUMNS]
-                    for r in range(_TAPS):
+                    g0 = g_row[ox, o0:o0 + TAP_COLUMNS]
+                    for r in range(TAPS):
                         a0 = image[at0 + where[r]]
-                        for q in range(_TAP_COLUMNS):
+                        for q in range(TAP_COLUMNS):
                             acc[r, q] += a0 * g0[q]
-                    for q in range(_TAP_COLUMNS):
-                        acc[_TAPS, q] += g0[q]
+                    for q in range(TAP_COLUMNS):
+                        acc[TAPS, q] += g0[q]
             for r in range(K):
-                for q in range(_TAP_COLUMNS):
+                for q in range(TAP_COLUMNS):
                     grad_w[r, o0 + q] += acc[r, q]
-            for q in range(_TAP_COLUMNS):
-                grad_b[o0 + q] += acc[_TAPS, q]
+            for q in range(TAP_COLUMNS):
+                grad_b[o0 + q] += acc[TAPS, q]
 
 
 _WGRAD_ROWS = 256
@@ -134,8 +133,7 @@ def conv2d_weight_grad_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw, grad_w, gra
 _WGRAD_BLOCK_BYTES = 1 << 20
 """Operand bytes per product in conv2d_weight_grad (a core's L2 cache): as many whole images
 as fit are multiplied at once, so each tile's sums run over more pixels before they are
-added to memory (SimpleCNN's conv2 on 2 threads: 6.4 ms one image at a time, 5.6 ms three,
-5.5 ms four). Each thread holds one block."""
+added to memory. Each thread holds one block."""
 
 
 @njit

@@ -1,0 +1,78 @@
+"""plan_conv names the kernels each conv takes: the routes of the notes' models and a
+strided conv, with register tiles on and off, and every route reachable."""
+import dataclasses
+
+import pytest
+
+from tinygrad_cnn.backends.cpu.plan import FORWARD, INPUT_GRAD, WEIGHT_GRAD, ConvPlan, plan_conv
+from tinygrad_cnn.backends.cpu.settings import CpuSettings
+from tinygrad_cnn.kernels.geometry import ConvGeometry
+
+
+def _geometry(x_shape, w_shape, stride=(1, 1), pad=0, groups=1, itemsize=4):
+    return ConvGeometry.of(x_shape, w_shape, stride, (pad,) * 4, (1, 1), groups, itemsize)
+
+
+SIMPLE_CONV1 = _geometry((64, 1, 28, 28), (32, 1, 3, 3), pad=1)
+SIMPLE_CONV2 = _geometry((64, 32, 14, 14), (64, 32, 3, 3), pad=1)
+LENET_CONV1 = _geometry((64, 1, 28, 28), (6, 1, 5, 5), pad=2)
+LENET_CONV2 = _geometry((64, 6, 14, 14), (16, 6, 5, 5))
+STRIDED = _geometry((8, 64, 16, 16), (128, 64, 3, 3), stride=(2, 2), pad=1)
+GROUPED = _geometry((8, 32, 14, 14), (32, 16, 3, 3), pad=1, groups=2)
+
+CASES = [   # geometry, plan with register tiles, plan without
+    (SIMPLE_CONV1, ConvPlan("gemm", "gemm-col2im", "taps"),
+     ConvPlan("gemm", "gemm-col2im", "dot-products")),
+    (SIMPLE_CONV2, ConvPlan("tiles", "transposed-tiles", "rows"),
+     ConvPlan("dot-products", "transposed-dot-products", "dot-products")),
+    (LENET_CONV1, ConvPlan("gemm", "gemm-col2im", "dot-products"),
+     ConvPlan("gemm", "gemm-col2im", "dot-products")),
+    (LENET_CONV2, ConvPlan("gemm", "gemm-col2im", "dot-products"),
+     ConvPlan("gemm", "gemm-col2im", "dot-products")),
+    (STRIDED, ConvPlan("tiles", "tiles-col2im", "rows"),
+     ConvPlan("dot-products", "gemm-col2im", "gemm-nhwc")),
+    (GROUPED, ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
+     ConvPlan("gemm", "gemm-col2im", "gemm-patches")),
+]
+
+
+@pytest.mark.parametrize("geometry, with_tiles, without_tiles", CASES)
+def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
+    assert plan_conv(geometry, CpuSettings(register_tiles=True)) == with_tiles
+    assert plan_conv(geometry, CpuSettings(register_tiles=False)) == without_tiles
+
+
+def test_default_settings_follow_the_isa_probe():
+    settings = CpuSettings()
+    want = {g: (tiles if settings.register_tiles else plain) for g, tiles, plain in CASES}
+    for geometry, plan in want.items():
+        assert plan_conv(geometry, settings) == plan
+
+
+def test_byte_thresholds_and_switches():
+    """Stride-1 weight gradients leave the dot-product kernel past wgrad_image_bytes (the
+    element size counts), and stride1_weight_grad_kernel=False sends unfused convs to the
+    patch GEMM."""
+    plain = CpuSettings(register_tiles=False)
+    big = _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)
+    assert plan_conv(big, plain).weight_grad == "gemm-nhwc"
+    assert plan_conv(dataclasses.replace(big, itemsize=4), plain).weight_grad == "dot-products"
+    off = CpuSettings(register_tiles=False, stride1_weight_grad_kernel=False)
+    assert plan_conv(LENET_CONV2, off).weight_grad == "gemm-patches"
+    assert plan_conv(SIMPLE_CONV2, off).weight_grad == "dot-products"        # fused still
+
+
+def test_every_route_is_reachable():
+    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1)
+                for tiles in (True, False) for s1 in (True, False)]
+    geometries = [g for g, _, _ in CASES] + [
+        _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)]
+    plans = [plan_conv(g, s) for g in geometries for s in settings]
+    assert {p.forward for p in plans} == set(FORWARD)
+    assert {p.input_grad for p in plans} == set(INPUT_GRAD)
+    assert {p.weight_grad for p in plans} == set(WEIGHT_GRAD)
+
+
+def test_route_names_the_three_kernels():
+    plan = ConvPlan("tiles", "transposed-tiles", "rows")
+    assert plan.route() == "fwd=tiles dx=transposed-tiles dw=rows"

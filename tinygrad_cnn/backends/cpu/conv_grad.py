@@ -1,0 +1,147 @@
+"""CPU backend, convolution gradients (input, weight and bias), by the kernels plan_conv names.
+
+Forward adjoint pairs: conv2d_input_grad is the adjoint of conv.conv2d_forward in x,
+conv2d_weight_grad its adjoint in w (and b).
+"""
+import numpy as np
+
+from tinygrad_cnn.backends.cpu import blas, layout, threads
+from tinygrad_cnn.backends.cpu.conv import fused_conv, weight_rows
+from tinygrad_cnn.backends.cpu.patches import (
+    PatchChunks, chunks_on_threads, column_args, group_blocks, image_chunks, zero_padded)
+from tinygrad_cnn.backends.cpu.plan import plan_conv
+from tinygrad_cnn.backends.cpu.settings import settings
+from tinygrad_cnn.kernels.cpu import conv as conv_kernels
+from tinygrad_cnn.kernels.cpu import conv_wgrad as wgrad_kernels
+
+
+@blas.single_threaded_if_spinning
+def conv2d_input_grad(grad, w, geometry, workspace):
+    """d(conv2d_forward(x, w))/dx applied to ``grad`` (the forward of a transposed
+    convolution when workspace is None), by plan_conv's input_grad route; NCHW."""
+    g = geometry
+    route = (workspace.plan if workspace is not None else plan_conv(g, settings)).input_grad
+    gh = layout.channels_last(grad)                                    # (N, OH, OW, O)
+    if route in ("transposed-tiles", "transposed-dot-products"):
+        O, C, KH, KW = w.shape
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
+        return layout.as_nchw(fused_conv(gh, flipped, None, g.transposed(),
+                                         route == "transposed-tiles"))
+    if route == "tiles-col2im":
+        dx = np.empty((g.N, g.H, g.W, g.C), dtype=grad.dtype)
+        wrows, P = weight_rows(w), g.OH * g.OW
+        threads.run(lambda lo, hi: conv_kernels.conv2d_input_grad_nhwc(
+            gh, wrows, *g.kernel_args(), dx, lo, hi), g.N,
+            grain=-(-settings.part_macs // (P * w.size)))
+        return layout.as_nchw(dx)
+    return _gemm_col2im(gh.reshape(-1, g.O), w, g, workspace is not None and
+                        workspace.channels_last_input)
+
+
+def _gemm_col2im(gm, w, g, channels_last):
+    """The gemm-col2im input gradient from the (N*OH*OW, O) output gradient gm."""
+    pt, pl = g.pad_top, g.pad_left
+    dxp = np.empty((g.N, g.C, g.H + pt + g.pad_bottom, g.W + pl + g.pad_right), dtype=gm.dtype)
+    wmat, P, K = w.reshape(g.O, -1), g.OH * g.OW, g.C * g.KH * g.KW
+
+    def chunk(first, stop):
+        rows = slice(first * P, stop * P)
+        dcols_t = np.empty((K, rows.stop - rows.start), dtype=gm.dtype)
+        if g.groups == 1:                                              # patch gradient
+            np.matmul(wmat.T, gm[rows].T, out=dcols_t)
+        for o, k in group_blocks(g):
+            dcols_t[k] = wmat[o].T @ gm[rows, o].T
+        conv_kernels.patch_columns_add(dcols_t, *column_args(g), dxp[first:stop], 0, stop - first)
+    chunks_on_threads(chunk, g.N, P, K * gm.itemsize)
+    dx = layout.as_nchw(np.empty((g.N, g.H, g.W, g.C), dtype=gm.dtype)) if channels_last else \
+        np.empty(g.x_shape, dtype=gm.dtype)                            # x's own memory layout
+    dx[...] = dxp[:, :, pt:pt + g.H, pl:pl + g.W]
+    return dx
+
+
+@blas.single_threaded_if_spinning
+def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
+    """(dw, db) of conv2d_forward for the output gradient ``grad``, by plan_conv's
+    weight_grad route; either is None when not needed."""
+    g, route = geometry, workspace.plan.weight_grad
+    gm = layout.channels_last(grad).reshape(g.N * g.OH * g.OW, g.O)   # (N*OH*OW, O)
+    if route == "gemm-patches":
+        return _gemm_patches(gm, x, g, workspace.patches, need_weight, need_bias)
+    gh = gm.reshape(g.N, g.OH, g.OW, g.O)
+    if route == "taps":
+        xp = zero_padded(x, g)
+        dw_rows, db = _summed_over_threads(
+            lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_taps(
+                xp[lo:hi], gh[lo:hi], g.KH, g.KW, g.stride_h, g.stride_w, g.dilation_h,
+                g.dilation_w, dw_part, db_part),
+            g.N, (g.C * g.KH * g.KW, g.O), gm.dtype)                 # rows (c, i, j)
+        dw = dw_rows.T.reshape(g.w_shape)
+    elif route == "rows":
+        xh = layout.channels_last(x)
+        dw_rows, db = _summed_over_threads(
+            lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_rows(
+                xh[lo:hi], gh[lo:hi], *g.kernel_args(), dw_part, db_part),
+            g.N, (g.KH * g.KW * g.C, g.O), gm.dtype)                 # rows (i, j, c)
+        dw = np.ascontiguousarray(dw_rows.T.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+    elif route == "dot-products":
+        xh = layout.channels_last(x)
+        dw_rows, db = _summed_over_threads(
+            lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad(
+                xh[lo:hi], gh[lo:hi], g.KH, g.KW, g.pad_top, g.pad_left, g.dilation_h,
+                g.dilation_w, dw_part, db_part),
+            g.N, (g.C * g.KH * g.KW, g.O), gm.dtype)                 # rows (c, i, j)
+        dw = dw_rows.T.reshape(g.w_shape)
+    else:                                                              # gemm-nhwc
+        dw = _gemm_nhwc(gm, layout.channels_last(x), g) if need_weight else None
+        db = np.ones(gm.shape[0], dtype=gm.dtype) @ gm if need_bias else None  # a GEMV
+    return (dw if need_weight else None), (db if need_bias else None)
+
+
+def _gemm_nhwc(gm, xh, g):
+    """The gemm-nhwc weight gradient: channels-last patch rows (im2col_nhwc), remade a chunk
+    of images at a time, times the output gradient in NumPy's GEMM."""
+    P, K = g.OH * g.OW, g.KH * g.KW * g.C
+    dwmat = np.zeros((g.O, K), dtype=gm.dtype)                        # columns (i, j, c)
+    chunks = image_chunks(g.N, P, K * gm.itemsize)
+    per_chunk = chunks[0][1] - chunks[0][0] if chunks else 0          # none when N == 0
+    cols = np.empty((per_chunk * P, K), dtype=gm.dtype)
+    for first, stop in chunks:
+        rows = slice(first * P, stop * P)
+        part = cols[:rows.stop - rows.start]
+        threads.over_images(lambda lo, hi: conv_kernels.im2col_nhwc(
+            xh[first + lo:first + hi], *g.kernel_args(), g.OH, g.OW, part[lo * P:hi * P]),
+            stop - first, P * K)
+        dwmat += gm[rows].T @ part
+    return np.ascontiguousarray(dwmat.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+
+
+def _gemm_patches(gm, x, g, kept, need_weight, need_bias):
+    """The gemm-patches weight and bias gradients: forward's kept transposed patches (or
+    the same remade a chunk at a time) times the output gradient, the bias through a row
+    of ones."""
+    ones = need_bias and g.groups == 1
+    dwmat = np.zeros((g.O, g.C // g.groups * g.KH * g.KW + ones), dtype=gm.dtype)
+    for rows, cols_t in PatchChunks(x, g, ones, kept=kept):
+        if g.groups == 1:                        # dW += (patches.T @ g).T: a plain NN GEMM
+            dwmat += (cols_t @ gm[rows]).T
+        for o, k in group_blocks(g):
+            dwmat[o] += (cols_t[k] @ gm[rows, o]).T
+    dw = dwmat[:, :dwmat.shape[1] - ones].reshape(g.w_shape) if need_weight else None
+    db = None
+    if need_bias:
+        db = dwmat[:, -1].copy() if ones else np.ones(gm.shape[0], dtype=gm.dtype) @ gm
+    return dw, db
+
+
+def _summed_over_threads(kernel, N, dw_shape, dtype):
+    """(dw, db) summed over one kernel(first, stop, dw_part, db_part) call per thread, each
+    on its own share of the N images."""
+    parts = min(N, threads.thread_count()) or 1
+    dw_parts = np.empty((parts, *dw_shape), dtype=dtype)
+    db_parts = np.empty((parts, dw_shape[1]), dtype=dtype)
+
+    def parts_from(t0, t1):
+        for t in range(t0, t1):
+            kernel(N * t // parts, N * (t + 1) // parts, dw_parts[t], db_parts[t])
+    threads.run(parts_from, parts)
+    return dw_parts.sum(axis=0), db_parts.sum(axis=0)

@@ -1,0 +1,86 @@
+"""CPU backend, convolution plan: which kernel runs for a conv's forward, input gradient and
+weight gradient, chosen from its geometry and the settings by one pure function.
+
+backends/cpu/conv.py and conv_grad.py dispatch on the plan and on nothing else; the tests
+that force each route (tests/conv_paths.py) and bench/bench_kernels.py call plan_conv too.
+"""
+import dataclasses
+
+from tinygrad_cnn.kernels.cpu.conv_wgrad import TAP_COLUMNS, TAPS
+
+FORWARD = {
+    "tiles": "fused channels-last patch rows times the weights in register tiles "
+             "(kernels/cpu/conv.conv2d_forward_tiles)",
+    "dot-products": "fused channels-last patch rows times the weights by dot products "
+                    "(kernels/cpu/conv.conv2d_forward_nhwc)",
+    "gemm": "transposed patches (kernels/cpu/conv.patch_columns) times the weights in NumPy's "
+            "GEMM, a chunk of images at a time; the bias as a row of ones",
+}
+INPUT_GRAD = {
+    "transposed-tiles": "a stride-1 convolution of the output gradient by the flipped kernel, "
+                        "through conv2d_forward_tiles",
+    "transposed-dot-products": "the same transposed convolution through conv2d_forward_nhwc",
+    "tiles-col2im": "each block's patch gradient in register tiles, added back channels-last "
+                    "(kernels/cpu/conv.conv2d_input_grad_nhwc)",
+    "gemm-col2im": "the patch gradient in NumPy's GEMM, summed back by patch_columns_add",
+}
+WEIGHT_GRAD = {
+    "taps": "first layers: sums in registers over the taps of the zero-padded input "
+            "(kernels/cpu/conv_wgrad.conv2d_weight_grad_taps)",
+    "rows": "patch rows times the output gradient in register tiles "
+            "(conv_wgrad.conv2d_weight_grad_rows)",
+    "dot-products": "stride 1: both operands along the pixels, dot products "
+                    "(conv_wgrad.conv2d_weight_grad)",
+    "gemm-nhwc": "channels-last patch rows (im2col_nhwc) times the output gradient in "
+                 "NumPy's GEMM, a chunk of images at a time",
+    "gemm-patches": "transposed patches times the output gradient in NumPy's GEMM: forward "
+                    "keeps them when they fit settings.keep_patch_bytes, else remade",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvPlan:
+    """The kernel route of each of a conv's three products (names from FORWARD, INPUT_GRAD,
+    WEIGHT_GRAD)."""
+    forward: str
+    input_grad: str
+    weight_grad: str
+
+    def route(self):
+        """One short line naming the three routes, e.g. 'fwd=tiles dx=transposed-tiles dw=rows'."""
+        return f"fwd={self.forward} dx={self.input_grad} dw={self.weight_grad}"
+
+
+def plan_conv(g, settings):
+    """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
+    ``settings`` (backends/cpu/settings.CpuSettings)."""
+    fused = g.groups == 1 and g.C >= settings.fused_min_channels
+    stride1 = (g.stride_h, g.stride_w) == (1, 1)
+    if not fused:
+        forward = "gemm"
+    else:
+        forward = "tiles" if settings.covered_by_tiles(g.O) else "dot-products"
+    if stride1 and fused and g.O >= settings.fused_min_channels:
+        input_grad = "transposed-tiles" if settings.covered_by_tiles(g.C) else \
+            "transposed-dot-products"
+    elif g.groups == 1 and g.O >= settings.fused_min_channels and \
+            settings.covered_by_tiles(g.KH * g.KW * g.C):
+        input_grad = "tiles-col2im"
+    else:
+        input_grad = "gemm-col2im"
+    return ConvPlan(forward, input_grad, _weight_grad_route(g, settings, fused, stride1))
+
+
+def _weight_grad_route(g, settings, fused, stride1):
+    """plan_conv's weight_grad: the kernels for fused-path and ungrouped stride-1 convs
+    (settings.stride1_weight_grad_kernel), patch matrices times GEMM for the rest."""
+    if g.groups != 1 or not (fused or (settings.stride1_weight_grad_kernel and stride1)):
+        return "gemm-patches"
+    if g.C * g.KH * g.KW <= TAPS and g.O % TAP_COLUMNS == 0 and settings.covered_by_tiles(g.O):
+        return "taps"
+    if fused and settings.covered_by_tiles(g.O):
+        return "rows"
+    image_bytes = g.C * g.KH * g.KW * g.OH * (g.OW + (g.KW - 1) * g.dilation_w) * g.itemsize
+    if stride1 and image_bytes <= settings.wgrad_image_bytes:
+        return "dot-products"
+    return "gemm-nhwc"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinygrad_cnn import grad_mode, tracing
+from tinygrad_cnn.tensor import Tensor
 
 
 class ExportError(RuntimeError):
@@ -124,8 +125,6 @@ class _Recorder:
 
 def _outputs(out):
     """The model's output tensors as a list (a tensor, or a tuple/list of them)."""
-    from tinygrad_cnn.tensor import Tensor
-
     if isinstance(out, Tensor):
         return [out]
     if isinstance(out, (tuple, list)) and out and all(isinstance(t, Tensor) for t in out):
@@ -175,8 +174,6 @@ def _check_on_cpu(model, example):
 
 def trace(model, example):
     """Trace ``model(example)`` and a 2N batch built from it; returns the checked Trace."""
-    from tinygrad_cnn.tensor import Tensor
-
     _check_on_cpu(model, example)
     host = np.asarray(example.numpy())
     other = (host * 0.75 + 0.125).astype(host.dtype)       # other values, the same range

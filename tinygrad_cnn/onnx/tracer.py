@@ -38,7 +38,6 @@ class Step:
     shape: tuple
     dtype: np.dtype
     shape2: tuple = None
-    kwargs2: dict = None
     value: np.ndarray = None               # the output, when computed from constants only
 
 
@@ -190,7 +189,7 @@ def trace(model, example):
     fills = _batch_sized_fills(first.constants, second.constants)
     _unfold_fill_users(first.steps, fills)
     for i, (s1, s2) in enumerate(zip(first.steps, second.steps)):
-        s1.shape2, s1.kwargs2 = s2.shape, s2.kwargs
+        s1.shape2 = s2.shape
         bad = _kwarg_arrays_equal(s1, s2.kwargs, first.to_numpy)
         if bad is not None:
             raise ExportError(f"op {i} ({s1.fn.__name__}) has a setting {bad!r} that depends "

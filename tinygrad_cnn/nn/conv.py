@@ -1,12 +1,9 @@
 """Conv2d: a 2-D convolution layer with PyTorch's arguments, parameter shapes and default init."""
-import numpy as np
-
 from tinygrad_cnn.nn import functional as F
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn._args import pair, positive_pair
+from tinygrad_cnn.nn.linear import layer_parameters
 from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.nn.parameter import Parameter
-from tinygrad_cnn.tensor import Tensor
 
 
 def _padding(padding, stride):
@@ -44,14 +41,8 @@ class Conv2d(Module):
         self.dilation = positive_pair(dilation, "dilation")
         self.padding = _padding(padding, self.stride)
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or np.float32)
         shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(Tensor(np.zeros(shape), dtype=dtype))
-        if bias:
-            self.bias = Parameter(Tensor(np.zeros((out_channels,)), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        layer_parameters(self, shape, out_channels, bias, dtype)
 
     def reset_parameters(self):
         """PyTorch's default initialisation (init.default_layer_init_)."""

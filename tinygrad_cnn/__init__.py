@@ -1,8 +1,11 @@
 """tinygrad_cnn: a small, fast, honest deep-learning framework for convolutional networks.
 
-The data path: ``Tensor`` method -> ``ops.X.apply`` (forward/backward written once) ->
-``backends.get_backend(device)`` -> ``kernels/cpu.py`` (@njit), checked against
-``kernels/reference.py`` (NumPy).
+The data path: ``Tensor`` method or ``F.*`` function -> ``ops.X.apply`` (forward/backward
+written once) -> ``backends.get_backend(device)``, whose functions are listed in
+``backends/contract.py`` -> the @njit / @cuda.jit kernels, checked against
+``kernels/reference.py`` (NumPy). A convolution goes ``F.conv2d`` -> ``ops.Conv2d`` -> the
+backend's ``conv2d_forward`` / ``conv2d_input_grad`` / ``conv2d_weight_grad``; on the CPU,
+``plan_conv(geometry, settings)`` picks the kernel each of them runs.
 """
 import os
 import sys
@@ -28,7 +31,7 @@ from tinygrad_cnn import nn, optim, utils  # noqa: F401
 from tinygrad_cnn import onnx  # noqa: F401,E402  (tc.onnx.export; the onnx package loads on use)
 from tinygrad_cnn.summary import summary  # noqa: F401
 
-# the torch namespace (issue 11): dtypes, devices, factories and functional forms
+# the torch namespace: dtypes, devices, factories and functional forms
 from tinygrad_cnn.dtypes import (  # noqa: F401,E402
     bool, double, float, float16, float32, float64, half, int, int8, int16, int32, int64, long,
     short, uint8,

@@ -3,9 +3,13 @@ import argparse
 import sys
 import traceback
 
-from tinygrad_cnn.cli_args import nonnegative_int, one_line, positive_float, positive_int
 from tinygrad_cnn import export_command, predict
+from tinygrad_cnn.checkpoint import CheckpointError
+from tinygrad_cnn.cli_args import nonnegative_int, one_line, positive_float, positive_int
+from tinygrad_cnn.data import DatasetNotFoundError, DownloadError, IDXFormatError
 from tinygrad_cnn.models import MODELS
+from tinygrad_cnn.train import TrainConfig, fit, latest_checkpoint
+from tinygrad_cnn.train_guards import TrainError
 
 
 def build_parser():
@@ -46,8 +50,6 @@ def main(argv=None):
         return export_command.run(args)
     if args.command == "predict":
         return predict.run(args)
-    from tinygrad_cnn.train import TrainConfig, fit, latest_checkpoint
-
     out = args.out or f"runs/{args.model}"
     config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs,
                          batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
@@ -63,19 +65,14 @@ def main(argv=None):
         return 130
     except FileExistsError as err:
         return _error(args, f"{one_line(err)} (pass --resume to continue it)", 2)
-    except _expected_errors() as err:
+    except EXPECTED_ERRORS as err:
         return _error(args, one_line(err), 1)
     return 0
 
 
-def _expected_errors():
-    """What a run can foreseeably meet: bad data, checkpoints, devices, settings, disks."""
-    from tinygrad_cnn.checkpoint import CheckpointError
-    from tinygrad_cnn.data import DatasetNotFoundError, DownloadError, IDXFormatError
-    from tinygrad_cnn.train_guards import TrainError
-
-    return (TrainError, CheckpointError, IDXFormatError, DatasetNotFoundError, DownloadError,
-            OSError)
+# what a run can foreseeably meet: bad data, checkpoints, devices, settings, disks
+EXPECTED_ERRORS = (TrainError, CheckpointError, IDXFormatError, DatasetNotFoundError,
+                   DownloadError, OSError)
 
 
 def _error(args, message, code):

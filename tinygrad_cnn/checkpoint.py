@@ -23,8 +23,10 @@ import numpy as np
 
 from tinygrad_cnn import safetensors_io
 from tinygrad_cnn.atomic_file import atomic_write
+from tinygrad_cnn.backends import get_backend
 from tinygrad_cnn.checkpoint_archive import (CORRUPT, MAX_JSON_DEPTH, CheckpointError,
                                              manifest_entry, open_checked)
+from tinygrad_cnn.tensor import Tensor
 
 FORMAT = "tinygrad_cnn.checkpoint"
 VERSION = 2
@@ -278,8 +280,5 @@ def _tensor_mapper(map_location):
     if device not in ("cpu", "cuda"):
         raise ValueError(f"tc.load: map_location {map_location!r} is not a device this build "
                          f"knows: use 'cpu', 'cuda' (or 'cuda:0'), None or a callable")
-    from tinygrad_cnn.backends import get_backend
-    from tinygrad_cnn.tensor import Tensor
-
     get_backend(device)       # a clear error now when CUDA is missing
     return lambda a: Tensor(np.array(a), dtype=a.dtype, device=device)

@@ -27,7 +27,6 @@ long = int64
 int = int32  # noqa: A001
 short = int16
 
-FLOATING = (float32, float64, float16)
 SUPPORTED = (float32, float64, float16, int64, int32, int16, int8, uint8, bool)
 
 

@@ -6,6 +6,11 @@ import sys
 
 import numpy as np
 
+from tinygrad_cnn import checkpoint
+from tinygrad_cnn.checkpoint import CheckpointError
+from tinygrad_cnn.onnx import ExportError, export
+from tinygrad_cnn.predict import load_trained
+
 
 def add_parser(sub):
     p = sub.add_parser("export", help="write a training checkpoint as ONNX or safetensors")
@@ -22,10 +27,6 @@ def add_parser(sub):
 def run(args, out=None, err=None):
     """The export command; returns the exit status."""
     out, err = out or sys.stdout, err or sys.stderr
-    from tinygrad_cnn import checkpoint
-    from tinygrad_cnn.checkpoint import CheckpointError
-    from tinygrad_cnn.predict import load_trained
-
     try:
         model, info = load_trained(args.checkpoint, args.model)
         if args.format == "safetensors":
@@ -33,8 +34,6 @@ def run(args, out=None, err=None):
                 raise ValueError(f"--out {args.out!r} must end in .safetensors")
             checkpoint.save(model.state_dict(), args.out)
         else:
-            from tinygrad_cnn.onnx import ExportError, export
-
             example = np.zeros((1, 1, 28, 28), np.float32)   # the models take 1x28x28 digits
             try:
                 export(model, example, args.out, opset=args.opset)

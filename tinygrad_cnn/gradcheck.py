@@ -1,6 +1,7 @@
 """tc.gradcheck: autograd against float64 central differences, for every input element."""
 import numpy as np
 
+from tinygrad_cnn.grad_mode import no_grad
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -42,8 +43,6 @@ def _numeric_grad(fn, inputs, t, weights, eps):
     The perturbed values are written into t's storage (a host copy re-uploaded on a
     device), and the original values are restored afterwards.
     """
-    from tinygrad_cnn.grad_mode import no_grad
-
     backend = t.backend
     original = t._array
     flat = np.array(backend.to_numpy(original), dtype=np.float64).reshape(-1)

@@ -12,11 +12,15 @@ import numpy as np
 
 import tinygrad_cnn as tc
 from tinygrad_cnn import checkpoint, safetensors_io
+from tinygrad_cnn.checkpoint import CheckpointError
+from tinygrad_cnn.preprocess import ImageError, load_digit
+from tinygrad_cnn.train_records import CHECKPOINT_FORMAT, latest_checkpoint
 
 
 def class_names(dataset):
     """The class labels of a --dataset name (digits for MNIST and the sample)."""
     if dataset == "fashion-mnist":
+        # late: the data package (and its downloader) loads only for Fashion-MNIST runs
         from tinygrad_cnn.data import FashionMNIST
 
         return list(FashionMNIST.classes)
@@ -25,8 +29,6 @@ def class_names(dataset):
 
 def resolve_checkpoint(path):
     """A checkpoint file, or the latest one in a run directory."""
-    from tinygrad_cnn.train import latest_checkpoint
-
     path = Path(path)
     if path.is_dir():
         found = latest_checkpoint(path)
@@ -44,8 +46,8 @@ def load_trained(path, model_name=None):
     A .safetensors file holds weights only, so it needs ``model_name`` (a get_model name).
     info has "model", "dataset", "epoch" and "classes".
     """
+    # late: tinygrad_cnn.models re-exports this module's helpers, so it imports this module
     from tinygrad_cnn.models import get_model
-    from tinygrad_cnn.train import CHECKPOINT_FORMAT
 
     path = resolve_checkpoint(path)
     state = checkpoint.load(path)
@@ -81,8 +83,6 @@ def classify(model, images, k=3, classes=None):
 
 def predict_files(model, paths, k=3, classes=None):
     """[(path, top-k)] for image files; ImageError names the first unreadable one."""
-    from tinygrad_cnn.preprocess import load_digit
-
     images = np.stack([load_digit(p) for p in paths])         # (N, 1, 28, 28)
     return list(zip(paths, classify(model, images, k, classes)))
 
@@ -102,9 +102,6 @@ def add_parser(sub):
 def run(args, out=None, err=None):
     """The predict command; returns the exit status."""
     out, err = out or sys.stdout, err or sys.stderr
-    from tinygrad_cnn.checkpoint import CheckpointError
-    from tinygrad_cnn.preprocess import ImageError
-
     if args.top < 1:
         print(f"error: --top must be >= 1, got {args.top}", file=err)
         return 2

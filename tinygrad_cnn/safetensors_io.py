@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from tinygrad_cnn.atomic_file import atomic_write
+from tinygrad_cnn.checkpoint_archive import CheckpointError
 
 SUFFIX = ".safetensors"
 
@@ -68,8 +69,6 @@ def load(path):
     A file that is not valid safetensors (truncated, corrupt header, a dtype NumPy lacks)
     raises CheckpointError naming the file.
     """
-    from tinygrad_cnn.checkpoint import CheckpointError
-
     st_numpy = _safetensors_numpy()
     path = os.fspath(path)
     with open(path, "rb") as f:
@@ -85,8 +84,6 @@ def metadata(path):
     """The file's str -> str metadata header ({} when it has none)."""
     _safetensors_numpy()
     from safetensors import safe_open
-
-    from tinygrad_cnn.checkpoint import CheckpointError
 
     try:
         with safe_open(os.fspath(path), framework="np") as f:

@@ -1,33 +1,29 @@
 """Tensor: an array on a device, plus what autograd needs (grad, requires_grad, graph node).
 
-Every op method here is thin: it checks arguments and calls ``ops.X.apply``; the maths
-lives in ops/, the array work in backends/. More methods come from mixins, each in its
-own file: shape ops (tensor_shape.py), in-place ops and version counters
-(tensor_inplace.py), torch's conversions, named-tuple reductions and Python protocols
-(tensor_methods.py); how Tensor(...) reads its arguments is in tensor_construct.py.
+Every op method is thin: it checks arguments and calls ``ops.X.apply``; the maths
+lives in ops/, the array work in backends/. This file holds the tensor's state, its
+conversions, operands and comparisons; the other methods come from mixins, each in its
+own file: arithmetic, elementwise ops and reductions (tensor_math.py), shape ops
+(tensor_shape.py), in-place ops and version counters (tensor_inplace.py), torch's
+conversions, named-tuple reductions and Python protocols (tensor_methods.py); how
+Tensor(...) reads its arguments is in tensor_construct.py.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from tinygrad_cnn import grad_mode, ops
 from tinygrad_cnn import creation
+from tinygrad_cnn.autograd import add_post_accumulate_hook, run_backward
 from tinygrad_cnn.backends import get_backend
 from tinygrad_cnn.device import as_device
 from tinygrad_cnn.dtypes import as_dtype
 from tinygrad_cnn.tensor_construct import _host_array, _init_args, _legacy_sizes
 from tinygrad_cnn.tensor_inplace import InplaceMethods
+from tinygrad_cnn.tensor_math import MathMethods
 from tinygrad_cnn.tensor_methods import TorchMethods
-from tinygrad_cnn.tensor_shape import (  # noqa: F401 - cat, stack and _shape are public here
-    ShapeMethods, _shape, cat, stack,
-)
+from tinygrad_cnn.tensor_shape import ShapeMethods, cat, stack  # noqa: F401 - public here
 
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def _as_dtype(dtype):
-    """np.dtype from a tc/NumPy dtype, a type or a name (None stays None)."""
-    return as_dtype(dtype)
 
 
 def check_same_device(what, tensors):
@@ -50,7 +46,7 @@ class VersionCounter:
         self.value = 0
 
 
-class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
+class Tensor(MathMethods, ShapeMethods, InplaceMethods, TorchMethods):
     """An n-dimensional array with reverse-mode autograd, shaped like torch.Tensor.
 
     ``Tensor(data, requires_grad=False, dtype=None, device="cpu")`` copies ``data`` with
@@ -76,7 +72,7 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         if isinstance(data, Tensor):
             data = data.numpy()
         device = as_device(device)
-        arr = _host_array(data, _as_dtype(dtype))
+        arr = _host_array(data, as_dtype(dtype))
         if requires_grad and arr.dtype not in FLOAT_TYPES:
             raise TypeError(f"only float32/float64 tensors can require grad, got {arr.dtype}")
         self._array = get_backend(device).from_numpy(arr)
@@ -185,6 +181,19 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         dev = "" if self.device == "cpu" else f", device='{self.device}'"
         return f"Tensor({np.array2string(self.numpy(), precision=4)}, dtype={self.dtype}{dev}{grad})"
 
+    def _dim(self, dim):
+        """A dim in [0, ndim), with negative dims counted from the end."""
+        n = max(self.ndim, 1)
+        if not -n <= dim < n:
+            raise IndexError(f"dim {dim} out of range for a tensor of {self.ndim} dimensions")
+        return dim % n
+
+    def _axes(self, dim):
+        if dim is None:
+            return None
+        dims = (dim,) if isinstance(dim, int) else tuple(dim)
+        return tuple(sorted(self._dim(d) for d in dims))
+
     # ---- conversion ----------------------------------------------------------------
     def numpy(self):
         """The values as a NumPy array (shares memory on the CPU)."""
@@ -217,8 +226,6 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
     # ---- autograd ------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's .grad, walking the graph once."""
-        from tinygrad_cnn.autograd import run_backward
-
         run_backward(self, gradient, retain_graph)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -226,7 +233,6 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
 
         Returns a handle whose remove() unregisters the hook.
         """
-        from tinygrad_cnn.autograd import add_post_accumulate_hook
         return add_post_accumulate_hook(self, hook)
 
     def requires_grad_(self, flag=True):
@@ -235,7 +241,7 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         self.requires_grad = flag
         return self
 
-    # ---- arithmetic ----------------------------------------------------------------
+    # ---- operands and comparisons --------------------------------------------------
     def _other(self, other):
         """``other`` (a Tensor or a number/array) as a Tensor on this device.
 
@@ -255,58 +261,6 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         elif arr.dtype.kind == "f":
             arr = arr.astype(np.float32)
         return Tensor._wrap(self.backend.from_numpy(arr), self.device)
-
-    def _binary(self, fn, other, reverse=False):
-        a, b = _match_dtypes(self, self._other(other))
-        return fn.apply(b, a) if reverse else fn.apply(a, b)
-
-    def __add__(self, other):
-        return self._binary(ops.Add, other)
-
-    def __radd__(self, other):
-        return self._binary(ops.Add, other, reverse=True)
-
-    def __sub__(self, other):
-        return self._binary(ops.Sub, other)
-
-    def __rsub__(self, other):
-        return self._binary(ops.Sub, other, reverse=True)
-
-    def __mul__(self, other):
-        return self._binary(ops.Mul, other)
-
-    def __rmul__(self, other):
-        return self._binary(ops.Mul, other, reverse=True)
-
-    def __truediv__(self, other):
-        return self._binary(ops.Div, other)
-
-    def __rtruediv__(self, other):
-        return self._binary(ops.Div, other, reverse=True)
-
-    def __pow__(self, other):
-        return self._binary(ops.Pow, other)
-
-    def __rpow__(self, other):
-        return self._binary(ops.Pow, other, reverse=True)
-
-    def __neg__(self):
-        return ops.Neg.apply(self)
-
-    def __matmul__(self, other):
-        return self.matmul(other)
-
-    def matmul(self, other):
-        other = self._other(other)
-        if self.ndim == 0 or other.ndim == 0:
-            raise ValueError(f"matmul needs tensors of at least 1 dimension, got shapes "
-                             f"{self.shape} and {other.shape}")
-        k1 = self.shape[-1]
-        k2 = other.shape[-2] if other.ndim > 1 else other.shape[0]
-        if k1 != k2:
-            raise ValueError(f"matmul shapes {self.shape} and {other.shape} do not match: "
-                             f"{k1} != {k2}")
-        return ops.MatMul.apply(self, other)
 
     # comparisons: not differentiable, return bool tensors
     def _compare(self, fn, other):
@@ -333,82 +287,6 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         return self._compare(self.backend.greater_equal, other)
 
     __hash__ = object.__hash__
-
-    # ---- elementwise ---------------------------------------------------------------
-    def exp(self):
-        return ops.Exp.apply(self)
-
-    def log(self):
-        return ops.Log.apply(self)
-
-    def sqrt(self):
-        return ops.Sqrt.apply(self)
-
-    def abs(self):
-        return ops.Abs.apply(self)
-
-    def relu(self):
-        return ops.ReLU.apply(self)
-
-    def sigmoid(self):
-        return ops.Sigmoid.apply(self)
-
-    def tanh(self):
-        return ops.Tanh.apply(self)
-
-
-    def softmax(self, dim=-1):
-        return ops.Softmax.apply(self, axis=self._dim(dim))
-
-    def log_softmax(self, dim=-1):
-        return ops.LogSoftmax.apply(self, axis=self._dim(dim))
-
-    # ---- reductions ----------------------------------------------------------------
-    def _dim(self, dim):
-        """A dim in [0, ndim), with negative dims counted from the end."""
-        n = max(self.ndim, 1)
-        if not -n <= dim < n:
-            raise IndexError(f"dim {dim} out of range for a tensor of {self.ndim} dimensions")
-        return dim % n
-
-    def _axes(self, dim):
-        if dim is None:
-            return None
-        dims = (dim,) if isinstance(dim, int) else tuple(dim)
-        return tuple(sorted(self._dim(d) for d in dims))
-
-    def sum(self, dim=None, keepdim=False):
-        return ops.Sum.apply(self, axis=self._axes(dim), keepdims=keepdim)
-
-    def mean(self, dim=None, keepdim=False):
-        axes = self._axes(dim)
-        count = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(dim, keepdim) / count
-
-    def var(self, dim=None, keepdim=False, unbiased=True, *, correction=None):
-        """Variance dividing by n - correction (1 by default: unbiased), as torch.var."""
-        axes = self._axes(dim)
-        count = self.numel() if axes is None else int(np.prod([self.shape[a] for a in axes]))
-        correction = (1 if unbiased else 0) if correction is None else correction
-        centred = self - self.mean(dim, keepdim=True)
-        return (centred * centred).sum(dim, keepdim) / max(count - correction, 0)
-
-    def argmax(self, dim=None, keepdim=False):
-        """Index of the largest value (flattened when dim is None), as an int64 tensor."""
-        axis = None if dim is None else self._dim(dim)
-        out = self.backend.argmax(self._array, axis=axis, keepdims=keepdim and axis is not None)
-        return Tensor._wrap(self.backend.astype(out, np.int64), self.device)
-
-    # ---- layers as methods ---------------------------------------------------------
-    def conv2d(self, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-        from tinygrad_cnn.nn import functional as F
-
-        return F.conv2d(self, weight, bias, stride, padding, dilation, groups)
-
-    def max_pool2d(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        from tinygrad_cnn.nn import functional as F
-
-        return F.max_pool2d(self, kernel_size, stride, padding, dilation, ceil_mode)
 
     # ---- constructors (tc.zeros etc. are the same functions) -------------------------
     @staticmethod
@@ -445,26 +323,3 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
     @staticmethod
     def ones_like(t, dtype=None, requires_grad=False):
         return creation.ones_like(t, dtype=dtype, requires_grad=requires_grad)
-
-
-def _match_dtypes(a, b):
-    """Both tensors in one dtype, converting only where nothing is lost.
-
-    Integer and bool tensors join a float one as that float type; float32 and float64
-    never mix silently (as the brief says: results never silently change dtype).
-    """
-    if a.dtype == b.dtype:
-        return a, b
-    if a.dtype.kind == "f" and b.dtype.kind == "f":
-        raise TypeError(f"dtype mismatch: {a.dtype} and {b.dtype}; convert one with "
-                        f".float() or .double()")
-    if a.dtype.kind == "f":
-        return a, b.astype(a.dtype)
-    if b.dtype.kind == "f":
-        return a.astype(b.dtype), b
-    common = np.result_type(a.dtype, b.dtype)
-    return a.astype(common), b.astype(common)
-
-
-def is_grad_enabled():
-    return grad_mode.is_enabled()

@@ -27,8 +27,8 @@ def _legacy_sizes(args, kwargs):
     """The shape when Tensor(...) was called in torch's legacy Tensor(*sizes) form, else None.
 
     Tensor() is an empty float32 tensor and Tensor(2, 3, ...) (two or more ints) an
-    uninitialised one, as torch. Tensor(n) with a single int is an error: torch reads it as
-    a size and this package used to read it as data.
+    uninitialised one, as torch. Tensor(n) with a single int is an error, being ambiguous:
+    torch reads it as a size, tc.tensor(n) as data.
     """
     if not args:
         return (0,) if not kwargs.get("requires_grad") and "data" not in kwargs else None

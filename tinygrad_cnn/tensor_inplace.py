@@ -15,6 +15,7 @@ import numpy as np
 
 from tinygrad_cnn import grad_mode, ops
 from tinygrad_cnn import random as tc_random
+from tinygrad_cnn.tensor_shape import _index_arrays
 
 
 class InplaceMethods:
@@ -77,8 +78,6 @@ class InplaceMethods:
     def __setitem__(self, index, value):
         """x[index] = value, in place, outside the autograd graph (as a write under no_grad);
         with grad on for a tensor or value that requires grad it raises."""
-        from tinygrad_cnn.tensor_shape import _index_arrays
-
         value = self._inplace_operand(value)
         if grad_mode.is_enabled() and (self.requires_grad or value.requires_grad):
             raise RuntimeError("x[index] = value on a tensor or with a value that requires grad "

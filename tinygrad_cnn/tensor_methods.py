@@ -4,9 +4,13 @@ from collections import namedtuple
 
 import numpy as np
 
-from tinygrad_cnn import grad_mode, ops
+from tinygrad_cnn import creation, grad_mode, ops
+from tinygrad_cnn.backends import get_backend
 from tinygrad_cnn.device import as_device
 from tinygrad_cnn.dtypes import as_dtype
+from tinygrad_cnn.function import Context, Node
+from tinygrad_cnn.tensor_math import where
+from tinygrad_cnn.tensor_shape import _shape
 
 # torch.return_types.max/min/sort/topk: tuples with .values and .indices
 max_result = namedtuple("max", ["values", "indices"])
@@ -61,9 +65,6 @@ class TorchMethods:
 
     def _move(self, device):
         """A copy on ``device``; differentiable (the gradient moves back), as torch."""
-        from tinygrad_cnn.backends import get_backend
-        from tinygrad_cnn.function import Context, Node
-
         target = get_backend(device)
         out = type(self)._wrap(target.from_numpy(self.backend.to_numpy(self._array)), device)
         if self.requires_grad and grad_mode.is_enabled():
@@ -104,39 +105,27 @@ class TorchMethods:
 
     # ---- new tensors like this one (same dtype and device unless given) ---------------------
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        from tinygrad_cnn.creation import tensor
-
-        return tensor(data, dtype=dtype or self.dtype, device=device or self.device,
-                      requires_grad=requires_grad)
+        return creation.tensor(data, dtype=dtype or self.dtype,
+                               device=device or self.device, requires_grad=requires_grad)
 
     def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
-        from tinygrad_cnn.creation import zeros
-
-        return zeros(*size, dtype=dtype or self.dtype, device=device or self.device,
-                     requires_grad=requires_grad)
+        return creation.zeros(*size, dtype=dtype or self.dtype,
+                              device=device or self.device, requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
-        from tinygrad_cnn.creation import ones
-
-        return ones(*size, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+        return creation.ones(*size, dtype=dtype or self.dtype,
+                             device=device or self.device, requires_grad=requires_grad)
 
     def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
-        from tinygrad_cnn.creation import empty
-
-        return empty(*size, dtype=dtype or self.dtype, device=device or self.device,
-                     requires_grad=requires_grad)
+        return creation.empty(*size, dtype=dtype or self.dtype,
+                              device=device or self.device, requires_grad=requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
-        from tinygrad_cnn.creation import full
-
-        return full(size, fill_value, dtype=dtype or self.dtype, device=device or self.device,
-                    requires_grad=requires_grad)
+        return creation.full(size, fill_value, dtype=dtype or self.dtype,
+                             device=device or self.device, requires_grad=requires_grad)
 
     def masked_fill(self, mask, value):
         """``value`` where the bool ``mask`` (broadcast) is True, else this tensor's values."""
-        from tinygrad_cnn.torch_functions import where
-
         return where(mask, value, self)
 
     # ---- Python protocols ----------------------------------------------------------------
@@ -276,8 +265,6 @@ class TorchMethods:
 
     def repeat(self, *sizes):
         """Tile the tensor ``sizes`` times along each dim (leading sizes add dims), as torch."""
-        from tinygrad_cnn.tensor import _shape
-
         sizes = _shape(sizes)
         if len(sizes) < self.ndim:
             raise RuntimeError(f"repeat: the number of repeat dims ({len(sizes)}) can not be "

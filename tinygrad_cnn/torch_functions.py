@@ -4,8 +4,8 @@ Each one calls the Tensor method of the same meaning; nothing is computed here.
 """
 import numpy as np
 
-from tinygrad_cnn import ops
 from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401 - re-exported
+from tinygrad_cnn.tensor_math import where  # noqa: F401 - re-exported
 
 
 def is_tensor(obj):
@@ -168,25 +168,6 @@ def argsort(x, dim=-1, descending=False, stable=False):
 
 def clone(x):
     return x.clone()
-
-
-def where(condition, input, other):  # noqa: A002 - torch's names
-    """``input`` where ``condition`` holds, else ``other`` (broadcast); differentiable in
-    both tensors. Numbers take the other operand's dtype."""
-    if not isinstance(condition, Tensor) or condition.dtype != np.bool_:
-        raise TypeError("where: condition must be a bool Tensor (e.g. x > 0)")
-    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
-        input = Tensor(np.asarray(input), device=condition.device)
-    a = input if isinstance(input, Tensor) else other._other(input)
-    b = other if isinstance(other, Tensor) else a._other(other)
-    from tinygrad_cnn.tensor import _match_dtypes
-
-    a, b = _match_dtypes(a, b)
-    cond = condition._array
-    shape = np.broadcast_shapes(condition.shape, a.shape, b.shape)
-    if tuple(condition.shape) != shape:
-        cond = condition.expand(shape)._array
-    return ops.Where.apply(a, b, cond=cond)
 
 
 def allclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):

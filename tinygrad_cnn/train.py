@@ -1,9 +1,8 @@
-"""The training loop behind ``python -m tinygrad_cnn train``: fit, evaluate, checkpoint, resume."""
+"""The training loop behind ``python -m tinygrad_cnn train``: fit, train_epoch, evaluate.
+
+Which data a run uses is train_data.py's job; what it writes and resumes from (checkpoints,
+metrics, weights) is train_records.py's."""
 import contextlib
-import csv
-import dataclasses
-import io
-import json
 import math
 import os
 import sys
@@ -11,18 +10,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
-from tinygrad_cnn import checkpoint, optim, safetensors_io
-from tinygrad_cnn.atomic_file import atomic_write
-from tinygrad_cnn.checkpoint import CheckpointError
+from tinygrad_cnn import optim
+from tinygrad_cnn.backends import cuda_unavailable_reason
+from tinygrad_cnn.distributed.training import setup_run
 from tinygrad_cnn.models import GoogLeNetOutputs, get_model
+from tinygrad_cnn.train_data import load_datasets
 from tinygrad_cnn.train_guards import (CompileNotice, NonFiniteError, NonFiniteStep, TrainError,
-                                       checkpoints, first_nonfinite_grad,
-                                       first_nonfinite_weight)
-
-CHECKPOINT_FORMAT = "tinygrad_cnn.train/1"
+                                       first_nonfinite_grad)
+from tinygrad_cnn.train_records import (checkpoint_path, latest_checkpoint, load_checkpoint,
+                                        save_checkpoint, write_metrics, write_weights)
 
 
 @dataclass
@@ -43,72 +41,6 @@ class TrainConfig:
     progress: bool = True
     plots: bool = True
     nonfinite: str = "stop"           # a NaN/inf loss or gradient: "stop" the run, or "skip" the step
-
-
-# ---- data --------------------------------------------------------------------------
-def load_datasets(name, data_dir=None, log=print, record=None):
-    """(train, test) datasets for a --dataset name, saying which data is used and why.
-
-    `record`, a dict when given, receives "dataset" (what is used), "dataset_requested",
-    "dataset_source" and "dataset_reason", for metrics.json and the checkpoints."""
-    from tinygrad_cnn import data
-
-    record = {} if record is None else record
-    record.update(dataset=name, dataset_requested=name)
-    if name == "mnist-sample":
-        log("dataset: the bundled MNIST sample (4,000 train / 1,000 held-out real digits)")
-        train, test = data.MNISTSample(train=True), data.MNISTSample(train=False)
-        return _recorded(record, train, test, "--dataset mnist-sample was asked for")
-    if name not in ("mnist", "fashion-mnist"):
-        raise ValueError(f"unknown dataset {name!r}; choose mnist, fashion-mnist or mnist-sample")
-    kind = data.MNIST if name == "mnist" else data.FashionMNIST
-    fresh_dir = data_dir is not None and not os.path.exists(data_dir)
-    if data_dir is not None and not fresh_dir and not os.path.isdir(data_dir):
-        raise TrainError(f"--data-dir {data_dir} is a file, not a directory: pass the directory "
-                         f"that holds (or should hold) the {kind.name} IDX files")
-    if fresh_dir and kind.missing_files(data_dir):
-        log(f"dataset: --data-dir {data_dir} does not exist: downloading {kind.name} into it")
-    elif fresh_dir:
-        log(f"dataset: --data-dir {data_dir} does not exist, but the {kind.name} files were "
-            f"found elsewhere (below)")
-    try:
-        train, test = kind(root=data_dir, train=True), kind(root=data_dir, train=False)
-    except data.IDXFormatError as err:
-        raise TrainError(f"{err}: delete or replace that file (a deleted file is downloaded "
-                         f"again)") from err
-    except (data.DatasetNotFoundError, data.DownloadError, OSError) as err:
-        why = _first_reason(err)
-        if name == "fashion-mnist" or fresh_dir:
-            target = data_dir or kind.download_dir(None)
-            raise TrainError(f"{kind.name} is not available ({why}): put its 4 IDX .gz files "
-                             f"in {target} (created if need be) and run again"
-                             + (", or pass --dataset mnist-sample" if name == "mnist" else "")) from err
-        reason = (f"full MNIST is not available ({why}); falling back to the bundled 5,000-digit "
-                  f"MNIST sample")
-        log(f"dataset: {reason}. Place the IDX files by hand or pass --data-dir to train on all "
-            f"60,000 digits.")
-        record.update(dataset="mnist-sample", dataset_reason=reason)
-        return _recorded(record, data.MNISTSample(train=True), data.MNISTSample(train=False))
-    log(f"dataset: {'full MNIST' if name == 'mnist' else kind.name}, {train.source}")
-    return _recorded(record, train, test, "found on disk or downloaded")
-
-
-def _recorded(record, train, test, reason=None):
-    record["dataset_source"] = getattr(train, "source", None)
-    if reason is not None:
-        record.setdefault("dataset_reason", reason)
-    return train, test
-
-
-def _first_reason(err):
-    """One line on why a dataset could not be had: the first mirror's failure, or the error's
-    first line."""
-    failures = getattr(err, "failures", None)
-    if failures:
-        url, why = failures[0]
-        more = f" (and {len(failures) - 1} more mirror(s))" if len(failures) > 1 else ""
-        return f"{url}: {why}{more}"
-    return " ".join(line.strip() for line in str(err).strip().splitlines()[:2])
 
 
 # ---- optimisation ------------------------------------------------------------------
@@ -217,109 +149,8 @@ def train_epoch(model, opt, loader, epoch, config, notice=None, log=print):
     return total_loss / max(seen, 1), correct / max(seen, 1), seen / elapsed, elapsed, skipped
 
 
-# ---- checkpoints -------------------------------------------------------------------
-def checkpoint_path(out, epoch):
-    return Path(out) / f"checkpoint_epoch{epoch:03d}.tgc"
-
-
-def latest_checkpoint(out):
-    """The checkpoint of the highest epoch number in ``out``, or None."""
-    found = checkpoints(out)
-    return found[-1][1] if found else None
-
-
-def run_record(config, record=None):
-    """The config as saved: the dataclass fields, with the dataset actually used and why."""
-    return {**dataclasses.asdict(config), **(record or {})}
-
-
-def save_checkpoint(path, config, model, opt, loader, epoch, history, record=None):
-    """Model, optimizer, epoch, RNG states and history, written atomically without pickle.
-
-    Refuses (NonFiniteError) to write weights holding NaN or inf."""
-    state = model.state_dict()
-    bad = first_nonfinite_weight(state)
-    if bad is not None:
-        raise NonFiniteError(epoch, None, f"weight {bad[0]} holds {bad[1]}, so no checkpoint "
-                             f"was written for it", skip_hint=False)
-    checkpoint.save({
-        "format": CHECKPOINT_FORMAT,
-        "model_name": config.model,
-        "config": run_record(config, record),
-        "epoch": epoch,
-        "model": state,
-        "optimizer": opt.state_dict(),
-        "rng": tc.get_rng_state(),
-        "loader": loader.state_dict(),
-        "history": history,
-    }, path)
-
-
-def load_checkpoint(path, config, model, opt, loader, record=None):
-    """Restore a run; a corrupt checkpoint, or one of another format, architecture or dataset,
-    is refused with a TrainError that says what to do."""
-    try:
-        state = checkpoint.load(path)
-    except CheckpointError as err:
-        raise TrainError(f"cannot resume: {err}. Move that file away to resume from the "
-                         f"checkpoint before it, or choose another --out") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise TrainError(f"{path} is not a tinygrad_cnn training checkpoint "
-                         f"(format {CHECKPOINT_FORMAT}): choose another --out")
-    if state.get("model_name") != config.model:
-        raise TrainError(f"{path} holds a {state.get('model_name')!r} model, but this run trains "
-                         f"{config.model!r}; use another --out or the matching --model")
-    saved = state.get("config", {}).get("dataset") if "dataset_requested" in state.get(
-        "config", {}) else None
-    used = (record or {}).get("dataset")
-    if saved is not None and used is not None and saved != used:
-        raise TrainError(f"{path} was trained on {saved}, but this run's data is {used}; resume "
-                         f"with the same data or choose another --out")
-    try:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        tc.set_rng_state(state["rng"])
-        loader.load_state_dict(state["loader"])
-        return state["epoch"], list(state["history"])
-    except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as err:
-        why = " ".join(str(err).split())
-        raise TrainError(f"cannot resume from {path}: it does not match this run ({why}); use "
-                         f"another --out or the settings of that run") from None
-
-
-# ---- records -----------------------------------------------------------------------
-def write_metrics(out, config, history, record=None):
-    """metrics.csv (one row per epoch) and metrics.json (config + history), each replaced atomically."""
-    out = Path(out)
-    if history:
-        rows = io.StringIO()
-        writer = csv.DictWriter(rows, fieldnames=list(history[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(history)
-        _replace_text(out / "metrics.csv", rows.getvalue())
-    doc = {"config": run_record(config, record), "history": history}
-    _replace_text(out / "metrics.json", json.dumps(doc, indent=2))
-
-
-def write_weights(out, model, log=print, metadata=None):
-    """model.safetensors: the latest epoch's weights, for PyTorch and other frameworks; the
-    architecture and dataset go in its metadata header (what ``predict`` reads)."""
-    try:
-        safetensors_io.save(model.state_dict(), Path(out) / "model.safetensors", metadata)
-    except ImportError as err:
-        log(f"model.safetensors skipped: {err}")
-
-
-def _replace_text(path, text):
-    """Replace ``path`` atomically, so readers (and Ctrl-C) never see half a file."""
-    with atomic_write(path) as f:
-        f.write(text.encode("utf-8"))
-
-
 def fit(config, log=print):
     """Train ``config.model`` on ``config.dataset``; returns the per-epoch history."""
-    from tinygrad_cnn.distributed.training import setup_run
-
     run = setup_run()  # one process, or one rank of an mpiexec job (distributed/training.py)
     log, config = run.log(log), run.config(config)
     _check_run(config)
@@ -391,8 +222,6 @@ def _check_run(config):
     if config.nonfinite not in ("stop", "skip"):
         raise TrainError(f"nonfinite must be 'stop' or 'skip', got {config.nonfinite!r}")
     if config.device == "cuda":
-        from tinygrad_cnn.backends import cuda_unavailable_reason
-
         reason = cuda_unavailable_reason()
         if reason is not None:
             raise TrainError(f"--device cuda is not available: {reason}; train with --device cpu")
@@ -403,7 +232,7 @@ def _check_run(config):
 
 
 def _plots(config, model, test_set, history, log):
-    try:
+    try:  # late: viz needs matplotlib, an optional dependency
         from tinygrad_cnn import viz
     except ImportError:
         log("plots skipped: matplotlib is not installed (pip install 'tinygrad-cnn[train]')")

@@ -1,6 +1,5 @@
 """Read and write IDX files (the MNIST file format), gzip-compressed or raw."""
 import gzip
-import io
 import math
 import os
 import struct
@@ -138,11 +137,6 @@ def _size_error(path, dims, want, have, header_len, more):
     has = f"more than {have - 1}" if more else f"{have}"
     return IDXFormatError(f"{path}: header says {what} = {want} bytes but file has {has} bytes "
                           f"after the {header_len}-byte header")
-
-
-def parse_idx(data, magic, path="<bytes>"):
-    """Parse in-memory IDX bytes whose magic must be `magic`; return a uint8 array."""
-    return _read_stream(io.BytesIO(data), magic, path, len(data), len(data))
 
 
 def read_images(path):

@@ -5,6 +5,7 @@ iteration), with a fetch of its own that batches MNIST-like datasets by indexing
 """
 import numpy as np
 
+from tinygrad_cnn.tensor import Tensor
 from tinygrad_cnn.utils.data.dataloader import DataLoader as _TorchStyleLoader
 
 
@@ -40,8 +41,6 @@ class DataLoader(_TorchStyleLoader):
         return 0          # no workers, so no worker seed: each epoch draws only its permutation
 
     def _fetch(self, idx):
-        from tinygrad_cnn.tensor import Tensor
-
         images, labels = self._arrays(np.asarray(idx, dtype=np.int64))
         return Tensor(images), Tensor(labels)
 

@@ -10,6 +10,8 @@ import warnings
 
 import numpy as np
 
+from tinygrad_cnn.creation import from_numpy
+
 from .download import download as _download
 from .idx import IDXFormatError, read_images, read_labels
 
@@ -253,8 +255,6 @@ def _renamed(old, new, value):
 
 def _shared(dataset, name):
     """One Tensor sharing ``dataset.<name>``'s array, the same object while the array is."""
-    from tinygrad_cnn.creation import from_numpy
-
     array = getattr(dataset, name)
     cached = dataset.__dict__.get("_shared_" + name)
     if cached is None or cached[0] is not array:

@@ -9,6 +9,7 @@ import enum
 import numpy as np
 
 from tinygrad_cnn.distributed.process_group import _comm, get_world_size, mpi
+from tinygrad_cnn.tensor import Tensor
 
 
 class ReduceOp(enum.Enum):
@@ -39,8 +40,6 @@ def _mpi_op(op, dtype):
 
 def _host_storage(tensor, what):
     """The tensor's NumPy array (the storage itself), refusing other devices and non-tensors."""
-    from tinygrad_cnn.tensor import Tensor
-
     if not isinstance(tensor, Tensor):
         raise TypeError(f"{what} expects a tinygrad_cnn Tensor, got {type(tensor).__name__}")
     if tensor.device != "cpu" or not isinstance(tensor._array, np.ndarray):

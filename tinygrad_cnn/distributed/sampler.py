@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from tinygrad_cnn.distributed.process_group import get_rank, get_world_size
+
 
 class DistributedSampler:
     """Indices of this rank's shard, re-shuffled each epoch after set_epoch(epoch)."""
@@ -20,8 +22,6 @@ class DistributedSampler:
     def __init__(self, dataset, num_replicas=None, rank=None, shuffle=True, seed=0,
                  drop_last=False):
         if num_replicas is None or rank is None:
-            from tinygrad_cnn.distributed.process_group import get_rank, get_world_size
-
             num_replicas = get_world_size() if num_replicas is None else num_replicas
             rank = get_rank() if rank is None else rank
         if int(num_replicas) < 1:

@@ -15,11 +15,14 @@ import threading
 
 import numpy as np
 
+from tinygrad_cnn import distributed as dist
+from tinygrad_cnn.data import DataLoader
+from tinygrad_cnn.distributed.process_group import launched_by_mpi
+from tinygrad_cnn.nn.sync_batchnorm import SyncBatchNorm
+
 
 def setup_run():
     """MPIRun when launched by mpiexec/mpirun/srun, else LocalRun (mpi4py is not imported)."""
-    from tinygrad_cnn.distributed.process_group import launched_by_mpi
-
     return MPIRun() if launched_by_mpi() else LocalRun()
 
 
@@ -42,13 +45,9 @@ class LocalRun:
         return model
 
     def train_loader(self, dataset, batch_size, seed):
-        from tinygrad_cnn.data import DataLoader
-
         return DataLoader(dataset, batch_size, shuffle=True, seed=seed)
 
     def test_loader(self, dataset, batch_size):
-        from tinygrad_cnn.data import DataLoader
-
         return DataLoader(dataset, batch_size)
 
     def agree(self, value):
@@ -71,8 +70,6 @@ class MPIRun(LocalRun):
     """One rank of an mpiexec job (see the module docstring)."""
 
     def __init__(self):
-        from tinygrad_cnn import distributed as dist
-
         self._comm = dist.init()
         self._dist = dist
         self.rank, self.world = dist.get_rank(), dist.get_world_size()
@@ -100,21 +97,15 @@ class MPIRun(LocalRun):
         return config
 
     def wrap(self, model):
-        from tinygrad_cnn.nn.sync_batchnorm import SyncBatchNorm
-
         model = SyncBatchNorm.convert_sync_batchnorm(model)
         return self._dist.DistributedDataParallel(model)
 
     def train_loader(self, dataset, batch_size, seed):
-        from tinygrad_cnn.data import DataLoader
-
         sampler = self._dist.DistributedSampler(dataset, self.world, self.rank, shuffle=True,
                                                 seed=seed)
         return DataLoader(dataset, batch_size, sampler=sampler)
 
     def test_loader(self, dataset, batch_size):
-        from tinygrad_cnn.data import DataLoader
-
         # every test image once over the ranks (no padding: the sums below weigh each rank)
         return DataLoader(dataset, batch_size, sampler=range(self.rank, len(dataset), self.world))
 

@@ -30,18 +30,21 @@ class LeNet5(nn.Module):
         return self.classifier(self.features(x))
 
 
+def conv_relu_pool(in_channels, out_channels, pool_padding=0):
+    """The notes' block: Conv 3x3 (stride 1, padding 1), ReLU, MaxPool 2x2 (stride 2)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1), nn.ReLU(),
+        nn.MaxPool2d(kernel_size=2, stride=2, padding=pool_padding))
+
+
 class SimpleCNN(nn.Module):
     """The notes' 2-conv CNN (004): [Conv 3x3 p1, ReLU, MaxPool 2] x 2 (1->32->64), then
     Linear 3136 -> 10 with Xavier-uniform weights. 50,186 parameters."""
 
     def __init__(self, num_classes=10):
         super().__init__()
-        self.layer1 = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3, stride=1, padding=1), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2))                 # (N, 32, 14, 14)
-        self.layer2 = nn.Sequential(
-            nn.Conv2d(32, 64, kernel_size=3, stride=1, padding=1), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2))                 # (N, 64, 7, 7)
+        self.layer1 = conv_relu_pool(1, 32)                        # (N, 32, 14, 14)
+        self.layer2 = conv_relu_pool(32, 64)                       # (N, 64, 7, 7)
         self.fc = nn.Linear(7 * 7 * 64, num_classes, bias=True)
         nn.init.xavier_uniform_(self.fc.weight)
 
@@ -56,15 +59,9 @@ class DeepCNN(nn.Module):
 
     def __init__(self, num_classes=10, keep_prob=0.5):
         super().__init__()
-        self.layer1 = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3, stride=1, padding=1), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2))                 # (N, 32, 14, 14)
-        self.layer2 = nn.Sequential(
-            nn.Conv2d(32, 64, kernel_size=3, stride=1, padding=1), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2))                 # (N, 64, 7, 7)
-        self.layer3 = nn.Sequential(
-            nn.Conv2d(64, 128, kernel_size=3, stride=1, padding=1), nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2, padding=1))      # (N, 128, 4, 4)
+        self.layer1 = conv_relu_pool(1, 32)                        # (N, 32, 14, 14)
+        self.layer2 = conv_relu_pool(32, 64)                       # (N, 64, 7, 7)
+        self.layer3 = conv_relu_pool(64, 128, pool_padding=1)      # (N, 128, 4, 4)
         fc1 = nn.Linear(4 * 4 * 128, 625, bias=True)
         nn.init.xavier_uniform_(fc1.weight)
         self.fc1 = fc1                 # registered twice, as in the notes: both keys in state_dict

@@ -1,12 +1,9 @@
 """Conv2d: a 2-D convolution layer with PyTorch's arguments, parameter shapes and default init."""
-import numpy as np
-
 from tinygrad_cnn.nn import functional as F
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn._args import pair, positive_pair
+from tinygrad_cnn.nn.linear import layer_parameters
 from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.nn.parameter import Parameter
-from tinygrad_cnn.tensor import Tensor
 
 
 class Conv2d(Module):
@@ -30,14 +27,8 @@ class Conv2d(Module):
         F.conv_padding(padding, self.kernel_size, self.stride, self.dilation)   # checks it
         self.padding = padding if isinstance(padding, str) else pair(padding, "padding")
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or np.float32)
         shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(Tensor(np.zeros(shape), dtype=dtype))
-        if bias:
-            self.bias = Parameter(Tensor(np.zeros((out_channels,)), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        layer_parameters(self, shape, out_channels, bias, dtype)
 
     def reset_parameters(self):
         """PyTorch's default initialisation (init.default_layer_init_)."""

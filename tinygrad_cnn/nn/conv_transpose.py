@@ -1,13 +1,10 @@
 """ConvTranspose2d: the transposed (fractionally strided) 2-D convolution layer, as torch's."""
-import numpy as np
-
 from tinygrad_cnn.nn import functional as F
 from tinygrad_cnn.nn import init
 from tinygrad_cnn.nn._args import pair, positive_pair
 from tinygrad_cnn.nn.conv import conv_extra_repr
+from tinygrad_cnn.nn.linear import layer_parameters
 from tinygrad_cnn.nn.module import Module
-from tinygrad_cnn.nn.parameter import Parameter
-from tinygrad_cnn.tensor import Tensor
 
 
 class ConvTranspose2d(Module):
@@ -33,14 +30,8 @@ class ConvTranspose2d(Module):
         self.padding = pair(padding, "padding")
         self.output_padding = pair(output_padding, "output_padding")
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype or np.float32)
         shape = (in_channels, out_channels // groups) + self.kernel_size
-        self.weight = Parameter(Tensor(np.zeros(shape), dtype=dtype))
-        if bias:
-            self.bias = Parameter(Tensor(np.zeros((out_channels,)), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        layer_parameters(self, shape, out_channels, bias, dtype)
 
     def reset_parameters(self):
         """torch's default: kaiming_uniform_(a=sqrt(5)), fan_in from weight dim 1 (out/groups)."""

@@ -1,4 +1,8 @@
-"""nn.functional: checked, PyTorch-shaped entry points to the ops."""
+"""nn.functional: checked, PyTorch-shaped entry points to the ops.
+
+Convolution, pooling, dense layers, activations, dropout and batch norm are defined here;
+the rest of F (transposed conv, other normalisations, padding, ...; the losses) is defined
+in functional_extra.py and losses_functional.py and imported below."""
 import numpy as np
 
 from tinygrad_cnn import ops
@@ -6,14 +10,17 @@ from tinygrad_cnn import random as tc_random
 from tinygrad_cnn.kernels.geometry import (
     ConvGeometry, PoolGeometry, conv_out_size, pool_out_size)
 from tinygrad_cnn.nn._args import check_4d, pair, positive_pair
-from tinygrad_cnn.tensor import Tensor
-
-
-def _unbatched(fn, x, *args):
-    """fn on a (C, H, W) input as a batch of one, the batch dim removed again (as torch)."""
-    from tinygrad_cnn.nn.functional_extra import unbatched
-
-    return unbatched(fn, x, *args)
+from tinygrad_cnn.nn.functional_extra import (  # noqa: F401 - F's names, defined there
+    conv_transpose2d, dropout2d, gelu, group_norm, interpolate, into, layer_norm,
+    local_response_norm, one_hot, pad, silu,
+)
+from tinygrad_cnn.nn.functional_extra import unbatched as _unbatched
+from tinygrad_cnn.nn.losses_functional import (  # noqa: F401 - F's names, defined there
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
+    l1_loss, logsigmoid, mse_loss, nll_loss, smooth_l1_loss,
+)
+from tinygrad_cnn.ops.batchnorm import BatchNorm, channel_stats
+from tinygrad_cnn.tensor import Tensor, cat
 
 
 # ---- convolution -------------------------------------------------------------------
@@ -154,17 +161,61 @@ def adaptive_avg_pool2d(x, output_size):
     if x.ndim == 3:  # unbatched (C, H, W), as torch
         return _unbatched(adaptive_avg_pool2d, x, output_size)
     check_4d(x, "adaptive_avg_pool2d")
-    H, W = x.shape[2:]
-    oh, ow = pair(output_size, "output_size") if not isinstance(output_size, (tuple, list)) else (
-        output_size[0] or H, output_size[1] or W)
-    if oh < 1 or ow < 1:
-        raise ValueError(f"adaptive_avg_pool2d output_size must be >= 1, got {output_size!r}")
+    oh, ow = _adaptive_size(x, output_size, "adaptive_avg_pool2d")
     return ops.AdaptiveAvgPool2d.apply(x, output_size=(int(oh), int(ow)))
+
+
+def _adaptive_size(x, output_size, what):
+    """(oh, ow) of an adaptive pooling: an int, or a pair where None keeps that input size."""
+    H, W = x.shape[2:]
+    if isinstance(output_size, (tuple, list)):
+        oh, ow = (output_size[0] or H), (output_size[1] or W)
+    else:
+        oh, ow = pair(output_size, "output_size")
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{what} output_size must be >= 1, got {output_size!r}")
+    return oh, ow
 
 
 def global_avg_pool2d(x):
     """Mean over each feature map: (N, C, H, W) -> (N, C, 1, 1)."""
     return adaptive_avg_pool2d(x, 1)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max over torch's adaptive windows [floor(i*H/oh), ceil((i+1)*H/oh)), per output cell.
+
+    Each window is one max_pool2d (so ties and indices follow max pooling's rule); when the
+    sizes divide evenly, the whole map is one max_pool2d.
+    """
+    if input.ndim == 3:
+        return _unbatched(adaptive_max_pool2d, input, output_size, return_indices)
+    check_4d(input, "adaptive_max_pool2d")
+    H, W = input.shape[2:]
+    oh, ow = _adaptive_size(input, output_size, "adaptive_max_pool2d")
+    if H % oh == 0 and W % ow == 0:
+        k = (H // oh, W // ow)
+        return max_pool2d(input, k, k, return_indices=return_indices)
+    rows = []
+    for i in range(oh):
+        h0, h1 = (i * H) // oh, -(-(i + 1) * H // oh)
+        cells = []
+        for j in range(ow):
+            w0, w1 = (j * W) // ow, -(-(j + 1) * W // ow)
+            cells.append(max_pool2d(input[:, :, h0:h1, w0:w1], (h1 - h0, w1 - w0),
+                                    return_indices=return_indices))
+        rows.append(cells)
+    out = cat([cat([c[0] if return_indices else c for c in r], 3) for r in rows], 2)
+    if not return_indices:
+        return out
+    idx = np.zeros(out.shape, np.int64)
+    for i, r in enumerate(rows):
+        h0 = (i * H) // oh
+        for j, (_, cell) in enumerate(r):
+            w0, w1 = (j * W) // ow, -(-(j + 1) * W // ow)
+            local = cell.numpy()[:, :, 0, 0]
+            idx[:, :, i, j] = (h0 + local // (w1 - w0)) * W + w0 + local % (w1 - w0)
+    return out, Tensor(idx, device=input.device)
 
 
 # ---- dense layers and activations ----------------------------------------------------
@@ -232,12 +283,67 @@ def dropout(x, p=0.5, training=True, inplace=False):
     return into(x, lambda v: v * Tensor._wrap(x.backend.from_numpy(mask), x.device), inplace)
 
 
-from tinygrad_cnn.nn.batchnorm import batch_norm  # noqa: E402,F401
-from tinygrad_cnn.nn.functional_extra import (  # noqa: E402,F401
-    into, adaptive_max_pool2d, conv_transpose2d, dropout2d, gelu, group_norm, interpolate, layer_norm,
-    local_response_norm, one_hot, pad, silu,
-)
-from tinygrad_cnn.nn.losses_functional import (  # noqa: E402,F401
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
-    l1_loss, logsigmoid, mse_loss, nll_loss, smooth_l1_loss,
-)
+# ---- normalisation ------------------------------------------------------------------
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Normalise each channel (axis 1) as torch.nn.functional.batch_norm.
+
+    training: normalise with the batch's mean and biased variance, and blend the batch mean
+    and unbiased variance into running_mean / running_var (when given) with ``momentum``.
+    Otherwise normalise with the running statistics.
+    """
+    _check_batch_norm(x, running_mean, running_var, weight, bias, training)
+    if training:
+        mean, var = channel_stats(x.backend, x._array)
+        count = x.numel() // x.shape[1]
+        if running_mean is not None:
+            _update_running(running_mean, mean, momentum)
+        if running_var is not None:
+            unbiased = x.backend.mul(var, x.dtype.type(count / (count - 1)))
+            _update_running(running_var, unbiased, momentum)
+    else:
+        mean, var = running_mean._array, running_var._array
+    weight, bias = _affine_pair(weight, bias, x)
+    inputs = (x,) if weight is None else (x, weight, bias)
+    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=float(eps), batch_stats=bool(training))
+
+
+def _check_batch_norm(x, running_mean, running_var, weight, bias, training):
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm expects an input of at least 2 dimensions (N, C, ...), "
+                         f"got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"batch_norm expects a float32 or float64 input, got {x.dtype}")
+    C = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and t.shape != (C,):
+            raise ValueError(f"batch_norm {name} has shape {t.shape}, expected ({C},) for "
+                             f"input shape {x.shape} with {C} channels")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and t.dtype != x.dtype:
+            raise TypeError(f"batch_norm {name} dtype {t.dtype} differs from input dtype {x.dtype}")
+    if training and x.numel() // max(C, 1) <= 1:
+        raise ValueError(f"expected more than 1 value per channel when training, got input "
+                         f"shape {x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm with training=False needs running_mean and running_var")
+
+
+def _update_running(running, stat, momentum):
+    """running = (1 - momentum) * running + momentum * stat, on the running tensor itself."""
+    be, dt = running.backend, running.dtype.type
+    keep = be.mul(running._array, dt(1 - momentum))
+    running._array = be.add(keep, be.mul(be.astype(stat, running.dtype), dt(momentum)))
+
+
+def _affine_pair(weight, bias, x):
+    """(weight, bias) both Tensors or both None; a missing one becomes a constant 1 or 0."""
+    if weight is None and bias is None:
+        return None, None
+    C = x.shape[1]
+    if weight is None:
+        weight = Tensor.ones(C, dtype=x.dtype, device=x.device)
+    if bias is None:
+        bias = Tensor.zeros(C, dtype=x.dtype, device=x.device)
+    return weight, bias

@@ -1,5 +1,4 @@
-"""More of torch.nn.functional: transposed conv, adaptive max pooling, normalisations,
-GELU/SiLU, channel dropout, padding, one-hot and nearest upsampling.
+"""More of torch.nn.functional: transposed conv, normalisations, GELU/SiLU, channel dropout, padding, one-hot and nearest upsampling.
 
 Re-exported by nn/functional.py. Most are compositions of differentiable tensor ops (so
 autograd derives their gradients); conv_transpose2d and gelu are ops of their own.
@@ -71,50 +70,6 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if bias.shape != (Og * groups,):
         raise ValueError(f"bias must have shape ({Og * groups},), got {bias.shape}")
     return y + bias.reshape(1, -1, 1, 1)
-
-
-# ---- pooling ----------------------------------------------------------------------------
-def adaptive_max_pool2d(input, output_size, return_indices=False):
-    """Max over torch's adaptive windows [floor(i*H/oh), ceil((i+1)*H/oh)), per output cell.
-
-    Each window is one max_pool2d (so ties and indices follow max pooling's rule); when the
-    sizes divide evenly, the whole map is one max_pool2d.
-    """
-    from tinygrad_cnn.nn import functional as F
-
-    if input.ndim == 3:
-        return unbatched(adaptive_max_pool2d, input, output_size, return_indices)
-    check_4d(input, "adaptive_max_pool2d")
-    H, W = input.shape[2:]
-    if isinstance(output_size, (tuple, list)):
-        oh, ow = (output_size[0] or H), (output_size[1] or W)
-    else:
-        oh, ow = pair(output_size, "output_size")
-    if oh < 1 or ow < 1:
-        raise ValueError(f"adaptive_max_pool2d output_size must be >= 1, got {output_size!r}")
-    if H % oh == 0 and W % ow == 0:
-        k = (H // oh, W // ow)
-        return F.max_pool2d(input, k, k, return_indices=return_indices)
-    rows = []
-    for i in range(oh):
-        h0, h1 = (i * H) // oh, -(-(i + 1) * H // oh)
-        cells = []
-        for j in range(ow):
-            w0, w1 = (j * W) // ow, -(-(j + 1) * W // ow)
-            cells.append(F.max_pool2d(input[:, :, h0:h1, w0:w1], (h1 - h0, w1 - w0),
-                                      return_indices=return_indices))
-        rows.append(cells)
-    out = cat([cat([c[0] if return_indices else c for c in r], 3) for r in rows], 2)
-    if not return_indices:
-        return out
-    idx = np.zeros(out.shape, np.int64)
-    for i, r in enumerate(rows):
-        h0 = (i * H) // oh
-        for j, (_, cell) in enumerate(r):
-            w0, w1 = (j * W) // ow, -(-(j + 1) * W // ow)
-            local = cell.numpy()[:, :, 0, 0]
-            idx[:, :, i, j] = (h0 + local // (w1 - w0)) * W + w0 + local % (w1 - w0)
-    return out, Tensor(idx, device=input.device)
 
 
 # ---- activations ----------------------------------------------------------------------

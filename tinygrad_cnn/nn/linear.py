@@ -9,6 +9,18 @@ from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.tensor import Tensor
 
 
+def layer_parameters(module, weight_shape, out_features, bias, dtype):
+    """A weight of ``weight_shape`` and a bias of ``out_features`` (or None), with PyTorch's
+    default initialisation; shared by Linear, Conv2d and ConvTranspose2d."""
+    dtype = np.dtype(dtype or np.float32)
+    module.weight = Parameter(Tensor(np.zeros(weight_shape), dtype=dtype))
+    if bias:
+        module.bias = Parameter(Tensor(np.zeros((out_features,)), dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
+
+
 class Linear(Module):
     """y = x @ weight.T + bias with weight (out_features, in_features), PyTorch's default init."""
 
@@ -18,13 +30,7 @@ class Linear(Module):
             raise ValueError(f"Linear needs non-negative sizes, got in_features={in_features}, "
                              f"out_features={out_features}")
         self.in_features, self.out_features = in_features, out_features
-        dtype = np.dtype(dtype or np.float32)
-        self.weight = Parameter(Tensor(np.zeros((out_features, in_features)), dtype=dtype))
-        if bias:
-            self.bias = Parameter(Tensor(np.zeros((out_features,)), dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        layer_parameters(self, (out_features, in_features), out_features, bias, dtype)
 
     def reset_parameters(self):
         """PyTorch's default initialisation (init.default_layer_init_)."""

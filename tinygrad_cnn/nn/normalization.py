@@ -1,7 +1,7 @@
 """BatchNorm1d and BatchNorm2d: per-channel batch normalisation with running statistics."""
 import numpy as np
 
-from tinygrad_cnn.nn.batchnorm import batch_norm
+from tinygrad_cnn.nn.functional import batch_norm
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.tensor import Tensor

@@ -10,13 +10,14 @@ initialised MPI world of more than one process, it is BatchNorm.
 import numpy as np
 
 from tinygrad_cnn.function import Function
-from tinygrad_cnn.nn.batchnorm import _affine_pair, _update_running
+from tinygrad_cnn.nn.functional import _affine_pair, _update_running
 from tinygrad_cnn.nn.normalization import _BatchNorm
 from tinygrad_cnn.ops.batchnorm import _layout as channel_layout
 
 
 def _all_reduce_sum(be, arrays):
     """The element-wise sums over all ranks of a few (C,) arrays, fused into one Allreduce."""
+    # late (also in _world_size): nn loads with `import tinygrad_cnn`, distributed only on use
     from tinygrad_cnn.distributed.process_group import _comm, mpi
 
     host = [np.asarray(be.to_numpy(a)) for a in arrays]

@@ -14,6 +14,7 @@ from tinygrad_cnn.atomic_file import atomic_write
 from tinygrad_cnn.onnx.converters import CONVERTERS
 from tinygrad_cnn.onnx.graph import Folded, GraphBuilder
 from tinygrad_cnn.onnx.tracer import ExportError, trace
+from tinygrad_cnn.tensor import Tensor
 
 OPSETS = range(13, 18)   # ReduceMax's axes move to an input at 18; tested at 13 and 17
 
@@ -28,8 +29,6 @@ def _import_onnx():
 
 
 def _example_tensor(example_input):
-    from tinygrad_cnn.tensor import Tensor
-
     x = example_input if isinstance(example_input, Tensor) else Tensor(np.asarray(example_input))
     if x.ndim < 1 or x.shape[0] < 1:
         raise ValueError(f"export needs an example batch with at least one item in dim 0, got "

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tinygrad_cnn import grad_mode, tracing
+from tinygrad_cnn.tensor import Tensor
 
 
 class ExportError(RuntimeError):
@@ -37,7 +38,6 @@ class Step:
     shape: tuple
     dtype: np.dtype
     shape2: tuple = None
-    kwargs2: dict = None
     value: np.ndarray = None               # the output, when computed from constants only
 
 
@@ -124,8 +124,6 @@ class _Recorder:
 
 def _outputs(out):
     """The model's output tensors as a list (a tensor, or a tuple/list of them)."""
-    from tinygrad_cnn.tensor import Tensor
-
     if isinstance(out, Tensor):
         return [out]
     if isinstance(out, (tuple, list)) and out and all(isinstance(t, Tensor) for t in out):
@@ -175,8 +173,6 @@ def _check_on_cpu(model, example):
 
 def trace(model, example):
     """Trace ``model(example)`` and a 2N batch built from it; returns the checked Trace."""
-    from tinygrad_cnn.tensor import Tensor
-
     _check_on_cpu(model, example)
     host = np.asarray(example.numpy())
     other = (host * 0.75 + 0.125).astype(host.dtype)       # other values, the same range
@@ -193,7 +189,7 @@ def trace(model, example):
     fills = _batch_sized_fills(first.constants, second.constants)
     _unfold_fill_users(first.steps, fills)
     for i, (s1, s2) in enumerate(zip(first.steps, second.steps)):
-        s1.shape2, s1.kwargs2 = s2.shape, s2.kwargs
+        s1.shape2 = s2.shape
         bad = _kwarg_arrays_equal(s1, s2.kwargs, first.to_numpy)
         if bad is not None:
             raise ExportError(f"op {i} ({s1.fn.__name__}) has a setting {bad!r} that depends "

@@ -1,6 +1,7 @@
 """Ops behind clone, dtype casts, gathers along a dim, and the fill/copy in-place ops."""
 import numpy as np
 
+from tinygrad_cnn.backends import get_backend
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.ops.elementwise import unbroadcast
 
@@ -99,6 +100,4 @@ class ToDevice(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from tinygrad_cnn.backends import get_backend
-
         return get_backend(ctx.source).from_numpy(ctx.backend.to_numpy(grad))

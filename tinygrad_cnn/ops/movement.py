@@ -1,5 +1,6 @@
 """Ops that move elements without arithmetic: reshape, permute, index, concatenate."""
 from tinygrad_cnn.function import Function
+from tinygrad_cnn.ops.elementwise import unbroadcast
 
 
 class Reshape(Function):
@@ -37,8 +38,6 @@ class Expand(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        from tinygrad_cnn.ops.elementwise import unbroadcast
-
         return unbroadcast(ctx.backend, grad, ctx.in_shape)
 
 

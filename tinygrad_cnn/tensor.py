@@ -13,7 +13,7 @@ import numpy as np
 from tinygrad_cnn import grad_mode, ops
 from tinygrad_cnn import creation
 from tinygrad_cnn.backends import get_backend
-from tinygrad_cnn.device import as_device
+from tinygrad_cnn.device import as_device, check_same_device
 from tinygrad_cnn.dtypes import as_dtype
 from tinygrad_cnn.tensor_construct import _host_array, _init_args, _legacy_sizes
 from tinygrad_cnn.tensor_inplace import InplaceMethods
@@ -28,16 +28,6 @@ FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 def _as_dtype(dtype):
     """np.dtype from a tc/NumPy dtype, a type or a name (None stays None)."""
     return as_dtype(dtype)
-
-
-def check_same_device(what, tensors):
-    """The common device of ``tensors``, or an error naming both devices."""
-    device = tensors[0].device
-    for t in tensors[1:]:
-        if t.device != device:
-            raise RuntimeError(f"{what}: tensors are on different devices, '{device}' and "
-                               f"'{t.device}'; move them with .to(device) first")
-    return device
 
 
 class VersionCounter:
@@ -219,6 +209,9 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
         """Accumulate d(self)/d(leaf) into every leaf's .grad, walking the graph once."""
         from tinygrad_cnn.autograd import run_backward
 
+        if gradient is not None:
+            gradient = gradient._array if isinstance(gradient, Tensor) else \
+                self.backend.from_numpy(np.asarray(gradient))
         run_backward(self, gradient, retain_graph)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -445,6 +438,12 @@ class Tensor(ShapeMethods, InplaceMethods, TorchMethods):
     @staticmethod
     def ones_like(t, dtype=None, requires_grad=False):
         return creation.ones_like(t, dtype=dtype, requires_grad=requires_grad)
+
+
+# Function.apply and autograd wrap arrays through a tensor they hold (function.py and
+# autograd.py sit below this module and do not import it): always a plain Tensor, never a
+# subclass such as Parameter, whatever the tensor reached through.
+Tensor._wrap_plain = Tensor._wrap
 
 
 def _match_dtypes(a, b):

@@ -6,6 +6,7 @@ The walk follows each node's ``parent_nodes`` (what every input's graph node was
 op ran), not the input tensors' current ``_ctx``, so that an in-place op, which gives a
 tensor a new node, never reroutes the gradient of ops that used the old value.
 """
+from tinygrad_cnn import profiler
 from tinygrad_cnn.hooks import RemovableHandle
 
 
@@ -97,7 +98,11 @@ def _node_backward(node, g, retain_graph):
         raise RuntimeError("backward() through a graph that was already freed: call the "
                            "first backward(retain_graph=True) to run it twice")
     node.check_versions()
-    parent_grads = node.fn.backward(node.ctx, g)
+    if profiler.active:
+        parent_grads = profiler.timed(node.fn, "backward", node.ctx, node.parents,
+                                      lambda: node.fn.backward(node.ctx, g))
+    else:
+        parent_grads = node.fn.backward(node.ctx, g)
     if not isinstance(parent_grads, tuple):
         parent_grads = (parent_grads,)
     if not retain_graph:

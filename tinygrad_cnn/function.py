@@ -1,7 +1,7 @@
 """The autograd node: a Function records its inputs and knows its backward."""
 from __future__ import annotations
 
-from tinygrad_cnn import grad_mode, tracing
+from tinygrad_cnn import grad_mode, profiler, tracing
 from tinygrad_cnn.device import check_same_device
 
 
@@ -44,7 +44,12 @@ class Function:
         if track:
             _check_views_current(cls, tensors)
         ctx = Context(backend, needs)
-        out = cls.forward(ctx, *[t._array for t in tensors], **kwargs)
+        arrays = [t._array for t in tensors]
+        if profiler.active:
+            out = profiler.timed(cls, "forward", ctx, tensors,
+                                 lambda: cls.forward(ctx, *arrays, **kwargs))
+        else:
+            out = cls.forward(ctx, *arrays, **kwargs)
         result = tensors[0]._wrap_plain(out, device=device, requires_grad=track)
         if track:
             node = Node(cls, ctx, tensors, needs)

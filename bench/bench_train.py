@@ -8,7 +8,7 @@ Images/s is the median of --repeats rounds, after warm-up; in each round every f
 a block of steps of about a second, and a 2048^3 sgemm runs too, so a slow spell of this noisy
 machine hits them alike, and the sgemm tells which rounds were quiet. Also printed: ratios to
 each torch layout, model GFLOP/s as a % of that sgemm, where
-tinygrad_cnn's step time goes (its backend functions timed one by one), each framework's
+tinygrad_cnn's step time goes (each op, forward and backward, by tc.profiler), each framework's
 peak memory, and the numba cold and warm start of a first SimpleCNN training step.
 """
 import argparse
@@ -53,7 +53,6 @@ import math  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -111,17 +110,26 @@ def sample_batch(n):
     return images.astype(np.float32)[:, None] / np.float32(255), labels.astype(np.int64)
 
 
-def tinygrad_step(model_name, x_np, y_np):
-    """A closure running one tinygrad_cnn training step on a fixed batch."""
+def tinygrad_parts(model_name, x_np, y_np):
+    """(forward and backward, optimizer step): closures over one model, batch and Adam."""
     tc.manual_seed(777)
     model = {"simple-cnn": tc_models.SimpleCNN, "lenet5": tc_models.LeNet5}[model_name]()
     opt = tc.optim.Adam(model.parameters(), lr=1e-3)
     x, y = tc.Tensor(x_np), tc.Tensor(y_np)
 
-    def step():
+    def forward_backward():
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
-        opt.step()
+    return forward_backward, opt.step
+
+
+def tinygrad_step(model_name, x_np, y_np):
+    """A closure running one tinygrad_cnn training step on a fixed batch."""
+    forward_backward, optimizer_step = tinygrad_parts(model_name, x_np, y_np)
+
+    def step():
+        forward_backward()
+        optimizer_step()
     return step
 
 
@@ -229,119 +237,32 @@ def mflop_per_image(model_name):
 
 
 # ---- where tinygrad_cnn's step goes ----------------------------------------------------
-class BackendProfile:
-    """Times every public function of backends/cpu.py for a profiled run, then restores them.
-
-    Only the outermost backend call is charged, so a backend function calling another is
-    not counted twice. The conv kernels are also timed inside their caller ("of which"), charged to the backend
-    call they ran under: the same kernel serves forward and backward. A kernel runs on every
-    thread at once (backends/cpu/threads.py); the calling thread's share is what is charged.
-    """
-
-    KERNELS = ["conv2d_forward_nhwc", "conv2d_forward_tiles", "patch_columns", "patch_columns_add",
-               "conv2d_input_grad_nhwc", "conv2d_weight_grad_rows", "conv2d_weight_grad",
-               "conv2d_weight_grad_taps"]
-
-    def __init__(self):
-        from tinygrad_cnn.backends import cpu
-        from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad
-        self.backend = cpu
-        self.targets = [(cpu, name) for name, fn in vars(cpu).items()
-                        if callable(fn) and not name.startswith("_") and not isinstance(fn, type)]
-        self.targets += [(module, name) for name in self.KERNELS
-                         for module in (cpu_conv, cpu_conv_wgrad) if hasattr(module, name)]
-        self.originals = {}
-        self.seconds, self.current = {}, None
-
-    def charge(self, key, seconds):
-        self.seconds[key] = self.seconds.get(key, 0.0) + seconds
-
-    def timed(self, key, fn):
-        """Charge the outermost backend call to key, and a kernel to 'kernel in caller'."""
-        kernel = key in self.KERNELS
-
-        def wrapper(*args, **kwargs):
-            if self.current is not None and not kernel or \
-                    threading.current_thread() is not threading.main_thread():
-                return fn(*args, **kwargs)
-            t0 = time.perf_counter()
-            caller, self.current = self.current, self.current if kernel else key
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.current = caller
-                self.charge(f"{key} in {caller}" if kernel else key, time.perf_counter() - t0)
-        return wrapper
-
-    def __enter__(self):
-        for module, name in self.targets:
-            fn = getattr(module, name)
-            self.originals[module, name] = fn
-            setattr(module, name, self.timed(name, fn))
-        return self
-
-    def __exit__(self, *exc):
-        for (module, name), fn in self.originals.items():
-            setattr(module, name, fn)
-
-
-_FWD, _DX, _DW = "conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad"
-BREAKDOWN = [  # (row label, keys charged to it); "of which" rows are inside the one above
-    ("conv forward (conv2d_forward)", [_FWD]),
-    ("  of which fused tiles kernel", [f"conv2d_forward_tiles in {_FWD}"]),
-    ("  of which fused dot-product kernel", [f"conv2d_forward_nhwc in {_FWD}"]),
-    ("  of which patch_columns kernel (forward)", [f"patch_columns in {_FWD}"]),
-    ("conv input grad (conv2d_input_grad)", [_DX]),
-    ("  of which patch-gradient kernel (tiles)", [f"conv2d_input_grad_nhwc in {_DX}"]),
-    ("  of which tiles kernel (transposed conv)", [f"conv2d_forward_tiles in {_DX}"]),
-    ("  of which dot-product kernel (transposed)", [f"conv2d_forward_nhwc in {_DX}"]),
-    ("  of which patch_columns_add kernel", [f"patch_columns_add in {_DX}"]),
-    ("conv weight+bias grad (conv2d_weight_grad)", [_DW]),
-    ("  of which patch-row kernel (tiles)", [f"conv2d_weight_grad_rows in {_DW}"]),
-    ("  of which planes kernel (dot products)", [f"conv2d_weight_grad in {_DW}"]),
-    ("  of which taps kernel (first layers)", [f"conv2d_weight_grad_taps in {_DW}"]),
-    ("  of which patch_columns kernel (remade)", [f"patch_columns in {_DW}"]),
-    ("max pool forward", ["max_pool2d_forward"]),
-    ("max pool backward", ["max_pool2d_backward"]),
-    ("avg pool forward", ["avg_pool2d_forward"]),
-    ("avg pool backward", ["avg_pool2d_backward"]),
-    ("relu", ["relu"]),
-    ("relu_backward", ["relu_backward"]),
-    ("linear layers (matmul)", ["matmul"]),
-    ("loss (cross_entropy fwd/bwd)", ["cross_entropy_forward", "cross_entropy_backward"]),
-    ("optimizer (adam_update)", ["adam_update"]),
-]
-
-
-def _nested(key):
-    """Keys counted inside another row: the kernels."""
-    return " in " in key
-
-
 def profile_tinygrad(model_name, x, y):
-    """(step s, {row: s}, {other backend name: s}), averaged over the faster half of the
-    profiled steps: steps slowed by another process are left out, and the rows still add
-    up to within the step time."""
-    step = tinygrad_step(model_name, x, y)
+    """(step s, optimizer s, steps kept, [tc.profiler.OpTotal per op and input shapes, ms
+    summed over the kept steps]): the faster half of the profiled steps is kept, so steps
+    slowed by another process are left out. Forward and backward run under tc.profiler;
+    the optimizer step, whose backend calls are no ops, is timed as a whole outside it."""
+    forward_backward, optimizer_step = tinygrad_parts(model_name, x, y)
     for _ in range(WARMUP):
-        step()
-    totals, records = [], []
-    with BackendProfile() as prof:
-        time.sleep(SETTLE_S)
-        for _ in range(PROFILE_STEPS):
-            prof.seconds = {}
-            t0 = time.perf_counter()
-            step()
-            totals.append(time.perf_counter() - t0)
-            records.append(prof.seconds)
-    kept = sorted(range(PROFILE_STEPS), key=totals.__getitem__)[:max(1, PROFILE_STEPS // 2)]
-    keys = {k for r in records for k in r}
-    per_step = {k: statistics.fmean(records[i].get(k, 0.0) for i in kept) for k in keys}
-    total = statistics.fmean(totals[i] for i in kept)
-    named = {n for _, names in BREAKDOWN for n in names}
-    rows = {label: sum(per_step.get(n, 0.0) for n in names) for label, names in BREAKDOWN}
-    other = {k: s for k, s in per_step.items() if k not in named and not _nested(k)}
-    return total, rows, other
+        forward_backward()
+        optimizer_step()
+    time.sleep(SETTLE_S)
+    steps = []
+    for _ in range(PROFILE_STEPS):
+        t0 = time.perf_counter()
+        with tc.profiler.profile() as prof:
+            forward_backward()
+        t1 = time.perf_counter()
+        optimizer_step()
+        t2 = time.perf_counter()
+        steps.append((t2 - t0, t2 - t1, prof.events))
+    kept = sorted(steps, key=lambda s: s[0])[:max(1, PROFILE_STEPS // 2)]
+    merged = tc.profiler.profile(keep_events=False)
+    for _, _, events in kept:
+        for event in events:
+            merged.add(event)
+    return (statistics.fmean(s[0] for s in kept), statistics.fmean(s[1] for s in kept),
+            len(kept), merged.totals(group_by_shape=True))
 
 
 # ---- peak memory: one subprocess per framework and model --------------------------------
@@ -501,23 +422,25 @@ def print_speed_table(model_name, rates, sizes, mflop, best_sgemm):
     print()
 
 
-def print_breakdown(model_name, total, rows, other):
-    print(f"tinygrad_cnn {model_name}: where one training step goes (mean of the faster half of "
-          f"{PROFILE_STEPS} profiled steps: {1e3 * total:.1f} ms/step with the timers in)")
-    charged = 0.0
-    for label, seconds in rows.items():
-        if not label.startswith("  "):
-            charged += seconds
-        if seconds > 0:
-            print(f"  {label:42} {1e3 * seconds:8.2f} ms {100 * seconds / total:5.1f}%")
-    rest = sum(other.values())
-    charged += rest
-    largest = sorted(other.items(), key=lambda kv: -kv[1])[:6]
-    names = ", ".join(f"{k} {1e3 * s:.2f}" for k, s in largest)
-    print(f"  {'other backend calls':42} {1e3 * rest:8.2f} ms {100 * rest / total:5.1f}% ({names})")
-    py = total - charged
-    print(f"  {'Python overhead (step - sum of above)':42} {1e3 * py:8.2f} ms "
-          f"{100 * py / total:5.1f}%\n")
+def print_breakdown(model_name, total, optimizer, kept, ops):
+    print(f"tinygrad_cnn {model_name}: where one training step goes (tc.profiler: each op's "
+          f"forward and backward by input shapes,\n mean of the faster {kept} of {PROFILE_STEPS} "
+          f"profiled steps: {1e3 * total:.1f} ms/step with the profiler on)")
+    step_ms, optimizer_ms = 1e3 * total, 1e3 * optimizer
+    rows = [(_op_label(r), r.ms / kept, ", ".join(r.routes)) for r in ops]
+    rows.append(("optimizer (Adam.step, timed whole)", optimizer_ms, ""))
+    rest_ms = step_ms - sum(ms for _, ms, _ in rows)
+    rows.append(("rest: Python, graph, grad accumulation", rest_ms, ""))
+    width = max(len(label) for label, _, _ in rows)
+    print(f"  {'op and input shapes':{width}} {'ms':>8} {'share':>6}  route")
+    for label, ms, route in rows:
+        print(f"  {label:{width}} {ms:8.2f} {100 * ms / step_ms:5.1f}%  {route}".rstrip())
+    print()
+
+
+def _op_label(row):
+    """"Conv2dBackward 100x1x28x28 32x1x3x3 32": the op's name and its input shapes."""
+    return " ".join([row.name] + ["x".join(map(str, s)) or "scalar" for s in row.shapes])
 
 
 def print_memory(models, names):

@@ -28,6 +28,7 @@ from tinygrad_cnn.im2col import col2im, im2col  # noqa: F401
 from tinygrad_cnn.gradcheck import gradcheck  # noqa: F401
 from tinygrad_cnn.checkpoint import load, save  # noqa: F401
 from tinygrad_cnn import nn, optim, utils  # noqa: F401
+from tinygrad_cnn import profiler  # noqa: F401  (tc.profiler.profile(); TINYGRAD_CNN_PROFILE=1)
 from tinygrad_cnn import onnx  # noqa: F401,E402  (tc.onnx.export; the onnx package loads on use)
 from tinygrad_cnn.summary import summary  # noqa: F401
 

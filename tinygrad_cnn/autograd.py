@@ -6,7 +6,8 @@ The walk follows each node's ``parent_nodes`` (what every input's graph node was
 op ran), not the input tensors' current ``_ctx``, so that an in-place op, which gives a
 tensor a new node, never reroutes the gradient of ops that used the old value.
 """
-import numpy as np
+from tinygrad_cnn import profiler
+from tinygrad_cnn.hooks import RemovableHandle
 
 
 def _topological_order(root_node):
@@ -31,23 +32,22 @@ def _topological_order(root_node):
 
 
 def _seed(root, gradient):
-    """The gradient of the root: ones for a scalar, else the one the caller gave."""
-    from tinygrad_cnn.tensor import Tensor
-
+    """The gradient of the root: ones for a scalar, else the array the caller gave."""
     be = root.backend
     if gradient is None:
         if root.numel() != 1:
             raise RuntimeError(f"backward() without a gradient needs a scalar output, got shape "
                                f"{root.shape}; pass gradient= of that shape")
         return be.full(root.shape, 1, root.dtype)
-    g = gradient._array if isinstance(gradient, Tensor) else be.from_numpy(np.asarray(gradient))
-    if tuple(g.shape) != root.shape:
-        raise ValueError(f"gradient shape {tuple(g.shape)} does not match output shape {root.shape}")
-    return be.astype(g, root.dtype)
+    if tuple(gradient.shape) != root.shape:
+        raise ValueError(f"gradient shape {tuple(gradient.shape)} does not match output shape "
+                         f"{root.shape}")
+    return be.astype(gradient, root.dtype)
 
 
 def run_backward(root, gradient=None, retain_graph=False):
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad;
+    ``gradient`` is a backend array of root's shape (None for a scalar root)."""
     if not root.requires_grad:
         raise RuntimeError("backward(): this tensor does not require grad and has no graph "
                            "(were its inputs created with requires_grad=True, outside no_grad?)")
@@ -98,7 +98,11 @@ def _node_backward(node, g, retain_graph):
         raise RuntimeError("backward() through a graph that was already freed: call the "
                            "first backward(retain_graph=True) to run it twice")
     node.check_versions()
-    parent_grads = node.fn.backward(node.ctx, g)
+    if profiler.active:
+        parent_grads = profiler.timed(node.fn, "backward", node.ctx, node.parents,
+                                      lambda: node.fn.backward(node.ctx, g))
+    else:
+        parent_grads = node.fn.backward(node.ctx, g)
     if not isinstance(parent_grads, tuple):
         parent_grads = (parent_grads,)
     if not retain_graph:
@@ -108,22 +112,18 @@ def _node_backward(node, g, retain_graph):
 
 def _accumulate(leaf, g):
     """leaf.grad += g, as a fresh array the leaf owns."""
-    from tinygrad_cnn.tensor import Tensor
-
     be = leaf.backend
     g = be.astype(g, leaf.dtype)
     if leaf.grad is None:
-        leaf.grad = Tensor._wrap(be.copy(g), leaf.device)
+        leaf.grad = leaf._wrap_plain(be.copy(g), leaf.device)
     else:
-        leaf.grad = Tensor._wrap(be.add(leaf.grad._array, g), leaf.device)
+        leaf.grad = leaf._wrap_plain(be.add(leaf.grad._array, g), leaf.device)
     for hook in list((getattr(leaf, "_post_accumulate_hooks", None) or {}).values()):
         hook(leaf)
 
 
 def add_post_accumulate_hook(leaf, hook):
     """Register hook(leaf) to run after each accumulation into leaf.grad; returns a handle."""
-    from tinygrad_cnn.nn.module import _HookHandle
-
     if not leaf.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if leaf._ctx is not None:
@@ -131,4 +131,4 @@ def add_post_accumulate_hook(leaf, hook):
                            "(tensors that no op produced)")
     if getattr(leaf, "_post_accumulate_hooks", None) is None:
         leaf._post_accumulate_hooks = {}
-    return _HookHandle(leaf._post_accumulate_hooks, hook)
+    return RemovableHandle(leaf._post_accumulate_hooks, hook)

@@ -75,3 +75,13 @@ def as_device(d):
     if isinstance(d, int) and not isinstance(d, bool):
         d = f"cuda:{d}"
     return CUDA if device(d) == "cuda" else CPU
+
+
+def check_same_device(what, tensors):
+    """The common device of ``tensors``, or an error naming both devices."""
+    common = tensors[0].device
+    for t in tensors[1:]:
+        if t.device != common:
+            raise RuntimeError(f"{what}: tensors are on different devices, '{common}' and "
+                               f"'{t.device}'; move them with .to(device) first")
+    return common

@@ -1,7 +1,8 @@
 """The autograd node: a Function records its inputs and knows its backward."""
 from __future__ import annotations
 
-from tinygrad_cnn import grad_mode, tracing
+from tinygrad_cnn import grad_mode, profiler, tracing
+from tinygrad_cnn.device import check_same_device
 
 
 class Context:
@@ -36,8 +37,6 @@ class Function:
     @classmethod
     def apply(cls, *tensors, **kwargs):
         """Run forward on the tensors' arrays and, when grad is on, record the node."""
-        from tinygrad_cnn.tensor import Tensor, check_same_device
-
         device = check_same_device(cls.__name__, tensors)
         backend = tensors[0].backend
         needs = tuple(t.requires_grad for t in tensors)
@@ -45,8 +44,13 @@ class Function:
         if track:
             _check_views_current(cls, tensors)
         ctx = Context(backend, needs)
-        out = cls.forward(ctx, *[t._array for t in tensors], **kwargs)
-        result = Tensor._wrap(out, device=device, requires_grad=track)
+        arrays = [t._array for t in tensors]
+        if profiler.active:
+            out = profiler.timed(cls, "forward", ctx, tensors,
+                                 lambda: cls.forward(ctx, *arrays, **kwargs))
+        else:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        result = tensors[0]._wrap_plain(out, device=device, requires_grad=track)
         if track:
             node = Node(cls, ctx, tensors, needs)
             if ctx.saved:

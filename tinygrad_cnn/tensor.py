@@ -15,7 +15,7 @@ import numpy as np
 from tinygrad_cnn import creation
 from tinygrad_cnn.autograd import add_post_accumulate_hook, run_backward
 from tinygrad_cnn.backends import get_backend
-from tinygrad_cnn.device import as_device
+from tinygrad_cnn.device import as_device, check_same_device
 from tinygrad_cnn.dtypes import as_dtype
 from tinygrad_cnn.tensor_construct import _host_array, _init_args, _legacy_sizes
 from tinygrad_cnn.tensor_inplace import InplaceMethods
@@ -26,14 +26,6 @@ from tinygrad_cnn.tensor_shape import ShapeMethods, cat, stack  # noqa: F401 - p
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_same_device(what, tensors):
-    """The common device of ``tensors``, or an error naming both devices."""
-    device = tensors[0].device
-    for t in tensors[1:]:
-        if t.device != device:
-            raise RuntimeError(f"{what}: tensors are on different devices, '{device}' and "
-                               f"'{t.device}'; move them with .to(device) first")
-    return device
 
 
 class VersionCounter:
@@ -226,6 +218,9 @@ class Tensor(MathMethods, ShapeMethods, InplaceMethods, TorchMethods):
     # ---- autograd ------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's .grad, walking the graph once."""
+        if gradient is not None:
+            gradient = gradient._array if isinstance(gradient, Tensor) else \
+                self.backend.from_numpy(np.asarray(gradient))
         run_backward(self, gradient, retain_graph)
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -323,3 +318,9 @@ class Tensor(MathMethods, ShapeMethods, InplaceMethods, TorchMethods):
     @staticmethod
     def ones_like(t, dtype=None, requires_grad=False):
         return creation.ones_like(t, dtype=dtype, requires_grad=requires_grad)
+
+
+# Function.apply and autograd wrap arrays through a tensor they hold (function.py and
+# autograd.py sit below this module and do not import it): always a plain Tensor, never a
+# subclass such as Parameter, whatever the tensor reached through.
+Tensor._wrap_plain = Tensor._wrap

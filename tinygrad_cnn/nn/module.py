@@ -7,6 +7,7 @@ import numpy as np
 
 from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.device import as_device
+from tinygrad_cnn.hooks import RemovableHandle
 from tinygrad_cnn.tensor import FLOAT_TYPES, Tensor
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys"]
@@ -42,7 +43,7 @@ class Module:
 
         Returns a handle whose remove() unregisters the hook.
         """
-        return _HookHandle(self._forward_hooks, hook)
+        return RemovableHandle(self._forward_hooks, hook)
 
     # ---- registration ----------------------------------------------------------------
     def _registries(self, name):
@@ -334,21 +335,6 @@ class Module:
         elif lines:
             body = "\n  " + "\n  ".join(lines) + "\n"
         return f"{type(self).__name__}({body})"
-
-
-class _HookHandle:
-    """The handle register_forward_hook returns: remove() unregisters the hook."""
-
-    _next_id = 0
-
-    def __init__(self, hooks, hook):
-        _HookHandle._next_id += 1
-        self.hooks, self.id = hooks, _HookHandle._next_id
-        hooks[self.id] = hook
-
-    def remove(self):
-        """Unregister the hook (again is a no-op)."""
-        self.hooks.pop(self.id, None)
 
 
 def _as_array(value, target, key):

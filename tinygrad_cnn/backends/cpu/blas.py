@@ -2,11 +2,11 @@
 
 OpenBLAS leaves its worker threads spinning for about 0.1 s after every multi-threaded
 GEMM (2^28 cycles, its default OPENBLAS_THREAD_TIMEOUT), and the next numba kernel then
-shares the cores with them: a SimpleCNN step at 2 threads measured 28 ms instead of 17.
+shares the cores with them, at a large cost per step (bench/RESULTS.md).
 tinygrad_cnn/__init__.py sets a short timeout, which OpenBLAS reads once, when NumPy loads
 it: that works when tinygrad_cnn is imported first. When NumPy came first (a script's
 ``import numpy as np`` on its first line), the backend's own GEMMs run single-threaded
-instead, so they never wake the workers (measured 20.7 ms for that step). The GEMM path of
+instead, so they never wake the workers. The GEMM path of
 the conv also runs BLAS on one thread while its own threads each multiply a chunk
 (one_thread). The limit is process-wide while a backend call holds it (threadpoolctl can
 only set it for the whole process), and BLAS gets its thread count back afterwards.

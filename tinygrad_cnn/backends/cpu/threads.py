@@ -6,12 +6,10 @@ thread, calls ``body(lo, hi)`` for every range at once (the first on the calling
 the others on persistent worker threads) and returns when all are done. The kernels
 release the GIL, so the ranges run in parallel.
 
-Why not numba's ``prange``: a launch costs the same either way (about 45 us on this
-project's 2-core VM: both wake sleeping threads), but numba compiles a parallel kernel
-about 3x slower than the same loops serial (max-pool forward 2.0 s against 0.6 s: the loop
-body is optimised and emitted once on its own and again inside its launcher). Every kernel
-of a model is compiled during its first training step, so prange was most of the cold
-start.
+Why not numba's ``prange``: a launch costs the same either way (both wake sleeping
+threads), but numba compiles a parallel kernel several times slower than the same loops
+serial (the loop body is optimised and emitted once on its own and again inside its
+launcher), and every kernel of a model is compiled during its first training step.
 
 Threads: NUMBA_NUM_THREADS (numba's own setting; default: the cores this process may use).
 """

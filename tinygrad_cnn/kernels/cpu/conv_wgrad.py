@@ -152,8 +152,7 @@ def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w, grad_b):
     run starting at i*dh*Wp + j*dw. The Wp - ow extra pixels per row get zero gradient
     and zero patch values, so they add nothing (not even inf * 0). The patch operand is
     the product's row side (C*kh*kw rows, a multiple of the 6-row tile for 3x3 kernels;
-    measured faster that way for SimpleCNN's conv2 and both LeNet-5 convs, even for its
-    conv1's 25 rows, and the same for SimpleCNN's conv1).
+    the faster side for the notes' conv shapes, bench/RESULTS.md).
     """
     N, H, W, C = x.shape
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]

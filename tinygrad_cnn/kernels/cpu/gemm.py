@@ -4,19 +4,19 @@
 do: a tile of ``c`` (6 rows x 64 columns, or 8 x 32) lives in vector registers for the whole
 reduction, and each step adds one element of ``a`` (broadcast) times a contiguous run of a
 row of ``b``. No horizontal sums, so it runs at the core's multiply-add rate whatever the
-reduction's length: at SimpleCNN's conv2 shapes on this project's 2-core machine, 84-94
-GFLOP/s per core against 60-75 for ``matmul_nt_add`` and 60-79 for NumPy's single-threaded
-sgemm, measured side by side. It needs at least 32 columns; below that (LeNet-5's 6 and 16
-channels) ``matmul_nt_add`` is the faster form. It stores rather than adds so that every
-caller shares one compiled version (numba compiles a literal flag once per value, and
-each version costs ~2 s of cold start); callers that sum add the result themselves.
+reduction's length (bench/RESULTS.md compares it with ``matmul_nt_add`` and NumPy's sgemm).
+Its tiles need AVX-512's 32 vector registers (backends/cpu/settings.register_tiles) and at
+least 32 columns; below that ``matmul_nt_add`` is the faster form. It stores rather than
+adds so that every caller shares one compiled version (numba compiles a literal flag once
+per value, and each version lengthens the cold start); callers that sum add the result
+themselves.
 
 ``matmul_nt_add(a, b, c)`` adds ``a @ b.T`` to ``c``: every element of the result is a dot
 product of a row of ``a`` with a row of ``b``, so the reduction runs along memory in both
 operands. The product is computed in 6x4 tiles: 24 scalar sums live in registers for
 the whole reduction, and with ``fastmath={"reassoc", "contract"}`` LLVM turns each into a
 vector of partial sums fed by fused multiply-adds (AVX2 or AVX-512, whatever the host
-has); the horizontal sum each output then needs costs it ~15% at a 288-long reduction.
+has); each output then needs one horizontal sum.
 
 Serial by design: the conv kernels call them on cache-sized blocks of the images each
 thread is given, so no BLAS thread pool competes with the backend's threads for the cores.
@@ -152,8 +152,7 @@ def matmul_nt_add(a, b, c):
     """c (M, N) += a (M, K) @ b (N, K).T, in the arrays' own dtype.
 
     6x4 tiles: 24 sums, 6 rows of a against 4 rows of b, which is as many vector registers
-    as AVX2 and AVX-512 leave room for (measured per core at SimpleCNN's shapes: 4-18% faster
-    than 4x4 tiles, 8x4 and 4x8 spill). Edges: 6x1 tiles right of the tiles, 1x4 and
+    as AVX2 and AVX-512 leave room for (8x4 and 4x8 spill). Edges: 6x1 tiles right of the tiles, 1x4 and
     single dot products below them.
     """
     M, K = a.shape

@@ -241,7 +241,7 @@ def profile_tinygrad(model_name, x, y):
     """(step s, optimizer s, steps kept, [tc.profiler.OpTotal per op and input shapes, ms
     summed over the kept steps]): the faster half of the profiled steps is kept, so steps
     slowed by another process are left out. Forward and backward run under tc.profiler;
-    the optimizer step, whose backend calls are no ops, is timed as a whole outside it."""
+    the optimizer step, which calls the backend directly (no Function), is timed whole."""
     forward_backward, optimizer_step = tinygrad_parts(model_name, x, y)
     for _ in range(WARMUP):
         forward_backward()

@@ -16,14 +16,14 @@ PATHS = ["fused", "tiles", "gemm"]
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
     "fused": dict(fused_min_channels=1, stride1_weight_grad_kernel=True, register_tiles=False,
-                  tiles_any_width=False),
+                  tiles_any_width=False, blas_convs=False),
     # the same through the outer-product tiles, whatever the column count (their plain
     # edge rows then do most of the work)
     "tiles": dict(fused_min_channels=1, stride1_weight_grad_kernel=True, register_tiles=True,
-                  tiles_any_width=True),
+                  tiles_any_width=True, blas_convs=False),
     # patches and NumPy's GEMM throughout (kept patches, the bias row of ones)
     "gemm": dict(fused_min_channels=1 << 62, stride1_weight_grad_kernel=False,
-                 register_tiles=False, tiles_any_width=False),
+                 register_tiles=False, tiles_any_width=False, blas_convs=True),
 }
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)

@@ -20,7 +20,9 @@ LENET_CONV2 = _geometry((64, 6, 14, 14), (16, 6, 5, 5))
 STRIDED = _geometry((8, 64, 16, 16), (128, 64, 3, 3), stride=(2, 2), pad=1)
 GROUPED = _geometry((8, 32, 14, 14), (32, 16, 3, 3), pad=1, groups=2)
 
-CASES = [   # geometry, plan with register tiles, plan without
+PLAIN = CpuSettings(register_tiles=False, blas_convs=False)   # the fused dot-product kernels
+
+CASES = [   # geometry, plan with register tiles, plan without (blas_convs off)
     (SIMPLE_CONV1, ConvPlan("gemm", "gemm-col2im", "taps"),
      ConvPlan("gemm", "gemm-col2im", "dot-products")),
     (SIMPLE_CONV2, ConvPlan("tiles", "transposed-tiles", "rows"),
@@ -38,32 +40,39 @@ CASES = [   # geometry, plan with register tiles, plan without
 
 @pytest.mark.parametrize("geometry, with_tiles, without_tiles", CASES)
 def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
-    assert plan_conv(geometry, CpuSettings(register_tiles=True)) == with_tiles
-    assert plan_conv(geometry, CpuSettings(register_tiles=False)) == without_tiles
+    assert plan_conv(geometry, CpuSettings(register_tiles=True, blas_convs=False)) == with_tiles
+    assert plan_conv(geometry, PLAIN) == without_tiles
+
+
+@pytest.mark.parametrize("geometry", [g for g, _, _ in CASES])
+def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
+    plan = plan_conv(geometry, CpuSettings(register_tiles=False, blas_convs=True))
+    assert plan == ConvPlan("gemm", "gemm-col2im", "gemm-patches")
 
 
 def test_default_settings_follow_the_isa_probe():
     settings = CpuSettings()
-    want = {g: (tiles if settings.register_tiles else plain) for g, tiles, plain in CASES}
-    for geometry, plan in want.items():
-        assert plan_conv(geometry, settings) == plan
+    assert settings.blas_convs == (not settings.register_tiles)
+    for geometry, tiles, _ in CASES:
+        want = tiles if settings.register_tiles else ConvPlan("gemm", "gemm-col2im", "gemm-patches")
+        assert plan_conv(geometry, settings) == want
 
 
 def test_byte_thresholds_and_switches():
     """Stride-1 weight gradients leave the dot-product kernel past wgrad_image_bytes (the
     element size counts), and stride1_weight_grad_kernel=False sends unfused convs to the
     patch GEMM."""
-    plain = CpuSettings(register_tiles=False)
+    plain = PLAIN
     big = _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)
     assert plan_conv(big, plain).weight_grad == "gemm-nhwc"
     assert plan_conv(dataclasses.replace(big, itemsize=4), plain).weight_grad == "dot-products"
-    off = CpuSettings(register_tiles=False, stride1_weight_grad_kernel=False)
+    off = CpuSettings(register_tiles=False, stride1_weight_grad_kernel=False, blas_convs=False)
     assert plan_conv(LENET_CONV2, off).weight_grad == "gemm-patches"
     assert plan_conv(SIMPLE_CONV2, off).weight_grad == "dot-products"        # fused still
 
 
 def test_every_route_is_reachable():
-    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1)
+    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=False)
                 for tiles in (True, False) for s1 in (True, False)]
     geometries = [g for g, _, _ in CASES] + [
         _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)]

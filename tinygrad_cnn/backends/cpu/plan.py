@@ -54,7 +54,7 @@ class ConvPlan:
 def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings)."""
-    fused = g.groups == 1 and g.C >= settings.fused_min_channels
+    fused = g.groups == 1 and g.C >= settings.fused_min_channels and not settings.blas_convs
     stride1 = (g.stride_h, g.stride_w) == (1, 1)
     if not fused:
         forward = "gemm"
@@ -73,8 +73,10 @@ def plan_conv(g, settings):
 
 def _weight_grad_route(g, settings, fused, stride1):
     """plan_conv's weight_grad: the kernels for fused-path and ungrouped stride-1 convs
-    (settings.stride1_weight_grad_kernel), patch matrices times GEMM for the rest."""
-    if g.groups != 1 or not (fused or (settings.stride1_weight_grad_kernel and stride1)):
+    (settings.stride1_weight_grad_kernel, unless settings.blas_convs), patch matrices times
+    GEMM for the rest."""
+    kernel_ok = fused or (settings.stride1_weight_grad_kernel and stride1 and not settings.blas_convs)
+    if g.groups != 1 or not kernel_ok:
         return "gemm-patches"
     if g.C * g.KH * g.KW <= TAPS and g.O % TAP_COLUMNS == 0 and settings.covered_by_tiles(g.O):
         return "taps"

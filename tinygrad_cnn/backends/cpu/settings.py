@@ -44,6 +44,10 @@ class CpuSettings:
     """Ungrouped stride-1 convs take the weight-gradient kernel (False: kept patches x GEMM)."""
     register_tiles: bool = dataclasses.field(default_factory=compiles_for_avx512)
     """Use matmul_into's outer-product register tiles (they need AVX-512's 32 registers)."""
+    blas_convs: bool = dataclasses.field(default_factory=lambda: not compiles_for_avx512())
+    """Every conv by patches times NumPy's BLAS GEMM, none by the fused dot-product kernels:
+    where numba has no register tiles for the ISA (AVX2, ARM's NEON), BLAS's GEMM is the
+    faster product (bench/RESULTS.md)."""
     tiles_any_width: bool = False
     """Tests only: tiles for any column count, not just multiples of TILE_COLUMNS."""
 

@@ -5,11 +5,12 @@ compiles module globals in as constants). ``override(**changes)`` changes fields
 ``with`` block, as tests do to force a kernel route; ``configure(**changes)`` changes them
 for good. The figures behind each default are in bench/RESULTS.md.
 """
-import contextlib
 import dataclasses
 
 import numba
 from numba.core.codegen import get_host_cpu_features
+
+from tinygrad_cnn.backends.settings_base import Settings
 
 TILE_COLUMNS = 32
 """kernels/cpu/gemm.matmul_into's narrowest tile: the column counts it covers are multiples."""
@@ -26,7 +27,7 @@ def compiles_for_avx512():
 
 
 @dataclasses.dataclass
-class CpuSettings:
+class CpuSettings(Settings):
     """Thresholds and kernel choices of the CPU backend (see the module docstring)."""
     part_elements: int = 1 << 15
     """Fewest elements a pass over memory (ReLU, pooling) hands to a thread of its own."""
@@ -61,23 +62,7 @@ class CpuSettings:
 settings = CpuSettings()
 
 
-def configure(**changes):
-    """Change settings in place, e.g. configure(part_elements=1); returns the old values."""
-    names = {f.name for f in dataclasses.fields(CpuSettings)}
-    unknown = sorted(set(changes) - names)
-    if unknown:
-        raise TypeError(f"unknown CPU setting(s) {unknown}; known: {sorted(names)}")
-    old = {name: getattr(settings, name) for name in changes}
-    for name, value in changes.items():
-        setattr(settings, name, value)
-    return old
-
-
-@contextlib.contextmanager
-def override(**changes):
-    """Settings changed inside a ``with`` block only."""
-    old = configure(**changes)
-    try:
-        yield settings
-    finally:
-        configure(**old)
+configure = settings.configure
+"""configure(**changes): change settings for good; returns the old values."""
+override = settings.override
+"""override(**changes): settings changed inside a ``with`` block only."""

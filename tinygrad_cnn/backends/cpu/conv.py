@@ -53,10 +53,7 @@ def conv2d_forward(x, w, b, geometry):
         _gemm_on_threads(x, wmat, ones, g, out)
     else:
         for rows, cols_t in chunks:                                    # out = patches @ wmat.T
-            if g.groups == 1:
-                np.matmul(cols_t.T, wmat.T, out=out[rows])
-            for o, k in group_blocks(g):
-                out[rows, o] = cols_t[k].T @ wmat[o].T
+            patches_times_weights(cols_t, wmat, out[rows], g)
             kept = cols_t if chunks.keep else None
     if b is not None and not ones:
         out += b
@@ -76,6 +73,23 @@ def _gemm_on_threads(x, wmat, ones, g, out):
             cols_t[K] = 1
         np.matmul(cols_t.T, wmat.T, out=out[first * P:stop * P])
     chunks_on_threads(chunk, g.N, P, (K + ones) * x.itemsize)
+
+
+def patches_times_weights(cols_t, wmat, out, g):
+    """out (rows, O) = cols_t.T @ wmat.T per group, for transposed patches cols_t (K, rows) of
+    whole images: the threads share the images, each with NumPy's BLAS on one thread (a
+    small product stays on the calling thread, with no hand-off at all)."""
+    P = g.OH * g.OW
+    macs = P * wmat.size
+
+    def images(lo, hi):
+        r = slice(lo * P, hi * P)
+        if g.groups == 1:
+            np.matmul(cols_t[:, r].T, wmat.T, out=out[r])
+        for o, k in group_blocks(g):
+            out[r, o] = cols_t[k, r].T @ wmat[o].T
+    with blas.one_thread():
+        threads.run(images, out.shape[0] // P, grain=-(-settings.part_macs // macs))
 
 
 def weight_rows(w):

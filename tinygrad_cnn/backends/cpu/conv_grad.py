@@ -122,15 +122,33 @@ def _gemm_patches(gm, x, g, kept, need_weight, need_bias):
     ones = need_bias and g.groups == 1
     dwmat = np.zeros((g.O, g.C // g.groups * g.KH * g.KW + ones), dtype=gm.dtype)
     for rows, cols_t in PatchChunks(x, g, ones, kept=kept):
-        if g.groups == 1:                        # dW += (patches.T @ g).T: a plain NN GEMM
-            dwmat += (cols_t @ gm[rows]).T
-        for o, k in group_blocks(g):
-            dwmat[o] += (cols_t[k] @ gm[rows, o]).T
+        dwmat += _patches_times_grad(cols_t, gm[rows], g)
     dw = dwmat[:, :dwmat.shape[1] - ones].reshape(g.w_shape) if need_weight else None
     db = None
     if need_bias:
         db = dwmat[:, -1].copy() if ones else np.ones(gm.shape[0], dtype=gm.dtype) @ gm
     return dw, db
+
+
+def _patches_times_grad(cols_t, gm, g):
+    """(O, K) = (cols_t @ gm).T per group (a plain NN GEMM), for transposed patches cols_t
+    (K, rows) of whole images: summed over the threads' shares of the images, each with
+    NumPy's BLAS on one thread (a small product stays on the calling thread)."""
+    P = g.OH * g.OW
+    n, O, K = gm.shape[0] // P, gm.shape[1], cols_t.shape[0] // g.groups   # (K: per group)
+    parts = max(1, min(threads.thread_count(), n * P * K * O // g.groups // settings.part_macs))
+    partial = np.zeros((parts, O, K), dtype=gm.dtype)
+
+    def share(t0, t1):
+        for t in range(t0, t1):
+            r = slice(n * t // parts * P, n * (t + 1) // parts * P)
+            if g.groups == 1:
+                partial[t] = (cols_t[:, r] @ gm[r]).T
+            for o, k in group_blocks(g):
+                partial[t, o] = (cols_t[k, r] @ gm[r, o]).T
+    with blas.one_thread():
+        threads.run(share, parts)
+    return partial[0] if parts == 1 else partial.sum(axis=0)
 
 
 def _summed_over_threads(kernel, N, dw_shape, dtype):

@@ -7,7 +7,8 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b=None, geometry=None):
-        out, workspace = ctx.backend.conv2d_forward(x, w, b, geometry)
+        out, workspace = ctx.backend.conv2d_forward(x, w, b, geometry,
+                                                    ctx.needs_input_grad[1])
         ctx.save_for_backward(x, w)
         ctx.workspace, ctx.geometry = workspace, geometry
         ctx.route = workspace.route

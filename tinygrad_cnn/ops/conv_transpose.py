@@ -32,7 +32,7 @@ class ConvTranspose2d(Function):
     @staticmethod
     def backward(ctx, grad):
         be, (x, w), g = ctx.backend, ctx.saved, ctx.geometry
-        dx, workspace = be.conv2d_forward(grad, w, None, g)
+        dx, workspace = be.conv2d_forward(grad, w, None, g, ctx.needs_input_grad[1])
         H, W = ctx.x_hw
         if tuple(dx.shape[2:]) != (H, W):                             # drop the zero extension
             dx = be.getitem(dx, (slice(None), slice(None), slice(0, H), slice(0, W)))

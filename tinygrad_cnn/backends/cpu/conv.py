@@ -33,10 +33,11 @@ class ConvWorkspace:
 
 
 @blas.single_threaded_if_spinning
-def conv2d_forward(x, w, b, geometry):
+def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
     """(out, ConvWorkspace) of the convolution of x by w (+ b) of ``geometry``
     (kernels/geometry.ConvGeometry); out is NCHW, a view of channels-last memory, which the
-    next conv or pool reads without a copy. The kernels are plan_conv's (backends/cpu/plan.py)."""
+    next conv or pool reads without a copy. The kernels are plan_conv's (backends/cpu/plan.py);
+    patches are kept for the weight gradient only when need_weight_grad."""
     g, plan = geometry, plan_conv(geometry, settings)
     x_channels_last = layout.is_channels_last(x)
     if plan.forward != "gemm":
@@ -47,7 +48,7 @@ def conv2d_forward(x, w, b, geometry):
     ones = b is not None and g.groups == 1
     if ones:
         wmat = np.concatenate([wmat, b[:, None]], axis=1)              # bias as one more column
-    chunks = PatchChunks(x, g, ones, keep=plan.weight_grad == "gemm-patches")
+    chunks = PatchChunks(x, g, ones, keep=need_weight_grad and plan.weight_grad == "gemm-patches")
     kept = None
     if g.groups == 1 and not chunks.keep:
         _gemm_on_threads(x, wmat, ones, g, out)

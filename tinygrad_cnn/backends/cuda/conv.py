@@ -35,9 +35,10 @@ def _add_channel_bias(out, b):
               rt.flat(out), shape, so, sb)
 
 
-def conv2d_forward(x, w, b, geometry):
+def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
     """(out, ConvWorkspace) of the NCHW convolution of ``geometry``
-    (kernels/geometry.ConvGeometry), by im2col + GEMM."""
+    (kernels/geometry.ConvGeometry), by im2col + GEMM; the workspace keeps the patch matrix
+    only when need_weight_grad."""
     g = geometry
     P, Kg, Og = g.OH * g.OW, g.C // g.groups * g.KH * g.KW, g.O // g.groups
     Kt, O = g.groups * Kg, g.O
@@ -51,7 +52,7 @@ def conv2d_forward(x, w, b, geometry):
              fo, (k * Og * P, O * P, P, 1), (g.N, Og, P, Kg))
     if b is not None:
         _add_channel_bias(out, b)
-    return out, ConvWorkspace(cols)
+    return out, ConvWorkspace(cols if need_weight_grad else None)
 
 
 def _divisor_at_most(n, limit):

@@ -136,7 +136,7 @@ def _patches_times_grad(cols_t, gm, g):
     NumPy's BLAS on one thread (a small product stays on the calling thread)."""
     P = g.OH * g.OW
     n, O, K = gm.shape[0] // P, gm.shape[1], cols_t.shape[0] // g.groups   # (K: per group)
-    parts = max(1, min(threads.thread_count(), n * P * K * O // g.groups // settings.part_macs))
+    parts = max(1, min(threads.thread_count(), n * P * K * O // settings.part_macs))
     partial = np.zeros((parts, O, K), dtype=gm.dtype)
 
     def share(t0, t1):

@@ -40,15 +40,23 @@ def print_machine_header(torch=None, env_note=""):
 
 def isa_line(torch=None):
     """The instruction sets the kernels run with: numba compiles for LLVM's host CPU (unless
-    NUMBA_CPU_NAME overrides it), torch dispatches to its own best ATen CPU capability."""
+    NUMBA_CPU_NAME overrides it), torch dispatches to its own best ATen CPU capability; and
+    which products tinygrad_cnn's convs use there (backends/cpu/settings.py)."""
+    import platform
+
     import llvmlite.binding as llvm
     import numba
 
+    from tinygrad_cnn.backends.cpu.settings import settings
+
     cpu = numba.config.CPU_NAME or llvm.get_host_cpu_name()
     features = llvm.get_host_cpu_features()
-    vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vnni")
-              if features.get(f)]
+    vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vnni",
+                          "neon", "sve", "sve2") if features.get(f)]
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
     torch_isa = torch.backends.cpu.get_cpu_capability() if torch else "not used"
+    convs = "register tiles" if settings.register_tiles else \
+        "BLAS GEMM" if settings.blas_convs else "dot-product kernels"
     return (f"isa      numba (LLVM) target {cpu}, {'/'.join(vector) or 'no SIMD flags'}"
-            f"{'' if features.get('avx512f') else ', no AVX-512'}; torch ATen capability "
-            f"{torch_isa}")
+            f"{', no AVX-512' if x86 and not features.get('avx512f') else ''}; torch ATen "
+            f"capability {torch_isa}; tinygrad_cnn convs by {convs}")

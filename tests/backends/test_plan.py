@@ -85,3 +85,20 @@ def test_every_route_is_reachable():
 def test_route_names_the_three_kernels():
     plan = ConvPlan("tiles", "transposed-tiles", "rows")
     assert plan.route() == "fwd=tiles dx=transposed-tiles dw=rows"
+
+
+@pytest.mark.parametrize("features, tiles", [
+    ("+neon,+fp-armv8,+crc,+crypto", False),          # aarch64 (Apple, Graviton)
+    ("+sse4.2,+avx,+avx2,+fma,-avx512f", False),      # an AVX2 laptop or server
+    ("+sse4.2,+avx,+avx2,+fma,+avx512f,+avx512bw", True),
+])
+def test_isa_probe_picks_tiles_only_with_avx512(monkeypatch, features, tiles):
+    """The probe reads the features numba compiles for: register tiles only with AVX-512's 32
+    registers; every other ISA (ARM's NEON included) takes the BLAS routes, never a tile
+    that would spill."""
+    import numba
+    monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
+    settings = CpuSettings()
+    assert settings.register_tiles == tiles and settings.blas_convs == (not tiles)
+    plan = plan_conv(SIMPLE_CONV2, settings)
+    assert plan.forward == ("tiles" if tiles else "gemm")

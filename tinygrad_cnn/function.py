@@ -43,7 +43,8 @@ class Function:
         track = grad_mode.is_enabled() and any(needs)
         if track:
             _check_views_current(cls, tensors)
-        ctx = Context(backend, needs if track else (False,) * len(needs))   # what backward will need
+        # ctx.needs_input_grad says what backward will need: nothing when no node is recorded
+        ctx = Context(backend, needs if track else (False,) * len(needs))
         arrays = [t._array for t in tensors]
         if profiler.active:
             out = profiler.timed(cls, "forward", ctx, tensors,

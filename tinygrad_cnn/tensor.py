@@ -26,8 +26,6 @@ from tinygrad_cnn.tensor_shape import ShapeMethods, cat, stack  # noqa: F401 - p
 FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-
-
 class VersionCounter:
     """How many times a storage was changed in place; shared by a tensor, its views and
     detach(). Backward compares it with the value each node saw when it saved the tensor."""

@@ -23,11 +23,11 @@ def pool_out_size(size, kernel, stride, pad, dilation, ceil_mode):
     return out
 
 
-
 def pool_out_hw(H, W, kernel, stride, padding, dilation, ceil_mode):
     """(OH, OW) of pooling an H x W map: pool_out_size along each axis."""
     return (pool_out_size(H, kernel[0], stride[0], padding[0], dilation[0], ceil_mode),
             pool_out_size(W, kernel[1], stride[1], padding[1], dilation[1], ceil_mode))
+
 
 @njit
 def adaptive_bounds(index, in_size, out_size):

@@ -2,8 +2,8 @@
 
 A training step of SimpleCNN at batch 100 allocates and frees about 130 MB of activations,
 patch matrices and gradients. glibc serves blocks that large with mmap and unmaps them on
-free, so every step pays page faults and kernel page zeroing for all of it again. Raising glibc's mmap and trim thresholds makes the next step
-reuse the same heap memory. Only glibc is tuned; elsewhere this does nothing.
+free, so every step pays page faults and kernel page zeroing for all of it again. Raising
+glibc's mmap and trim thresholds makes the next step reuse the same heap memory. Only glibc is tuned; elsewhere this does nothing.
 """
 import ctypes
 import ctypes.util

@@ -75,7 +75,8 @@ def _weight_grad_route(g, settings, fused, stride1):
     """plan_conv's weight_grad: the kernels for fused-path and ungrouped stride-1 convs
     (settings.stride1_weight_grad_kernel, unless settings.blas_convs), patch matrices times
     GEMM for the rest."""
-    kernel_ok = fused or (settings.stride1_weight_grad_kernel and stride1 and not settings.blas_convs)
+    kernel_ok = fused or (settings.stride1_weight_grad_kernel and stride1
+                          and not settings.blas_convs)
     if g.groups != 1 or not kernel_ok:
         return "gemm-patches"
     if g.C * g.KH * g.KW <= TAPS and g.O % TAP_COLUMNS == 0 and settings.covered_by_tiles(g.O):

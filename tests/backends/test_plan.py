@@ -44,17 +44,26 @@ def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
     assert plan_conv(geometry, PLAIN) == without_tiles
 
 
+def _blas_plan(geometry):
+    """What blas_convs gives: patches and GEMM, except the stride-1 weight-gradient kernel for
+    first layers (fewer input channels than fused_min_channels)."""
+    first_layer = geometry.C < 16 and geometry.groups == 1 and geometry.stride_h == 1
+    return ConvPlan("gemm", "gemm-col2im", "dot-products" if first_layer else "gemm-patches")
+
+
 @pytest.mark.parametrize("geometry", [g for g, _, _ in CASES])
 def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     plan = plan_conv(geometry, CpuSettings(register_tiles=False, blas_convs=True))
-    assert plan == ConvPlan("gemm", "gemm-col2im", "gemm-patches")
+    assert plan == _blas_plan(geometry)
+    assert _blas_plan(SIMPLE_CONV1).weight_grad == "dot-products"
+    assert _blas_plan(SIMPLE_CONV2).weight_grad == "gemm-patches"
 
 
 def test_default_settings_follow_the_isa_probe():
     settings = CpuSettings()
     assert settings.blas_convs == (not settings.register_tiles)
     for geometry, tiles, _ in CASES:
-        want = tiles if settings.register_tiles else ConvPlan("gemm", "gemm-col2im", "gemm-patches")
+        want = tiles if settings.register_tiles else _blas_plan(geometry)
         assert plan_conv(geometry, settings) == want
 
 

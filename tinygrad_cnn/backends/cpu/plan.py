@@ -73,10 +73,11 @@ def plan_conv(g, settings):
 
 def _weight_grad_route(g, settings, fused, stride1):
     """plan_conv's weight_grad: the kernels for fused-path and ungrouped stride-1 convs
-    (settings.stride1_weight_grad_kernel, unless settings.blas_convs), patch matrices times
-    GEMM for the rest."""
+    (settings.stride1_weight_grad_kernel; with settings.blas_convs only the narrow first
+    layers, where the kernel beats BLAS), patch matrices times GEMM for the rest."""
+    narrow = g.C < settings.fused_min_channels                 # first layers: few input channels
     kernel_ok = fused or (settings.stride1_weight_grad_kernel and stride1
-                          and not settings.blas_convs)
+                          and (narrow or not settings.blas_convs))
     if g.groups != 1 or not kernel_ok:
         return "gemm-patches"
     if g.C * g.KH * g.KW <= TAPS and g.O % TAP_COLUMNS == 0 and settings.covered_by_tiles(g.O):

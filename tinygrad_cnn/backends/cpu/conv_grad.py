@@ -74,14 +74,14 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_taps(
                 xp[lo:hi], gh[lo:hi], g.KH, g.KW, g.stride_h, g.stride_w, g.dilation_h,
                 g.dilation_w, dw_part, db_part),
-            g.N, (g.C * g.KH * g.KW, g.O), gm.dtype)                 # rows (c, i, j)
+            g.N, ((g.C * g.KH * g.KW, g.O), (g.O,)), gm.dtype)                 # rows (c, i, j)
         dw = dw_rows.T.reshape(g.w_shape)
     elif route == "rows":
         xh = layout.channels_last(x)
         dw_rows, db = _summed_over_threads(
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_rows(
                 xh[lo:hi], gh[lo:hi], *g.kernel_args(), dw_part, db_part),
-            g.N, (g.KH * g.KW * g.C, g.O), gm.dtype)                 # rows (i, j, c)
+            g.N, ((g.KH * g.KW * g.C, g.O), (g.O,)), gm.dtype)                 # rows (i, j, c)
         dw = np.ascontiguousarray(dw_rows.T.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
     elif route == "dot-products":
         xh = layout.channels_last(x)
@@ -89,7 +89,7 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad(
                 xh[lo:hi], gh[lo:hi], g.KH, g.KW, g.pad_top, g.pad_left, g.dilation_h,
                 g.dilation_w, dw_part, db_part),
-            g.N, (g.C * g.KH * g.KW, g.O), gm.dtype)                 # rows (c, i, j)
+            g.N, ((g.C * g.KH * g.KW, g.O), (g.O,)), gm.dtype)                 # rows (c, i, j)
         dw = dw_rows.T.reshape(g.w_shape)
     else:                                                              # gemm-nhwc
         dw = _gemm_nhwc(gm, layout.channels_last(x), g) if need_weight else None
@@ -136,30 +136,27 @@ def _patches_times_grad(cols_t, gm, g):
     NumPy's BLAS on one thread (a small product stays on the calling thread)."""
     P = g.OH * g.OW
     n, O, K = gm.shape[0] // P, gm.shape[1], cols_t.shape[0] // g.groups   # (K: per group)
-    parts = max(1, min(threads.thread_count(), n * P * K * O // settings.part_macs))
-    partial = np.zeros((parts, O, K), dtype=gm.dtype)
+    parts = max(1, min(threads.thread_count(), n, n * P * K * O // settings.part_macs))
 
-    def share(t0, t1):
-        for t in range(t0, t1):
-            r = slice(n * t // parts * P, n * (t + 1) // parts * P)
-            if g.groups == 1:
-                partial[t] = (cols_t[:, r] @ gm[r]).T
-            for o, k in group_blocks(g):
-                partial[t, o] = (cols_t[k, r] @ gm[r, o]).T
+    def share(first, stop, part):
+        r = slice(first * P, stop * P)
+        if g.groups == 1:
+            part[...] = (cols_t[:, r] @ gm[r]).T
+        for o, k in group_blocks(g):
+            part[o] = (cols_t[k, r] @ gm[r, o]).T
     with blas.one_thread():
-        threads.run(share, parts)
-    return partial[0] if parts == 1 else partial.sum(axis=0)
+        return _summed_over_threads(share, n, ((O, K),), gm.dtype, parts)[0]
 
 
-def _summed_over_threads(kernel, N, dw_shape, dtype):
-    """(dw, db) summed over one kernel(first, stop, dw_part, db_part) call per thread, each
-    on its own share of the N images."""
-    parts = min(N, threads.thread_count()) or 1
-    dw_parts = np.empty((parts, *dw_shape), dtype=dtype)
-    db_parts = np.empty((parts, dw_shape[1]), dtype=dtype)
+def _summed_over_threads(kernel, N, shapes, dtype, parts=None):
+    """Arrays of ``shapes``, each summed over one kernel(first, stop, *partials) call per
+    thread (``parts`` of them; default one per thread), each on its own share of the N
+    images."""
+    parts = parts or min(N, threads.thread_count()) or 1
+    partials = [np.empty((parts, *shape), dtype=dtype) for shape in shapes]
 
     def parts_from(t0, t1):
         for t in range(t0, t1):
-            kernel(N * t // parts, N * (t + 1) // parts, dw_parts[t], db_parts[t])
+            kernel(N * t // parts, N * (t + 1) // parts, *(p[t] for p in partials))
     threads.run(parts_from, parts)
-    return dw_parts.sum(axis=0), db_parts.sum(axis=0)
+    return tuple(p[0] if parts == 1 else p.sum(axis=0) for p in partials)

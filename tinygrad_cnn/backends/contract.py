@@ -80,6 +80,16 @@ CONTRACT = {
                           "transposed conv's forward"),
     "conv2d_weight_grad": (("grad", "x", "geometry", "workspace", "need_weight", "need_bias"),
                            "(dw, db) of conv2d_forward, each None when not needed"),
+    # ---- batch normalisation (per channel: axis 1; every vector is (C,))
+    "batch_norm_stats": (("x",), "(mean, biased variance) of x's values per channel"),
+    "channel_sums": (("x", "mean"), "the sum of x's values per channel, or of (x - mean) ** 2 "
+                                    "when mean is not None"),
+    "channel_grad_sums": (("grad", "x", "mean"), "(sum of grad, sum of grad * (x - mean)) per "
+                                                 "channel"),
+    "channel_affine": (("x", "mean", "scale", "shift"), "(x - mean) * scale + shift per channel, "
+                                                        "in x's memory layout"),
+    "batch_norm_input_grad": (("grad", "x", "mean", "a", "b", "d"),
+                              "grad * a + (x - mean) * b + d per channel, in x's memory layout"),
     # ---- pooling
     "max_pool2d_forward": (("x", "geometry"), "(out, argmax): max pooling, argmax int32 flat "
                                               "h*W+w per plane"),

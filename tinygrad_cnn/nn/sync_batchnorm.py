@@ -2,7 +2,7 @@
 
 In training, each channel's mean and variance are those of the global batch (all ranks'
 inputs together): forward reduces [sum(x), count] and then sum((x - mean)^2) over the
-ranks; backward reduces [sum(dy), sum(dy * xhat)], so each rank's input gradient is that of
+ranks; backward reduces [sum(dy), sum(dy * (x - mean))], so each rank's input gradient is that of
 BatchNorm over the global batch. Weight and bias gradients stay local, for
 DistributedDataParallel to average like every other gradient. In evaluation, or outside an
 initialised MPI world of more than one process, it is BatchNorm.
@@ -13,6 +13,7 @@ from tinygrad_cnn.function import Function
 from tinygrad_cnn.nn.functional import _affine_pair, _update_running
 from tinygrad_cnn.nn.normalization import _BatchNorm
 from tinygrad_cnn.ops.batchnorm import _layout as channel_layout
+from tinygrad_cnn.ops.batchnorm import input_grad, normalise
 
 
 def _all_reduce_sum(be, arrays):
@@ -32,54 +33,40 @@ def _all_reduce_sum(be, arrays):
 
 def global_channel_stats(be, x):
     """(mean, biased var, count) per channel over the inputs of every rank."""
-    axes, bshape, count = channel_layout(x.shape)
+    count = channel_layout(x.shape)[2]
     dt = x.dtype.type
-    local_sum = be.sum(x, axis=axes)
+    local_sum = be.channel_sums(x, None)
     total, n = _all_reduce_sum(be, [local_sum, be.from_numpy(np.array([count], x.dtype))])
     n = dt(be.to_numpy(n)[0])
     mean = be.div(total, n)
-    centred = be.sub(x, be.reshape(mean, bshape))
-    (sq,) = _all_reduce_sum(be, [be.sum(be.mul(centred, centred), axis=axes)])
+    (sq,) = _all_reduce_sum(be, [be.channel_sums(x, mean)])
     return mean, be.div(sq, n), int(n)
 
 
 class SyncBatchNormFunction(Function):
     """y = (x - mean) / sqrt(var + eps) * weight + bias with global batch statistics.
 
-    With xhat the normalised input, N the global count per channel and g = dy * weight, the
-    input gradient is inv_std / N * (N g - S(g) - xhat S(g xhat)), where S sums over every
-    rank; dweight = sum(dy xhat) and dbias = sum(dy) are this rank's own sums.
+    The input gradient is BatchNorm's (ops/batchnorm.input_grad) with N the global count per
+    channel and the sums of dy and dy (x - mean) taken over every rank; dweight =
+    sum(dy xhat) and dbias = sum(dy) are this rank's own sums.
     """
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, mean=None, var=None, count=None, eps=1e-5):
-        be, dt = ctx.backend, x.dtype.type
-        _, bshape, _ = channel_layout(x.shape)
-        inv_std = be.div(dt(1), be.sqrt(be.add(var, dt(eps))))
-        xhat = be.mul(be.sub(x, be.reshape(mean, bshape)), be.reshape(inv_std, bshape))
-        out = xhat
-        if weight is not None:
-            out = be.add(be.mul(xhat, be.reshape(weight, bshape)), be.reshape(bias, bshape))
-        ctx.save_for_backward(xhat, inv_std, weight)
         ctx.count = count
-        return out
+        return normalise(ctx, x, weight, bias, mean, var, eps)
 
     @staticmethod
     def backward(ctx, grad):
-        be, (xhat, inv_std, weight) = ctx.backend, ctx.saved
-        axes, bshape, _ = channel_layout(xhat.shape)
-        dbias = be.sum(grad, axis=axes)                            # (C,) this rank's
-        dweight = be.sum(be.mul(grad, xhat), axis=axes)            # (C,) this rank's
-        sum_dy, sum_dy_xhat = _all_reduce_sum(be, [dbias, dweight])
-        scale = inv_std if weight is None else be.mul(inv_std, weight)
-        n = xhat.dtype.type(ctx.count)
-        inner = be.sub(be.sub(be.mul(grad, n), be.reshape(sum_dy, bshape)),
-                       be.mul(xhat, be.reshape(sum_dy_xhat, bshape)))
-        dx = be.mul(inner, be.reshape(be.div(scale, n), bshape))
+        be, (x, mean, inv_std, weight) = ctx.backend, ctx.saved
+        sum_grad, sum_grad_centred = be.channel_grad_sums(grad, x, mean)      # this rank's
+        global_sums = _all_reduce_sum(be, [sum_grad, sum_grad_centred])
+        dx = input_grad(ctx, grad, *global_sums, ctx.count, True)
         if weight is None:
             return dx
         needs = ctx.needs_input_grad
-        return dx, dweight if needs[1] else None, dbias if needs[2] else None
+        return (dx, be.mul(sum_grad_centred, inv_std) if needs[1] else None,
+                sum_grad if needs[2] else None)
 
 
 def _world_size():

@@ -1,4 +1,9 @@
-"""Batch normalisation as one fused op: per-channel (axis 1) statistics over every other axis."""
+"""Batch normalisation as one fused op: per-channel (axis 1) statistics over every other axis.
+
+The backend does each sweep over the activation in one pass (backend.batch_norm_stats,
+channel_affine, channel_grad_sums, batch_norm_input_grad); this file holds the per-channel
+(C,) arithmetic between them, shared with SyncBatchNorm (nn/sync_batchnorm.py).
+"""
 from tinygrad_cnn.function import Function
 
 
@@ -14,12 +19,34 @@ def _layout(shape):
 
 def channel_stats(be, x):
     """Per-channel mean and biased variance of ``x``, each shaped (C,), in x's dtype."""
-    axes, bshape, count = _layout(x.shape)
+    return be.batch_norm_stats(x)
+
+
+def normalise(ctx, x, weight, bias, mean, var, eps):
+    """(x - mean) / sqrt(var + eps) * weight + bias in one pass; saves what input_grad needs."""
+    be, dt = ctx.backend, x.dtype.type
+    mean = be.astype(mean, x.dtype)
+    inv_std = be.div(dt(1), be.sqrt(be.add(be.astype(var, x.dtype), dt(eps))))  # (C,)
+    scale = inv_std if weight is None else be.mul(inv_std, weight)
+    shift = be.zeros(inv_std.shape, x.dtype) if bias is None else bias
+    ctx.save_for_backward(x, mean, inv_std, weight)
+    return be.channel_affine(x, mean, scale, shift)
+
+
+def input_grad(ctx, grad, sum_grad, sum_grad_centred, count, batch_stats):
+    """dx of normalise(): with xhat = (x - mean) * inv_std, N = count and s = inv_std * weight,
+    dx = s / N * (N dy - sum(dy) - xhat sum(dy xhat)) when the statistics are the batch's
+    (sum_grad, sum_grad_centred: sums of dy and of dy (x - mean), over every rank for
+    SyncBatchNorm), and dx = s dy for running statistics."""
+    be, (x, mean, inv_std, weight) = ctx.backend, ctx.saved
+    scale = inv_std if weight is None else be.mul(inv_std, weight)
+    zeros = be.zeros(scale.shape, x.dtype)
+    if not batch_stats:
+        return be.channel_affine(grad, zeros, scale, zeros)
     n = x.dtype.type(count)
-    mean = be.div(be.sum(x, axis=axes), n)
-    centred = be.sub(x, be.reshape(mean, bshape))
-    var = be.div(be.sum(be.mul(centred, centred), axis=axes), n)
-    return mean, var
+    b = be.neg(be.div(be.mul(be.mul(scale, be.mul(inv_std, inv_std)), sum_grad_centred), n))
+    d = be.neg(be.div(be.mul(scale, sum_grad), n))
+    return be.batch_norm_input_grad(grad, x, mean, scale, b, d)
 
 
 class BatchNorm(Function):
@@ -27,41 +54,27 @@ class BatchNorm(Function):
 
     ``mean`` and ``var`` are constants passed in: the batch's own statistics when
     ``batch_stats`` (training; backward then includes their dependence on x) or the running
-    statistics (evaluation; a per-channel affine map). With xhat the normalised input,
-    N values per channel and g = dy * weight:
-      dx = inv_std / N * (N g - sum(g) - xhat sum(g xhat)),  dweight = sum(dy xhat),
-      dbias = sum(dy).
+    statistics (evaluation; a per-channel affine map). dweight = sum(dy xhat),
+    dbias = sum(dy); dx in input_grad().
     """
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, mean=None, var=None, eps=1e-5, batch_stats=True):
-        be, dt = ctx.backend, x.dtype.type
-        _, bshape, _ = _layout(x.shape)
-        inv_std = be.div(dt(1), be.sqrt(be.add(be.astype(var, x.dtype), dt(eps))))  # (C,)
-        centred = be.sub(x, be.reshape(be.astype(mean, x.dtype), bshape))
-        xhat = be.mul(centred, be.reshape(inv_std, bshape))
-        out = xhat
-        if weight is not None:
-            out = be.add(be.mul(xhat, be.reshape(weight, bshape)), be.reshape(bias, bshape))
-        ctx.save_for_backward(xhat, inv_std, weight)
         ctx.batch_stats = batch_stats
-        return out
+        return normalise(ctx, x, weight, bias, mean, var, eps)
 
     @staticmethod
     def backward(ctx, grad):
-        be, (xhat, inv_std, weight) = ctx.backend, ctx.saved
-        axes, bshape, count = _layout(xhat.shape)
-        dbias = be.sum(grad, axis=axes)                            # (C,)
-        dweight = be.sum(be.mul(grad, xhat), axis=axes)            # (C,)
-        scale = inv_std if weight is None else be.mul(inv_std, weight)
-        if ctx.batch_stats:
-            n = xhat.dtype.type(count)
-            inner = be.sub(be.sub(be.mul(grad, n), be.reshape(dbias, bshape)),
-                           be.mul(xhat, be.reshape(dweight, bshape)))
-            dx = be.mul(inner, be.reshape(be.div(scale, n), bshape))
-        else:
-            dx = be.mul(grad, be.reshape(scale, bshape))
+        be, (x, mean, inv_std, weight) = ctx.backend, ctx.saved
+        needs = ctx.needs_input_grad
+        sum_grad = sum_grad_centred = None
+        if ctx.batch_stats or (weight is not None and any(needs[1:])):
+            sum_grad, sum_grad_centred = be.channel_grad_sums(grad, x, mean)
+        dx = None
+        if needs[0]:
+            dx = input_grad(ctx, grad, sum_grad, sum_grad_centred, _layout(x.shape)[2],
+                            ctx.batch_stats)
         if weight is None:
             return dx
-        needs = ctx.needs_input_grad
-        return dx, dweight if needs[1] else None, dbias if needs[2] else None
+        dweight = be.mul(sum_grad_centred, inv_std) if needs[1] else None
+        return dx, dweight, sum_grad if needs[2] else None

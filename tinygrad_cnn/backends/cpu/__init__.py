@@ -9,6 +9,7 @@ pooling and ReLU on the backend's own threads (threads.py). Each module has one 
   conv.py         convolution forward (conv_grad.py its gradients, patches.py the patch
                   matrices of its GEMM routes, plan.py the choice of kernels: plan_conv)
   pool.py         max / average / adaptive pooling
+  norm.py         batch normalisation's per-channel sums and affine maps
   optim.py        SGD and Adam updates in place
 and what is particular to the CPU: threads.py (fork-join over the cores), blas.py (NumPy's
 BLAS threads, matmul), memory.py (glibc's keep-freed-memory setting), layout.py (channels-last
@@ -26,6 +27,8 @@ from tinygrad_cnn.backends.cpu.elementwise import (  # noqa: F401
     abs, add, clip, div, elu, elu_backward, equal, erf, exp, greater, greater_equal,
     leaky_relu, leaky_relu_backward, less, less_equal, log, maximum, minimum, mul, neg,
     not_equal, power, relu, relu_backward, sigmoid, sign, sqrt, sub, tanh, where)
+from tinygrad_cnn.backends.cpu.norm import (  # noqa: F401
+    batch_norm_input_grad, batch_norm_stats, channel_affine, channel_grad_sums, channel_sums)
 from tinygrad_cnn.backends.cpu.optim import adam_update, sgd_update  # noqa: F401
 from tinygrad_cnn.backends.cpu.pool import (  # noqa: F401
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,

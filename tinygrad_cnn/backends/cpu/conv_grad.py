@@ -70,7 +70,7 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
     gh = gm.reshape(g.N, g.OH, g.OW, g.O)
     if route == "taps":
         xp = zero_padded(x, g)
-        dw_rows, db = _summed_over_threads(
+        dw_rows, db = threads.summed(
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_taps(
                 xp[lo:hi], gh[lo:hi], g.KH, g.KW, g.stride_h, g.stride_w, g.dilation_h,
                 g.dilation_w, dw_part, db_part),
@@ -78,14 +78,14 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
         dw = dw_rows.T.reshape(g.w_shape)
     elif route == "rows":
         xh = layout.channels_last(x)
-        dw_rows, db = _summed_over_threads(
+        dw_rows, db = threads.summed(
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_rows(
                 xh[lo:hi], gh[lo:hi], *g.kernel_args(), dw_part, db_part),
             g.N, ((g.KH * g.KW * g.C, g.O), (g.O,)), gm.dtype)                 # rows (i, j, c)
         dw = np.ascontiguousarray(dw_rows.T.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
     elif route == "dot-products":
         xh = layout.channels_last(x)
-        dw_rows, db = _summed_over_threads(
+        dw_rows, db = threads.summed(
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad(
                 xh[lo:hi], gh[lo:hi], g.KH, g.KW, g.pad_top, g.pad_left, g.dilation_h,
                 g.dilation_w, dw_part, db_part),
@@ -145,18 +145,4 @@ def _patches_times_grad(cols_t, gm, g):
         for o, k in group_blocks(g):
             part[o] = (cols_t[k, r] @ gm[r, o]).T
     with blas.one_thread():
-        return _summed_over_threads(share, n, ((O, K),), gm.dtype, parts)[0]
-
-
-def _summed_over_threads(kernel, N, shapes, dtype, parts=None):
-    """Arrays of ``shapes``, each summed over one kernel(first, stop, *partials) call per
-    thread (``parts`` of them; default one per thread), each on its own share of the N
-    images."""
-    parts = parts or min(N, threads.thread_count()) or 1
-    partials = [np.empty((parts, *shape), dtype=dtype) for shape in shapes]
-
-    def parts_from(t0, t1):
-        for t in range(t0, t1):
-            kernel(N * t // parts, N * (t + 1) // parts, *(p[t] for p in partials))
-    threads.run(parts_from, parts)
-    return tuple(p[0] if parts == 1 else p.sum(axis=0) for p in partials)
+        return threads.summed(share, n, ((O, K),), gm.dtype, parts)[0]

@@ -136,3 +136,17 @@ def _reset_after_fork():
 _active = _inboxes = None
 _reset_after_fork()
 os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def summed(kernel, n, shapes, dtype, parts=None):
+    """Arrays of ``shapes``, each the sum of the partials of one kernel(lo, hi, *partials) call
+    per thread (``parts`` of them; default one per thread), each on its own share of range(n).
+    Partials start at zero, so a kernel may add into them or overwrite them."""
+    parts = parts or min(n, thread_count()) or 1
+    partials = [np.zeros((parts, *shape), dtype=dtype) for shape in shapes]
+
+    def parts_from(t0, t1):
+        for t in range(t0, t1):
+            kernel(n * t // parts, n * (t + 1) // parts, *(p[t] for p in partials))
+    run(parts_from, parts)
+    return tuple(p[0] if parts == 1 else p.sum(axis=0) for p in partials)

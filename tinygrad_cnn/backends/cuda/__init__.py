@@ -25,6 +25,9 @@ from tinygrad_cnn.backends.cuda.pool import (  # noqa: F401
     avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward,
 )
 from tinygrad_cnn.backends.cuda.gemm import matmul  # noqa: F401
+from tinygrad_cnn.backends.cuda.norm import (  # noqa: F401
+    batch_norm_input_grad, batch_norm_stats, channel_affine, channel_grad_sums, channel_sums,
+)
 from tinygrad_cnn.backends.cuda.index import getitem, index_add  # noqa: F401
 from tinygrad_cnn.backends.cuda.optim import adam_update, sgd_update  # noqa: F401
 

@@ -1,0 +1,122 @@
+"""CPU backend, batch normalisation: per-channel (axis 1) sums and affine maps in one pass
+each (kernels/cpu/norm.py), on the backend's threads, keeping the input's memory layout.
+
+A channels-last activation (a conv's output) is seen as (N*H*W, C) rows, a contiguous NCHW
+one as (N, C, H*W) planes; any other layout is copied to contiguous NCHW first.
+"""
+import numpy as np
+
+from tinygrad_cnn.backends.cpu import threads
+from tinygrad_cnn.backends.cpu.settings import settings
+from tinygrad_cnn.kernels.cpu import norm as norm_kernels
+
+
+class _ChannelView:
+    """x seen as rows (M, C) or planes (N, C, S), and how to hand out an array like x."""
+
+    def __init__(self, x):
+        N, C = x.shape[:2]
+        self.shape, self.order = x.shape, None
+        last = np.moveaxis(x, 1, -1)
+        if x.ndim > 2 and last.flags.c_contiguous and not x.flags.c_contiguous:
+            self.kind, self.view, self.order = "rows", last.reshape(-1, C), last.shape
+            return
+        x = np.ascontiguousarray(x)
+        if x.ndim == 2 or x.size == N * C:              # (N, C), or (N, C, 1, ...): rows
+            self.kind, self.view = "rows", x.reshape(N, C)
+        else:
+            self.kind, self.view = "planes", x.reshape(N, C, -1)
+
+    def like(self, a):
+        """``a``'s values in this view's layout (a copy only when a's layout differs)."""
+        if self.kind == "rows" and self.order is not None:
+            v = np.moveaxis(a, 1, -1)
+            return (v if v.flags.c_contiguous else np.ascontiguousarray(v)).reshape(-1, v.shape[-1])
+        a = np.ascontiguousarray(a)
+        return a.reshape(self.view.shape)
+
+    def empty(self):
+        """(view-shaped empty array, the same memory shaped as x)."""
+        out = np.empty(self.view.shape, dtype=self.view.dtype)
+        if self.order is not None:
+            return out, np.moveaxis(out.reshape(self.order), -1, 1)
+        return out, out.reshape(self.shape)
+
+    def split(self, kernel):
+        """kernel(lo, hi) over the view's first axis, on the threads, a share each."""
+        n = self.view.shape[0]
+        per = max(1, self.view.size // max(n, 1))
+        threads.run(kernel, n, grain=-(-settings.part_elements // per))
+
+    def parts(self):
+        """How many threads' partial sums a pass over the view is worth."""
+        return max(1, min(threads.thread_count(), self.view.size // settings.part_elements,
+                          self.view.shape[0]))
+
+
+def _f64(v):
+    return np.ascontiguousarray(v, dtype=np.float64)
+
+
+def _sums64(x, mean64):
+    """float64 (C,) sums of x's values per channel, or of their squared deviations from
+    mean64 (float64) when given."""
+    cv = _ChannelView(x)
+    kernel = norm_kernels.sums_rows if cv.kind == "rows" else norm_kernels.sums_planes
+    v, squares = cv.view, mean64 is not None
+    mean = mean64 if squares else np.zeros(x.shape[1])
+    return threads.summed(lambda lo, hi, out: kernel(v[lo:hi], mean, squares, out),
+                          v.shape[0], ((x.shape[1],),), np.float64, cv.parts())[0]
+
+
+def channel_sums(x, mean=None):
+    """Per-channel (axis 1) sum of x over every other axis, or of (x - mean) ** 2 when
+    ``mean`` (C,) is given; (C,) in x's dtype."""
+    return _sums64(x, None if mean is None else _f64(mean)).astype(x.dtype)
+
+
+def batch_norm_stats(x):
+    """Per-channel mean and biased variance of x, each (C,) in x's dtype; two passes, the
+    second over deviations from the float64 mean."""
+    count = max(x.size // max(x.shape[1], 1), 1)
+    mean = _sums64(x, None) / count
+    var = _sums64(x, mean) / count
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+def channel_grad_sums(grad, x, mean):
+    """(sum of grad, sum of grad * (x - mean)) per channel, each (C,) in x's dtype."""
+    cv = _ChannelView(x)
+    g, v, mean64 = cv.like(grad), cv.view, _f64(mean)
+    kernel = norm_kernels.grad_sums_rows if cv.kind == "rows" else norm_kernels.grad_sums_planes
+    C = x.shape[1]
+    sg, sgx = threads.summed(lambda lo, hi, a, b: kernel(g[lo:hi], v[lo:hi], mean64, a, b),
+                             v.shape[0], ((C,), (C,)), np.float64, cv.parts())
+    return sg.astype(x.dtype), sgx.astype(x.dtype)
+
+
+def _vectors(x, *vectors):
+    return [np.ascontiguousarray(v, dtype=x.dtype) for v in vectors]
+
+
+def channel_affine(x, mean, scale, shift):
+    """(x - mean) * scale + shift per channel (axis 1; each vector (C,)), in x's layout."""
+    cv = _ChannelView(x)
+    mean, scale, shift = _vectors(x, mean, scale, shift)
+    kernel = norm_kernels.affine_rows if cv.kind == "rows" else norm_kernels.affine_planes
+    v = cv.view
+    out, shaped = cv.empty()
+    cv.split(lambda lo, hi: kernel(v[lo:hi], mean, scale, shift, out[lo:hi]))
+    return shaped
+
+
+def batch_norm_input_grad(grad, x, mean, a, b, d):
+    """grad * a + (x - mean) * b + d per channel (axis 1; each vector (C,)), in x's layout:
+    batch norm's input gradient with the coefficients ops/batchnorm.py derives."""
+    cv = _ChannelView(x)
+    mean, a, b, d = _vectors(x, mean, a, b, d)
+    kernel = norm_kernels.input_grad_rows if cv.kind == "rows" else norm_kernels.input_grad_planes
+    g, v = cv.like(grad), cv.view
+    out, shaped = cv.empty()
+    cv.split(lambda lo, hi: kernel(g[lo:hi], v[lo:hi], mean, a, b, d, out[lo:hi]))
+    return shaped

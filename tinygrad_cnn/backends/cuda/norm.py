@@ -1,0 +1,51 @@
+"""CUDA backend, batch normalisation: the CPU backend's norm functions (backends/cpu/norm.py)
+built from this backend's broadcasting elementwise kernels and axis sums."""
+import numpy as np
+
+from tinygrad_cnn.backends.cuda.arrays import astype, reshape
+from tinygrad_cnn.backends.cuda.elementwise import add, div, mul, sub
+from tinygrad_cnn.backends.cuda.reduce import sum
+
+
+def _axes(x):
+    """(the axes a channel's values lie along, the broadcast shape of a (C,) vector, count)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    count = int(np.prod([x.shape[a] for a in axes]))
+    return axes, (1, x.shape[1]) + (1,) * (x.ndim - 2), count
+
+
+def _per_channel(v, x):
+    return reshape(astype(v, x.dtype), _axes(x)[1])
+
+
+def channel_sums(x, mean=None):
+    """Per-channel (axis 1) sum of x, or of (x - mean) ** 2 when ``mean`` (C,) is given."""
+    if mean is not None:
+        centred = sub(x, _per_channel(mean, x))
+        x = mul(centred, centred)
+    return sum(x, axis=_axes(x)[0])
+
+
+def batch_norm_stats(x):
+    """Per-channel mean and biased variance of x, each (C,)."""
+    n = x.dtype.type(max(_axes(x)[2], 1))
+    mean = div(channel_sums(x), n)
+    return mean, div(channel_sums(x, mean), n)
+
+
+def channel_grad_sums(grad, x, mean):
+    """(sum of grad, sum of grad * (x - mean)) per channel, each (C,)."""
+    axes = _axes(x)[0]
+    return sum(grad, axis=axes), sum(mul(grad, sub(x, _per_channel(mean, x))), axis=axes)
+
+
+def channel_affine(x, mean, scale, shift):
+    """(x - mean) * scale + shift per channel (axis 1; each vector (C,))."""
+    centred = sub(x, _per_channel(mean, x))
+    return add(mul(centred, _per_channel(scale, x)), _per_channel(shift, x))
+
+
+def batch_norm_input_grad(grad, x, mean, a, b, d):
+    """grad * a + (x - mean) * b + d per channel (axis 1; each vector (C,))."""
+    centred = mul(sub(x, _per_channel(mean, x)), _per_channel(b, x))
+    return add(add(mul(grad, _per_channel(a, x)), centred), _per_channel(d, x))

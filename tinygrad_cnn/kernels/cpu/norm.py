@@ -1,0 +1,132 @@
+"""@njit kernels of batch normalisation: per-channel sums and per-channel affine maps.
+
+Each kernel comes in two memory layouts, chosen by the backend (backends/cpu/norm.py):
+``rows`` for an (M, C) array whose channel is the last axis of memory (a channels-last
+activation seen as N*H*W rows, or a BatchNorm1d input (N, C)), ``planes`` for an (N, C, S)
+array whose channel is the middle axis (contiguous NCHW, S = H*W). A pass reads each value
+once: the statistics, the normalised output and the input gradient are each one sweep over
+memory, where NumPy needed a temporary per arithmetic step.
+
+Sums accumulate in float64 (``out`` is float64), so a float32 activation of millions of
+values keeps its mean and variance to float32 precision.
+"""
+import numpy as np
+
+from tinygrad_cnn.kernels.jit import njit
+
+
+@njit
+def sums_rows(x, mean, squares, out):
+    """out[c] += sum over rows of x[:, c], or of (x[:, c] - mean[c]) ** 2 when ``squares``."""
+    M, C = x.shape
+    acc = np.zeros(C, dtype=np.float64)
+    for m in range(M):
+        row = x[m]
+        if squares:
+            for c in range(C):
+                d = np.float64(row[c]) - mean[c]
+                acc[c] += d * d
+        else:
+            for c in range(C):
+                acc[c] += row[c]
+    for c in range(C):
+        out[c] += acc[c]
+
+
+@njit
+def sums_planes(x, mean, squares, out):
+    """sums_rows for an (N, C, S) array: out[c] += sum over n and s."""
+    N, C, S = x.shape
+    for n in range(N):
+        for c in range(C):
+            plane = x[n, c]
+            acc = np.float64(0)
+            if squares:
+                m = np.float64(mean[c])
+                for s in range(S):
+                    d = np.float64(plane[s]) - m
+                    acc += d * d
+            else:
+                for s in range(S):
+                    acc += plane[s]
+            out[c] += acc
+
+
+@njit
+def grad_sums_rows(g, x, mean, out_g, out_gx):
+    """out_g[c] += sum of g[:, c]; out_gx[c] += sum of g[:, c] * (x[:, c] - mean[c])."""
+    M, C = x.shape
+    acc_g = np.zeros(C, dtype=np.float64)
+    acc_gx = np.zeros(C, dtype=np.float64)
+    for m in range(M):
+        gr, xr = g[m], x[m]
+        for c in range(C):
+            gv = np.float64(gr[c])
+            acc_g[c] += gv
+            acc_gx[c] += gv * (np.float64(xr[c]) - mean[c])
+    for c in range(C):
+        out_g[c] += acc_g[c]
+        out_gx[c] += acc_gx[c]
+
+
+@njit
+def grad_sums_planes(g, x, mean, out_g, out_gx):
+    """grad_sums_rows for (N, C, S) arrays."""
+    N, C, S = x.shape
+    for n in range(N):
+        for c in range(C):
+            gp, xp = g[n, c], x[n, c]
+            m = np.float64(mean[c])
+            acc_g = np.float64(0)
+            acc_gx = np.float64(0)
+            for s in range(S):
+                gv = np.float64(gp[s])
+                acc_g += gv
+                acc_gx += gv * (np.float64(xp[s]) - m)
+            out_g[c] += acc_g
+            out_gx[c] += acc_gx
+
+
+@njit
+def affine_rows(x, mean, scale, shift, out):
+    """out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c] (every vector in x's dtype)."""
+    M, C = x.shape
+    for m in range(M):
+        xr, orow = x[m], out[m]
+        for c in range(C):
+            orow[c] = (xr[c] - mean[c]) * scale[c] + shift[c]
+
+
+@njit
+def affine_planes(x, mean, scale, shift, out):
+    """affine_rows for (N, C, S) arrays."""
+    N, C, S = x.shape
+    for n in range(N):
+        for c in range(C):
+            xp, op = x[n, c], out[n, c]
+            m, a, b = mean[c], scale[c], shift[c]
+            for s in range(S):
+                op[s] = (xp[s] - m) * a + b
+
+
+@njit
+def input_grad_rows(g, x, mean, a, b, d, out):
+    """out[:, c] = g[:, c] * a[c] + (x[:, c] - mean[c]) * b[c] + d[c]: batch norm's input
+    gradient, whose per-channel coefficients the backend computes from the sums above."""
+    M, C = x.shape
+    for m in range(M):
+        gr, xr, orow = g[m], x[m], out[m]
+        for c in range(C):
+            orow[c] = gr[c] * a[c] + (xr[c] - mean[c]) * b[c] + d[c]
+
+
+@njit
+def input_grad_planes(g, x, mean, a, b, d, out):
+    """input_grad_rows for (N, C, S) arrays."""
+    N, C, S = x.shape
+    for n in range(N):
+        for c in range(C):
+            gp, xp, op = g[n, c], x[n, c], out[n, c]
+            m, ac, bc, dc = mean[c], a[c], b[c], d[c]
+            for s in range(S):
+                op[s] = gp[s] * ac + (xp[s] - m) * bc + dc

@@ -11,7 +11,7 @@ from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
-PATHS = ["fused", "tiles", "gemm"]
+PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-remade"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -24,6 +24,11 @@ _SETTINGS = {
     # patches and NumPy's GEMM throughout (kept patches, the bias row of ones)
     "gemm": dict(fused_min_channels=1 << 62, stride1_weight_grad_kernel=False,
                  register_tiles=False, tiles_any_width=False, blas_convs=True),
+    # channels-last patch rows and NumPy's GEMM, forward's rows kept for the weight gradient
+    "gemm-nhwc": dict(fused_min_channels=1, blas_convs=True, register_tiles=False),
+    # the same with nothing kept and a chunk of one image at a time (rows remade in backward)
+    "gemm-nhwc-remade": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
+                             keep_patch_bytes=0, patch_chunk_bytes=1),
 }
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
@@ -34,6 +39,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
     "tiles": [ConvPlan("tiles", "transposed-tiles", "rows"),
               ConvPlan("tiles", "tiles-col2im", "rows")],
     "gemm": [ConvPlan("gemm", "gemm-col2im", "gemm-patches")] * 2,
+    "gemm-nhwc": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
+    "gemm-nhwc-remade": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
 }
 
 

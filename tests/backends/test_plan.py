@@ -45,9 +45,12 @@ def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
 
 
 def _blas_plan(geometry):
-    """What blas_convs gives: patches and GEMM, except the stride-1 weight-gradient kernel for
-    first layers (fewer input channels than fused_min_channels)."""
-    first_layer = geometry.C < 16 and geometry.groups == 1 and geometry.stride_h == 1
+    """What blas_convs gives: channels-last patch rows and GEMM for ungrouped convs of at
+    least fused_min_channels inputs; first layers (fewer) take transposed patches and keep the
+    stride-1 weight-gradient kernel; grouped convs take transposed patches per group."""
+    if geometry.groups == 1 and geometry.C >= 16:
+        return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
+    first_layer = geometry.groups == 1 and geometry.stride_h == 1
     return ConvPlan("gemm", "gemm-col2im", "dot-products" if first_layer else "gemm-patches")
 
 
@@ -56,7 +59,8 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     plan = plan_conv(geometry, CpuSettings(register_tiles=False, blas_convs=True))
     assert plan == _blas_plan(geometry)
     assert _blas_plan(SIMPLE_CONV1).weight_grad == "dot-products"
-    assert _blas_plan(SIMPLE_CONV2).weight_grad == "gemm-patches"
+    assert _blas_plan(SIMPLE_CONV2).forward == "gemm-nhwc"
+    assert _blas_plan(GROUPED).weight_grad == "gemm-patches"
 
 
 def test_default_settings_follow_the_isa_probe():
@@ -81,8 +85,8 @@ def test_byte_thresholds_and_switches():
 
 
 def test_every_route_is_reachable():
-    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=False)
-                for tiles in (True, False) for s1 in (True, False)]
+    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas)
+                for tiles in (True, False) for s1 in (True, False) for blas in (True, False)]
     geometries = [g for g, _, _ in CASES] + [
         _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)]
     plans = [plan_conv(g, s) for g in geometries for s in settings]
@@ -110,4 +114,4 @@ def test_isa_probe_picks_tiles_only_with_avx512(monkeypatch, features, tiles):
     settings = CpuSettings()
     assert settings.register_tiles == tiles and settings.blas_convs == (not tiles)
     plan = plan_conv(SIMPLE_CONV2, settings)
-    assert plan.forward == ("tiles" if tiles else "gemm")
+    assert plan.forward == ("tiles" if tiles else "gemm-nhwc")

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn.kernels import reference
 from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad, gemm as cpu_gemm
-from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc
+from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc, norm as cpu_norm
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
 DTYPES = [np.float32, np.float64]
@@ -182,7 +182,7 @@ def _public(m):
 
 def test_cpu_and_reference_export_the_same_kernels():
     assert _public(cpu) | _public(cpu_conv) | _public(cpu_conv_wgrad) | _public(cpu_nhwc) \
-        | _public(cpu_gemm) == _public(reference)
+        | _public(cpu_gemm) | _public(cpu_norm) == _public(reference)
     assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
             "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
@@ -255,6 +255,24 @@ def test_nhwc_im2col_matches_reference(dtype, cfg, seed):
     cpu_conv.im2col_nhwc(x, *_conv_geometry(cfg), fast)
     reference.im2col_nhwc(x, *_conv_geometry(cfg), ref)
     np.testing.assert_array_equal(fast, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(), seed=seeds)
+def test_nhwc_col2im_matches_reference_and_is_adjoint(dtype, cfg, seed):
+    """<im2col_nhwc(x), c> == <x, col2im_nhwc(c)>, and every element of x is written (it
+    starts as NaN)."""
+    oh, ow = cfg.out_hw
+    cols = arrays((cfg.N * oh * ow, cfg.kh * cfg.kw * cfg.C), seed, dtype)
+    x_shape = (cfg.N, cfg.H, cfg.W, cfg.C)
+    fast, ref = np.full(x_shape, np.nan, dtype), np.full(x_shape, np.nan, dtype)
+    cpu_conv.col2im_nhwc(cols, *_conv_geometry(cfg), fast)
+    reference.col2im_nhwc(cols, *_conv_geometry(cfg), ref)
+    np.testing.assert_allclose(fast, ref, **TOL[dtype])
+    x = nhwc(arrays(cfg.x_shape, seed + 1, dtype))
+    patches = np.empty_like(cols)
+    cpu_conv.im2col_nhwc(x, *_conv_geometry(cfg), patches)
+    np.testing.assert_allclose(np.vdot(patches, cols), np.vdot(x, fast), **SUM_TOL[dtype])
 
 
 SUM_TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-10, atol=1e-10)}
@@ -555,3 +573,34 @@ def test_weight_grad_taps_kernel_refuses_what_its_tile_cannot_hold():
         cpu_conv_wgrad.conv2d_weight_grad_taps(xp1, np.zeros((1, 3, 3, 33), np.float32), 3, 3,
                                                1, 1, 1, 1, np.empty((9, 33), np.float32),
                                                np.empty(33, np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layout", ["rows", "planes"])
+@given(shape=st.tuples(st.integers(0, 4), st.integers(1, 6), st.integers(1, 7)), seed=seeds)
+def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed):
+    """Every norm kernel of a layout against the reference: sums (float64, added into out),
+    the affine map and the input gradient (every element written)."""
+    N, C, S = shape
+    shape = (N * S, C) if layout == "rows" else (N, C, S)
+    x, g = arrays(shape, seed, dtype), arrays(shape, seed + 1, dtype)
+    mean64 = arrays((C,), seed + 2, np.float64)
+    vec = [arrays((C,), seed + k, dtype) for k in range(3, 7)]
+    for squares in (False, True):
+        fast, ref = np.ones(C), np.ones(C)
+        getattr(cpu_norm, f"sums_{layout}")(x, mean64, squares, fast)
+        getattr(reference, f"sums_{layout}")(x, mean64, squares, ref)
+        np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+    fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
+    getattr(cpu_norm, f"grad_sums_{layout}")(g, x, mean64, *fast)
+    getattr(reference, f"grad_sums_{layout}")(g, x, mean64, *ref)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+    fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
+    getattr(cpu_norm, f"affine_{layout}")(x, *vec[:3], fast)
+    getattr(reference, f"affine_{layout}")(x, *vec[:3], ref)
+    np.testing.assert_allclose(fast, ref, **TOL[dtype])
+    fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
+    getattr(cpu_norm, f"input_grad_{layout}")(g, x, *vec, fast)
+    getattr(reference, f"input_grad_{layout}")(g, x, *vec, ref)
+    np.testing.assert_allclose(fast, ref, **TOL[dtype])
+    assert fast.dtype == dtype

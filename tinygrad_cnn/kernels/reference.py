@@ -205,6 +205,15 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     cols[...] = nchw_cols.reshape(-1, C, kh, kw).transpose(0, 2, 3, 1).reshape(cols.shape)
 
 
+def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Adjoint of im2col_nhwc: x (N, H, W, C) = sum of every patch row in cols at its place."""
+    N, H, W, C = x.shape
+    nchw_cols = cols.reshape(-1, kh, kw, C).transpose(0, 3, 1, 2).reshape(cols.shape[0], -1)
+    nchw = np.empty((N, C, H, W), dtype=x.dtype)
+    col2im(np.ascontiguousarray(nchw_cols), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, nchw)
+    x[...] = nchw.transpose(0, 2, 3, 1)
+
+
 def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop):
     """Output pixels first .. stop-1, counted (n, oy, ox), of out (N, oh, ow, O) = patches of
     x (N, H, W, C), columns (i, j, c), @ wmat.T + bias."""
@@ -275,3 +284,62 @@ def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad
     g = _nchw(grad_x)
     avg_pool2d_backward(_nchw(grad_out), kh, kw, sh, sw, ph, pw, count_include_pad, g)
     grad_x[...] = g.transpose(0, 2, 3, 1)
+
+
+# ---- batch normalisation (kernels/cpu/norm.py): rows (M, C) and planes (N, C, S) --------
+def _rows(a):
+    """An (N, C, S) planes array as (N*S, C) rows; a rows array as itself."""
+    return a.transpose(0, 2, 1).reshape(-1, a.shape[1]) if a.ndim == 3 else a
+
+
+def _channel_sums(a, mean, squares, out):
+    rows = _rows(a).astype(np.float64)
+    out += ((rows - mean) ** 2 if squares else rows).sum(axis=0)
+
+
+def sums_rows(x, mean, squares, out):
+    """out[c] += sum over rows of x[:, c], or of (x[:, c] - mean[c]) ** 2 when ``squares``."""
+    _channel_sums(x, mean, squares, out)
+
+
+def sums_planes(x, mean, squares, out):
+    """sums_rows for an (N, C, S) array."""
+    _channel_sums(x, mean, squares, out)
+
+
+def _grad_sums(g, x, mean, out_g, out_gx):
+    g64, x64 = _rows(g).astype(np.float64), _rows(x).astype(np.float64)
+    out_g += g64.sum(axis=0)
+    out_gx += (g64 * (x64 - mean)).sum(axis=0)
+
+
+def grad_sums_rows(g, x, mean, out_g, out_gx):
+    """out_g[c] += sum of g[:, c]; out_gx[c] += sum of g[:, c] * (x[:, c] - mean[c])."""
+    _grad_sums(g, x, mean, out_g, out_gx)
+
+
+def grad_sums_planes(g, x, mean, out_g, out_gx):
+    """grad_sums_rows for (N, C, S) arrays."""
+    _grad_sums(g, x, mean, out_g, out_gx)
+
+
+def affine_rows(x, mean, scale, shift, out):
+    """out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c]."""
+    out[...] = (x - mean) * scale + shift
+
+
+def affine_planes(x, mean, scale, shift, out):
+    """affine_rows for (N, C, S) arrays."""
+    v = (slice(None), None)                                     # (C, 1) against (N, C, S)
+    out[...] = (x - mean[v]) * scale[v] + shift[v]
+
+
+def input_grad_rows(g, x, mean, a, b, d, out):
+    """out[:, c] = g[:, c] * a[c] + (x[:, c] - mean[c]) * b[c] + d[c]."""
+    out[...] = g * a + (x - mean) * b + d
+
+
+def input_grad_planes(g, x, mean, a, b, d, out):
+    """input_grad_rows for (N, C, S) arrays."""
+    v = (slice(None), None)                                     # (C, 1) against (N, C, S)
+    out[...] = g * a[v] + (x - mean[v]) * b[v] + d[v]

@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
+from tinygrad_cnn.backends.cpu.conv_rows import forward_rows
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
@@ -25,6 +26,9 @@ class ConvWorkspace:
     gemm-patches weight-gradient route when they fit settings.keep_patch_bytes; else None."""
     channels_last_input: bool = False
     """x's memory is channels-last: the gemm-col2im input gradient is given the same layout."""
+    patch_rows: np.ndarray = None
+    """Forward's channels-last patch rows (N*OH*OW, KH*KW*C), kept on the gemm-nhwc route
+    for the weight gradient when they fit settings.keep_patch_bytes; else None."""
 
     @property
     def route(self):
@@ -40,6 +44,11 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
     patches are kept for the weight gradient only when need_weight_grad."""
     g, plan = geometry, plan_conv(geometry, settings)
     x_channels_last = layout.is_channels_last(x)
+    if plan.forward == "gemm-nhwc":
+        keep = need_weight_grad and plan.weight_grad == "gemm-nhwc"
+        out, rows = forward_rows(layout.channels_last(x), weight_rows(w), b, g, keep)
+        return layout.as_nchw(out.reshape(g.N, g.OH, g.OW, g.O)), \
+            ConvWorkspace(plan, None, x_channels_last, rows)
     if plan.forward != "gemm":
         out = fused_conv(layout.channels_last(x), weight_rows(w), b, g, plan.forward == "tiles")
         return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)

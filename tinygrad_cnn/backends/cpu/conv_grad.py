@@ -7,8 +7,9 @@ import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv import fused_conv, weight_rows
+from tinygrad_cnn.backends.cpu.conv_rows import input_grad_rows, weight_grad_rows
 from tinygrad_cnn.backends.cpu.patches import (
-    PatchChunks, chunks_on_threads, column_args, group_blocks, image_chunks, zero_padded)
+    PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import plan_conv
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.kernels.cpu import conv as conv_kernels
@@ -34,6 +35,8 @@ def conv2d_input_grad(grad, w, geometry, workspace):
             gh, wrows, *g.kernel_args(), dx, lo, hi), g.N,
             grain=-(-settings.part_macs // (P * w.size)))
         return layout.as_nchw(dx)
+    if route == "gemm-nhwc-col2im":
+        return layout.as_nchw(input_grad_rows(gh.reshape(-1, g.O), weight_rows(w), g))
     return _gemm_col2im(gh.reshape(-1, g.O), w, g, workspace is not None and
                         workspace.channels_last_input)
 
@@ -92,27 +95,12 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
             g.N, ((g.C * g.KH * g.KW, g.O), (g.O,)), gm.dtype)                 # rows (c, i, j)
         dw = dw_rows.T.reshape(g.w_shape)
     else:                                                              # gemm-nhwc
-        dw = _gemm_nhwc(gm, layout.channels_last(x), g) if need_weight else None
+        dw = None
+        if need_weight:
+            dw_rows = weight_grad_rows(gm, layout.channels_last(x), g, workspace.patch_rows)
+            dw = np.ascontiguousarray(dw_rows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
         db = np.ones(gm.shape[0], dtype=gm.dtype) @ gm if need_bias else None  # a GEMV
     return (dw if need_weight else None), (db if need_bias else None)
-
-
-def _gemm_nhwc(gm, xh, g):
-    """The gemm-nhwc weight gradient: channels-last patch rows (im2col_nhwc), remade a chunk
-    of images at a time, times the output gradient in NumPy's GEMM."""
-    P, K = g.OH * g.OW, g.KH * g.KW * g.C
-    dwmat = np.zeros((g.O, K), dtype=gm.dtype)                        # columns (i, j, c)
-    chunks = image_chunks(g.N, P, K * gm.itemsize)
-    per_chunk = chunks[0][1] - chunks[0][0] if chunks else 0          # none when N == 0
-    cols = np.empty((per_chunk * P, K), dtype=gm.dtype)
-    for first, stop in chunks:
-        rows = slice(first * P, stop * P)
-        part = cols[:rows.stop - rows.start]
-        threads.over_images(lambda lo, hi: conv_kernels.im2col_nhwc(
-            xh[first + lo:first + hi], *g.kernel_args(), g.OH, g.OW, part[lo * P:hi * P]),
-            stop - first, P * K)
-        dwmat += gm[rows].T @ part
-    return np.ascontiguousarray(dwmat.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
 
 
 def _gemm_patches(gm, x, g, kept, need_weight, need_bias):

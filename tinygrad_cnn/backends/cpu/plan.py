@@ -15,6 +15,8 @@ FORWARD = {
                     "(kernels/cpu/conv.conv2d_forward_nhwc)",
     "gemm": "transposed patches (kernels/cpu/conv.patch_columns) times the weights in NumPy's "
             "GEMM, a chunk of images at a time; the bias as a row of ones",
+    "gemm-nhwc": "channels-last patch rows (kernels/cpu/conv.im2col_nhwc; none for a 1x1 "
+                 "stride-1 conv) times the weight rows in NumPy's GEMM (backends/cpu/conv_rows.py)",
 }
 INPUT_GRAD = {
     "transposed-tiles": "a stride-1 convolution of the output gradient by the flipped kernel, "
@@ -23,6 +25,8 @@ INPUT_GRAD = {
     "tiles-col2im": "each block's patch gradient in register tiles, added back channels-last "
                     "(kernels/cpu/conv.conv2d_input_grad_nhwc)",
     "gemm-col2im": "the patch gradient in NumPy's GEMM, summed back by patch_columns_add",
+    "gemm-nhwc-col2im": "the channels-last patch-row gradient in NumPy's GEMM, summed back by "
+                        "kernels/cpu/conv.col2im_nhwc",
 }
 WEIGHT_GRAD = {
     "taps": "first layers: sums in registers over the taps of the zero-padded input "
@@ -31,8 +35,9 @@ WEIGHT_GRAD = {
             "(conv_wgrad.conv2d_weight_grad_rows)",
     "dot-products": "stride 1: both operands along the pixels, dot products "
                     "(conv_wgrad.conv2d_weight_grad)",
-    "gemm-nhwc": "channels-last patch rows (im2col_nhwc) times the output gradient in "
-                 "NumPy's GEMM, a chunk of images at a time",
+    "gemm-nhwc": "channels-last patch rows (im2col_nhwc: forward's when the gemm-nhwc forward "
+                 "kept them, else remade a chunk of images at a time) times the output "
+                 "gradient in NumPy's GEMM",
     "gemm-patches": "transposed patches times the output gradient in NumPy's GEMM: forward "
                     "keeps them when they fit settings.keep_patch_bytes, else remade",
 }
@@ -56,6 +61,8 @@ def plan_conv(g, settings):
     ``settings`` (backends/cpu/settings.CpuSettings)."""
     fused = g.groups == 1 and g.C >= settings.fused_min_channels and not settings.blas_convs
     stride1 = (g.stride_h, g.stride_w) == (1, 1)
+    if settings.blas_convs and g.groups == 1 and g.C >= settings.fused_min_channels:
+        return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     if not fused:
         forward = "gemm"
     else:

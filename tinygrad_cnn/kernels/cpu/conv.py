@@ -28,6 +28,17 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 
 @njit
+def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
+    """Adjoint of im2col_nhwc: x (N, H, W, C) = every row of cols (N*oh*ow, kh*kw*C) summed
+    back at the pixels its patch was read from (padding taps dropped)."""
+    zero = x.dtype.type(0)
+    P = oh * ow
+    for n in range(x.shape[0]):
+        _fill(x[n], zero)
+        _patch_rows_add(cols[n * P:(n + 1) * P], kh, kw, sh, sw, ph, pw, dh, dw, ow, 0, x[n])
+
+
+@njit
 def _patch_rows(img, kh, kw, sh, sw, ph, pw, dh, dw, ow, first, cols):
     """cols[r] = the (i, j, c) patch of output pixel first + r of one image img (H, W, C).
 

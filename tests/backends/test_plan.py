@@ -46,9 +46,10 @@ def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
 
 def _blas_plan(geometry):
     """What blas_convs gives: channels-last patch rows and GEMM for ungrouped convs of at
-    least fused_min_channels inputs; first layers (fewer) take transposed patches and keep the
+    least fused_min_channels inputs or kernel rows of at least nhwc_min_row_values values
+    (LeNet-5's conv2); first layers (fewer) take transposed patches and keep the
     stride-1 weight-gradient kernel; grouped convs take transposed patches per group."""
-    if geometry.groups == 1 and geometry.C >= 16:
+    if geometry.groups == 1 and (geometry.C >= 16 or geometry.KW * geometry.C >= 30):
         return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     first_layer = geometry.groups == 1 and geometry.stride_h == 1
     return ConvPlan("gemm", "gemm-col2im", "dot-products" if first_layer else "gemm-patches")
@@ -61,6 +62,8 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     assert _blas_plan(SIMPLE_CONV1).weight_grad == "dot-products"
     assert _blas_plan(SIMPLE_CONV2).forward == "gemm-nhwc"
     assert _blas_plan(GROUPED).weight_grad == "gemm-patches"
+    assert _blas_plan(LENET_CONV2).forward == "gemm-nhwc"
+    assert _blas_plan(LENET_CONV1).forward == "gemm"
 
 
 def test_default_settings_follow_the_isa_probe():

@@ -1,6 +1,8 @@
 """CPU backend, arrays: creation, copies, views, indexing and concatenation of NumPy arrays."""
 import numpy as np
 
+from tinygrad_cnn.backends.cpu import layout
+
 
 def from_numpy(a):
     """Host array -> backend array (the same object on the CPU)."""
@@ -79,6 +81,13 @@ def index_add(shape, index, values):
 
 
 def concatenate(arrays, axis):
+    """The arrays joined along axis; 4-D arrays that are all channels-last in memory (conv
+    outputs: DenseNet's and GoogLeNet's channel concatenations) give a channels-last result,
+    which the next conv reads without a transposing copy."""
+    if arrays and all(a.ndim == 4 and layout.is_channels_last(a) for a in arrays):
+        nhwc_axis = (0, 3, 1, 2)[axis % 4]
+        return layout.as_nchw(np.concatenate([a.transpose(0, 2, 3, 1) for a in arrays],
+                                             axis=nhwc_axis))
     return np.concatenate(arrays, axis=axis)
 
 

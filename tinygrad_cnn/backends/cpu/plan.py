@@ -61,7 +61,8 @@ def plan_conv(g, settings):
     ``settings`` (backends/cpu/settings.CpuSettings)."""
     fused = g.groups == 1 and g.C >= settings.fused_min_channels and not settings.blas_convs
     stride1 = (g.stride_h, g.stride_w) == (1, 1)
-    if settings.blas_convs and g.groups == 1 and g.C >= settings.fused_min_channels:
+    wide_rows = g.C >= settings.fused_min_channels or g.KW * g.C >= settings.nhwc_min_row_values
+    if settings.blas_convs and g.groups == 1 and wide_rows:
         return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     if not fused:
         forward = "gemm"

@@ -41,6 +41,10 @@ class CpuSettings(Settings):
     """Largest patch matrix the GEMM path keeps from forward for the weight gradient."""
     wgrad_image_bytes: int = 8 << 20
     """Largest per-image patch matrix of the stride-1 weight-gradient kernel."""
+    nhwc_min_row_values: int = 30
+    """With blas_convs, convs of fewer input channels than fused_min_channels still take the
+    channels-last patch rows (gemm-nhwc) when a kernel row holds at least this many values
+    (KW*C: LeNet-5's 5x5 conv on 6 channels); fewer, and the transposed patches are faster."""
     stride1_weight_grad_kernel: bool = True
     """Ungrouped stride-1 convs take the weight-gradient kernel (False: kept patches x GEMM)."""
     register_tiles: bool = dataclasses.field(default_factory=compiles_for_avx512)

@@ -11,7 +11,7 @@ from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
-PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-remade"]
+PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-remade", "planes"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -23,7 +23,11 @@ _SETTINGS = {
                   tiles_any_width=True, blas_convs=False),
     # patches and NumPy's GEMM throughout (kept patches, the bias row of ones)
     "gemm": dict(fused_min_channels=1 << 62, stride1_weight_grad_kernel=False,
-                 register_tiles=False, tiles_any_width=False, blas_convs=True),
+                 register_tiles=False, tiles_any_width=False, blas_convs=True,
+                 planes_max_channels=0, nhwc_min_row_values=1 << 62),
+    # the planes forward kernel for every stride-1 ungrouped conv (patch GEMMs otherwise)
+    "planes": dict(fused_min_channels=1 << 62, blas_convs=True, register_tiles=False,
+                   planes_max_channels=1 << 62, nhwc_min_row_values=1 << 62),
     # channels-last patch rows and NumPy's GEMM, forward's rows kept for the weight gradient
     "gemm-nhwc": dict(fused_min_channels=1, blas_convs=True, register_tiles=False),
     # the same with nothing kept and a chunk of one image at a time (rows remade in backward)
@@ -40,6 +44,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
               ConvPlan("tiles", "tiles-col2im", "rows")],
     "gemm": [ConvPlan("gemm", "gemm-col2im", "gemm-patches")] * 2,
     "gemm-nhwc": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
+    "planes": [ConvPlan("planes", "gemm-col2im", "dot-products"),
+               ConvPlan("gemm", "gemm-col2im", "gemm-patches")],
     "gemm-nhwc-remade": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
 }
 

@@ -27,8 +27,8 @@ CASES = [   # geometry, plan with register tiles, plan without (blas_convs off)
      ConvPlan("gemm", "gemm-col2im", "dot-products")),
     (SIMPLE_CONV2, ConvPlan("tiles", "transposed-tiles", "rows"),
      ConvPlan("dot-products", "transposed-dot-products", "dot-products")),
-    (LENET_CONV1, ConvPlan("gemm", "gemm-col2im", "dot-products"),
-     ConvPlan("gemm", "gemm-col2im", "dot-products")),
+    (LENET_CONV1, ConvPlan("planes", "gemm-col2im", "dot-products"),
+     ConvPlan("planes", "gemm-col2im", "dot-products")),
     (LENET_CONV2, ConvPlan("gemm", "gemm-col2im", "dot-products"),
      ConvPlan("gemm", "gemm-col2im", "dot-products")),
     (STRIDED, ConvPlan("tiles", "tiles-col2im", "rows"),
@@ -52,7 +52,8 @@ def _blas_plan(geometry):
     if geometry.groups == 1 and (geometry.C >= 16 or geometry.KW * geometry.C >= 30):
         return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     first_layer = geometry.groups == 1 and geometry.stride_h == 1
-    return ConvPlan("gemm", "gemm-col2im", "dot-products" if first_layer else "gemm-patches")
+    forward = "planes" if first_layer and geometry.O <= 8 else "gemm"
+    return ConvPlan(forward, "gemm-col2im", "dot-products" if first_layer else "gemm-patches")
 
 
 @pytest.mark.parametrize("geometry", [g for g, _, _ in CASES])
@@ -63,7 +64,8 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     assert _blas_plan(SIMPLE_CONV2).forward == "gemm-nhwc"
     assert _blas_plan(GROUPED).weight_grad == "gemm-patches"
     assert _blas_plan(LENET_CONV2).forward == "gemm-nhwc"
-    assert _blas_plan(LENET_CONV1).forward == "gemm"
+    assert _blas_plan(LENET_CONV1).forward == "planes"
+    assert _blas_plan(SIMPLE_CONV1).forward == "gemm"
 
 
 def test_default_settings_follow_the_isa_probe():

@@ -1,4 +1,6 @@
 """The @njit kernels agree with the NumPy reference kernels on drawn configurations."""
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -221,6 +223,27 @@ def test_patch_columns_match_reference_and_are_adjoint(dtype, cfg, seed):
     np.testing.assert_allclose(back, ref_back, **TOL[dtype])
     # adjoint: <patch_columns(x), c> == <x, patch_columns_add(c)>
     np.testing.assert_allclose(np.vdot(fast, cols_t), np.vdot(xp, back), rtol=1e-4 if dtype == np.float32 else 1e-10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
+def test_planes_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
+    """conv2d_forward_planes (stride 1) over a thread's range of images: those outputs,
+    nothing else."""
+    cfg = dataclasses.replace(cfg, stride=(1, 1))
+    first = data.draw(st.integers(0, cfg.N), label="first")
+    stop = data.draw(st.integers(first, cfg.N), label="stop")
+    xp = _padded_input(cfg, seed, dtype)
+    oh, ow = cfg.out_hw
+    w_taps = arrays((cfg.C * cfg.kh * cfg.kw, cfg.O), seed + 1, dtype)
+    bias = arrays((cfg.O,), seed + 2, dtype)
+    geo = (cfg.kh, cfg.kw, *cfg.dilation)
+    shape = (cfg.N, oh, ow, cfg.O)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    cpu_conv.conv2d_forward_planes(xp, w_taps, bias, *geo, fast, first, stop)
+    reference.conv2d_forward_planes(xp, w_taps, bias, *geo, ref, first, stop)
+    np.testing.assert_allclose(fast[first:stop], ref[first:stop], **SUM_TOL[dtype])
+    assert np.isnan(fast[:first]).all() and np.isnan(fast[stop:]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

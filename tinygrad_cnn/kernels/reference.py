@@ -48,6 +48,16 @@ def col2im(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     x[...] = img[:, :, ph:ph + H, pw:pw + W]
 
 
+def conv2d_forward_planes(xp, w_taps, bias, kh, kw, dh, dw, out, first, stop):
+    """Images first .. stop-1 of out (N, oh, ow, O) = the stride-1 convolution of the already
+    padded xp (N, C, Hp, Wp) by w_taps (C*kh*kw, O), rows (c, i, j), + bias."""
+    part = xp[first:stop]
+    oh, ow, O = out.shape[1:]
+    cols = np.empty((part.shape[0] * oh * ow, w_taps.shape[0]), dtype=xp.dtype)
+    im2col(part, kh, kw, 1, 1, 0, 0, dh, dw, oh, ow, cols)
+    out[first:stop] = (cols @ w_taps + bias).reshape(-1, oh, ow, O)
+
+
 def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t, first, stop):
     """cols_t (C*kh*kw, N*oh*ow) = im2col of the already padded xp, transposed, for images
     first .. stop-1 (their columns)."""

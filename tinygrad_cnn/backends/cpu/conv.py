@@ -49,6 +49,9 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
         out, rows = forward_rows(layout.channels_last(x), weight_rows(w), b, g, keep)
         return layout.as_nchw(out.reshape(g.N, g.OH, g.OW, g.O)), \
             ConvWorkspace(plan, None, x_channels_last, rows)
+    if plan.forward == "planes":
+        return layout.as_nchw(planes_conv(zero_padded(x, g), w, b, g)), \
+            ConvWorkspace(plan, None, x_channels_last)
     if plan.forward != "gemm":
         out = fused_conv(layout.channels_last(x), weight_rows(w), b, g, plan.forward == "tiles")
         return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)
@@ -100,6 +103,18 @@ def patches_times_weights(cols_t, wmat, out, g):
             out[r, o] = cols_t[k, r].T @ wmat[o].T
     with blas.one_thread():
         threads.run(images, out.shape[0] // P, grain=-(-settings.part_macs // macs))
+
+
+def planes_conv(xp, w, b, g):
+    """(N, OH, OW, O) output of the planes kernel (conv2d_forward_planes: stride 1) for the
+    zero-padded NCHW input xp, on the threads a share of the images each."""
+    out = np.empty((g.N, g.OH, g.OW, g.O), dtype=xp.dtype)
+    w_taps = np.ascontiguousarray(w.reshape(g.O, -1).T)                # (C*KH*KW, O)
+    bias = b if b is not None else np.zeros(g.O, dtype=xp.dtype)
+    threads.run(lambda lo, hi: conv_kernels.conv2d_forward_planes(
+        xp, w_taps, bias, g.KH, g.KW, g.dilation_h, g.dilation_w, out, lo, hi), g.N,
+        grain=-(-settings.part_macs // (g.OH * g.OW * w.size)))
+    return out
 
 
 def weight_rows(w):

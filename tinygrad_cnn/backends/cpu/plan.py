@@ -9,6 +9,8 @@ import dataclasses
 from tinygrad_cnn.kernels.cpu.conv_wgrad import TAP_COLUMNS, TAPS
 
 FORWARD = {
+    "planes": "stride-1 first layers of few output channels: each tap one long multiply-add "
+              "over the zero-padded NCHW plane (kernels/cpu/conv.conv2d_forward_planes)",
     "tiles": "fused channels-last patch rows times the weights in register tiles "
              "(kernels/cpu/conv.conv2d_forward_tiles)",
     "dot-products": "fused channels-last patch rows times the weights by dot products "
@@ -65,7 +67,9 @@ def plan_conv(g, settings):
     if settings.blas_convs and g.groups == 1 and wide_rows:
         return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     if not fused:
-        forward = "gemm"
+        planes = g.groups == 1 and stride1 and g.C < settings.fused_min_channels \
+            and g.O <= settings.planes_max_channels
+        forward = "planes" if planes else "gemm"
     else:
         forward = "tiles" if settings.covered_by_tiles(g.O) else "dot-products"
     if stride1 and fused and g.O >= settings.fused_min_channels:

@@ -210,6 +210,55 @@ def conv2d_input_grad_nhwc(grad, wmat, kh, kw, sh, sw, ph, pw, dh, dw, dx, first
             _patch_rows_add(dcols[:rows], kh, kw, sh, sw, ph, pw, dh, dw, ow, at, dx[n])
 
 
+_PLANE_CHANNELS = 8
+"""Output channels whose flat sums conv2d_forward_planes keeps at once: 8 x 900 floats of a
+28x28 plane stay in the L1 cache, from their first tap to their channels-last store."""
+
+
+@njit
+def conv2d_forward_planes(xp, w_taps, bias, kh, kw, dh, dw, out, first, stop):
+    """Images first .. stop-1 of out (N, oh, ow, O) = the stride-1 convolution of the
+    zero-padded NCHW xp (N, C, Hp, Wp) by the weight rows w_taps (C*kh*kw, O), rows
+    (c, i, j), + bias (O,).
+
+    For first layers, whose few input channels make the patch matrix a GEMM of 9 to 150
+    products per output, bound by memory. Each output channel's sums are one run over the
+    padded plane's flat pixels: output pixel (oy, ox) sits at oy*Wp + ox, and tap (i, j) reads
+    the input at that position plus i*dh*Wp + j*dw, so every tap is a single long
+    multiply-add over contiguous memory (the Wp - ow columns between rows are computed and
+    dropped). _PLANE_CHANNELS channels at a time, the sums are then stored channels-last.
+    """
+    C, Hp, Wp = xp.shape[1], xp.shape[2], xp.shape[3]
+    oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
+    span = (oh - 1) * Wp + ow if oh > 0 and ow > 0 else 0
+    acc = np.empty((_PLANE_CHANNELS, span), dtype=out.dtype)
+    for n in range(first, stop):
+        dst = out[n]
+        for o0 in range(0, O, _PLANE_CHANNELS):
+            block = min(_PLANE_CHANNELS, O - o0)
+            for ob in range(block):
+                a = acc[ob]
+                b = bias[o0 + ob]
+                for p in range(span):
+                    a[p] = b
+                k = 0
+                for c in range(C):
+                    plane = xp[n, c].reshape(Hp * Wp)
+                    for i in range(kh):
+                        for j in range(kw):
+                            w = w_taps[k, o0 + ob]
+                            src = plane[i * dh * Wp + j * dw:]
+                            for p in range(span):
+                                a[p] += w * src[p]
+                            k += 1
+            for oy in range(oh):
+                for ox in range(ow):
+                    q = oy * Wp + ox
+                    pixel = dst[oy, ox]
+                    for ob in range(block):
+                        pixel[o0 + ob] = acc[ob, q]
+
+
 @njit
 def patch_columns(xp, kh, kw, sh, sw, dh, dw, oh, ow, cols_t, first, stop):
     """cols_t (C*kh*kw, N*oh*ow) = im2col of an already padded xp (N, C, Hp, Wp), transposed,

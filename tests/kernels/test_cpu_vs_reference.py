@@ -119,6 +119,11 @@ def test_nhwc_max_pool_nan_ties_and_empty_windows(dtype):
     empty_out, empty_idx = np.empty((1, 1, 1, 3), dtype), np.empty((1, 1, 1, 3), np.int32)
     cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, empty_out, empty_idx)
     assert (empty_out == -np.inf).all() and (empty_idx == -1).all()
+    values = np.empty((1, 1, 2, 3), dtype)                      # the forward without argmax
+    cpu_nhwc.max_pool2d_values_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, values)
+    np.testing.assert_array_equal(values, out)
+    cpu_nhwc.max_pool2d_values_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, empty_out)
+    assert (empty_out == -np.inf).all()
     grad = np.arange(1, 7, dtype=dtype).reshape(1, 1, 2, 3)
     gx = np.full(x.shape, np.nan, dtype)
     cpu_nhwc.max_pool2d_backward_nhwc(grad, idx, 2, 2, 2, 2, 0, 0, 1, 1, gx)
@@ -424,6 +429,9 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
     np.testing.assert_array_equal(res[0][0], res[1][0])
     np.testing.assert_array_equal(res[0][1], res[1][1])
     np.testing.assert_allclose(res[0][2], res[1][2], **TOL[dtype])
+    values = np.full(out_shape, np.nan, dtype)                  # the forward without argmax
+    cpu_nhwc.max_pool2d_values_nhwc(x, *_pool_geo(cfg), *cfg.dilation, values)
+    np.testing.assert_array_equal(values, res[1][0])
     if cfg.dilation != (1, 1):
         return
     res = []

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 import tinygrad_cnn.nn.functional as F
 from conv_paths import PATHS, conv_path
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
-from tinygrad_cnn import Tensor
+from tinygrad_cnn import Tensor, no_grad
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -69,6 +69,21 @@ def test_max_pool2d_matches_torch(cfg, seed):
     out.backward(Tensor(g))
     ref.backward(torch.tensor(g))
     check_grads([(x, xt)])
+
+
+@given(cfg=pool_configs(), seed=seeds)
+def test_max_pool2d_without_grad_matches_torch_in_both_layouts(cfg, seed):
+    """Under no_grad no argmax is kept: channels-last input takes the values-only kernel,
+    NCHW the forward's; both match torch, NaN included."""
+    x = arrays(cfg.x_shape, seed, np.float32)
+    x.reshape(-1)[::7] = np.nan
+    ref = TF.max_pool2d(torch.tensor(x), cfg.kernel, cfg.stride, cfg.padding, cfg.dilation,
+                        cfg.ceil_mode).numpy()
+    for memory in (x, np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)):
+        with no_grad():
+            out = F.max_pool2d(Tensor(memory), cfg.kernel, cfg.stride, cfg.padding,
+                               cfg.dilation, cfg.ceil_mode)
+        np.testing.assert_array_equal(out.numpy(), ref)
 
 
 @given(cfg=pool_configs(dilation=False), seed=seeds)

@@ -94,6 +94,8 @@ CONTRACT = {
     "max_pool2d_forward": (("x", "geometry"), "(out, argmax): max pooling, argmax int32 flat "
                                               "h*W+w per plane"),
     "max_pool2d_backward": (("grad", "argmax", "geometry"), "grad sent to each window's argmax"),
+    "max_pool2d_values": (("x", "geometry"), "max_pool2d_forward's output alone (no argmax), "
+                                             "for a pass with no backward"),
     "avg_pool2d_forward": (("x", "geometry"), "average pooling"),
     "avg_pool2d_backward": (("grad", "geometry"), "average pooling's gradient"),
     "adaptive_avg_pool2d_forward": (("x", "output_size"), "average over PyTorch's adaptive "

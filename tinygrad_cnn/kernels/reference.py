@@ -278,6 +278,12 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
     out[...], argmax[...] = o.transpose(0, 2, 3, 1), a.transpose(0, 2, 3, 1)
 
 
+def max_pool2d_values_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
+    """out = max_pool2d_forward_nhwc's values, without the argmax."""
+    max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out,
+                            np.empty(out.shape, dtype=np.int64))
+
+
 def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     g = _nchw(grad_x)
     max_pool2d_backward(_nchw(grad_out), _nchw(argmax), kh, kw, sh, sw, ph, pw, dh, dw, g)

@@ -8,6 +8,8 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geometry=None, indices=None):
+        if indices is None and not ctx.needs_input_grad[0]:     # no backward: no argmax
+            return ctx.backend.max_pool2d_values(x, geometry)
         out, argmax = ctx.backend.max_pool2d_forward(x, geometry)
         ctx.save_for_backward(argmax)
         ctx.geometry = geometry

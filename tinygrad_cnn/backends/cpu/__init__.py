@@ -32,7 +32,7 @@ from tinygrad_cnn.backends.cpu.norm import (  # noqa: F401
 from tinygrad_cnn.backends.cpu.optim import adam_update, sgd_update  # noqa: F401
 from tinygrad_cnn.backends.cpu.pool import (  # noqa: F401
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
-    avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward)
+    avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, max_pool2d_values)
 from tinygrad_cnn.backends.cpu.reduce import (  # noqa: F401
     argmax, cross_entropy_backward, cross_entropy_forward, log_softmax, max, softmax, sum)
 

@@ -37,6 +37,20 @@ def max_pool2d_forward(x, geometry):
     return out, idx
 
 
+def max_pool2d_values(x, geometry):
+    """max_pool2d_forward's output alone, for a pass with no backward: channels-last input
+    by the separable kernel that keeps no argmax (kernels/cpu/nhwc.max_pool2d_values_nhwc)."""
+    g = geometry
+    if not layout.is_channels_last(x):
+        return max_pool2d_forward(x, g)[0]
+    out = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
+    xh = layout.channels_last(x)
+    args = (*g.kernel_args(), g.dilation_h, g.dilation_w)
+    threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_values_nhwc(
+        xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
+    return layout.as_nchw(out)
+
+
 def max_pool2d_backward(grad, argmax, geometry):
     """Gradient of max pooling, in the layout its forward used."""
     g = geometry

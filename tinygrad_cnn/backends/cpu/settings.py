@@ -29,7 +29,7 @@ def compiles_for_avx512():
 @dataclasses.dataclass
 class CpuSettings(Settings):
     """Thresholds and kernel choices of the CPU backend (see the module docstring)."""
-    part_elements: int = 1 << 15
+    part_elements: int = 1 << 18
     """Fewest elements a pass over memory (ReLU, pooling) hands to a thread of its own."""
     part_macs: int = 1 << 20
     """Fewest multiply-adds a conv kernel hands to a thread of its own."""

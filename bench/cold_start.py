@@ -67,7 +67,7 @@ def main():
     if unknown:
         p.error(f"unknown models {unknown}; choose from {','.join(MODELS)}")
     print_machine_header()
-    print(f"isa      {isa_line()}")
+    print(isa_line())
     print(f"load     average {load_average()} (1, 5, 15 min) at start\n")
     print(f"{'model':<16}{'kind':<7}{'import s':>9}{'cold s':>8}{'warm s':>8}")
     for name in names:

@@ -47,20 +47,22 @@ def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
 def _blas_plan(geometry):
     """What blas_convs gives: channels-last patch rows and GEMM for ungrouped convs of at
     least fused_min_channels inputs or kernel rows of at least nhwc_min_row_values values
-    (LeNet-5's conv2); first layers (fewer) take transposed patches and keep the
-    stride-1 weight-gradient kernel; grouped convs take transposed patches per group."""
+    (LeNet-5's conv2); first layers (fewer) take transposed patches, and those of fewer than
+    16 outputs keep the stride-1 weight-gradient kernel; grouped convs take transposed patches per group."""
     if geometry.groups == 1 and (geometry.C >= 16 or geometry.KW * geometry.C >= 30):
         return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     first_layer = geometry.groups == 1 and geometry.stride_h == 1
     forward = "planes" if first_layer and geometry.O <= 8 else "gemm"
-    return ConvPlan(forward, "gemm-col2im", "dot-products" if first_layer else "gemm-patches")
+    kernel = first_layer and geometry.O < 16                    # LeNet-5's conv1, not SimpleCNN's
+    return ConvPlan(forward, "gemm-col2im", "dot-products" if kernel else "gemm-patches")
 
 
 @pytest.mark.parametrize("geometry", [g for g, _, _ in CASES])
 def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     plan = plan_conv(geometry, CpuSettings(register_tiles=False, blas_convs=True))
     assert plan == _blas_plan(geometry)
-    assert _blas_plan(SIMPLE_CONV1).weight_grad == "dot-products"
+    assert _blas_plan(LENET_CONV1).weight_grad == "dot-products"
+    assert _blas_plan(SIMPLE_CONV1).weight_grad == "gemm-patches"
     assert _blas_plan(SIMPLE_CONV2).forward == "gemm-nhwc"
     assert _blas_plan(GROUPED).weight_grad == "gemm-patches"
     assert _blas_plan(LENET_CONV2).forward == "gemm-nhwc"

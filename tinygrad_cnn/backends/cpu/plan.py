@@ -85,9 +85,12 @@ def plan_conv(g, settings):
 
 def _weight_grad_route(g, settings, fused, stride1):
     """plan_conv's weight_grad: the kernels for fused-path and ungrouped stride-1 convs
-    (settings.stride1_weight_grad_kernel; with settings.blas_convs only the narrow first
-    layers, where the kernel beats BLAS), patch matrices times GEMM for the rest."""
-    narrow = g.C < settings.fused_min_channels                 # first layers: few input channels
+    (settings.stride1_weight_grad_kernel; with settings.blas_convs only first layers of few
+    input and output channels, LeNet-5's conv1, where the kernel beats BLAS's product with
+    its six columns; wider ones take the GEMM, as fast there, and save the kernel's 4 s of
+    compilation at a cold start), patch matrices times GEMM for the rest."""
+    narrow = g.C < settings.fused_min_channels and (         # first layers: few channels
+        g.O < settings.fused_min_channels or not settings.blas_convs)
     kernel_ok = fused or (settings.stride1_weight_grad_kernel and stride1
                           and (narrow or not settings.blas_convs))
     if g.groups != 1 or not kernel_ok:

@@ -11,7 +11,7 @@ from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
-PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-remade", "planes"]
+PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "planes"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -28,11 +28,11 @@ _SETTINGS = {
     # the planes forward kernel for every stride-1 ungrouped conv (patch GEMMs otherwise)
     "planes": dict(fused_min_channels=1 << 62, blas_convs=True, register_tiles=False,
                    planes_max_channels=1 << 62, nhwc_min_row_values=1 << 62),
-    # channels-last patch rows and NumPy's GEMM, forward's rows kept for the weight gradient
+    # channels-last patch rows and NumPy's GEMM
     "gemm-nhwc": dict(fused_min_channels=1, blas_convs=True, register_tiles=False),
-    # the same with nothing kept and a chunk of one image at a time (rows remade in backward)
-    "gemm-nhwc-remade": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
-                             keep_patch_bytes=0, patch_chunk_bytes=1),
+    # the same a chunk of one image at a time
+    "gemm-nhwc-chunked": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
+                              patch_chunk_bytes=1),
 }
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
@@ -46,7 +46,7 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
     "gemm-nhwc": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
     "planes": [ConvPlan("planes", "gemm-col2im", "dot-products"),
                ConvPlan("gemm", "gemm-col2im", "gemm-patches")],
-    "gemm-nhwc-remade": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
+    "gemm-nhwc-chunked": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
 }
 
 

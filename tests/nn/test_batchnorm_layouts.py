@@ -79,6 +79,34 @@ def test_forward_and_backward_match_torch_in_every_layout(case):
         np.testing.assert_allclose(bt.grad.numpy(), br.grad.numpy(), rtol=1e-8, atol=1e-10)
 
 
+@requires_torch
+@pytest.mark.parametrize("shape", [(4, 16, 6, 6), (8, 6, 7, 7), (3, 24, 5, 7), (64, 48)])
+@pytest.mark.parametrize("training", [True, False])
+def test_joined_rows_of_narrow_channels_match_torch(shape, training):
+    """Channels-last rows of few channels are joined into longer rows (per-channel vectors
+    repeated): 16 channels x 144 pixels, 6 x 392 (joined 8 at a time), an odd pixel count
+    (not joined), a BatchNorm1d batch. Forward and every gradient against torch."""
+    rng = np.random.default_rng(5)
+    C = shape[1]
+    x = rng.standard_normal(shape) * 2 + 0.5
+    gy = rng.standard_normal(shape)
+    mean, var = rng.standard_normal(C), rng.random(C) + 0.5
+    w, b = rng.standard_normal(C), rng.standard_normal(C)
+    xt = tc.tensor(in_layout(x, "channels_last"), requires_grad=True)
+    wt, bt = tc.tensor(w, requires_grad=True), tc.tensor(b, requires_grad=True)
+    out = F.batch_norm(xt, tc.tensor(mean.copy()), tc.tensor(var.copy()), wt, bt,
+                       training=training)
+    out.backward(tc.tensor(in_layout(gy, "channels_last")))
+    xr, wr, br = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ref = torch.nn.functional.batch_norm(xr, torch.tensor(mean), torch.tensor(var), wr, br,
+                                         training=training)
+    ref.backward(torch.tensor(gy))
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-10)
+    for ours, theirs in ((xt, xr), (wt, wr), (bt, br)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-8,
+                                   atol=1e-10)
+
+
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("layout", LAYOUTS)
 def test_central_differences(training, layout):

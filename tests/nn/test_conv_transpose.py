@@ -6,6 +6,7 @@ from hypothesis import given, settings
 import tinygrad_cnn as tc
 import tinygrad_cnn.nn.functional as F
 from tinygrad_cnn import nn
+from conv_paths import PATHS, conv_path
 from strategies import arrays, conv_transpose_configs, seeds
 from torch_compare import compare_fn, gradcheck_fn
 
@@ -18,13 +19,17 @@ def _args(cfg):
                 groups=cfg.groups, dilation=cfg.dilation)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=15)
 @given(cfg=conv_transpose_configs(), seed=seeds)
-def test_conv_transpose2d_matches_torch(cfg, seed):
+def test_conv_transpose2d_matches_torch(path, cfg, seed):
+    """Every CPU conv path: a transposed conv's forward is its conv's input gradient, its
+    backward that conv's forward and weight gradient."""
     x, w = arrays(cfg.x_shape, seed), arrays(cfg.w_shape, seed + 1)
     inputs = [x, w] + ([arrays((cfg.O,), seed + 2)] if cfg.bias else [])
-    y = compare_fn(lambda *t: F.conv_transpose2d(*t, **_args(cfg)),
-                   lambda *t: TF.conv_transpose2d(*t, **_args(cfg)), inputs)
+    with conv_path(path):
+        y = compare_fn(lambda *t: F.conv_transpose2d(*t, **_args(cfg)),
+                       lambda *t: TF.conv_transpose2d(*t, **_args(cfg)), inputs)
     assert y.shape[2:] == cfg.out_hw
 
 

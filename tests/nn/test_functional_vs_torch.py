@@ -49,6 +49,28 @@ def test_conv2d_same_valid_match_torch(kernel, dilation):
         np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
 
 
+@pytest.mark.parametrize("path", ["gemm-nhwc", "gemm-nhwc-chunked"])
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_pointwise_conv_multiplies_the_pixels_directly(path, channels_last, bias):
+    """A 1x1 stride-1 unpadded conv on the gemm-nhwc route makes no patches (its input's
+    pixels are the rows): forward and every gradient against torch, for NCHW and
+    channels-last input memory."""
+    x = arrays((3, 5, 4, 6), 11)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    (xo, xt), (w, wt) = both(x), both(arrays((7, 5, 1, 1), 12))
+    b, bt = both(arrays((7,), 13)) if bias else (None, None)
+    with conv_path(path):
+        out = F.conv2d(xo, w, b)
+        ref = TF.conv2d(xt, wt, bt)
+        np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+        g = arrays(out.shape, 14)
+        out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    check_grads([(xo, xt), (w, wt)] + ([(b, bt)] if bias else []))
+
+
 @given(cfg=pool_configs(), seed=seeds)
 def test_max_pool2d_matches_torch(cfg, seed):
     x, xt = both(tie_free(cfg.x_shape, seed))

@@ -25,7 +25,7 @@ def channel_stats(be, x):
 def normalise(ctx, x, weight, bias, mean, var, eps):
     """(x - mean) / sqrt(var + eps) * weight + bias in one pass; saves what input_grad needs."""
     be, dt = ctx.backend, x.dtype.type
-    mean = be.astype(mean, x.dtype)
+    mean = be.copy(be.astype(mean, x.dtype))     # not the running buffer: backward reads it
     inv_std = be.div(dt(1), be.sqrt(be.add(be.astype(var, x.dtype), dt(eps))))  # (C,)
     scale = inv_std if weight is None else be.mul(inv_std, weight)
     shift = be.zeros(inv_std.shape, x.dtype) if bias is None else bias

@@ -6,8 +6,9 @@ pooling and ReLU on the backend's own threads (threads.py). Each module has one 
   arrays.py       creation, copies, views, indexing
   elementwise.py  NumPy's ufuncs under the backend's names, activations, erf
   reduce.py       sums, maxima, softmax, cross-entropy
-  conv.py         convolution forward (conv_grad.py its gradients, patches.py the patch
-                  matrices of its GEMM routes, plan.py the choice of kernels: plan_conv)
+  conv.py         convolution forward (conv_grad.py its gradients, conv_rows.py the
+                  channels-last patch-row GEMM route, patches.py the transposed patch
+                  matrices of the other GEMM routes, plan.py the choice of kernels: plan_conv)
   pool.py         max / average / adaptive pooling
   norm.py         batch normalisation's per-channel sums and affine maps
   optim.py        SGD and Adam updates in place

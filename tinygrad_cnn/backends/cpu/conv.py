@@ -1,7 +1,8 @@
 """CPU backend, convolution forward (NCHW in and out), by the kernels plan_conv names.
 
-The gradients are in conv_grad.py, the patch matrices of the GEMM routes in patches.py and
-the choice of kernels in plan.py.
+The gradients are in conv_grad.py, the channels-last patch-row route (gemm-nhwc) in
+conv_rows.py, the transposed patch matrices of the gemm route in patches.py and the choice of
+kernels in plan.py.
 """
 import dataclasses
 
@@ -26,9 +27,6 @@ class ConvWorkspace:
     gemm-patches weight-gradient route when they fit settings.keep_patch_bytes; else None."""
     channels_last_input: bool = False
     """x's memory is channels-last: the gemm-col2im input gradient is given the same layout."""
-    patch_rows: np.ndarray = None
-    """Forward's channels-last patch rows (N*OH*OW, KH*KW*C), kept on the gemm-nhwc route
-    for the weight gradient when they fit settings.keep_patch_bytes; else None."""
 
     @property
     def route(self):
@@ -45,10 +43,9 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
     g, plan = geometry, plan_conv(geometry, settings)
     x_channels_last = layout.is_channels_last(x)
     if plan.forward == "gemm-nhwc":
-        keep = need_weight_grad and plan.weight_grad == "gemm-nhwc"
-        out, rows = forward_rows(layout.channels_last(x), weight_rows(w), b, g, keep)
+        out = forward_rows(layout.channels_last(x), weight_rows(w), b, g)
         return layout.as_nchw(out.reshape(g.N, g.OH, g.OW, g.O)), \
-            ConvWorkspace(plan, None, x_channels_last, rows)
+            ConvWorkspace(plan, None, x_channels_last)
     if plan.forward == "planes":
         return layout.as_nchw(planes_conv(zero_padded(x, g), w, b, g)), \
             ConvWorkspace(plan, None, x_channels_last)

@@ -97,7 +97,7 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
     else:                                                              # gemm-nhwc
         dw = None
         if need_weight:
-            dw_rows = weight_grad_rows(gm, layout.channels_last(x), g, workspace.patch_rows)
+            dw_rows = weight_grad_rows(gm, layout.channels_last(x), g)
             dw = np.ascontiguousarray(dw_rows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
         db = np.ones(gm.shape[0], dtype=gm.dtype) @ gm if need_bias else None  # a GEMV
     return (dw if need_weight else None), (db if need_bias else None)

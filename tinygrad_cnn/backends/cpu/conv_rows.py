@@ -33,29 +33,29 @@ def _im2col(xh, g, first, stop, cols):
     conv_kernels.im2col_nhwc(xh[first:stop], *g.kernel_args(), g.OH, g.OW, cols)
 
 
-def forward_rows(xh, wrows, b, g, keep):
-    """(out, kept): out (N*OH*OW, O) = patch rows of xh (N, H, W, C) @ wrows (O, KH*KW*C).T
-    (+ b); kept is the whole patch-row matrix when ``keep`` and it fits
-    settings.keep_patch_bytes (for the weight gradient), else None."""
+def forward_rows(xh, wrows, b, g):
+    """out (N*OH*OW, O) = patch rows of xh (N, H, W, C) @ wrows (O, KH*KW*C).T (+ b).
+
+    Nothing is kept for the weight gradient: remaking the rows there costs less than the
+    memory (LeNet-5's step needed 19 MiB with its conv2's rows kept, 13 without, at the same
+    speed; bench/RESULTS.md)."""
     P, K = g.OH * g.OW, wrows.shape[1]
     out = np.empty((g.N * P, g.O), dtype=xh.dtype)
     wt = np.ascontiguousarray(wrows.T)                                   # (K, O)
     direct = pointwise_rows(xh, g)
-    keep = keep and direct is None and g.N * P * K * xh.itemsize <= settings.keep_patch_bytes
-    kept = np.empty((g.N * P, K), dtype=xh.dtype) if keep else None
 
     def chunk(first, stop):
         r = slice(first * P, stop * P)
         if direct is not None:
             cols = direct[r]
         else:
-            cols = kept[r] if keep else np.empty((r.stop - r.start, K), dtype=xh.dtype)
+            cols = np.empty((r.stop - r.start, K), dtype=xh.dtype)
             _im2col(xh, g, first, stop, cols)
         np.matmul(cols, wt, out=out[r])
         if b is not None:
             out[r] += b
     chunks_on_threads(chunk, g.N, P, K * xh.itemsize)
-    return out, kept
+    return out
 
 
 def input_grad_rows(gm, wrows, g):
@@ -76,10 +76,9 @@ def input_grad_rows(gm, wrows, g):
     return dx
 
 
-def weight_grad_rows(gm, xh, g, kept=None):
-    """(O, KH*KW*C) = gm (N*OH*OW, O).T @ the patch rows of xh (N, H, W, C): ``kept`` (from
-    forward_rows) when given, else remade a chunk of images at a time; summed over the
-    threads' shares of the images."""
+def weight_grad_rows(gm, xh, g):
+    """(O, KH*KW*C) = gm (N*OH*OW, O).T @ the patch rows of xh (N, H, W, C), remade a chunk
+    of images at a time; summed over the threads' shares of the images."""
     P, K = g.OH * g.OW, g.KH * g.KW * g.C
     direct = pointwise_rows(xh, g)
     per = settings.patch_chunk_bytes // (K * gm.itemsize * P) or 1
@@ -90,8 +89,8 @@ def weight_grad_rows(gm, xh, g, kept=None):
         for first in range(lo, hi, per):
             stop = min(first + per, hi)
             r = slice(first * P, stop * P)
-            if kept is not None or direct is not None:
-                rows = (kept if kept is not None else direct)[r]
+            if direct is not None:
+                rows = direct[r]
             else:
                 if cols is None:
                     cols = np.empty((per * P, K), dtype=gm.dtype)

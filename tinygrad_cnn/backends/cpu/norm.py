@@ -38,9 +38,9 @@ class _ChannelView:
 
     def _joined(self, rows):
         """rows (M, C) as (M / r, r*C), r the largest power of two up to _ROW_VALUES / C
-        that divides M."""
+        that divides M (batch sizes and pixel counts are rich in factors of two)."""
         M, C = rows.shape
-        r = max(1, _ROW_VALUES // max(C, 1))
+        r = 1 << max(0, (_ROW_VALUES // max(C, 1)).bit_length() - 1)
         while r > 1 and M % r:
             r //= 2
         self.repeat = r

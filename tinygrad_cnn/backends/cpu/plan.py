@@ -37,9 +37,8 @@ WEIGHT_GRAD = {
             "(conv_wgrad.conv2d_weight_grad_rows)",
     "dot-products": "stride 1: both operands along the pixels, dot products "
                     "(conv_wgrad.conv2d_weight_grad)",
-    "gemm-nhwc": "channels-last patch rows (im2col_nhwc: forward's when the gemm-nhwc forward "
-                 "kept them, else remade a chunk of images at a time) times the output "
-                 "gradient in NumPy's GEMM",
+    "gemm-nhwc": "channels-last patch rows (im2col_nhwc, remade a chunk of images at a time; "
+                 "none for a 1x1 stride-1 conv) times the output gradient in NumPy's GEMM",
     "gemm-patches": "transposed patches times the output gradient in NumPy's GEMM: forward "
                     "keeps them when they fit settings.keep_patch_bytes, else remade",
 }

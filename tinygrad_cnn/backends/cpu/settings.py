@@ -30,7 +30,9 @@ def compiles_for_avx512():
 class CpuSettings(Settings):
     """Thresholds and kernel choices of the CPU backend (see the module docstring)."""
     part_elements: int = 1 << 18
-    """Fewest elements a pass over memory (ReLU, pooling) hands to a thread of its own."""
+    """Fewest elements a pass over memory (ReLU, pooling, batch norm) hands to a thread of its
+    own: on this project's 2-core VM a hand-off to the second thread costs about as much as a
+    quarter-million-element pass (bench/RESULTS.md, session 7)."""
     part_macs: int = 1 << 20
     """Fewest multiply-adds a conv kernel hands to a thread of its own."""
     fused_min_channels: int = 16

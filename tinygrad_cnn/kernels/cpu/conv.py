@@ -8,6 +8,9 @@ Two ways to lay out patches, each where it is cheapest:
   transposed patch columns (patch_columns) of a zero-padded NCHW input: row (c, i, j)
     holds what one tap sees at every output pixel, an NCHW im2col transposed, best for
     few channels (first layers), and NumPy's GEMM reads it as a transposed operand.
+The backend's gemm-nhwc route multiplies whole chunks of im2col_nhwc's rows in NumPy's GEMM
+and sums patch-row gradients back with col2im_nhwc; conv2d_forward_planes is a first layer's
+forward with no patches at all (each tap one long multiply-add over the padded plane).
 The products are kernels/cpu/gemm.matmul_into (outer-product register tiles, for a multiple
 of 32 columns on AVX-512) or matmul_nt_add (dot products), called inside each thread's
 share of the images. The weight-gradient kernels are in kernels/cpu/conv_wgrad.py.

@@ -4,8 +4,9 @@ Each kernel comes in two memory layouts, chosen by the backend (backends/cpu/nor
 ``rows`` for an (M, C) array whose channel is the last axis of memory (a channels-last
 activation seen as N*H*W rows, or a BatchNorm1d input (N, C)), ``planes`` for an (N, C, S)
 array whose channel is the middle axis (contiguous NCHW, S = H*W). A pass reads each value
-once: the statistics, the normalised output and the input gradient are each one sweep over
-memory, where NumPy needed a temporary per arithmetic step.
+once: the normalised output and the input gradient are each one sweep over memory, the
+statistics two (the sums, then the squared deviations from their mean), where NumPy needed a
+temporary per arithmetic step.
 
 Sums accumulate in float64 (``out`` is float64), so a float32 activation of millions of
 values keeps its mean and variance to float32 precision.

@@ -27,7 +27,8 @@ _SETTINGS = {
                  planes_max_channels=0, nhwc_min_row_values=1 << 62),
     # the planes forward kernel for every stride-1 ungrouped conv (patch GEMMs otherwise)
     "planes": dict(fused_min_channels=1 << 62, blas_convs=True, register_tiles=False,
-                   planes_max_channels=1 << 62, nhwc_min_row_values=1 << 62),
+                   planes_max_channels=1 << 62, nhwc_min_row_values=1 << 62,
+                   image_channels=1 << 62),
     # channels-last patch rows and NumPy's GEMM
     "gemm-nhwc": dict(fused_min_channels=1, blas_convs=True, register_tiles=False),
     # the same a chunk of one image at a time

@@ -9,8 +9,9 @@ import dataclasses
 from tinygrad_cnn.kernels.cpu.conv_wgrad import TAP_COLUMNS, TAPS
 
 FORWARD = {
-    "planes": "stride-1 first layers of few output channels: each tap one long multiply-add "
-              "over the zero-padded NCHW plane (kernels/cpu/conv.conv2d_forward_planes)",
+    "planes": "stride-1 first layers (an image's channels) of few outputs: each tap one long "
+              "multiply-add over the zero-padded NCHW plane "
+              "(kernels/cpu/conv.conv2d_forward_planes)",
     "tiles": "fused channels-last patch rows times the weights in register tiles "
              "(kernels/cpu/conv.conv2d_forward_tiles)",
     "dot-products": "fused channels-last patch rows times the weights by dot products "
@@ -66,7 +67,7 @@ def plan_conv(g, settings):
     if settings.blas_convs and g.groups == 1 and wide_rows:
         return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
     if not fused:
-        planes = g.groups == 1 and stride1 and g.C < settings.fused_min_channels \
+        planes = g.groups == 1 and stride1 and g.C <= settings.image_channels \
             and g.O <= settings.planes_max_channels
         forward = "planes" if planes else "gemm"
     else:
@@ -84,12 +85,13 @@ def plan_conv(g, settings):
 
 def _weight_grad_route(g, settings, fused, stride1):
     """plan_conv's weight_grad: the kernels for fused-path and ungrouped stride-1 convs
-    (settings.stride1_weight_grad_kernel; with settings.blas_convs only first layers of few
-    input and output channels, LeNet-5's conv1, where the kernel beats BLAS's product with
-    its six columns; wider ones take the GEMM, as fast there, and save the kernel's 4 s of
+    (settings.stride1_weight_grad_kernel; with settings.blas_convs only first layers, on an
+    image's channels, of few outputs, LeNet-5's conv1, where the kernel beats BLAS's product
+    with its six columns; others take the GEMM, as fast there, and save the kernel's 4 s of
     compilation at a cold start), patch matrices times GEMM for the rest."""
     narrow = g.C < settings.fused_min_channels and (         # first layers: few channels
-        g.O < settings.fused_min_channels or not settings.blas_convs)
+        not settings.blas_convs
+        or (g.C <= settings.image_channels and g.O < settings.fused_min_channels))
     kernel_ok = fused or (settings.stride1_weight_grad_kernel and stride1
                           and (narrow or not settings.blas_convs))
     if g.groups != 1 or not kernel_ok:

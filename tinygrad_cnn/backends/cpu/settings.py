@@ -47,10 +47,15 @@ class CpuSettings(Settings):
     """With blas_convs, convs of fewer input channels than fused_min_channels still take the
     channels-last patch rows (gemm-nhwc) when a kernel row holds at least this many values
     (KW*C: LeNet-5's 5x5 conv on 6 channels); fewer, and the transposed patches are faster."""
+    image_channels: int = 3
+    """Most input channels of a first layer (an image: gray or RGB) for its own kernels: the
+    planes forward, and with blas_convs the stride-1 weight-gradient kernel. Narrow convs
+    inside a network (GoogLeNet's 4 -> 8) take the patch GEMM, which costs them little and
+    saves 4-5 s of compilation at a cold start."""
     planes_max_channels: int = 8
-    """Stride-1 first layers (fewer input channels than fused_min_channels) of at most this many
-    output channels take the planes forward kernel (LeNet-5's conv1); more, and the patch
-    GEMM is faster (bench/RESULTS.md)."""
+    """Stride-1 first layers (at most image_channels inputs) of at most this many output
+    channels take the planes forward kernel (LeNet-5's conv1); more, and the patch GEMM is
+    faster (bench/RESULTS.md)."""
     stride1_weight_grad_kernel: bool = True
     """Ungrouped stride-1 convs take the weight-gradient kernel (False: kept patches x GEMM)."""
     register_tiles: bool = dataclasses.field(default_factory=compiles_for_avx512)

@@ -11,7 +11,8 @@ from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
-PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "planes"]
+PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "gemm-nhwc-transposed",
+         "planes"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -29,11 +30,16 @@ _SETTINGS = {
     "planes": dict(fused_min_channels=1 << 62, blas_convs=True, register_tiles=False,
                    planes_max_channels=1 << 62, nhwc_min_row_values=1 << 62,
                    image_channels=1 << 62),
-    # channels-last patch rows and NumPy's GEMM
-    "gemm-nhwc": dict(fused_min_channels=1, blas_convs=True, register_tiles=False),
+    # channels-last patch rows and NumPy's GEMM, the input gradient by col2im
+    "gemm-nhwc": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
+                      transposed_max_ratio=0),
     # the same a chunk of one image at a time
     "gemm-nhwc-chunked": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
-                              patch_chunk_bytes=1),
+                              patch_chunk_bytes=1, transposed_max_ratio=0),
+    # the stride-1 input gradient as the transposed conv's gemm-nhwc forward, whatever the
+    # channel counts (padding within the kernel's span)
+    "gemm-nhwc-transposed": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
+                                 transposed_max_ratio=1 << 62),
 }
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
@@ -45,6 +51,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
               ConvPlan("tiles", "tiles-col2im", "rows")],
     "gemm": [ConvPlan("gemm", "gemm-col2im", "gemm-patches")] * 2,
     "gemm-nhwc": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
+    "gemm-nhwc-transposed": [ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc"),
+                             ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")],
     "planes": [ConvPlan("planes", "gemm-col2im", "dot-products"),
                ConvPlan("gemm", "gemm-col2im", "gemm-patches")],
     "gemm-nhwc-chunked": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,

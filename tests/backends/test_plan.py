@@ -50,7 +50,9 @@ def _blas_plan(geometry):
     (LeNet-5's conv2); first layers (fewer) take transposed patches, and those of fewer than
     16 outputs keep the stride-1 weight-gradient kernel; grouped convs take transposed patches per group."""
     if geometry.groups == 1 and (geometry.C >= 16 or geometry.KW * geometry.C >= 30):
-        return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
+        transposed = geometry.stride_h == 1 and geometry.O <= geometry.C
+        return ConvPlan("gemm-nhwc", "gemm-nhwc-transposed" if transposed else
+                        "gemm-nhwc-col2im", "gemm-nhwc")
     first_layer = geometry.groups == 1 and geometry.stride_h == 1 and geometry.C <= 3
     forward = "planes" if first_layer and geometry.O <= 8 else "gemm"
     kernel = first_layer and geometry.O < 16                    # LeNet-5's conv1, not SimpleCNN's
@@ -67,6 +69,12 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     assert _blas_plan(GROUPED).weight_grad == "gemm-patches"
     assert _blas_plan(LENET_CONV2).forward == "gemm-nhwc"
     assert _blas_plan(LENET_CONV1).forward == "planes"
+    narrowing = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=1)     # DenseNet's 48 -> 12
+    assert plan_conv(narrowing, CpuSettings(register_tiles=False, blas_convs=True)) == \
+        ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
+    overpadded = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=3)    # pad beyond the span
+    assert plan_conv(overpadded, CpuSettings(register_tiles=False, blas_convs=True)) \
+        .input_grad == "gemm-nhwc-col2im"
     inner = _geometry((8, 4, 14, 14), (8, 4, 3, 3), pad=1)           # GoogLeNet's 4 -> 8
     assert plan_conv(inner, CpuSettings(register_tiles=False, blas_convs=True)) == \
         ConvPlan("gemm", "gemm-col2im", "gemm-patches")

@@ -49,7 +49,7 @@ def test_conv2d_same_valid_match_torch(kernel, dilation):
         np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
 
 
-@pytest.mark.parametrize("path", ["gemm-nhwc", "gemm-nhwc-chunked"])
+@pytest.mark.parametrize("path", ["gemm-nhwc", "gemm-nhwc-chunked", "gemm-nhwc-transposed"])
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
 def test_pointwise_conv_multiplies_the_pixels_directly(path, channels_last, bias):

@@ -7,7 +7,7 @@ import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv import fused_conv, weight_rows
-from tinygrad_cnn.backends.cpu.conv_rows import input_grad_rows, weight_grad_rows
+from tinygrad_cnn.backends.cpu.conv_rows import forward_rows, input_grad_rows, weight_grad_rows
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import plan_conv
@@ -35,6 +35,11 @@ def conv2d_input_grad(grad, w, geometry, workspace):
             gh, wrows, *g.kernel_args(), dx, lo, hi), g.N,
             grain=-(-settings.part_macs // (P * w.size)))
         return layout.as_nchw(dx)
+    if route == "gemm-nhwc-transposed":
+        O, C, KH, KW = w.shape
+        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
+        dx = forward_rows(np.ascontiguousarray(gh), flipped, None, g.transposed())
+        return layout.as_nchw(dx.reshape(g.N, g.H, g.W, g.C))
     if route == "gemm-nhwc-col2im":
         return layout.as_nchw(input_grad_rows(gh.reshape(-1, g.O), weight_rows(w), g))
     return _gemm_col2im(gh.reshape(-1, g.O), w, g, workspace is not None and

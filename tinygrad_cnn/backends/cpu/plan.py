@@ -30,6 +30,8 @@ INPUT_GRAD = {
     "gemm-col2im": "the patch gradient in NumPy's GEMM, summed back by patch_columns_add",
     "gemm-nhwc-col2im": "the channels-last patch-row gradient in NumPy's GEMM, summed back by "
                         "kernels/cpu/conv.col2im_nhwc",
+    "gemm-nhwc-transposed": "stride 1: the gemm-nhwc forward of the output gradient by the "
+                            "kernel turned 180 degrees (patch rows of O channels, no col2im)",
 }
 WEIGHT_GRAD = {
     "taps": "first layers: sums in registers over the taps of the zero-padded input "
@@ -65,7 +67,7 @@ def plan_conv(g, settings):
     stride1 = (g.stride_h, g.stride_w) == (1, 1)
     wide_rows = g.C >= settings.fused_min_channels or g.KW * g.C >= settings.nhwc_min_row_values
     if settings.blas_convs and g.groups == 1 and wide_rows:
-        return ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")
+        return ConvPlan("gemm-nhwc", _rows_input_grad(g, settings), "gemm-nhwc")
     if not fused:
         planes = g.groups == 1 and stride1 and g.C <= settings.image_channels \
             and g.O <= settings.planes_max_channels
@@ -81,6 +83,19 @@ def plan_conv(g, settings):
     else:
         input_grad = "gemm-col2im"
     return ConvPlan(forward, input_grad, _weight_grad_route(g, settings, fused, stride1))
+
+
+def _rows_input_grad(g, settings):
+    """The gemm-nhwc input gradient: for stride 1 (and padding within the kernel's span), the
+    transposed convolution when the output gradient has at most settings.transposed_max_ratio
+    times the input's channels (its patch rows are then the smaller matrix, and there is no
+    col2im); else the patch-row gradient summed back by col2im."""
+    span_h, span_w = (g.KH - 1) * g.dilation_h, (g.KW - 1) * g.dilation_w
+    pads_fit = max(g.pad_top, g.pad_bottom) <= span_h and max(g.pad_left, g.pad_right) <= span_w
+    if (g.stride_h, g.stride_w) == (1, 1) and pads_fit and \
+            g.O <= settings.transposed_max_ratio * g.C:
+        return "gemm-nhwc-transposed"
+    return "gemm-nhwc-col2im"
 
 
 def _weight_grad_route(g, settings, fused, stride1):

@@ -56,6 +56,9 @@ class CpuSettings(Settings):
     """Stride-1 first layers (at most image_channels inputs) of at most this many output
     channels take the planes forward kernel (LeNet-5's conv1); more, and the patch GEMM is
     faster (bench/RESULTS.md)."""
+    transposed_max_ratio: float = 1.0
+    """gemm-nhwc's stride-1 input gradient is the transposed convolution while the conv has at
+    most this many output channels per input channel; more, and col2im's route is taken."""
     stride1_weight_grad_kernel: bool = True
     """Ungrouped stride-1 convs take the weight-gradient kernel (False: kept patches x GEMM)."""
     register_tiles: bool = dataclasses.field(default_factory=compiles_for_avx512)

@@ -79,29 +79,28 @@ def max_pool2d_values_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
     """
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
-    ninf = x.dtype.type(-np.inf)
     cols = np.empty((2, W * C), dtype=x.dtype)
     pix = np.empty((2, C), dtype=x.dtype)
     for n in range(N):
         lines = x[n].reshape(H, W * C)
         for oy in range(oh):
-            cur = 0
-            cols[0, :] = ninf
-            for i in range(kh):
-                y = oy * sh - ph + i * dh
-                if 0 <= y < H:
-                    _nan_max_into(lines[y], cols[cur], cols[1 - cur])
-                    cur = 1 - cur
-            row = cols[cur]
+            row = cols[_max_of_rows(lines, oy * sh - ph, dh, kh, cols)].reshape(W, C)
             for ox in range(ow):
-                at = 0
-                pix[0, :] = ninf
-                for j in range(kw):
-                    xx = ox * sw - pw + j * dw
-                    if 0 <= xx < W:
-                        _nan_max_into(row[xx * C:(xx + 1) * C], pix[at], pix[1 - at])
-                        at = 1 - at
-                out[n, oy, ox, :] = pix[at]
+                out[n, oy, ox, :] = pix[_max_of_rows(row, ox * sw - pw, dw, kw, pix)]
+
+
+@njit
+def _max_of_rows(rows, first, step, count, bufs):
+    """Which of bufs' two rows holds the max (_nan_max_into) over rows first + k*step,
+    k < count, of those that lie in ``rows``; -inf where none does."""
+    cur = 0
+    bufs[0, :] = rows.dtype.type(-np.inf)
+    for k in range(count):
+        r = first + k * step
+        if 0 <= r < rows.shape[0]:
+            _nan_max_into(rows[r], bufs[cur], bufs[1 - cur])
+            cur = 1 - cur
+    return cur
 
 
 @njit

@@ -119,6 +119,17 @@ def weight_rows(w):
     return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
 
 
+def weight_from_rows(wrows, g):
+    """weight_rows' inverse: the OIHW weight (or its gradient) of (O, KH*KW*C) rows."""
+    return np.ascontiguousarray(wrows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+
+
+def flipped_rows(w):
+    """(C, KH*KW*O) weight rows of the transposed convolution (the stride-1 input gradient):
+    w's kernel turned 180 degrees, input and output channels swapped."""
+    return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(w.shape[1], -1)
+
+
 def fused_conv(xh, wmat, b, g, tiles):
     """(N, OH, OW, O) output of the fused kernels for channels-last xh: outer-product tiles
     (conv2d_forward_tiles, on the weights transposed) when ``tiles``, dot products

@@ -6,7 +6,7 @@ conv2d_weight_grad its adjoint in w (and b).
 import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
-from tinygrad_cnn.backends.cpu.conv import fused_conv, weight_rows
+from tinygrad_cnn.backends.cpu.conv import fused_conv, flipped_rows, weight_from_rows, weight_rows
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows, input_grad_rows, weight_grad_rows
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
@@ -24,9 +24,7 @@ def conv2d_input_grad(grad, w, geometry, workspace):
     route = (workspace.plan if workspace is not None else plan_conv(g, settings)).input_grad
     gh = layout.channels_last(grad)                                    # (N, OH, OW, O)
     if route in ("transposed-tiles", "transposed-dot-products"):
-        O, C, KH, KW = w.shape
-        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
-        return layout.as_nchw(fused_conv(gh, flipped, None, g.transposed(),
+        return layout.as_nchw(fused_conv(gh, flipped_rows(w), None, g.transposed(),
                                          route == "transposed-tiles"))
     if route == "tiles-col2im":
         dx = np.empty((g.N, g.H, g.W, g.C), dtype=grad.dtype)
@@ -36,9 +34,7 @@ def conv2d_input_grad(grad, w, geometry, workspace):
             grain=-(-settings.part_macs // (P * w.size)))
         return layout.as_nchw(dx)
     if route == "gemm-nhwc-transposed":
-        O, C, KH, KW = w.shape
-        flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 2, 3, 0)).reshape(C, -1)
-        dx = forward_rows(np.ascontiguousarray(gh), flipped, None, g.transposed())
+        dx = forward_rows(gh, flipped_rows(w), None, g.transposed())
         return layout.as_nchw(dx.reshape(g.N, g.H, g.W, g.C))
     if route == "gemm-nhwc-col2im":
         return layout.as_nchw(input_grad_rows(gh.reshape(-1, g.O), weight_rows(w), g))
@@ -90,7 +86,7 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
             lambda lo, hi, dw_part, db_part: wgrad_kernels.conv2d_weight_grad_rows(
                 xh[lo:hi], gh[lo:hi], *g.kernel_args(), dw_part, db_part),
             g.N, ((g.KH * g.KW * g.C, g.O), (g.O,)), gm.dtype)                 # rows (i, j, c)
-        dw = np.ascontiguousarray(dw_rows.T.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+        dw = weight_from_rows(dw_rows.T, g)
     elif route == "dot-products":
         xh = layout.channels_last(x)
         dw_rows, db = threads.summed(
@@ -102,8 +98,7 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
     else:                                                              # gemm-nhwc
         dw = None
         if need_weight:
-            dw_rows = weight_grad_rows(gm, layout.channels_last(x), g)
-            dw = np.ascontiguousarray(dw_rows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+            dw = weight_from_rows(weight_grad_rows(gm, layout.channels_last(x), g), g)
         db = np.ones(gm.shape[0], dtype=gm.dtype) @ gm if need_bias else None  # a GEMV
     return (dw if need_weight else None), (db if need_bias else None)
 

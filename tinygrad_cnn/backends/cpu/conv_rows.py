@@ -29,8 +29,15 @@ def pointwise_rows(xh, g):
     return None
 
 
-def _im2col(xh, g, first, stop, cols):
+def _patch_rows(xh, g, direct, first, stop, buf):
+    """Images first .. stop-1's patch rows: a view of ``direct`` (pointwise_rows) when there
+    is one, else im2col_nhwc's rows written to the front of ``buf``."""
+    P = g.OH * g.OW
+    if direct is not None:
+        return direct[first * P:stop * P]
+    cols = buf[:(stop - first) * P]
     conv_kernels.im2col_nhwc(xh[first:stop], *g.kernel_args(), g.OH, g.OW, cols)
+    return cols
 
 
 def forward_rows(xh, wrows, b, g):
@@ -46,12 +53,8 @@ def forward_rows(xh, wrows, b, g):
 
     def chunk(first, stop):
         r = slice(first * P, stop * P)
-        if direct is not None:
-            cols = direct[r]
-        else:
-            cols = np.empty((r.stop - r.start, K), dtype=xh.dtype)
-            _im2col(xh, g, first, stop, cols)
-        np.matmul(cols, wt, out=out[r])
+        buf = None if direct is not None else np.empty((r.stop - r.start, K), dtype=xh.dtype)
+        np.matmul(_patch_rows(xh, g, direct, first, stop, buf), wt, out=out[r])
         if b is not None:
             out[r] += b
     chunks_on_threads(chunk, g.N, P, K * xh.itemsize)
@@ -85,17 +88,9 @@ def weight_grad_rows(gm, xh, g):
     parts = max(1, min(threads.thread_count(), g.N, g.N * P * K * g.O // settings.part_macs))
 
     def share(lo, hi, part):
-        cols = None
+        buf = None if direct is not None else np.empty((min(per, hi - lo) * P, K), gm.dtype)
         for first in range(lo, hi, per):
             stop = min(first + per, hi)
-            r = slice(first * P, stop * P)
-            if direct is not None:
-                rows = direct[r]
-            else:
-                if cols is None:
-                    cols = np.empty((per * P, K), dtype=gm.dtype)
-                rows = cols[:r.stop - r.start]
-                _im2col(xh, g, first, stop, rows)
-            part += gm[r].T @ rows
+            part += gm[first * P:stop * P].T @ _patch_rows(xh, g, direct, first, stop, buf)
     with blas.one_thread():
         return threads.summed(share, g.N, ((g.O, K),), gm.dtype, parts)[0]

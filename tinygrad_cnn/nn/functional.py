@@ -19,7 +19,7 @@ from tinygrad_cnn.nn.losses_functional import (  # noqa: F401 - F's names, defin
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, kl_div,
     l1_loss, logsigmoid, mse_loss, nll_loss, smooth_l1_loss,
 )
-from tinygrad_cnn.ops.batchnorm import BatchNorm, channel_stats
+from tinygrad_cnn.ops.batchnorm import BatchNorm
 from tinygrad_cnn.tensor import Tensor, cat
 
 
@@ -294,7 +294,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     _check_batch_norm(x, running_mean, running_var, weight, bias, training)
     if training:
-        mean, var = channel_stats(x.backend, x._array)
+        mean, var = x.backend.batch_norm_stats(x._array)
         count = x.numel() // x.shape[1]
         if running_mean is not None:
             _update_running(running_mean, mean, momentum)

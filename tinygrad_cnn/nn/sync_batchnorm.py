@@ -12,8 +12,7 @@ import numpy as np
 from tinygrad_cnn.function import Function
 from tinygrad_cnn.nn.functional import _affine_pair, _update_running
 from tinygrad_cnn.nn.normalization import _BatchNorm
-from tinygrad_cnn.ops.batchnorm import _layout as channel_layout
-from tinygrad_cnn.ops.batchnorm import input_grad, normalise
+from tinygrad_cnn.ops.batchnorm import input_grad, normalise, values_per_channel
 
 
 def _all_reduce_sum(be, arrays):
@@ -33,7 +32,7 @@ def _all_reduce_sum(be, arrays):
 
 def global_channel_stats(be, x):
     """(mean, biased var, count) per channel over the inputs of every rank."""
-    count = channel_layout(x.shape)[2]
+    count = values_per_channel(x.shape)
     dt = x.dtype.type
     local_sum = be.channel_sums(x, None)
     total, n = _all_reduce_sum(be, [local_sum, be.from_numpy(np.array([count], x.dtype))])

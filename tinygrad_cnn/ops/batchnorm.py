@@ -7,19 +7,12 @@ channel_affine, channel_grad_sums, batch_norm_input_grad); this file holds the p
 from tinygrad_cnn.function import Function
 
 
-def _layout(shape):
-    """Reduction axes (all but 1), the broadcast shape of a (C,) vector, values per channel."""
-    axes = (0,) + tuple(range(2, len(shape)))
-    bshape = (1, shape[1]) + (1,) * (len(shape) - 2)
-    count = 1
-    for a in axes:
-        count *= shape[a]
-    return axes, bshape, count
-
-
-def channel_stats(be, x):
-    """Per-channel mean and biased variance of ``x``, each shaped (C,), in x's dtype."""
-    return be.batch_norm_stats(x)
+def values_per_channel(shape):
+    """How many values each channel (axis 1) of an array of ``shape`` holds."""
+    count = shape[0]
+    for size in shape[2:]:
+        count *= size
+    return count
 
 
 def normalise(ctx, x, weight, bias, mean, var, eps):
@@ -72,7 +65,7 @@ class BatchNorm(Function):
             sum_grad, sum_grad_centred = be.channel_grad_sums(grad, x, mean)
         dx = None
         if needs[0]:
-            dx = input_grad(ctx, grad, sum_grad, sum_grad_centred, _layout(x.shape)[2],
+            dx = input_grad(ctx, grad, sum_grad, sum_grad_centred, values_per_channel(x.shape),
                             ctx.batch_stats)
         if weight is None:
             return dx

@@ -51,18 +51,19 @@ class _ChannelView:
         v = np.ascontiguousarray(v, dtype=dtype)
         return np.tile(v, self.repeat) if self.repeat > 1 else v
 
+    def kernel(self, name):
+        """The kernels/cpu/norm.py kernel ``name`` for this view: name_rows or name_planes."""
+        return getattr(norm_kernels, f"{name}_{self.kind}")
+
     def fold(self, sums):
         """(C,) per-channel totals of a kernel's (r*C,) sums."""
         return sums.reshape(self.repeat, -1).sum(axis=0) if self.repeat > 1 else sums
 
     def like(self, a):
         """``a``'s values in this view's layout (a copy only when a's layout differs)."""
-        if self.kind == "rows" and self.order is not None:
-            v = np.moveaxis(a, 1, -1)
-            v = v if v.flags.c_contiguous else np.ascontiguousarray(v)
-            return v.reshape(self.view.shape)
-        a = np.ascontiguousarray(a)
-        return a.reshape(self.view.shape)
+        if self.order is not None:                          # channels-last rows
+            a = np.moveaxis(a, 1, -1)
+        return np.ascontiguousarray(a).reshape(self.view.shape)
 
     def empty(self):
         """(view-shaped empty array, the same memory shaped as x)."""
@@ -91,8 +92,7 @@ def _sums64(x, mean64):
     """float64 (C,) sums of x's values per channel, or of their squared deviations from
     mean64 (float64) when given."""
     cv = _ChannelView(x)
-    kernel = norm_kernels.sums_rows if cv.kind == "rows" else norm_kernels.sums_planes
-    v, squares = cv.view, mean64 is not None
+    kernel, v, squares = cv.kernel("sums"), cv.view, mean64 is not None
     mean = cv.vector(mean64 if squares else np.zeros(x.shape[1]), np.float64)
     sums = threads.summed(lambda lo, hi, out: kernel(v[lo:hi], mean, squares, out),
                           v.shape[0], ((mean.shape[0],),), np.float64, cv.parts())[0]
@@ -118,7 +118,7 @@ def channel_grad_sums(grad, x, mean):
     """(sum of grad, sum of grad * (x - mean)) per channel, each (C,) in x's dtype."""
     cv = _ChannelView(x)
     g, v, mean64 = cv.like(grad), cv.view, cv.vector(mean, np.float64)
-    kernel = norm_kernels.grad_sums_rows if cv.kind == "rows" else norm_kernels.grad_sums_planes
+    kernel = cv.kernel("grad_sums")
     n = mean64.shape[0]
     sg, sgx = threads.summed(lambda lo, hi, a, b: kernel(g[lo:hi], v[lo:hi], mean64, a, b),
                              v.shape[0], ((n,), (n,)), np.float64, cv.parts())
@@ -129,8 +129,7 @@ def channel_affine(x, mean, scale, shift):
     """(x - mean) * scale + shift per channel (axis 1; each vector (C,)), in x's layout."""
     cv = _ChannelView(x)
     mean, scale, shift = (cv.vector(u, x.dtype) for u in (mean, scale, shift))
-    kernel = norm_kernels.affine_rows if cv.kind == "rows" else norm_kernels.affine_planes
-    v = cv.view
+    kernel, v = cv.kernel("affine"), cv.view
     out, shaped = cv.empty()
     cv.split(lambda lo, hi: kernel(v[lo:hi], mean, scale, shift, out[lo:hi]))
     return shaped
@@ -141,7 +140,7 @@ def batch_norm_input_grad(grad, x, mean, a, b, d):
     batch norm's input gradient with the coefficients ops/batchnorm.py derives."""
     cv = _ChannelView(x)
     mean, a, b, d = (cv.vector(u, x.dtype) for u in (mean, a, b, d))
-    kernel = norm_kernels.input_grad_rows if cv.kind == "rows" else norm_kernels.input_grad_planes
+    kernel = cv.kernel("input_grad")
     g, v = cv.like(grad), cv.view
     out, shaped = cv.empty()
     cv.split(lambda lo, hi: kernel(g[lo:hi], v[lo:hi], mean, a, b, d, out[lo:hi]))

@@ -136,6 +136,37 @@ def test_nhwc_max_pool_nan_ties_and_empty_windows(dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("k", [2, 3])
+def test_nhwc_max_pool_in_image_windows_keep_nan_and_tie_rules(dtype, k):
+    """The 2x2 and 3x3 windows inside the image (the register path): over 4 channels, no
+    NaN, one NaN, two NaNs (the last wins) and an all-tied window (the first wins), with and
+    without argmax channels, against the general path (a window reaching into padding)."""
+    taps = k * k
+    planes = np.stack([np.arange(taps, dtype=np.float64)[::-1],        # max at the first
+                       np.where(np.arange(taps) == 1, np.nan, 0.0),     # NaN at 1
+                       np.where(np.arange(taps) % 2 == 1, np.nan, 9.0),  # NaNs: the last
+                       np.full(taps, 7.0)]).reshape(4, k, k).astype(dtype)
+    x = np.ascontiguousarray(planes[None].transpose(0, 2, 3, 1))       # (1, k, k, 4)
+    out, idx = np.empty((1, 1, 1, 4), dtype), np.empty((1, 1, 1, 4), np.int32)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k, k, 0, 0, 1, 1, out, idx)
+    last_nan = taps - 1 if taps % 2 == 0 else taps - 2
+    assert out[0, 0, 0, 0] == taps - 1 and idx[0, 0, 0, 0] == 0
+    assert np.isnan(out[0, 0, 0, 1]) and idx[0, 0, 0, 1] == 1
+    assert np.isnan(out[0, 0, 0, 2]) and idx[0, 0, 0, 2] == last_nan
+    assert out[0, 0, 0, 3] == 7.0 and idx[0, 0, 0, 3] == 0
+    values = np.empty_like(out)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k, k, 0, 0, 1, 1, values,
+                                     np.empty((1, 1, 1, 0), np.int32))
+    np.testing.assert_array_equal(values, out)
+    padded_out, padded_idx = np.empty((1, 2, 2, 4), dtype), np.empty((1, 2, 2, 4), np.int32)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k - 1, k - 1, 1, 1, 1, 1, padded_out, padded_idx)
+    ref_out, ref_idx = np.empty_like(padded_out), np.empty_like(padded_idx)
+    reference.max_pool2d_forward_nhwc(x, k, k, k - 1, k - 1, 1, 1, 1, 1, ref_out, ref_idx)
+    np.testing.assert_array_equal(padded_out, ref_out)
+    np.testing.assert_array_equal(padded_idx, ref_idx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=pool_configs(dilation=False), seed=seeds)
 def test_avg_pool_matches_reference(dtype, cfg, seed):
     x = arrays(cfg.x_shape, seed, dtype)
@@ -431,6 +462,10 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
     np.testing.assert_allclose(res[0][2], res[1][2], **TOL[dtype])
     values = np.full(out_shape, np.nan, dtype)                  # the forward without argmax
     cpu_nhwc.max_pool2d_values_nhwc(x, *_pool_geo(cfg), *cfg.dilation, values)
+    np.testing.assert_array_equal(values, res[1][0])
+    values[...] = np.nan                                        # ... and with no argmax channels
+    cpu_nhwc.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, values,
+                                     np.empty(out_shape[:3] + (0,), np.int32))
     np.testing.assert_array_equal(values, res[1][0])
     if cfg.dilation != (1, 1):
         return

@@ -6,16 +6,9 @@ one as (N, C, H*W) planes; any other layout is copied to contiguous NCHW first.
 """
 import numpy as np
 
-from tinygrad_cnn.backends.cpu import threads
+from tinygrad_cnn.backends.cpu import layout, threads
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.kernels.cpu import norm as norm_kernels
-
-
-_ROW_VALUES = 256
-"""Values per row the rows kernels are handed: narrow channels-last rows (16 channels) are
-joined r at a time into one row of r*C values, with every per-channel vector repeated r
-times, so that the kernels' inner loops run long enough to vectorise (LLVM's vector loop
-takes 32 float32 at a time; a 16-long loop runs scalar, at a third of the speed)."""
 
 
 class _ChannelView:
@@ -37,14 +30,9 @@ class _ChannelView:
             self.kind, self.view = "planes", x.reshape(N, C, -1)
 
     def _joined(self, rows):
-        """rows (M, C) as (M / r, r*C), r the largest power of two up to _ROW_VALUES / C
-        that divides M (batch sizes and pixel counts are rich in factors of two)."""
-        M, C = rows.shape
-        r = 1 << max(0, (_ROW_VALUES // max(C, 1)).bit_length() - 1)
-        while r > 1 and M % r:
-            r //= 2
-        self.repeat = r
-        return rows.reshape(M // r, r * C)
+        """rows (M, C) joined into rows of about 256 values (layout.joined_rows)."""
+        view, self.repeat = layout.joined_rows(rows)
+        return view
 
     def vector(self, v, dtype):
         """A per-channel (C,) vector as the view's kernels take it (repeated r times)."""

@@ -38,16 +38,23 @@ def max_pool2d_forward(x, geometry):
 
 
 def max_pool2d_values(x, geometry):
-    """max_pool2d_forward's output alone, for a pass with no backward: channels-last input
-    by the separable kernel that keeps no argmax (kernels/cpu/nhwc.max_pool2d_values_nhwc)."""
+    """max_pool2d_forward's output alone, for a pass with no backward. Channels-last input
+    whose windows overlap (stride below the window) takes the separable kernel
+    (kernels/cpu/nhwc.max_pool2d_values_nhwc: each input row's max is shared by the windows
+    that hold it), any other the forward kernel with no argmax channels."""
     g = geometry
     if not layout.is_channels_last(x):
         return max_pool2d_forward(x, g)[0]
     out = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
     xh = layout.channels_last(x)
     args = (*g.kernel_args(), g.dilation_h, g.dilation_w)
-    threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_values_nhwc(
-        xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
+    if g.stride_h < g.kernel_h or g.stride_w < g.kernel_w:
+        threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_values_nhwc(
+            xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
+    else:
+        none = np.empty((g.N, g.OH, g.OW, 0), dtype=np.int32)
+        threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_forward_nhwc(
+            xh[lo:hi], *args, out[lo:hi], none[lo:hi]), g.N, threads.per_image(x.shape))
     return layout.as_nchw(out)
 
 

@@ -23,3 +23,13 @@ def relu_backward(grad, x, out):
     zero = grad.dtype.type(0)
     for i in range(x.size):
         out[i] = grad[i] if x[i] > zero else zero
+
+
+@njit
+def add_to_rows(rows, vector):
+    """rows[m, :] += vector for every row m of a 2-D array (in place): a conv's bias added to
+    its output rows."""
+    for m in range(rows.shape[0]):
+        row = rows[m]
+        for k in range(vector.shape[0]):
+            row[k] += vector[k]

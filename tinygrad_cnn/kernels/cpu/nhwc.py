@@ -14,44 +14,114 @@ from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 @njit
 def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
-    """out (N, OH, OW, C) = window max (greater or NaN replaces; ties keep the first).
+    """out (N, OH, OW, C) = window max (greater or NaN replaces; ties keep the first), and
+    argmax its flat index y*W+x, unless argmax is (N, OH, OW, 0) (values only).
 
-    The first in-image tap of a window is copied, later ones replace by a select, so the
-    loop over contiguous channels has no branches and vectorises. A window with no tap in
-    the image (ceil_mode, or padding with dilation) gives -inf and index -1.
+    A 2x2 or 3x3 window inside the image (no dilation) takes _max4 / _max9: each channel's
+    max kept in registers over the taps and stored once, a loop that vectorises (4-6x
+    faster than selects in place). Any other window takes _any_window_max. The helpers are
+    inlined and index the whole arrays: a view per pixel handed to a called function costs
+    two atomic reference counts, more than the pixel's work.
     """
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
-    ninf = x.dtype.type(-np.inf)
+    keep = argmax.shape[3] > 0
+    small = dh == 1 and dw == 1 and kh == kw and (kh == 2 or kh == 3)
     for n in range(N):
         for oy in range(oh):
+            y0 = oy * sh - ph
             for ox in range(ow):
-                best, at = out[n, oy, ox], argmax[n, oy, ox]
-                first = True
-                for i in range(kh):
-                    y = oy * sh - ph + i * dh
-                    if y < 0 or y >= H:
-                        continue
-                    for j in range(kw):
-                        xx = ox * sw - pw + j * dw
-                        if xx < 0 or xx >= W:
-                            continue
-                        src, pos = x[n, y, xx], np.int32(y * W + xx)
-                        if first:
-                            for c in range(C):
-                                best[c] = src[c]
-                                at[c] = pos
-                            first = False
-                            continue
-                        for c in range(C):
-                            v = src[c]
-                            take = v > best[c] or v != v
-                            best[c] = v if take else best[c]
-                            at[c] = pos if take else at[c]
-                if first:
-                    for c in range(C):
-                        best[c] = ninf
-                        at[c] = -1
+                x0 = ox * sw - pw
+                if not (small and y0 >= 0 and x0 >= 0 and y0 + kh <= H and x0 + kw <= W):
+                    _any_window_max(x, n, y0, x0, kh, kw, dh, dw, out, argmax, oy, ox, keep)
+                elif kh == 2:
+                    _max4(x, n, y0, x0, out, argmax, oy, ox, keep)
+                else:
+                    _max9(x, n, y0, x0, out, argmax, oy, ox, keep)
+
+
+@njit(inline="always")
+def _max4(x, n, y0, x0, out, argmax, oy, ox, keep):
+    """out[n, oy, ox] (and argmax's, when keep) = the max over the 2x2 window of image n at
+    (y0, x0), inside the image; a later tap replaces when greater or NaN. Indices are int32
+    throughout, so that the index lanes are as wide as the value lanes."""
+    W = x.shape[2]
+    p, p1, p2, p3 = (np.int32(y0 * W + x0), np.int32(y0 * W + x0 + 1),
+                     np.int32((y0 + 1) * W + x0), np.int32((y0 + 1) * W + x0 + 1))
+    y1, x1 = y0 + 1, x0 + 1
+    if keep:
+        for c in range(x.shape[3]):
+            m, i = x[n, y0, x0, c], p
+            m, i = _take(x[n, y0, x1, c], p1, m, i)
+            m, i = _take(x[n, y1, x0, c], p2, m, i)
+            out[n, oy, ox, c], argmax[n, oy, ox, c] = _take(x[n, y1, x1, c], p3, m, i)
+    else:
+        for c in range(x.shape[3]):
+            m = x[n, y0, x0, c]
+            m = _take(x[n, y0, x1, c], p, m, p)[0]
+            m = _take(x[n, y1, x0, c], p, m, p)[0]
+            out[n, oy, ox, c] = _take(x[n, y1, x1, c], p, m, p)[0]
+
+
+@njit(inline="always")
+def _max9(x, n, y0, x0, out, argmax, oy, ox, keep):
+    """_max4 for the 3x3 window at (y0, x0)."""
+    W = x.shape[2]
+    y1, y2, x1, x2 = y0 + 1, y0 + 2, x0 + 1, x0 + 2
+    p0, p1, p2 = np.int32(y0 * W + x0), np.int32(y0 * W + x1), np.int32(y0 * W + x2)
+    q0, q1, q2 = np.int32(y1 * W + x0), np.int32(y1 * W + x1), np.int32(y1 * W + x2)
+    s0, s1, s2 = np.int32(y2 * W + x0), np.int32(y2 * W + x1), np.int32(y2 * W + x2)
+    for c in range(x.shape[3]):
+        m, i = x[n, y0, x0, c], p0
+        m, i = _take(x[n, y0, x1, c], p1, m, i)
+        m, i = _take(x[n, y0, x2, c], p2, m, i)
+        m, i = _take(x[n, y1, x0, c], q0, m, i)
+        m, i = _take(x[n, y1, x1, c], q1, m, i)
+        m, i = _take(x[n, y1, x2, c], q2, m, i)
+        m, i = _take(x[n, y2, x0, c], s0, m, i)
+        m, i = _take(x[n, y2, x1, c], s1, m, i)
+        m, i = _take(x[n, y2, x2, c], s2, m, i)
+        out[n, oy, ox, c] = m
+        if keep:
+            argmax[n, oy, ox, c] = i
+
+
+@njit(inline="always")
+def _take(v, p, m, i):
+    """(v, p) when v is greater than m or NaN, else (m, i): a later tap's select."""
+    t = (v > m) | (v != v)
+    return (v if t else m), (p if t else i)
+
+
+@njit(inline="always")
+def _any_window_max(x, n, y0, x0, kh, kw, dh, dw, out, argmax, oy, ox, keep):
+    """out[n, oy, ox] (and argmax's, when keep) = the max over any window at (y0, x0): its
+    first in-image tap copied, later taps replacing by a select in place (a conditional
+    store, which LLVM leaves scalar). A window with no tap in the image (ceil_mode, or
+    padding with dilation) gives -inf and index -1."""
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    first = True
+    for i in range(kh):
+        y = y0 + i * dh
+        if y < 0 or y >= H:
+            continue
+        for j in range(kw):
+            xx = x0 + j * dw
+            if xx < 0 or xx >= W:
+                continue
+            pos = np.int32(y * W + xx)
+            for c in range(C):
+                v = x[n, y, xx, c]
+                take = first or v > out[n, oy, ox, c] or v != v
+                out[n, oy, ox, c] = v if take else out[n, oy, ox, c]
+                if keep:
+                    argmax[n, oy, ox, c] = pos if take else argmax[n, oy, ox, c]
+            first = False
+    if first:
+        for c in range(C):
+            out[n, oy, ox, c] = -np.inf
+            if keep:
+                argmax[n, oy, ox, c] = -1
 
 
 @njit

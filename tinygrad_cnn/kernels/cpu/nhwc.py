@@ -124,7 +124,7 @@ def _any_window_max(x, n, y0, x0, kh, kw, dh, dw, out, argmax, oy, ox, keep):
                 argmax[n, oy, ox, c] = -1
 
 
-@njit
+@njit(inline="always")
 def _nan_max_into(a, b, out):
     """out = a where a > b or a is NaN, else b (elementwise).
 
@@ -159,7 +159,7 @@ def max_pool2d_values_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
                 out[n, oy, ox, :] = pix[_max_of_rows(row, ox * sw - pw, dw, kw, pix)]
 
 
-@njit
+@njit(inline="always")
 def _max_of_rows(rows, first, step, count, bufs):
     """Which of bufs' two rows holds the max (_nan_max_into) over rows first + k*step,
     k < count, of those that lie in ``rows``; -inf where none does."""

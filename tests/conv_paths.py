@@ -12,7 +12,7 @@ from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
 PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "gemm-nhwc-transposed",
-         "planes"]
+         "planes", "vector-tiles"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -40,7 +40,14 @@ _SETTINGS = {
     # channel counts (padding within the kernel's span)
     "gemm-nhwc-transposed": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                                  transposed_max_ratio=1 << 62),
+    # the vector tiles for every conv they can take (any channel count: the remainder by
+    # plain loops), the weight gradient by gemm-nhwc
+    "vector-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
+                         vector_tiles=True, vector_tiles_any_width=True,
+                         vector_panel_bytes=1 << 62),
 }
+for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
+    _changes.setdefault("vector_tiles", False)
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
             for stride in ((1, 1), (2, 2))]
@@ -56,6 +63,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
     "planes": [ConvPlan("planes", "gemm-col2im", "dot-products"),
                ConvPlan("gemm", "gemm-col2im", "gemm-patches")],
     "gemm-nhwc-chunked": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
+    "vector-tiles": [ConvPlan("vector-tiles", "transposed-vector-tiles", "gemm-nhwc"),
+                     ConvPlan("vector-tiles", "gemm-nhwc-col2im", "gemm-nhwc")],
 }
 
 

@@ -1,5 +1,6 @@
 """plan_conv names the kernels each conv takes: the routes of the notes' models and a
-strided conv, with register tiles on and off, and every route reachable."""
+strided conv, with register tiles on and off, the vector tiles where AVX-512 is missing,
+and every route reachable."""
 import dataclasses
 
 import pytest
@@ -20,7 +21,9 @@ LENET_CONV2 = _geometry((64, 6, 14, 14), (16, 6, 5, 5))
 STRIDED = _geometry((8, 64, 16, 16), (128, 64, 3, 3), stride=(2, 2), pad=1)
 GROUPED = _geometry((8, 32, 14, 14), (32, 16, 3, 3), pad=1, groups=2)
 
-PLAIN = CpuSettings(register_tiles=False, blas_convs=False)   # the fused dot-product kernels
+PLAIN = CpuSettings(register_tiles=False, blas_convs=False,    # the fused dot-product kernels
+                    vector_tiles=False)
+BLAS = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=False)
 
 CASES = [   # geometry, plan with register tiles, plan without (blas_convs off)
     (SIMPLE_CONV1, ConvPlan("gemm", "gemm-col2im", "taps"),
@@ -40,7 +43,8 @@ CASES = [   # geometry, plan with register tiles, plan without (blas_convs off)
 
 @pytest.mark.parametrize("geometry, with_tiles, without_tiles", CASES)
 def test_plans_of_known_convs(geometry, with_tiles, without_tiles):
-    assert plan_conv(geometry, CpuSettings(register_tiles=True, blas_convs=False)) == with_tiles
+    assert plan_conv(geometry, CpuSettings(register_tiles=True, blas_convs=False,
+                                           vector_tiles=False)) == with_tiles
     assert plan_conv(geometry, PLAIN) == without_tiles
 
 
@@ -61,7 +65,7 @@ def _blas_plan(geometry):
 
 @pytest.mark.parametrize("geometry", [g for g, _, _ in CASES])
 def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
-    plan = plan_conv(geometry, CpuSettings(register_tiles=False, blas_convs=True))
+    plan = plan_conv(geometry, BLAS)
     assert plan == _blas_plan(geometry)
     assert _blas_plan(LENET_CONV1).weight_grad == "dot-products"
     assert _blas_plan(SIMPLE_CONV1).weight_grad == "gemm-patches"
@@ -70,23 +74,55 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     assert _blas_plan(LENET_CONV2).forward == "gemm-nhwc"
     assert _blas_plan(LENET_CONV1).forward == "planes"
     narrowing = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=1)     # DenseNet's 48 -> 12
-    assert plan_conv(narrowing, CpuSettings(register_tiles=False, blas_convs=True)) == \
+    assert plan_conv(narrowing, BLAS) == \
         ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
     overpadded = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=3)    # pad beyond the span
-    assert plan_conv(overpadded, CpuSettings(register_tiles=False, blas_convs=True)) \
+    assert plan_conv(overpadded, BLAS) \
         .input_grad == "gemm-nhwc-col2im"
     inner = _geometry((8, 4, 14, 14), (8, 4, 3, 3), pad=1)           # GoogLeNet's 4 -> 8
-    assert plan_conv(inner, CpuSettings(register_tiles=False, blas_convs=True)) == \
+    assert plan_conv(inner, BLAS) == \
         ConvPlan("gemm", "gemm-col2im", "gemm-patches")
     assert _blas_plan(SIMPLE_CONV1).forward == "gemm"
 
 
+VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
+    SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "gemm-patches"),
+    SIMPLE_CONV2: ConvPlan("vector-tiles", "transposed-vector-tiles", "gemm-nhwc"),
+    LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
+    LENET_CONV2: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "gemm-nhwc"),  # 6 inputs
+    STRIDED: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "gemm-nhwc"),
+    GROUPED: ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
+}
+
+
 def test_default_settings_follow_the_isa_probe():
     settings = CpuSettings()
-    assert settings.blas_convs == (not settings.register_tiles)
+    assert settings.blas_convs == (not settings.register_tiles) == settings.vector_tiles
     for geometry, tiles, _ in CASES:
-        want = tiles if settings.register_tiles else _blas_plan(geometry)
-        assert plan_conv(geometry, settings) == want
+        want = tiles if settings.register_tiles else VECTOR_PLANS[geometry]
+        assert plan_conv(geometry, dataclasses.replace(settings)) == want
+
+
+def test_vector_tiles_only_where_they_fit():
+    """Whole tiles of output channels (16 float32, 8 float64), 6 output pixels per image at
+    least, a weight panel within vector_panel_bytes; the transposed input gradient by the
+    same rules on the input channels."""
+    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
+    assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
+    deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
+    assert plan_conv(deep, on).forward == "gemm-nhwc"
+    assert plan_conv(deep, dataclasses.replace(on, vector_panel_bytes=1 << 20)).forward == \
+        "vector-tiles"
+    tiny = _geometry((1, 16, 2, 2), (16, 16, 1, 1))                   # 4 output pixels
+    assert plan_conv(tiny, on).forward == "gemm-nhwc"
+    twelve = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=1)        # DenseNet's 48 -> 12
+    assert plan_conv(twelve, on).forward == "gemm-nhwc"
+    assert plan_conv(dataclasses.replace(twelve, itemsize=8), on).forward == "gemm-nhwc"
+    eight = dataclasses.replace(_geometry((8, 8, 14, 14), (8, 8, 3, 3), pad=1), itemsize=8)
+    assert plan_conv(eight, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
+                                            "gemm-patches")         # float64: 8 columns
+    dilated = ConvGeometry.of((8, 16, 14, 14), (16, 16, 3, 3), (1, 1), (2,) * 4, (2, 2), 1, 4)
+    assert plan_conv(dilated, on).forward == "gemm-nhwc"
 
 
 def test_byte_thresholds_and_switches():
@@ -103,8 +139,10 @@ def test_byte_thresholds_and_switches():
 
 
 def test_every_route_is_reachable():
-    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas)
-                for tiles in (True, False) for s1 in (True, False) for blas in (True, False)]
+    settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas,
+                            vector_tiles=vector)
+                for tiles in (True, False) for s1 in (True, False) for blas in (True, False)
+                for vector in (True, False)]
     geometries = [g for g, _, _ in CASES] + [
         _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)]
     plans = [plan_conv(g, s) for g in geometries for s in settings]
@@ -131,5 +169,6 @@ def test_isa_probe_picks_tiles_only_with_avx512(monkeypatch, features, tiles):
     monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
     settings = CpuSettings()
     assert settings.register_tiles == tiles and settings.blas_convs == (not tiles)
+    assert settings.vector_tiles == (not tiles)
     plan = plan_conv(SIMPLE_CONV2, settings)
-    assert plan.forward == ("tiles" if tiles else "gemm-nhwc")
+    assert plan.forward == ("tiles" if tiles else "vector-tiles")

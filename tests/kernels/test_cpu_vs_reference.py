@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn.kernels import reference
 from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad, gemm as cpu_gemm
+from tinygrad_cnn.kernels.cpu import conv_vector as cpu_conv_vector
 from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc, norm as cpu_norm
 from tinygrad_cnn.kernels.geometry import conv_out_size
 
@@ -220,7 +221,7 @@ def _public(m):
 
 def test_cpu_and_reference_export_the_same_kernels():
     assert _public(cpu) | _public(cpu_conv) | _public(cpu_conv_wgrad) | _public(cpu_nhwc) \
-        | _public(cpu_gemm) | _public(cpu_norm) == _public(reference)
+        | _public(cpu_gemm) | _public(cpu_norm) | _public(cpu_conv_vector) == _public(reference)
     assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
             "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
@@ -280,6 +281,45 @@ def test_planes_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, d
     reference.conv2d_forward_planes(xp, w_taps, bias, *geo, ref, first, stop)
     np.testing.assert_allclose(fast[first:stop], ref[first:stop], **SUM_TOL[dtype])
     assert np.isnan(fast[:first]).all() and np.isnan(fast[stop:]).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
+def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
+    """conv2d_forward_vector_tiles over a thread's range of images, any stride, padding and
+    dilation along H: whole tiles of output channels (16 float32, 8 float64) and the plain
+    remainder, images of fewer than a tile's 6 pixels too; those outputs, nothing else."""
+    O = data.draw(st.sampled_from([1, 5, 8, 16, 19, 32, 40]), label="O")
+    cfg = dataclasses.replace(cfg, groups=1, O=O, dilation=(cfg.dilation[0], 1))
+    assume(min(cfg.out_hw) >= 1)
+    first = data.draw(st.integers(0, cfg.N), label="first")
+    stop = data.draw(st.integers(first, cfg.N), label="stop")
+    x = nhwc(arrays(cfg.x_shape, seed, dtype))
+    oh, ow = cfg.out_hw
+    wt = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 1, dtype)
+    bias = arrays((O,), seed + 2, dtype)
+    geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, cfg.dilation[0])
+    shape = (cfg.N, oh, ow, O)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, bias, *geo, fast, first, stop)
+    reference.conv2d_forward_vector_tiles(x, wt, bias, *geo, ref, first, stop)
+    np.testing.assert_allclose(fast[first:stop], ref[first:stop], **SUM_TOL[dtype])
+    assert np.isnan(fast[:first]).all() and np.isnan(fast[stop:]).all()
+
+
+def test_vector_tiles_keep_ieee_nan_and_inf():
+    """llvm.fmuladd is the only liberty: a NaN or inf input still reaches every output whose
+    window reads it, and inf * 0 is NaN."""
+    x = np.zeros((1, 4, 4, 2), np.float32)
+    x[0, 0, 0, 0], x[0, 3, 3, 1] = np.nan, np.inf
+    wt = np.ones((2 * 2 * 2, 16), np.float32)
+    wt[:, 3] = 0                                              # inf * 0 = NaN in column 3
+    out = np.empty((1, 3, 3, 16), np.float32)
+    cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, np.zeros(16, np.float32), 2, 2, 1, 1,
+                                                0, 0, 1, out, 0, 1)
+    assert np.isnan(out[0, 0, 0]).all()
+    assert np.isinf(out[0, 2, 2, :3]).all() and np.isnan(out[0, 2, 2, 3])
+    assert (out[0, 1, 1] == 0).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -215,6 +215,16 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
     cols[...] = nchw_cols.reshape(-1, C, kh, kw).transpose(0, 2, 3, 1).reshape(cols.shape)
 
 
+def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, out, first, stop):
+    """Images first .. stop-1 of out (N, oh, ow, O) = im2col_nhwc(x) @ wt (kh*kw*C, O) + bias,
+    no dilation along W."""
+    part = x[first:stop]
+    oh, ow, O = out.shape[1:]
+    cols = np.empty((part.shape[0] * oh * ow, wt.shape[0]), dtype=x.dtype)
+    im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
+    out[first:stop] = (cols @ wt + bias).reshape(-1, oh, ow, O)
+
+
 def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Adjoint of im2col_nhwc: x (N, H, W, C) = sum of every patch row in cols at its place."""
     N, H, W, C = x.shape

@@ -1,7 +1,7 @@
 """CPU backend, convolution forward (NCHW in and out), by the kernels plan_conv names.
 
 The gradients are in conv_grad.py, the channels-last patch-row route (gemm-nhwc) in
-conv_rows.py, the transposed patch matrices of the gemm route in patches.py and the choice of
+conv_rows.py, the vector-tiles route in conv_vector.py, the transposed patch matrices of the gemm route in patches.py and the choice of
 kernels in plan.py.
 """
 import dataclasses
@@ -10,6 +10,7 @@ import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows
+from tinygrad_cnn.backends.cpu.conv_vector import column_weights, forward_vector_tiles
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
@@ -42,6 +43,9 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
     patches are kept for the weight gradient only when need_weight_grad."""
     g, plan = geometry, plan_conv(geometry, settings)
     x_channels_last = layout.is_channels_last(x)
+    if plan.forward == "vector-tiles":
+        out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g)
+        return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)
     if plan.forward == "gemm-nhwc":
         out = forward_rows(layout.channels_last(x), weight_rows(w), b, g)
         return layout.as_nchw(out.reshape(g.N, g.OH, g.OW, g.O)), \

@@ -7,6 +7,7 @@ that force each route (tests/conv_paths.py) and bench/bench_kernels.py call plan
 import dataclasses
 
 from tinygrad_cnn.kernels.cpu.conv_wgrad import TAP_COLUMNS, TAPS
+from tinygrad_cnn.kernels.cpu.vector_tile import TILE_ROWS, tile_columns
 
 FORWARD = {
     "planes": "stride-1 first layers (an image's channels) of few outputs: each tap one long "
@@ -20,6 +21,9 @@ FORWARD = {
             "GEMM, a chunk of images at a time; the bias as a row of ones",
     "gemm-nhwc": "channels-last patch rows (kernels/cpu/conv.im2col_nhwc; none for a 1x1 "
                  "stride-1 conv) times the weight rows in NumPy's GEMM (backends/cpu/conv_rows.py)",
+    "vector-tiles": "6 pixels x 2 vectors of output channels at a time in LLVM vector "
+                    "registers, the patches read from the zero-padded channels-last image "
+                    "(kernels/cpu/conv_vector.py)",
 }
 INPUT_GRAD = {
     "transposed-tiles": "a stride-1 convolution of the output gradient by the flipped kernel, "
@@ -32,6 +36,8 @@ INPUT_GRAD = {
                         "kernels/cpu/conv.col2im_nhwc",
     "gemm-nhwc-transposed": "stride 1: the gemm-nhwc forward of the output gradient by the "
                             "kernel turned 180 degrees (patch rows of O channels, no col2im)",
+    "transposed-vector-tiles": "stride 1: the same transposed convolution through the "
+                               "vector-tiles forward",
 }
 WEIGHT_GRAD = {
     "taps": "first layers: sums in registers over the taps of the zero-padded input "
@@ -62,7 +68,40 @@ class ConvPlan:
 
 def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
-    ``settings`` (backends/cpu/settings.CpuSettings)."""
+    ``settings`` (backends/cpu/settings.CpuSettings): the vector-tiles routes where
+    settings.vector_tiles allows and they fit (_vector_tiles_fit), the others' otherwise."""
+    plan = _plan_without_vector_tiles(g, settings)
+    if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
+        return plan
+    forward, input_grad = plan.forward, plan.input_grad
+    if _vector_tiles_fit(g.O, g.KH * g.KW * g.C, g.OH * g.OW, g.itemsize, settings):
+        forward = "vector-tiles"
+    if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g) and \
+            _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings):
+        input_grad = "transposed-vector-tiles"
+    return ConvPlan(forward, input_grad, plan.weight_grad)
+
+
+def _vector_tiles_fit(outputs, K, pixels, itemsize, settings):
+    """True when a conv of ``outputs`` channels, K multiply-adds per output value and
+    ``pixels`` output pixels per image suits the vector tiles: whole tiles across its
+    channels (settings.vector_tiles_any_width: any count, the rest by plain loops), at least
+    a tile's rows of pixels, and a tile column's weights (K x tile columns) within
+    settings.vector_panel_bytes, so that they stay in the L1 cache."""
+    columns = tile_columns(itemsize)
+    whole = outputs % columns == 0 or settings.vector_tiles_any_width
+    return whole and pixels >= TILE_ROWS and K * columns * itemsize <= settings.vector_panel_bytes
+
+
+def _pads_fit(g):
+    """True when the padding lies within the kernel's span (the transposed convolution of
+    the stride-1 input gradient then pads by a non-negative amount)."""
+    span_h, span_w = (g.KH - 1) * g.dilation_h, (g.KW - 1) * g.dilation_w
+    return max(g.pad_top, g.pad_bottom) <= span_h and max(g.pad_left, g.pad_right) <= span_w
+
+
+def _plan_without_vector_tiles(g, settings):
+    """plan_conv's choice among the other routes."""
     fused = g.groups == 1 and g.C >= settings.fused_min_channels and not settings.blas_convs
     stride1 = (g.stride_h, g.stride_w) == (1, 1)
     wide_rows = g.C >= settings.fused_min_channels or g.KW * g.C >= settings.nhwc_min_row_values
@@ -90,9 +129,7 @@ def _rows_input_grad(g, settings):
     transposed convolution when the output gradient has at most settings.transposed_max_ratio
     times the input's channels (its patch rows are then the smaller matrix, and there is no
     col2im); else the patch-row gradient summed back by col2im."""
-    span_h, span_w = (g.KH - 1) * g.dilation_h, (g.KW - 1) * g.dilation_w
-    pads_fit = max(g.pad_top, g.pad_bottom) <= span_h and max(g.pad_left, g.pad_right) <= span_w
-    if (g.stride_h, g.stride_w) == (1, 1) and pads_fit and \
+    if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g) and \
             g.O <= settings.transposed_max_ratio * g.C:
         return "gemm-nhwc-transposed"
     return "gemm-nhwc-col2im"

@@ -69,6 +69,16 @@ class CpuSettings(Settings):
     faster product (bench/RESULTS.md)."""
     tiles_any_width: bool = False
     """Tests only: tiles for any column count, not just multiples of TILE_COLUMNS."""
+    vector_tiles: bool = dataclasses.field(default_factory=lambda: not compiles_for_avx512())
+    """Convs take the vector-tiles routes where they fit (backends/cpu/plan._vector_tiles_fit):
+    LLVM vector tiles reading the patches from the padded image, 1.3-2.4x faster than the
+    patch GEMM on AVX2 (bench/RESULTS.md). AVX-512 keeps its fused register tiles."""
+    vector_panel_bytes: int = 40 << 10
+    """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
+    L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster
+    (VGG's 128 -> 128 at 3x3 pixels, a 74 KB panel: 3.2 ms against 2.3)."""
+    vector_tiles_any_width: bool = False
+    """Tests only: the vector tiles for any channel count, the remainder by plain loops."""
 
     def covered_by_tiles(self, n):
         """True when matmul_into's tiles are the product to use for n columns."""

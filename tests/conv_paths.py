@@ -41,7 +41,7 @@ _SETTINGS = {
     "gemm-nhwc-transposed": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                                  transposed_max_ratio=1 << 62),
     # the vector tiles for every conv they can take (any channel count: the remainder by
-    # plain loops), the weight gradient by gemm-nhwc
+    # plain loops)
     "vector-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                          vector_tiles=True, vector_tiles_any_width=True,
                          vector_panel_bytes=1 << 62),
@@ -63,8 +63,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
     "planes": [ConvPlan("planes", "gemm-col2im", "dot-products"),
                ConvPlan("gemm", "gemm-col2im", "gemm-patches")],
     "gemm-nhwc-chunked": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
-    "vector-tiles": [ConvPlan("vector-tiles", "transposed-vector-tiles", "gemm-nhwc"),
-                     ConvPlan("vector-tiles", "gemm-nhwc-col2im", "gemm-nhwc")],
+    "vector-tiles": [ConvPlan("vector-tiles", "transposed-vector-tiles", "vector-tiles"),
+                     ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles")],
 }
 
 

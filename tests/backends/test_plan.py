@@ -87,10 +87,10 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
     SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "gemm-patches"),
-    SIMPLE_CONV2: ConvPlan("vector-tiles", "transposed-vector-tiles", "gemm-nhwc"),
+    SIMPLE_CONV2: ConvPlan("vector-tiles", "transposed-vector-tiles", "vector-tiles"),
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
-    LENET_CONV2: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "gemm-nhwc"),  # 6 inputs
-    STRIDED: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "gemm-nhwc"),
+    LENET_CONV2: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles"),  # 6 inputs
+    STRIDED: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles"),
     GROUPED: ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
 }
 
@@ -120,7 +120,9 @@ def test_vector_tiles_only_where_they_fit():
     assert plan_conv(dataclasses.replace(twelve, itemsize=8), on).forward == "gemm-nhwc"
     eight = dataclasses.replace(_geometry((8, 8, 14, 14), (8, 8, 3, 3), pad=1), itemsize=8)
     assert plan_conv(eight, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
-                                            "gemm-patches")         # float64: 8 columns
+                                            "vector-tiles")         # float64: 8 columns
+    pointwise = _geometry((8, 16, 28, 28), (32, 16, 1, 1), stride=(2, 2))
+    assert plan_conv(pointwise, on).weight_grad == "gemm-nhwc"      # 1x1: the GEMM's
     dilated = ConvGeometry.of((8, 16, 14, 14), (16, 16, 3, 3), (1, 1), (2,) * 4, (2, 2), 1, 4)
     assert plan_conv(dilated, on).forward == "gemm-nhwc"
 
@@ -133,7 +135,8 @@ def test_byte_thresholds_and_switches():
     big = _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)
     assert plan_conv(big, plain).weight_grad == "gemm-nhwc"
     assert plan_conv(dataclasses.replace(big, itemsize=4), plain).weight_grad == "dot-products"
-    off = CpuSettings(register_tiles=False, stride1_weight_grad_kernel=False, blas_convs=False)
+    off = CpuSettings(register_tiles=False, stride1_weight_grad_kernel=False, blas_convs=False,
+                      vector_tiles=False)
     assert plan_conv(LENET_CONV2, off).weight_grad == "gemm-patches"
     assert plan_conv(SIMPLE_CONV2, off).weight_grad == "dot-products"        # fused still
 

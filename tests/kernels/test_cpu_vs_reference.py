@@ -307,6 +307,27 @@ def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, s
     assert np.isnan(fast[:first]).all() and np.isnan(fast[stop:]).all()
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
+def test_vector_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, seed, data):
+    """conv2d_weight_grad_vector_tiles adds the range's images' gradient to what dwt holds:
+    whole tiles and the plain remainder of patch columns and channels."""
+    O = data.draw(st.sampled_from([1, 5, 8, 16, 19, 32]), label="O")
+    cfg = dataclasses.replace(cfg, groups=1, O=O, dilation=(cfg.dilation[0], 1))
+    assume(min(cfg.out_hw) >= 1)
+    first = data.draw(st.integers(0, cfg.N), label="first")
+    stop = data.draw(st.integers(first, cfg.N), label="stop")
+    x = nhwc(arrays(cfg.x_shape, seed, dtype))
+    oh, ow = cfg.out_hw
+    grad = arrays((cfg.N, oh, ow, O), seed + 1, dtype)
+    geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, cfg.dilation[0])
+    start = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 2, dtype)
+    fast, ref = start.copy(), start.copy()
+    cpu_conv_vector.conv2d_weight_grad_vector_tiles(x, grad, *geo, fast, first, stop)
+    reference.conv2d_weight_grad_vector_tiles(x, grad, *geo, ref, first, stop)
+    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
+
+
 def test_vector_tiles_keep_ieee_nan_and_inf():
     """llvm.fmuladd is the only liberty: a NaN or inf input still reaches every output whose
     window reads it, and inf * 0 is NaN."""

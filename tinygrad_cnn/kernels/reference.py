@@ -225,6 +225,15 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, out, fi
     out[first:stop] = (cols @ wt + bias).reshape(-1, oh, ow, O)
 
 
+def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):
+    """dwt (kh*kw*C, O) += im2col_nhwc(images first .. stop-1 of x).T @ their grad rows."""
+    part, g = x[first:stop], grad[first:stop]
+    oh, ow, O = grad.shape[1:]
+    cols = np.empty((part.shape[0] * oh * ow, dwt.shape[0]), dtype=x.dtype)
+    im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
+    dwt += cols.T @ g.reshape(-1, O)
+
+
 def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Adjoint of im2col_nhwc: x (N, H, W, C) = sum of every patch row in cols at its place."""
     N, H, W, C = x.shape

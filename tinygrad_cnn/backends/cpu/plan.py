@@ -50,6 +50,9 @@ WEIGHT_GRAD = {
                  "none for a 1x1 stride-1 conv) times the output gradient in NumPy's GEMM",
     "gemm-patches": "transposed patches times the output gradient in NumPy's GEMM: forward "
                     "keeps them when they fit settings.keep_patch_bytes, else remade",
+    "vector-tiles": "6 patch columns x 2 vectors of output channels at a time, summed over "
+                    "an image's pixels in LLVM vector registers "
+                    "(kernels/cpu/conv_vector.conv2d_weight_grad_vector_tiles)",
 }
 
 
@@ -69,7 +72,9 @@ class ConvPlan:
 def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings): the vector-tiles routes where
-    settings.vector_tiles allows and they fit (_vector_tiles_fit), the others' otherwise."""
+    settings.vector_tiles allows and they fit (_vector_tiles_fit; for the weight gradient
+    also whole tiles of patch columns and a kernel above 1x1: a 1x1 stride-2 conv's was
+    9x slower than its GEMM), the others' otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
@@ -79,7 +84,12 @@ def plan_conv(g, settings):
     if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g) and \
             _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings):
         input_grad = "transposed-vector-tiles"
-    return ConvPlan(forward, input_grad, plan.weight_grad)
+    weight_grad = plan.weight_grad
+    K = g.KH * g.KW * g.C
+    whole_rows = (K % TILE_ROWS == 0 and g.KH * g.KW > 1) or settings.vector_tiles_any_width
+    if whole_rows and _vector_tiles_fit(g.O, 0, g.OH * g.OW, g.itemsize, settings):
+        weight_grad = "vector-tiles"
+    return ConvPlan(forward, input_grad, weight_grad)
 
 
 def _vector_tiles_fit(outputs, K, pixels, itemsize, settings):

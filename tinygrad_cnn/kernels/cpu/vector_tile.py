@@ -1,15 +1,18 @@
 """A register tile of vector multiply-adds, written in LLVM IR: the product the CPU's
 vector-tiles conv kernels (kernels/cpu/conv_vector.py) are built on.
 
-``tile_sums(a, offsets, a_step, R, K, b, b0, ldb, bias, c, c0, ldc)`` stores, for r < 6
-and j < TILE_COLUMNS(itemsize)::
+``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, c, c0,
+ldc)`` stores, for r < 6 and j < tile_columns(itemsize)::
 
-    c.flat[c0 + r*ldc + j] = bias.flat[b0 + j]
-        + sum over i < R, k < K of  a.flat[offsets[r] + i*a_step + k] * b.flat[b0 + (i*K + k)*ldb + j]
+    c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
+        + sum over i < R, k < K of
+          a.flat[offsets[r] + i*a_step + k*a_stride] * b.flat[b0 + (i*K + k)*ldb + j]
 
-Each of a's 6 rows has its own start (offsets, int64): in a conv they are 6 output pixels'
-patches, read straight from the zero-padded channels-last image (a kernel row is one run of
-KW*C values; i steps over the kernel rows), so no patch matrix is ever written. The 6 x
+Each of a's 6 rows has its own start (offsets, int64). In a conv's forward they are 6
+output pixels' patches, read straight from the zero-padded channels-last image (a kernel
+row is one run of KW*C values, a_stride 1; i steps over the kernel rows), so no patch matrix
+is ever written; in its weight gradient they are 6 patch columns, read along the pixels
+(a_stride the pixel step), times the output gradient's rows. The 6 x
 2-vector tile of sums (12 vectors of 32 bytes: 8 float32 or 4 float64 each) lives in
 registers for the whole reduction; each step loads two vectors of b's row, broadcasts one
 value of each a row and issues 12 multiply-adds, the shape of a BLAS microkernel.
@@ -41,19 +44,22 @@ def tile_columns(itemsize):
 
 
 @intrinsic
-def tile_sums(typingctx, a, offsets, a_step, R, K, b, b0, ldb, bias, c, c0, ldc):
-    """See the module docstring. a, b, bias, c: arrays of one float dtype; offsets: int64."""
-    arrays = (a, b, bias, c)
+def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0,
+              accumulate, c, c0, ldc):
+    """See the module docstring. a, b, init, c: arrays of one float dtype; offsets: int64;
+    accumulate: a bool."""
+    arrays = (a, b, init, c)
     if not all(isinstance(t, types.Array) for t in arrays + (offsets,)) \
             or len({t.dtype for t in arrays}) != 1 or a.dtype not in (types.float32, types.float64) \
-            or offsets.dtype != types.int64:
+            or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean):
         return None
-    sig = types.void(a, offsets, a_step, R, K, b, b0, ldb, bias, c, c0, ldc)
+    sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, c,
+                     c0, ldc)
     return sig, _codegen
 
 
 def _codegen(context, builder, signature, args):
-    A, OFFSETS, a_step, R, K, B, b0, ldb, BIAS, C, c0, ldc = args
+    A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, INIT, init0, accumulate, C, c0, ldc = args
     i64 = ir.IntType(64)
 
     def data(position, value):
@@ -75,14 +81,31 @@ def _codegen(context, builder, signature, args):
     a_data, offsets = data(0, A), data(1, OFFSETS)
     a_rows = [builder.gep(a_data, [builder.load(builder.gep(offsets, [ir.Constant(i64, r)]))])
               for r in range(TILE_ROWS)]
-    b_data = builder.gep(data(5, B), [b0])
-    bias_row = builder.gep(data(8, BIAS), [b0])
+    b_data = builder.gep(data(6, B), [b0])
+    init_row = builder.gep(data(9, INIT), [init0])
+    c_data = builder.gep(data(12, C), [c0])
+    c_rows = [builder.gep(c_data, [builder.mul(ir.Constant(i64, r), ldc)])
+              for r in range(TILE_ROWS)]
+    keep = builder.trunc(accumulate, ir.IntType(1)) if accumulate.type != ir.IntType(1) \
+        else accumulate
     sums = []                                   # allocas: LLVM promotes them to registers
-    for _ in range(TILE_ROWS):
-        for half in range(2):
-            slot = cgutils.alloca_once(builder, vector)
-            builder.store(load_vector(bias_row, half), slot)
-            sums.append(slot)
+    with builder.if_else(keep) as (from_c, from_init):
+        with from_c:
+            starts_c = [load_vector(row, half) for row in c_rows for half in range(2)]
+            block_c = builder.block
+        with from_init:
+            starts_init = [load_vector(init_row, half) for _ in c_rows for half in range(2)]
+            block_init = builder.block
+    starts = []                                 # the phis first: they open the block
+    for start_c, start_init in zip(starts_c, starts_init):
+        start = builder.phi(vector)
+        start.add_incoming(start_c, block_c)
+        start.add_incoming(start_init, block_init)
+        starts.append(start)
+    for start in starts:
+        slot = cgutils.alloca_once(builder, vector)
+        builder.store(start, slot)
+        sums.append(slot)
     undef = ir.Constant(vector, ir.Undefined)
     lane0 = ir.Constant(ir.IntType(32), 0)
     broadcast_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
@@ -95,16 +118,14 @@ def _codegen(context, builder, signature, args):
             b_row = builder.gep(b_i, [builder.mul(k, ldb)])
             b_vectors = [load_vector(b_row, half) for half in range(2)]
             for r in range(TILE_ROWS):
-                value = builder.load(builder.gep(a_i[r], [k]))
+                value = builder.load(builder.gep(a_i[r], [builder.mul(k, a_stride)]))
                 a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
                                                   undef, broadcast_mask)
                 for half in range(2):
                     slot = sums[2 * r + half]
                     builder.store(builder.call(fmuladd, [a_vector, b_vectors[half],
                                                          builder.load(slot)]), slot)
-    c_data = builder.gep(data(9, C), [c0])
-    for r in range(TILE_ROWS):
-        row = builder.gep(c_data, [builder.mul(ir.Constant(i64, r), ldc)])
+    for r, row in enumerate(c_rows):
         for half in range(2):
             at = builder.gep(row, [ir.Constant(i64, half * lanes)])
             builder.store(builder.load(sums[2 * r + half]),

@@ -56,6 +56,7 @@ def isa_line(torch=None):
     x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
     torch_isa = torch.backends.cpu.get_cpu_capability() if torch else "not used"
     convs = "register tiles" if settings.register_tiles else \
+        "LLVM vector tiles where they fit, else BLAS GEMM" if settings.vector_tiles else \
         "BLAS GEMM" if settings.blas_convs else "dot-product kernels"
     return (f"isa      numba (LLVM) target {cpu}, {'/'.join(vector) or 'no SIMD flags'}"
             f"{', no AVX-512' if x86 and not features.get('avx512f') else ''}; torch ATen "

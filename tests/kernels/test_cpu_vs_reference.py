@@ -283,22 +283,28 @@ def test_planes_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, d
     assert np.isnan(fast[:first]).all() and np.isnan(fast[stop:]).all()
 
 
+def _vector_case(cfg, seed, dtype, data, channels):
+    """A vector-tiles case from a drawn conv: ungrouped, no dilation along W, O drawn from
+    ``channels``; (cfg, first, stop, channels-last x, the kernels' geometry arguments)."""
+    O = data.draw(st.sampled_from(channels), label="O")
+    cfg = dataclasses.replace(cfg, groups=1, O=O, dilation=(cfg.dilation[0], 1))
+    assume(min(cfg.out_hw) >= 1)
+    first = data.draw(st.integers(0, cfg.N), label="first")
+    stop = data.draw(st.integers(first, cfg.N), label="stop")
+    geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, cfg.dilation[0])
+    return cfg, first, stop, nhwc(arrays(cfg.x_shape, seed, dtype)), geo
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
 def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
     """conv2d_forward_vector_tiles over a thread's range of images, any stride, padding and
     dilation along H: whole tiles of output channels (16 float32, 8 float64) and the plain
     remainder, images of fewer than a tile's 6 pixels too; those outputs, nothing else."""
-    O = data.draw(st.sampled_from([1, 5, 8, 16, 19, 32, 40]), label="O")
-    cfg = dataclasses.replace(cfg, groups=1, O=O, dilation=(cfg.dilation[0], 1))
-    assume(min(cfg.out_hw) >= 1)
-    first = data.draw(st.integers(0, cfg.N), label="first")
-    stop = data.draw(st.integers(first, cfg.N), label="stop")
-    x = nhwc(arrays(cfg.x_shape, seed, dtype))
-    oh, ow = cfg.out_hw
+    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
+    oh, ow, O = *cfg.out_hw, cfg.O
     wt = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 1, dtype)
     bias = arrays((O,), seed + 2, dtype)
-    geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, cfg.dilation[0])
     shape = (cfg.N, oh, ow, O)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
     cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, bias, *geo, fast, first, stop)
@@ -312,15 +318,9 @@ def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, s
 def test_vector_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, seed, data):
     """conv2d_weight_grad_vector_tiles adds the range's images' gradient to what dwt holds:
     whole tiles and the plain remainder of patch columns and channels."""
-    O = data.draw(st.sampled_from([1, 5, 8, 16, 19, 32]), label="O")
-    cfg = dataclasses.replace(cfg, groups=1, O=O, dilation=(cfg.dilation[0], 1))
-    assume(min(cfg.out_hw) >= 1)
-    first = data.draw(st.integers(0, cfg.N), label="first")
-    stop = data.draw(st.integers(first, cfg.N), label="stop")
-    x = nhwc(arrays(cfg.x_shape, seed, dtype))
-    oh, ow = cfg.out_hw
-    grad = arrays((cfg.N, oh, ow, O), seed + 1, dtype)
-    geo = (cfg.kh, cfg.kw, *cfg.stride, *cfg.padding, cfg.dilation[0])
+    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32])
+    O = cfg.O
+    grad = arrays((cfg.N, *cfg.out_hw, O), seed + 1, dtype)
     start = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 2, dtype)
     fast, ref = start.copy(), start.copy()
     cpu_conv_vector.conv2d_weight_grad_vector_tiles(x, grad, *geo, fast, first, stop)

@@ -1,8 +1,8 @@
 """CPU backend, convolution forward (NCHW in and out), by the kernels plan_conv names.
 
 The gradients are in conv_grad.py, the channels-last patch-row route (gemm-nhwc) in
-conv_rows.py, the vector-tiles route in conv_vector.py, the transposed patch matrices of the gemm route in patches.py and the choice of
-kernels in plan.py.
+conv_rows.py, the vector-tiles route in conv_vector.py, the transposed patch matrices of the
+gemm route in patches.py and the choice of kernels in plan.py.
 """
 import dataclasses
 

@@ -70,8 +70,8 @@ def _tiled(b):
     slower than the kernel on rows of 256."""
     if b is None:
         return None
-    r = 1 << max(0, (layout.JOINED_ROW_VALUES // max(b.shape[0], 1)).bit_length() - 1)
-    return {1 << k: np.tile(b, 1 << k) for k in range(r.bit_length())}
+    joins = layout.most_joined(b.shape[0]).bit_length()
+    return {1 << k: np.tile(b, 1 << k) for k in range(joins)}
 
 
 def input_grad_rows(gm, wrows, g):

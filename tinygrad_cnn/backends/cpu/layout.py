@@ -28,13 +28,19 @@ time (8 lanes x 4 interleaved), so a 16-long per-channel loop runs scalar, at a 
 speed of one over 256."""
 
 
+def most_joined(C):
+    """The largest power of two r with r*C up to JOINED_ROW_VALUES (at least 1): how many
+    rows of C values joined_rows joins at most."""
+    return 1 << max(0, (JOINED_ROW_VALUES // max(C, 1)).bit_length() - 1)
+
+
 def joined_rows(rows):
-    """(rows (M, C) as (M / r, r*C), r): r the largest power of two up to
-    JOINED_ROW_VALUES / C that divides M (batch sizes and pixel counts are rich in factors
-    of two), so that a per-channel loop over a row is long enough to vectorise. A
-    per-channel vector goes with it repeated r times (np.tile)."""
+    """(rows (M, C) as (M / r, r*C), r): r the largest power of two up to most_joined(C)
+    that divides M (batch sizes and pixel counts are rich in factors of two), so that a
+    per-channel loop over a row is long enough to vectorise. A per-channel vector goes with
+    it repeated r times (np.tile)."""
     M, C = rows.shape
-    r = 1 << max(0, (JOINED_ROW_VALUES // max(C, 1)).bit_length() - 1)
+    r = most_joined(C)
     while r > 1 and M % r:
         r //= 2
     return rows.reshape(M // r, r * C), r

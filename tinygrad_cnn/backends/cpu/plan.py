@@ -87,7 +87,8 @@ def plan_conv(g, settings):
     weight_grad = plan.weight_grad
     K = g.KH * g.KW * g.C
     whole_rows = (K % TILE_ROWS == 0 and g.KH * g.KW > 1) or settings.vector_tiles_any_width
-    if whole_rows and _vector_tiles_fit(g.O, 0, g.OH * g.OW, g.itemsize, settings):
+    no_panel = 0            # its b-operand is the output gradient, streamed: no weight panel
+    if whole_rows and _vector_tiles_fit(g.O, no_panel, g.OH * g.OW, g.itemsize, settings):
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
 

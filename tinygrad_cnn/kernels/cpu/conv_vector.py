@@ -1,11 +1,12 @@
-"""@njit convolution forward by vector tiles (kernels/cpu/vector_tile.tile_sums): the
-``vector-tiles`` route of backends/cpu/plan.py.
+"""@njit convolution forward and weight gradient by vector tiles
+(kernels/cpu/vector_tile.tile_sums): the ``vector-tiles`` routes of backends/cpu/plan.py.
 
 Each image is copied once, zero-padded, into a small channels-last buffer; then every 6
 output pixels times 16 output channels (8 for float64) are one tile, whose patches tile_sums
 reads straight from that buffer (a kernel row of a pixel is one run of KW*C values), so no
 patch matrix is made and no GEMM packs one. Output channels beyond the last whole tile, and
-images of fewer than 6 output pixels, take plain loops (_plain_outputs).
+images of fewer than 6 output pixels, take plain loops (_plain_outputs). The weight gradient
+tiles 6 patch columns x 16 output channels instead (conv2d_weight_grad_vector_tiles).
 """
 import numpy as np
 

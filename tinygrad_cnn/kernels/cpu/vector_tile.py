@@ -50,7 +50,8 @@ def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, i
     accumulate: a bool."""
     arrays = (a, b, init, c)
     if not all(isinstance(t, types.Array) for t in arrays + (offsets,)) \
-            or len({t.dtype for t in arrays}) != 1 or a.dtype not in (types.float32, types.float64) \
+            or len({t.dtype for t in arrays}) != 1 \
+            or a.dtype not in (types.float32, types.float64) \
             or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean):
         return None
     sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, c,

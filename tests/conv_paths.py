@@ -40,10 +40,10 @@ _SETTINGS = {
     # channel counts (padding within the kernel's span)
     "gemm-nhwc-transposed": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                                  transposed_max_ratio=1 << 62),
-    # the vector tiles for every conv they can take (any channel count: the remainder by
-    # plain loops)
+    # the vector tiles for every conv they can take (any channel count, padded to whole
+    # tiles)
     "vector-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
-                         vector_tiles=True, vector_tiles_any_width=True,
+                         vector_tiles=True, vector_max_padding=1 << 62,
                          vector_panel_bytes=1 << 62),
 }
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off

@@ -86,7 +86,7 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 
 VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
-    SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "gemm-patches"),
+    SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "vector-tiles"),   # K 9: a short tile
     SIMPLE_CONV2: ConvPlan("vector-tiles", "transposed-vector-tiles", "vector-tiles"),
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
     LENET_CONV2: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles"),  # 6 inputs
@@ -104,9 +104,10 @@ def test_default_settings_follow_the_isa_probe():
 
 
 def test_vector_tiles_only_where_they_fit():
-    """Whole tiles of output channels (16 float32, 8 float64), 6 output pixels per image at
-    least, a weight panel within vector_panel_bytes; the transposed input gradient by the
-    same rules on the input channels."""
+    """Output channels padded to whole tiles (16 float32, 8 float64) at most
+    vector_max_padding times as many, 6 output pixels per image at least, a weight panel
+    within vector_panel_bytes; the transposed input gradient by the same rules on the input
+    channels; the weight gradient for kernels above 1x1."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
@@ -116,8 +117,14 @@ def test_vector_tiles_only_where_they_fit():
     tiny = _geometry((1, 16, 2, 2), (16, 16, 1, 1))                   # 4 output pixels
     assert plan_conv(tiny, on).forward == "gemm-nhwc"
     twelve = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=1)        # DenseNet's 48 -> 12
-    assert plan_conv(twelve, on).forward == "gemm-nhwc"
-    assert plan_conv(dataclasses.replace(twelve, itemsize=8), on).forward == "gemm-nhwc"
+    assert plan_conv(twelve, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
+                                             "vector-tiles")        # padded to 16: 1.33x
+    assert plan_conv(twelve, dataclasses.replace(on, vector_max_padding=1.3)).forward == \
+        "gemm-nhwc"
+    eighteen = _geometry((8, 48, 14, 14), (18, 48, 3, 3), pad=1)      # 32 for 18: 1.78x
+    assert plan_conv(eighteen, on).forward == "gemm-nhwc"
+    assert plan_conv(dataclasses.replace(eighteen, itemsize=8), on).forward == \
+        "vector-tiles"                                              # float64: 24, 1.33x
     eight = dataclasses.replace(_geometry((8, 8, 14, 14), (8, 8, 3, 3), pad=1), itemsize=8)
     assert plan_conv(eight, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
                                             "vector-tiles")         # float64: 8 columns

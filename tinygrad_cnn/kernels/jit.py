@@ -10,9 +10,11 @@ import numba
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
-njit = functools.partial(numba.njit, cache=True, nogil=True)
+njit = functools.partial(numba.njit, cache=True, nogil=True, no_cfunc_wrapper=True)
 """Every CPU kernel: serial, and without the GIL, so backends/cpu/threads.run can call one
-per core on different ranges of images at the same time."""
+per core on different ranges of images at the same time. No C-callable wrapper: kernels are
+called from Python or from each other, never through a C pointer, and the wrapper is one
+more function for LLVM to compile at a cold start."""
 
 njit_gemm = functools.partial(numba.njit, cache=True, nogil=True,
                               fastmath={"reassoc", "contract"})

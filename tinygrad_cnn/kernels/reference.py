@@ -217,21 +217,26 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, out, first, stop):
     """Images first .. stop-1 of out (N, oh, ow, O) = im2col_nhwc(x) @ wt (kh*kw*C, O) + bias,
-    no dilation along W."""
-    part = x[first:stop]
+    no dilation along W, in the channels of whole tiles (O - O % (64 // itemsize)), for
+    images of 6 or more output pixels; the rest of out as it was."""
     oh, ow, O = out.shape[1:]
+    tiled = O - O % (64 // x.itemsize) if oh * ow >= 6 else 0
+    part = x[first:stop]
     cols = np.empty((part.shape[0] * oh * ow, wt.shape[0]), dtype=x.dtype)
     im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
-    out[first:stop] = (cols @ wt + bias).reshape(-1, oh, ow, O)
+    sums = cols @ wt[:, :tiled] + bias[:tiled]
+    out[first:stop, :, :, :tiled] = sums.reshape(part.shape[0], oh, ow, tiled)
 
 
 def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):
-    """dwt (kh*kw*C, O) += im2col_nhwc(images first .. stop-1 of x).T @ their grad rows."""
+    """dwt (kh*kw*C, O) += im2col_nhwc(images first .. stop-1 of x).T @ their grad rows, in
+    the channels of whole tiles (O - O % (64 // itemsize)); the other channels as they were."""
     part, g = x[first:stop], grad[first:stop]
     oh, ow, O = grad.shape[1:]
+    tiled = O - O % (64 // x.itemsize)
     cols = np.empty((part.shape[0] * oh * ow, dwt.shape[0]), dtype=x.dtype)
     im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
-    dwt += cols.T @ g.reshape(-1, O)
+    dwt[:, :tiled] += cols.T @ g.reshape(-1, O)[:, :tiled]
 
 
 def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):

@@ -1,11 +1,18 @@
 """CPU backend, the vector-tiles conv routes of plan_conv (kernels/cpu/conv_vector.py): the
 forward, the stride-1 input gradient as the transposed convolution through the same kernel,
-and the weight gradient. Each thread takes its own share of the images."""
+and the weight gradient. Each thread takes its own share of the images.
+
+The kernels compute whole tiles of output channels (16 float32, 8 float64). A conv with
+others (DenseNet's 12, LeNet-5's 6; plan_conv bounds the waste by
+settings.vector_max_padding) runs padded to whole tiles: zero weight columns in the forward,
+their outputs dropped; a zero output gradient in the weight gradient, its columns dropped.
+"""
 import numpy as np
 
 from tinygrad_cnn.backends.cpu import threads
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.kernels.cpu import conv_vector as vector_kernels
+from tinygrad_cnn.kernels.cpu.vector_tile import tile_columns
 
 
 def column_weights(w):
@@ -24,25 +31,38 @@ def flipped_column_weights(w):
 
 def forward_vector_tiles(xh, wt, b, g):
     """(N, OH, OW, O) channels-last output of the conv of geometry g of xh (N, H, W, C) by
-    the column weights wt (+ b)."""
-    out = np.empty((g.N, g.OH, g.OW, g.O), dtype=xh.dtype)
-    bias = b if b is not None else np.zeros(g.O, dtype=xh.dtype)
-    macs = g.OH * g.OW * wt.size
+    the column weights wt (+ b). g has at least a tile's 6 output pixels (plan_conv)."""
+    O = wt.shape[1]
+    bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
+    wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
+    out = np.empty((g.N, g.OH, g.OW, wt.shape[1]), dtype=xh.dtype)
+    geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
-        xh, wt, bias, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h,
-        out, lo, hi), g.N, grain=-(-settings.part_macs // macs))
-    return out
+        xh, wt, bias, *geometry, out, lo, hi), g.N,
+        grain=-(-settings.part_macs // (g.OH * g.OW * wt.size)))
+    return out if out.shape[3] == O else np.ascontiguousarray(out[..., :O])
 
 
 def weight_grad_vector_tiles(gh, xh, g):
     """The OIHW weight gradient of the conv of geometry g, from its channels-last output
     gradient gh (N, OH, OW, O) and input xh (N, H, W, C): each thread sums its images' share
     into its own (KH*KW*C, O) part."""
-    gh, xh = np.ascontiguousarray(gh), np.ascontiguousarray(xh)
+    gh, xh = _padded_columns(np.ascontiguousarray(gh)), np.ascontiguousarray(xh)
     K = g.KH * g.KW * g.C
+    geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     parts = max(1, min(threads.thread_count(), g.N,
                        g.N * g.OH * g.OW * K * g.O // settings.part_macs))
     dwt = threads.summed(lambda lo, hi, part: vector_kernels.conv2d_weight_grad_vector_tiles(
-        xh, gh, g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h, part,
-        lo, hi), g.N, ((K, g.O),), gh.dtype, parts)[0]
-    return np.ascontiguousarray(dwt.reshape(g.KH, g.KW, g.C, g.O).transpose(3, 2, 0, 1))
+        xh, gh, *geometry, part, lo, hi), g.N, ((K, gh.shape[3]),), gh.dtype, parts)[0]
+    return np.ascontiguousarray(dwt[:, :g.O].reshape(g.KH, g.KW, g.C, g.O).transpose(3, 2, 0, 1))
+
+
+def _padded_columns(a):
+    """a (..., n) with zero columns appended up to whole tiles; a itself when n fills them."""
+    n = a.shape[-1]
+    whole = -(-n // tile_columns(a.itemsize)) * tile_columns(a.itemsize)
+    if whole == n:
+        return a
+    padded = np.zeros((*a.shape[:-1], whole), dtype=a.dtype)
+    padded[..., :n] = a
+    return padded

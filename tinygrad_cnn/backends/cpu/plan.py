@@ -73,8 +73,8 @@ def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings): the vector-tiles routes where
     settings.vector_tiles allows and they fit (_vector_tiles_fit; for the weight gradient
-    also whole tiles of patch columns and a kernel above 1x1: a 1x1 stride-2 conv's was
-    9x slower than its GEMM), the others' otherwise."""
+    also a kernel above 1x1: a 1x1 stride-2 conv's was 9x slower than its GEMM), the
+    others' otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
@@ -85,23 +85,23 @@ def plan_conv(g, settings):
             _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings):
         input_grad = "transposed-vector-tiles"
     weight_grad = plan.weight_grad
-    K = g.KH * g.KW * g.C
-    whole_rows = (K % TILE_ROWS == 0 and g.KH * g.KW > 1) or settings.vector_tiles_any_width
+    above_1x1 = g.KH * g.KW > 1
     no_panel = 0            # its b-operand is the output gradient, streamed: no weight panel
-    if whole_rows and _vector_tiles_fit(g.O, no_panel, g.OH * g.OW, g.itemsize, settings):
+    if above_1x1 and _vector_tiles_fit(g.O, no_panel, g.OH * g.OW, g.itemsize, settings):
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
 
 
 def _vector_tiles_fit(outputs, K, pixels, itemsize, settings):
     """True when a conv of ``outputs`` channels, K multiply-adds per output value and
-    ``pixels`` output pixels per image suits the vector tiles: whole tiles across its
-    channels (settings.vector_tiles_any_width: any count, the rest by plain loops), at least
-    a tile's rows of pixels, and a tile column's weights (K x tile columns) within
+    ``pixels`` output pixels per image suits the vector tiles: its channels padded to whole
+    tiles at most settings.vector_max_padding times as many, at least a tile's rows of
+    pixels, and a tile column's weights (K x tile columns) within
     settings.vector_panel_bytes, so that they stay in the L1 cache."""
     columns = tile_columns(itemsize)
-    whole = outputs % columns == 0 or settings.vector_tiles_any_width
-    return whole and pixels >= TILE_ROWS and K * columns * itemsize <= settings.vector_panel_bytes
+    padded = -(-outputs // columns) * columns
+    return padded <= settings.vector_max_padding * outputs and pixels >= TILE_ROWS \
+        and K * columns * itemsize <= settings.vector_panel_bytes
 
 
 def _pads_fit(g):

@@ -77,8 +77,9 @@ class CpuSettings(Settings):
     """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
     L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster
     (VGG's 128 -> 128 at 3x3 pixels, a 74 KB panel: 3.2 ms against 2.3)."""
-    vector_tiles_any_width: bool = False
-    """Tests only: the vector tiles for any channel count, the remainder by plain loops."""
+    vector_max_padding: float = 1.5
+    """Most output channels a vector-tiles conv may compute, padded to whole tiles, per real
+    one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones."""
 
     def covered_by_tiles(self, n):
         """True when matmul_into's tiles are the product to use for n columns."""

@@ -44,7 +44,7 @@ _SETTINGS = {
     # tiles)
     "vector-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                          vector_tiles=True, vector_max_padding=1 << 62,
-                         vector_panel_bytes=1 << 62),
+                         vector_wgrad_min_pixels=0, vector_panel_bytes=1 << 62),
 }
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
     _changes.setdefault("vector_tiles", False)

@@ -107,7 +107,8 @@ def test_vector_tiles_only_where_they_fit():
     """Output channels padded to whole tiles (16 float32, 8 float64) at most
     vector_max_padding times as many, 6 output pixels per image at least, a weight panel
     within vector_panel_bytes; the transposed input gradient by the same rules on the input
-    channels; the weight gradient for kernels above 1x1."""
+    channels; the weight gradient for kernels above 1x1 over vector_wgrad_min_pixels output
+    pixels per image."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
@@ -128,6 +129,9 @@ def test_vector_tiles_only_where_they_fit():
     eight = dataclasses.replace(_geometry((8, 8, 14, 14), (8, 8, 3, 3), pad=1), itemsize=8)
     assert plan_conv(eight, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
                                             "vector-tiles")         # float64: 8 columns
+    small = _geometry((8, 64, 4, 4), (64, 64, 3, 3), pad=1)           # 16 output pixels
+    assert plan_conv(small, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
+                                            "gemm-nhwc")            # weight gradient: 64+
     pointwise = _geometry((8, 16, 28, 28), (32, 16, 1, 1), stride=(2, 2))
     assert plan_conv(pointwise, on).weight_grad == "gemm-nhwc"      # 1x1: the GEMM's
     dilated = ConvGeometry.of((8, 16, 14, 14), (16, 16, 3, 3), (1, 1), (2,) * 4, (2, 2), 1, 4)

@@ -73,8 +73,8 @@ def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings): the vector-tiles routes where
     settings.vector_tiles allows and they fit (_vector_tiles_fit; for the weight gradient
-    also a kernel above 1x1: a 1x1 stride-2 conv's was 9x slower than its GEMM), the
-    others' otherwise."""
+    also a kernel above 1x1, a 1x1 stride-2 conv's was 9x slower than its GEMM, and
+    settings.vector_wgrad_min_pixels output pixels per image), the others' otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
@@ -87,7 +87,8 @@ def plan_conv(g, settings):
     weight_grad = plan.weight_grad
     above_1x1 = g.KH * g.KW > 1
     no_panel = 0            # its b-operand is the output gradient, streamed: no weight panel
-    if above_1x1 and _vector_tiles_fit(g.O, no_panel, g.OH * g.OW, g.itemsize, settings):
+    if above_1x1 and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
+            _vector_tiles_fit(g.O, no_panel, g.OH * g.OW, g.itemsize, settings):
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
 

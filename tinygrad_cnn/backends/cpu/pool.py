@@ -61,10 +61,11 @@ def max_pool2d_values(x, geometry):
 
 
 def max_pool2d_backward(grad, argmax, geometry):
-    """Gradient of max pooling, in the layout its forward used."""
+    """Gradient of max pooling, in the layout its forward used (channels-last also where the
+    two coincide, a 1x1 output: one kernel fewer to compile)."""
     g = geometry
     args = (*g.kernel_args(), g.dilation_h, g.dilation_w)
-    if layout.is_channels_last(argmax) and not argmax.flags.c_contiguous:
+    if layout.is_channels_last(argmax):
         gx = np.empty((g.N, g.H, g.W, g.C), dtype=grad.dtype)
         gh, ah = layout.channels_last(grad), layout.channels_last(argmax)
         threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_backward_nhwc(
@@ -96,20 +97,16 @@ def avg_pool2d_forward(x, geometry):
 
 
 def avg_pool2d_backward(grad, geometry):
-    """Gradient of average pooling; channels-last when the incoming gradient is."""
+    """Gradient of average pooling, channels-last (as the convs around it work): an NCHW
+    gradient, as a flatten hands back, is copied channels-last first, a copy of the pool's
+    output, smaller than its input, so that a model compiles one backward kernel."""
     g = geometry
     args = (*g.kernel_args(), g.count_include_pad)
-    if layout.is_channels_last(grad) and not grad.flags.c_contiguous:
-        gx = np.empty((g.N, g.H, g.W, g.C), dtype=grad.dtype)
-        gh = layout.channels_last(grad)
-        threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_backward_nhwc(
-            gh[lo:hi], *args, gx[lo:hi]), g.N, threads.per_image(gx.shape))
-        return layout.as_nchw(gx)
-    gx = np.empty(g.x_shape, dtype=grad.dtype)
-    grad = np.ascontiguousarray(grad)
-    threads.over_images(lambda lo, hi: nchw_kernels.avg_pool2d_backward(
-        grad[lo:hi], *args, gx[lo:hi]), g.N, threads.per_image(gx.shape))
-    return gx
+    gx = np.empty((g.N, g.H, g.W, g.C), dtype=grad.dtype)
+    gh = layout.channels_last(grad)
+    threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_backward_nhwc(
+        gh[lo:hi], *args, gx[lo:hi]), g.N, threads.per_image(gx.shape))
+    return layout.as_nchw(gx)
 
 
 def adaptive_avg_pool2d_forward(x, output_size):

@@ -299,16 +299,18 @@ def _vector_case(cfg, seed, dtype, data, channels):
 @given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
 def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
     """conv2d_forward_vector_tiles over a thread's range of images, any stride, padding and
-    dilation along H: the whole tiles of output channels (16 float32, 8 float64) of images
-    of 6 or more pixels, and nothing else (NaN where both left it)."""
+    dilation along H, with and without the ReLU at the store: the whole tiles of output
+    channels (16 float32, 8 float64) of images of 6 or more pixels, and nothing else (NaN
+    where both left it)."""
     cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
     oh, ow, O = *cfg.out_hw, cfg.O
     wt = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 1, dtype)
     bias = arrays((O,), seed + 2, dtype)
     shape = (cfg.N, oh, ow, O)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, bias, *geo, fast, first, stop)
-    reference.conv2d_forward_vector_tiles(x, wt, bias, *geo, ref, first, stop)
+    relu = data.draw(st.booleans(), label="relu")
+    cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, bias, *geo, relu, fast, first, stop)
+    reference.conv2d_forward_vector_tiles(x, wt, bias, *geo, relu, ref, first, stop)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
 
 
@@ -330,17 +332,22 @@ def test_vector_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, se
 
 def test_vector_tiles_keep_ieee_nan_and_inf():
     """llvm.fmuladd is the only liberty: a NaN or inf input still reaches every output whose
-    window reads it, and inf * 0 is NaN."""
+    window reads it, and inf * 0 is NaN; a ReLU at the store keeps NaN and zeroes -inf."""
     x = np.zeros((1, 4, 4, 2), np.float32)
     x[0, 0, 0, 0], x[0, 3, 3, 1] = np.nan, np.inf
     wt = np.ones((2 * 2 * 2, 16), np.float32)
     wt[:, 3] = 0                                              # inf * 0 = NaN in column 3
     out = np.empty((1, 3, 3, 16), np.float32)
+    for relu in (False, True):
+        cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, np.zeros(16, np.float32), 2, 2, 1,
+                                                    1, 0, 0, 1, relu, out, 0, 1)
+        assert np.isnan(out[0, 0, 0]).all()                       # a fused ReLU keeps NaN
+        assert np.isinf(out[0, 2, 2, :3]).all() and np.isnan(out[0, 2, 2, 3])
+        assert (out[0, 1, 1] == 0).all()
+    x[0, 3, 3, 1] = -np.inf
     cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, np.zeros(16, np.float32), 2, 2, 1, 1,
-                                                0, 0, 1, out, 0, 1)
-    assert np.isnan(out[0, 0, 0]).all()
-    assert np.isinf(out[0, 2, 2, :3]).all() and np.isnan(out[0, 2, 2, 3])
-    assert (out[0, 1, 1] == 0).all()
+                                                0, 0, 1, True, out, 0, 1)
+    assert (out[0, 2, 2, :3] == 0).all() and np.isnan(out[0, 2, 2, 3])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

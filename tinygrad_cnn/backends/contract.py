@@ -72,8 +72,9 @@ CONTRACT = {
     "cross_entropy_backward": (("grad_rows", "logp", "target", "label_smoothing"),
                                "the logits' gradient from the per-row loss gradient"),
     # ---- convolution
-    "conv2d_forward": (("x", "w", "b", "geometry", "need_weight_grad"),
-                       "(out, workspace): x (*) w + b (b may be None); the workspace keeps "
+    "conv2d_forward": (("x", "w", "b", "geometry", "need_weight_grad", "relu"),
+                       "(out, workspace): x (*) w + b (b may be None), its ReLU with relu "
+                       "(inference only: not with need_weight_grad); the workspace keeps "
                        "what conv2d_weight_grad reuses only when need_weight_grad"),
     "conv2d_input_grad": (("grad", "w", "geometry", "workspace"),
                           "the input gradient of conv2d_forward; workspace None gives a "

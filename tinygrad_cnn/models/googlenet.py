@@ -9,6 +9,7 @@ from collections import namedtuple
 
 from tinygrad_cnn import nn
 from tinygrad_cnn.nn import functional as F
+from tinygrad_cnn.nn.fusion import conv_bn_relu
 from tinygrad_cnn.tensor import cat
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
@@ -23,7 +24,7 @@ class BasicConv2d(nn.Module):
         self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
 
     def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+        return conv_bn_relu(x, self.conv, self.bn, relu=True)
 
 
 class Inception(nn.Module):

@@ -3,6 +3,7 @@
 Layer names follow the notes' PyTorch code, so state dicts load in both directions.
 """
 from tinygrad_cnn import nn
+from tinygrad_cnn.nn.fusion import conv_bn_relu
 
 
 class LeNet5(nn.Module):
@@ -100,8 +101,8 @@ class ResidualBlock(nn.Module):
             out = self.conv1(self.relu(self.bn1(x)))
             out = self.conv2(self.relu(self.bn2(out)))
             return out + self.shortcut(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = conv_bn_relu(x, self.conv1, self.bn1, self.relu)
+        out = conv_bn_relu(out, self.conv2, self.bn2)
         return self.relu(out + self.shortcut(x))
 
 

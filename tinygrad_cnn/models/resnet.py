@@ -7,6 +7,7 @@ The keyword-only arguments shrink both for 1x28x28 digits (``models.digits``).
 """
 from tinygrad_cnn import nn
 from tinygrad_cnn.nn import functional as F
+from tinygrad_cnn.nn.fusion import conv_bn_relu
 
 
 def conv3x3(in_planes, out_planes, stride=1):
@@ -35,8 +36,8 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        out = conv_bn_relu(x, self.conv1, self.bn1, self.relu)
+        out = conv_bn_relu(out, self.conv2, self.bn2)
         return self.relu(out + identity)
 
 
@@ -58,7 +59,7 @@ class PreActBasicBlock(nn.Module):
     def forward(self, x):
         pre = F.relu(self.bn1(x))
         identity = x if self.downsample is None else self.downsample(pre)
-        out = self.conv2(F.relu(self.bn2(self.conv1(pre))))
+        out = self.conv2(conv_bn_relu(pre, self.conv1, self.bn2, relu=True))
         return out + identity
 
 
@@ -111,7 +112,7 @@ class ResNet(nn.Module):
                     nn.init.constant_(m.bn2.weight, 0)
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))        # (N, 64, 56, 56) at 224
+        x = self.maxpool(conv_bn_relu(x, self.conv1, self.bn1, self.relu))  # (N, 64, 56, 56)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))   # (N, 512, 7, 7)
         return self.fc(self.avgpool(x).flatten(1))
 
@@ -138,7 +139,7 @@ class PreActResNet(nn.Module):
         init_resnet_(self)
 
     def forward(self, x):
-        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(conv_bn_relu(x, self.conv1, self.bn1, relu=True))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = F.relu(self.bn_final(x))
         return self.fc(self.avgpool(x).flatten(1))

@@ -1,6 +1,7 @@
 """Containers: Sequential and ModuleList (children named "0", "1", ...), ModuleDict."""
 from collections import OrderedDict
 
+from tinygrad_cnn.nn import fusion
 from tinygrad_cnn.nn.module import Module
 
 
@@ -25,9 +26,9 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
-        return x
+        """The children in order; in inference, each Conv2d with the BatchNorm2d and ReLU
+        after it as one fused conv (nn/fusion.py: only where that gives the same values)."""
+        return fusion.sequential_forward(list(self._modules.values()), x)
 
     def __len__(self):
         return len(self._modules)

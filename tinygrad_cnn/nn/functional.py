@@ -48,8 +48,16 @@ def conv_padding(padding, kernel, stride, dilation):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation, as PyTorch) of NCHW x with (O, C/groups, KH, KW) weight."""
+    return conv2d_then_relu(x, weight, bias, stride, padding, dilation, groups, relu=False)
+
+
+def conv2d_then_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
+                     relu):
+    """conv2d, and with ``relu`` its ReLU in the same op, which has no backward: inference's
+    fused conv (nn/fusion.py), where nothing needs a gradient."""
     if x.ndim == 3:  # unbatched (C, H, W), as torch
-        return _unbatched(conv2d, x, weight, bias, stride, padding, dilation, groups)
+        return _unbatched(conv2d_then_relu, x, weight, bias, stride, padding, dilation, groups,
+                          relu=relu)
     check_4d(x, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d weight must be 4-D (out, in/groups, kh, kw), got {weight.shape}")
@@ -83,9 +91,10 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     geometry = ConvGeometry.of(x.shape, weight.shape, stride, pad, dilation, int(groups),
                                x.dtype.itemsize)
     if C == 0:
-        return _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
+        out = _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
+        return out.relu() if relu else out
     args = (x, weight) if bias is None else (x, weight, bias)
-    return ops.Conv2d.apply(*args, geometry=geometry)
+    return ops.Conv2d.apply(*args, geometry=geometry, relu=relu)
 
 
 def _conv2d_of_no_channels(x, weight, bias, out_shape):

@@ -34,6 +34,8 @@ def _names(g, step):
 
 # ---- convolution and pooling ---------------------------------------------------------
 def conv2d(g, step, i):
+    if step.kwargs.get("relu"):       # nn/fusion.py runs modules unfused while tracing
+        raise ValueError("a conv with its ReLU fused was traced; export traces unfused convs")
     c = step.kwargs["geometry"]
     g.node("Conv", _names(g, step), i, kernel_shape=[c.KH, c.KW],
            strides=[c.stride_h, c.stride_w],

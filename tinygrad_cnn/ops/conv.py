@@ -3,12 +3,16 @@ from tinygrad_cnn.function import Function
 
 
 class Conv2d(Function):
-    """y = x (*) w + b over NCHW, of a kernels/geometry.ConvGeometry."""
+    """y = x (*) w + b over NCHW, of a kernels/geometry.ConvGeometry; with ``relu`` its ReLU
+    (inference only: nn/fusion.py's fused conv, which nothing differentiates)."""
 
     @staticmethod
-    def forward(ctx, x, w, b=None, geometry=None):
+    def forward(ctx, x, w, b=None, geometry=None, relu=False):
+        if relu and any(ctx.needs_input_grad):
+            raise RuntimeError("a conv with its ReLU fused has no backward: call the conv and "
+                               "relu separately where a gradient is needed")
         out, workspace = ctx.backend.conv2d_forward(x, w, b, geometry,
-                                                    ctx.needs_input_grad[1])
+                                                    ctx.needs_input_grad[1], relu)
         ctx.save_for_backward(x, w)
         ctx.workspace, ctx.geometry = workspace, geometry
         ctx.route = workspace.route

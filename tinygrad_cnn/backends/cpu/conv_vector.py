@@ -29,16 +29,17 @@ def flipped_column_weights(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, C)
 
 
-def forward_vector_tiles(xh, wt, b, g):
+def forward_vector_tiles(xh, wt, b, g, relu=False):
     """(N, OH, OW, O) channels-last output of the conv of geometry g of xh (N, H, W, C) by
-    the column weights wt (+ b). g has at least a tile's 6 output pixels (plan_conv)."""
+    the column weights wt (+ b), and with ``relu`` its ReLU, applied as the tiles store it.
+    g has at least a tile's 6 output pixels (plan_conv)."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
     out = np.empty((g.N, g.OH, g.OW, wt.shape[1]), dtype=xh.dtype)
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
-        xh, wt, bias, *geometry, out, lo, hi), g.N,
+        xh, wt, bias, *geometry, relu, out, lo, hi), g.N,
         grain=-(-settings.part_macs // (g.OH * g.OW * wt.size)))
     return out if out.shape[3] == O else np.ascontiguousarray(out[..., :O])
 

@@ -48,6 +48,17 @@ def relu(x):
     return out
 
 
+def relu_in_place(x):
+    """x = relu(x), overwriting x (an array no one else holds: a conv's new output)."""
+    flat = _flat_pair(x, x) if x.ndim and x.size >= 4096 else None
+    if flat is None:
+        np.maximum(x, x.dtype.type(0), out=x)
+        return
+    x_ = flat[0]
+    threads.run(lambda lo, hi: elementwise_kernels.relu_forward(x_[lo:hi], x_[lo:hi]), x.size,
+                grain=settings.part_elements)
+
+
 def relu_backward(grad, x):
     """grad where x > 0, else 0, in one pass (after a copy of grad into x's layout when the
     two differ, still cheaper than np.where's temporaries)."""

@@ -9,6 +9,7 @@ images (partial products summed by a deterministic reduction); db = grad summed 
 """
 import dataclasses
 
+from tinygrad_cnn.backends.cuda import elementwise as cuda_elementwise
 from tinygrad_cnn.backends.cuda import launch as rt
 from tinygrad_cnn.backends.cuda import reduce as cuda_reduce
 from tinygrad_cnn.backends.cuda.gemm import gemm
@@ -35,10 +36,13 @@ def _add_channel_bias(out, b):
               rt.flat(out), shape, so, sb)
 
 
-def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
+def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
     """(out, ConvWorkspace) of the NCHW convolution of ``geometry``
-    (kernels/geometry.ConvGeometry), by im2col + GEMM; the workspace keeps the patch matrix
-    only when need_weight_grad."""
+    (kernels/geometry.ConvGeometry), by im2col + GEMM, and with ``relu`` its ReLU (for
+    inference: no gradient; applied after the product); the workspace keeps the patch
+    matrix only when need_weight_grad."""
+    if relu and need_weight_grad:
+        raise ValueError("conv2d_forward: relu=True is for inference; it has no gradient")
     g = geometry
     P, Kg, Og = g.OH * g.OW, g.C // g.groups * g.KH * g.KW, g.O // g.groups
     Kt, O = g.groups * Kg, g.O
@@ -52,6 +56,8 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True):
              fo, (k * Og * P, O * P, P, 1), (g.N, Og, P, Kg))
     if b is not None:
         _add_channel_bias(out, b)
+    if relu:
+        out = cuda_elementwise.relu(out)
     return out, ConvWorkspace(cols if need_weight_grad else None)
 
 

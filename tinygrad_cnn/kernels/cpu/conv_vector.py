@@ -19,13 +19,14 @@ from tinygrad_cnn.kernels.jit import njit
 
 
 @njit
-def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, out, first, stop):
+def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, out, first,
+                                stop):
     """Images first .. stop-1 of out (N, OH, OW, O) = the convolution of x (N, H, W, C) by
-    the weight rows wt (KH*KW*C, O), rows (i, j, c), plus bias (O,), in the output channels
-    of whole tiles (O - O % 16 for float32), and only for images of 6 or more output
-    pixels; stride (sh, sw), padding top ph and left pw, dilation
-    dh along H and none along W. out is C-contiguous; its other channels are left as they
-    are.
+    the weight rows wt (KH*KW*C, O), rows (i, j, c), plus bias (O,), and with ``relu`` its
+    ReLU, in the output channels of whole tiles (O - O % 16 for float32), and only for
+    images of 6 or more output pixels; stride (sh, sw), padding top ph and left pw,
+    dilation dh along H and none along W. out is C-contiguous; its other channels are left
+    as they are.
 
     Tiles run over one output-channel block at a time (its weight rows stay in the L1 cache
     while every pixel of the image passes); an image's last tile is moved back to end at
@@ -51,7 +52,7 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, out, fi
                     q = q0 + r
                     offsets[r] = ((q // ow) * sh * Wp + (q % ow) * sw) * C
                 tile_sums(flat_img, offsets, row_step, 1, kh, run, wt, o0, O, bias, o0, False,
-                          flat, base + q0 * O + o0, O)
+                          relu, flat, base + q0 * O + o0, O)
 
 
 @njit
@@ -125,7 +126,7 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
                     scratch[:] = 0
                 sums, at, step = (flat_dw, k0 * O + o0, O) if whole else (scratch, 0, cols)
                 tile_sums(flat_img, offsets, pixel_row, pixel, oh, ow, flat_grad, g0 + o0, O,
-                          sums, 0, True, sums, at, step)
+                          sums, 0, True, False, sums, at, step)
                 if not whole:
                     for r in range(K - k0):
                         for j in range(cols):

@@ -1,12 +1,15 @@
 """A register tile of vector multiply-adds, written in LLVM IR: the product the CPU's
 vector-tiles conv kernels (kernels/cpu/conv_vector.py) are built on.
 
-``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, c, c0,
-ldc)`` stores, for r < 6 and j < tile_columns(itemsize)::
+``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, relu, c,
+c0, ldc)`` stores, for r < 6 and j < tile_columns(itemsize)::
 
     c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
         + sum over i < R, k < K of
           a.flat[offsets[r] + i*a_step + k*a_stride] * b.flat[b0 + (i*K + k)*ldb + j]
+
+and with ``relu`` each value v as ``0 if v < 0 else v`` instead (a ReLU as the sums are
+stored: NaN stays NaN, as the ReLU kernel keeps it).
 
 Each of a's 6 rows has its own start (offsets, int64). In a conv's forward they are 6
 output pixels' patches, read straight from the zero-padded channels-last image (a kernel
@@ -45,22 +48,24 @@ def tile_columns(itemsize):
 
 @intrinsic
 def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0,
-              accumulate, c, c0, ldc):
+              accumulate, relu, c, c0, ldc):
     """See the module docstring. a, b, init, c: arrays of one float dtype; offsets: int64;
-    accumulate: a bool."""
+    accumulate, relu: bools."""
     arrays = (a, b, init, c)
     if not all(isinstance(t, types.Array) for t in arrays + (offsets,)) \
             or len({t.dtype for t in arrays}) != 1 \
             or a.dtype not in (types.float32, types.float64) \
-            or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean):
+            or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean) \
+            or not isinstance(relu, types.Boolean):
         return None
-    sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, c,
-                     c0, ldc)
+    sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate,
+                     relu, c, c0, ldc)
     return sig, _codegen
 
 
 def _codegen(context, builder, signature, args):
-    A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, INIT, init0, accumulate, C, c0, ldc = args
+    A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, INIT, init0, accumulate, relu, C, c0, \
+        ldc = args
     i64 = ir.IntType(64)
 
     def data(position, value):
@@ -84,11 +89,11 @@ def _codegen(context, builder, signature, args):
               for r in range(TILE_ROWS)]
     b_data = builder.gep(data(6, B), [b0])
     init_row = builder.gep(data(9, INIT), [init0])
-    c_data = builder.gep(data(12, C), [c0])
+    c_data = builder.gep(data(13, C), [c0])
     c_rows = [builder.gep(c_data, [builder.mul(ir.Constant(i64, r), ldc)])
               for r in range(TILE_ROWS)]
-    keep = builder.trunc(accumulate, ir.IntType(1)) if accumulate.type != ir.IntType(1) \
-        else accumulate
+    keep, clamp = (builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag
+                   for flag in (accumulate, relu))
     sums = []                                   # allocas: LLVM promotes them to registers
     with builder.if_else(keep) as (from_c, from_init):
         with from_c:
@@ -126,9 +131,12 @@ def _codegen(context, builder, signature, args):
                     slot = sums[2 * r + half]
                     builder.store(builder.call(fmuladd, [a_vector, b_vectors[half],
                                                          builder.load(slot)]), slot)
+    zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
     for r, row in enumerate(c_rows):
         for half in range(2):
             at = builder.gep(row, [ir.Constant(i64, half * lanes)])
-            builder.store(builder.load(sums[2 * r + half]),
+            total = builder.load(sums[2 * r + half])
+            clamped = builder.select(builder.fcmp_ordered("<", total, zeros), zeros, total)
+            builder.store(builder.select(clamp, clamped, total),
                           builder.bitcast(at, vector.as_pointer()), align=size)
     return context.get_dummy_value()

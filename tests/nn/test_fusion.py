@@ -1,0 +1,171 @@
+"""Inference's fused conv (nn/fusion.py): Conv2d -> eval BatchNorm2d -> ReLU as one conv where
+nothing needs a gradient, against the same modules run one by one and against torch, through
+each CPU conv route; and the cases that must not fuse, which run the modules unchanged."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_cnn as tc
+from conv_paths import conv_path
+from tinygrad_cnn import nn
+from tinygrad_cnn.ops.batchnorm import BatchNorm
+from tinygrad_cnn.ops.elementwise import ReLU
+from tinygrad_cnn.nn.fusion import conv_bn_relu
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
+
+
+def _block(C, O, k, stride, pad, bias, bn, affine, relu, dtype, seed):
+    """(tinygrad_cnn Sequential, torch Sequential): the same weights and BN statistics."""
+    rng = np.random.default_rng(seed)
+    ours = [nn.Conv2d(C, O, k, stride, pad, bias=bias, dtype=dtype)]
+    theirs = [torch.nn.Conv2d(C, O, k, stride, pad, bias=bias, dtype=torch.float64)]
+    if bn:
+        ours.append(nn.BatchNorm2d(O, affine=affine, dtype=dtype))
+        theirs.append(torch.nn.BatchNorm2d(O, affine=affine, dtype=torch.float64))
+    if relu:
+        ours.append(nn.ReLU())
+        theirs.append(torch.nn.ReLU())
+    ours, theirs = nn.Sequential(*ours), torch.nn.Sequential(*theirs)
+    state = {name: rng.normal(size=v.shape) for name, v in theirs.state_dict().items()
+             if v.dtype == torch.float64}
+    if bn:
+        state["1.running_var"] = rng.uniform(0.3, 3.0, O)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+    ours.load_state_dict({k: tc.tensor(v.astype(dtype)) for k, v in state.items()},
+                         strict=False)
+    return ours.eval(), theirs.eval()
+
+
+def _unfused(module, x):
+    """The module's output with the modules run one by one: grad on and the parameters
+    requiring it keep the fusion out."""
+    return module(x).detach().numpy()
+
+
+@pytest.mark.parametrize("path", ["vector-tiles", "gemm-nhwc", "gemm", "fused"])
+@settings(max_examples=12, deadline=None)
+@given(C=st.integers(1, 6), O=st.sampled_from([3, 12, 16, 32]), k=st.integers(1, 3),
+       stride=st.integers(1, 2), pad=st.integers(0, 1), bias=st.booleans(), bn=st.booleans(),
+       affine=st.booleans(), relu=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_fused_conv_matches_the_modules_and_torch(path, C, O, k, stride, pad, bias, bn, affine,
+                                                  relu, dtype, seed):
+    ours, theirs = _block(C, O, k, stride, pad, bias, bn, affine, relu, dtype, seed)
+    x = np.random.default_rng(seed + 1).normal(size=(3, C, 9, 9))
+    xt = tc.tensor(x.astype(dtype))
+    with conv_path(path):
+        want = _unfused(ours, xt)
+        with tc.no_grad():
+            got = ours(xt).numpy()
+    with torch.no_grad():
+        ref = theirs(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    np.testing.assert_allclose(got, ref, **TOL[dtype])
+    if relu:
+        assert (got >= 0).all()
+
+
+def _counting(monkeypatch):
+    """Counts of the BatchNorm and ReLU ops applied (the fused conv applies neither)."""
+    counts = {"BatchNorm": 0, "ReLU": 0}
+    for name, op in (("BatchNorm", BatchNorm), ("ReLU", ReLU)):
+        original = op.apply.__func__
+
+        def apply(cls, *args, _name=name, _original=original, **kwargs):
+            counts[_name] += 1
+            return _original(cls, *args, **kwargs)
+        monkeypatch.setattr(op, "apply", classmethod(apply))
+    return counts
+
+
+def test_inference_fuses_and_training_does_not(monkeypatch):
+    ours, _ = _block(4, 16, 3, 1, 1, True, True, True, True, np.float32, 0)
+    counts = _counting(monkeypatch)
+    x = tc.tensor(np.random.default_rng(0).normal(size=(2, 4, 8, 8)).astype(np.float32))
+    with tc.no_grad():
+        ours(x)
+    assert counts == {"BatchNorm": 0, "ReLU": 0}
+    ours(x)                                        # grad on, parameters requiring grad
+    assert counts == {"BatchNorm": 1, "ReLU": 1}
+    for p in ours.parameters():
+        p.requires_grad_(False)
+    ours(x)                                        # grad on, but nothing requires it
+    assert counts == {"BatchNorm": 1, "ReLU": 1}
+    ours.train()
+    before = ours[1].running_mean.numpy().copy()
+    with tc.no_grad():
+        ours(x)                                    # training BN: batch statistics, updated
+    assert counts == {"BatchNorm": 2, "ReLU": 2}
+    assert not np.array_equal(ours[1].running_mean.numpy(), before)
+
+
+def test_hooks_and_subclasses_keep_the_modules(monkeypatch):
+    ours, _ = _block(4, 16, 3, 1, 1, True, True, True, True, np.float32, 1)
+    counts = _counting(monkeypatch)
+    x = tc.tensor(np.random.default_rng(1).normal(size=(2, 4, 8, 8)).astype(np.float32))
+    seen = []
+    handle = ours[2].register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    with tc.no_grad():
+        ours(x)
+    assert seen == [(2, 16, 8, 8)] and counts["ReLU"] == 1 and counts["BatchNorm"] == 0
+    handle.remove()
+    handle = ours[1].register_forward_hook(lambda m, args, out: seen.append("bn"))
+    with tc.no_grad():
+        ours(x)
+    assert seen[-1] == "bn" and counts["BatchNorm"] == 1
+    handle.remove()
+
+    class Doubled(nn.Conv2d):
+        def forward(self, x):
+            return super().forward(x) * 2
+    doubled = Doubled(4, 16, 3, padding=1)
+    doubled.load_state_dict(ours[0].state_dict())
+    with tc.no_grad():
+        got = nn.Sequential(doubled, nn.ReLU())(x).numpy()
+        want = nn.Sequential(ours[0], nn.ReLU())(x).numpy()
+    np.testing.assert_allclose(got, 2 * want, rtol=1e-6)
+
+
+def test_conv_bn_relu_in_a_custom_forward_takes_a_relu_module_or_flag():
+    ours, theirs = _block(3, 16, 3, 1, 1, False, True, True, False, np.float64, 2)
+    x = np.random.default_rng(2).normal(size=(2, 3, 7, 7))
+    with torch.no_grad():
+        ref = torch.relu(theirs(torch.tensor(x))).numpy()
+    with tc.no_grad():
+        for relu in (True, nn.ReLU()):
+            got = conv_bn_relu(tc.tensor(x), ours[0], ours[1], relu).numpy()
+            np.testing.assert_allclose(got, ref, **TOL[np.float64])
+        plain = conv_bn_relu(tc.tensor(x), ours[0], ours[1]).numpy()
+    np.testing.assert_allclose(np.maximum(plain, 0), ref, **TOL[np.float64])
+    assert (plain < 0).any()
+
+
+def test_fused_relu_keeps_nan_as_the_relu_does():
+    conv = nn.Conv2d(1, 16, 1, bias=False)
+    conv.weight.data = tc.tensor(np.ones((16, 1, 1, 1), np.float32))
+    x = np.full((1, 1, 4, 4), -1.0, np.float32)
+    x[0, 0, 1, 2] = np.nan
+    with tc.no_grad():
+        got = nn.Sequential(conv, nn.ReLU())(tc.tensor(x)).numpy()
+    assert np.isnan(got[0, :, 1, 2]).all()
+    assert (np.delete(got.reshape(16, 16), 6, axis=1) == 0).all()
+
+
+def test_a_fused_relu_conv_refuses_a_gradient():
+    x = tc.tensor(np.ones((1, 1, 4, 4), np.float32), requires_grad=True)
+    w = tc.tensor(np.ones((16, 1, 3, 3), np.float32))
+    with pytest.raises(RuntimeError, match="ReLU fused has no backward"):
+        nn.functional.conv2d_then_relu(x, w, relu=True)
+
+
+def test_export_traces_the_modules_unfused():
+    """ONNX export traces under no_grad in eval mode: the graph still has the batch norm and
+    the ReLU (tracing turns the fusion off)."""
+    from tinygrad_cnn.onnx.export import build_graph
+    ours, _ = _block(2, 16, 3, 1, 1, True, True, True, True, np.float32, 3)
+    proto = build_graph(ours, tc.tensor(np.ones((1, 2, 6, 6), np.float32)))
+    kinds = [n.op_type for n in proto.graph.node]
+    assert "BatchNormalization" in kinds and "Relu" in kinds and "Conv" in kinds

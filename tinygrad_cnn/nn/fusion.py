@@ -1,0 +1,94 @@
+"""Inference's fused conv: a Conv2d, the eval-mode BatchNorm2d after it and a ReLU, as one conv.
+
+Where nothing needs a gradient, ``conv -> batch norm -> ReLU`` is one affine map per output
+channel after the conv, then a clamp: the batch norm's scale s = weight / sqrt(running_var +
+eps) folds into the conv's weights (w * s per output channel) and its shift into the bias
+((b - running_mean) * s + bias), and the ReLU is applied as the conv stores its output
+(the CPU's vector tiles clamp each sum in registers). One pass over the activations instead
+of three, and no intermediate arrays: PyTorch's ``torch.nn.utils.fusion.fuse_conv_bn_eval``
+folds the same way.
+
+``conv_bn_relu(x, conv, bn, relu)`` is the entry point; Sequential finds such runs among its
+children by itself (``sequential_forward``). The modules run one by one, unfused, whenever
+fusing could change what the user sees: autograd recording (grad enabled and a tensor
+requiring grad), a batch norm in training mode or without running statistics, a forward
+hook on any of them, an exporter tracing the pass (tinygrad_cnn.onnx), or a subclass of the
+layers (its forward may differ). Folding rounds once more (w * s before the sum), so fused
+outputs agree with the unfused ones to float rounding, not bit for bit.
+"""
+from tinygrad_cnn import grad_mode, tracing
+from tinygrad_cnn.nn import functional as F
+from tinygrad_cnn.nn.activation import ReLU
+from tinygrad_cnn.nn.conv import Conv2d
+from tinygrad_cnn.nn.module import Module
+from tinygrad_cnn.nn.normalization import BatchNorm2d
+
+
+def conv_bn_relu(x, conv, bn=None, relu=False):
+    """``conv(x)``, then ``bn`` (a BatchNorm2d, or None) and a ReLU: ``relu`` is False, True
+    (F.relu) or the model's ReLU module. One fused conv where fusing is exact up to rounding
+    (see the module docstring), the modules one by one otherwise; a ReLU module with a hook
+    (or of a subclass) runs on its own after the fused conv and batch norm."""
+    module = relu if isinstance(relu, Module) else None
+    if not _fusable(x, conv, bn):
+        out = conv(x)
+        out = bn(out) if bn is not None else out
+        if module is not None:
+            return module(out)
+        return F.relu(out) if relu else out
+    weight, bias = conv.weight, conv.bias
+    if bn is not None:
+        weight, bias = _folded(conv, bn)
+    in_conv = relu is True or (module is not None and type(module) is ReLU
+                               and not module._forward_hooks)
+    out = F.conv2d_then_relu(x, weight, bias, conv.stride, conv.padding, conv.dilation,
+                             conv.groups, relu=in_conv)
+    return module(out) if module is not None and not in_conv else out
+
+
+def sequential_forward(modules, x):
+    """Sequential's forward over ``modules``: each run of Conv2d, then optionally
+    BatchNorm2d, then optionally ReLU is conv_bn_relu; every other module is called."""
+    i = 0
+    while i < len(modules):
+        conv = modules[i]
+        if type(conv) is not Conv2d:
+            x = conv(x)
+            i += 1
+            continue
+        bn = modules[i + 1] if i + 1 < len(modules) and type(modules[i + 1]) is BatchNorm2d \
+            else None
+        after = i + 1 + (bn is not None)
+        relu = modules[after] if after < len(modules) and type(modules[after]) is ReLU \
+            else False
+        x = conv_bn_relu(x, conv, bn, relu)
+        i = after + (relu is not False)
+    return x
+
+
+def _fusable(x, conv, bn):
+    """True when the fused conv gives what the modules would (the module docstring's list)."""
+    if type(conv) is not Conv2d or conv._forward_hooks or tracing.current() is not None:
+        return False
+    if grad_mode.is_enabled() and (x.requires_grad or any(
+            p.requires_grad for p in conv.parameters())):
+        return False
+    if bn is None:
+        return True
+    return type(bn) is BatchNorm2d and not bn.training and not bn._forward_hooks \
+        and bn.running_mean is not None and bn.running_var is not None \
+        and not (grad_mode.is_enabled() and any(p.requires_grad for p in bn.parameters()))
+
+
+def _folded(conv, bn):
+    """(weight, bias) of conv with bn (eval mode) folded in, in the conv's dtype and device."""
+    with grad_mode.no_grad():
+        scale = 1.0 / (bn.running_var + bn.eps).sqrt()
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        shift = -bn.running_mean * scale
+        if conv.bias is not None:
+            shift = shift + conv.bias * scale
+        if bn.bias is not None:
+            shift = shift + bn.bias
+        return conv.weight * scale.reshape(-1, 1, 1, 1), shift

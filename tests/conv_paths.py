@@ -40,11 +40,12 @@ _SETTINGS = {
     # channel counts (padding within the kernel's span)
     "gemm-nhwc-transposed": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                                  transposed_max_ratio=1 << 62),
-    # the vector tiles for every conv they can take (any channel count, padded to whole
-    # tiles)
+    # the vector tiles for every conv above 1x1 they can take (any channel count, padded to
+    # whole tiles)
     "vector-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                          vector_tiles=True, vector_max_padding=1 << 62,
-                         vector_wgrad_min_pixels=0, vector_panel_bytes=1 << 62),
+                         vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
+                         vector_panel_bytes=1 << 62),
 }
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
     _changes.setdefault("vector_tiles", False)

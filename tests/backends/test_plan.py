@@ -107,8 +107,8 @@ def test_vector_tiles_only_where_they_fit():
     """Output channels padded to whole tiles (16 float32, 8 float64) at most
     vector_max_padding times as many, 6 output pixels per image at least, a weight panel
     within vector_panel_bytes; the transposed input gradient by the same rules on the input
-    channels; the weight gradient for kernels above 1x1 over vector_wgrad_min_pixels output
-    pixels per image."""
+    channels; the weight gradient over vector_wgrad_min_pixels output pixels per image;
+    padding only for a depth (KH*KW*C) of vector_pad_min_depth; no 1x1 kernel."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
@@ -133,7 +133,12 @@ def test_vector_tiles_only_where_they_fit():
     assert plan_conv(small, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
                                             "gemm-nhwc")            # weight gradient: 64+
     pointwise = _geometry((8, 16, 28, 28), (32, 16, 1, 1), stride=(2, 2))
-    assert plan_conv(pointwise, on).weight_grad == "gemm-nhwc"      # 1x1: the GEMM's
+    assert plan_conv(pointwise, on) == ConvPlan("gemm-nhwc", "gemm-nhwc-col2im",
+                                                "gemm-nhwc")        # 1x1: the GEMM's
+    stem = _geometry((8, 1, 28, 28), (24, 1, 3, 3), pad=1)           # depth 9: not padded
+    assert plan_conv(stem, on).forward == "gemm"
+    assert plan_conv(stem, dataclasses.replace(on, vector_pad_min_depth=9)).forward == \
+        "vector-tiles"
     dilated = ConvGeometry.of((8, 16, 14, 14), (16, 16, 3, 3), (1, 1), (2,) * 4, (2, 2), 1, 4)
     assert plan_conv(dilated, on).forward == "gemm-nhwc"
 

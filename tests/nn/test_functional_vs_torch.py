@@ -131,6 +131,20 @@ def test_adaptive_avg_pool2d_matches_torch(H, W, oh, ow, seed):
     check_grads([(x, xt)])
 
 
+@given(H=st.integers(1, 9), W=st.integers(1, 9), seed=seeds)
+def test_global_avg_pool2d_of_channels_last_memory_matches_torch(H, W, seed):
+    """What a conv hands on: an NCHW view of channels-last memory, pooled where it lies."""
+    a = np.asarray(arrays((2, H, W, 5), seed), np.float32).transpose(0, 3, 1, 2)
+    x, xt = Tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    assert x._array.transpose(0, 2, 3, 1).flags.c_contiguous
+    out, ref = F.adaptive_avg_pool2d(x, 1), TF.adaptive_avg_pool2d(xt, 1)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), **TOL)
+    g = arrays(out.shape, seed + 1, np.float32)
+    out.backward(Tensor(g))
+    ref.backward(torch.tensor(g))
+    check_grads([(x, xt)])
+
+
 ACTIVATIONS = [
     (F.relu, TF.relu), (F.sigmoid, torch.sigmoid), (F.tanh, torch.tanh),
     (lambda x: F.leaky_relu(x, 0.1), lambda x: TF.leaky_relu(x, 0.1)),

@@ -217,19 +217,20 @@ def im2col_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
 
 def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, out, first,
                                 stop):
-    """Images first .. stop-1 of out (N, oh, ow, O) = im2col_nhwc(x) @ wt (kh*kw*C, O) + bias,
-    and with ``relu`` 0 where that is below 0 (NaN kept), no dilation along W, in the
-    channels of whole tiles (O - O % (64 // itemsize)), for images of 6 or more output
-    pixels; the rest of out as it was."""
+    """Images first .. stop-1 of out (N, oh, ow, O) = im2col_nhwc(x) @ wt[:, :O] + bias[:O]
+    (wt and bias may have more columns: whole tiles), and with ``relu`` 0 where that is
+    below 0 (NaN kept), no dilation along W, for images of 6 or more output pixels; the
+    rest of out as it was."""
     oh, ow, O = out.shape[1:]
-    tiled = O - O % (64 // x.itemsize) if oh * ow >= 6 else 0
+    if oh * ow < 6:
+        return
     part = x[first:stop]
     cols = np.empty((part.shape[0] * oh * ow, wt.shape[0]), dtype=x.dtype)
     im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
-    sums = cols @ wt[:, :tiled] + bias[:tiled]
+    sums = cols @ wt[:, :O] + bias[:O]
     if relu:
         sums = np.where(sums < 0, sums.dtype.type(0), sums)
-    out[first:stop, :, :, :tiled] = sums.reshape(part.shape[0], oh, ow, tiled)
+    out[first:stop] = sums.reshape(part.shape[0], oh, ow, O)
 
 
 def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):

@@ -5,7 +5,8 @@ and the weight gradient. Each thread takes its own share of the images.
 The kernels compute whole tiles of output channels (16 float32, 8 float64). A conv with
 others (DenseNet's 12, LeNet-5's 6; plan_conv bounds the waste by
 settings.vector_max_padding) runs padded to whole tiles: zero weight columns in the forward,
-their outputs dropped; a zero output gradient in the weight gradient, its columns dropped.
+whose kernel stores only the real outputs; a zero output gradient in the weight gradient,
+its columns dropped.
 """
 import numpy as np
 
@@ -36,12 +37,12 @@ def forward_vector_tiles(xh, wt, b, g, relu=False):
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
-    out = np.empty((g.N, g.OH, g.OW, wt.shape[1]), dtype=xh.dtype)
+    out = np.empty((g.N, g.OH, g.OW, O), dtype=xh.dtype)
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
         xh, wt, bias, *geometry, relu, out, lo, hi), g.N,
         grain=-(-settings.part_macs // (g.OH * g.OW * wt.size)))
-    return out if out.shape[3] == O else np.ascontiguousarray(out[..., :O])
+    return out
 
 
 def weight_grad_vector_tiles(gh, xh, g):

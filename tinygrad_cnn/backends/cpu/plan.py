@@ -72,37 +72,41 @@ class ConvPlan:
 def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings): the vector-tiles routes where
-    settings.vector_tiles allows and they fit (_vector_tiles_fit; for the weight gradient
-    also a kernel above 1x1, a 1x1 stride-2 conv's was 9x slower than its GEMM, and
-    settings.vector_wgrad_min_pixels output pixels per image), the others' otherwise."""
+    settings.vector_tiles allows, the kernel is above 1x1 (a 1x1 conv is one GEMM over the
+    pixels, which BLAS does faster: 1.6 against 1.9-2.1 ms for 16 -> 32 at 28x28; a 1x1
+    stride-2 weight gradient was 9x slower in tiles) and they fit (_vector_tiles_fit; for
+    the weight gradient also settings.vector_wgrad_min_pixels output pixels per image), the
+    others' otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
-    if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
+    if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1 or g.KH * g.KW == 1:
         return plan
-    forward, input_grad = plan.forward, plan.input_grad
-    if _vector_tiles_fit(g.O, g.KH * g.KW * g.C, g.OH * g.OW, g.itemsize, settings):
+    forward, input_grad, weight_grad = plan.forward, plan.input_grad, plan.weight_grad
+    depth = g.KH * g.KW * g.C
+    if _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
         forward = "vector-tiles"
     if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g) and \
             _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings):
         input_grad = "transposed-vector-tiles"
-    weight_grad = plan.weight_grad
-    above_1x1 = g.KH * g.KW > 1
-    no_panel = 0            # its b-operand is the output gradient, streamed: no weight panel
-    if above_1x1 and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
-            _vector_tiles_fit(g.O, no_panel, g.OH * g.OW, g.itemsize, settings):
+    if g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
+            _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False):
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
 
 
-def _vector_tiles_fit(outputs, K, pixels, itemsize, settings):
-    """True when a conv of ``outputs`` channels, K multiply-adds per output value and
-    ``pixels`` output pixels per image suits the vector tiles: its channels padded to whole
-    tiles at most settings.vector_max_padding times as many, at least a tile's rows of
-    pixels, and a tile column's weights (K x tile columns) within
-    settings.vector_panel_bytes, so that they stay in the L1 cache."""
+def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True):
+    """True when a conv of ``outputs`` channels, ``depth`` multiply-adds per output value
+    (KH*KW*C) and ``pixels`` output pixels per image suits the vector tiles: its channels
+    fill whole tiles, or padded to them are at most settings.vector_max_padding times as
+    many with a depth of settings.vector_pad_min_depth or more; at least a tile's rows of
+    pixels; and with ``panel`` (the product's weights are a tile's b-operand) a tile
+    column's weights (depth x tile columns) within settings.vector_panel_bytes, so that
+    they stay in the L1 cache."""
     columns = tile_columns(itemsize)
     padded = -(-outputs // columns) * columns
-    return padded <= settings.vector_max_padding * outputs and pixels >= TILE_ROWS \
-        and K * columns * itemsize <= settings.vector_panel_bytes
+    pad_ok = padded == outputs or (padded <= settings.vector_max_padding * outputs
+                                   and depth >= settings.vector_pad_min_depth)
+    return pad_ok and pixels >= TILE_ROWS and \
+        (not panel or depth * columns * itemsize <= settings.vector_panel_bytes)
 
 
 def _pads_fit(g):

@@ -110,17 +110,33 @@ def avg_pool2d_backward(grad, geometry):
 
 
 def adaptive_avg_pool2d_forward(x, output_size):
-    N, C = x.shape[:2]
+    """Adaptive average pooling to output_size. Global pooling ((1, 1)) of channels-last
+    input is NumPy's mean over each image's pixels, read in place (the NCHW kernel would
+    first copy the activation into NCHW order); (N, C, 1, 1) is the same memory in either
+    layout."""
+    N, C, H, W = x.shape
+    if tuple(output_size) == (1, 1) and layout.is_channels_last(x):
+        rows = layout.channels_last(x).reshape(N, H * W, C)
+        return rows.mean(axis=1, dtype=x.dtype).reshape(N, C, 1, 1)
     out = np.empty((N, C) + tuple(output_size), dtype=x.dtype)
     x = np.ascontiguousarray(x)
-    threads.over_images(lambda lo, hi: nchw_kernels.adaptive_avg_pool2d_forward(x[lo:hi], out[lo:hi]), N,
-                 threads.per_image(x.shape))
+    threads.over_images(lambda lo, hi: nchw_kernels.adaptive_avg_pool2d_forward(
+        x[lo:hi], out[lo:hi]), N, threads.per_image(x.shape))
     return out
 
 
 def adaptive_avg_pool2d_backward(grad, x_shape):
+    """Adjoint of adaptive_avg_pool2d_forward. Global pooling's gradient is each channel's
+    share, grad / (H*W), at every pixel: written channels-last (as the convs around it
+    work), an NCHW view of that memory."""
+    N, C, H, W = x_shape
+    if grad.shape[2:] == (1, 1):
+        share = grad.reshape(N, 1, C) / grad.dtype.type(H * W)
+        gx = np.empty((N, H * W, C), dtype=grad.dtype)
+        gx[...] = share
+        return layout.as_nchw(gx.reshape(N, H, W, C))
     gx = np.empty(x_shape, dtype=grad.dtype)
     grad = np.ascontiguousarray(grad)
-    threads.over_images(lambda lo, hi: nchw_kernels.adaptive_avg_pool2d_backward(grad[lo:hi], gx[lo:hi]),
-                 x_shape[0], threads.per_image(gx.shape))
+    threads.over_images(lambda lo, hi: nchw_kernels.adaptive_avg_pool2d_backward(
+        grad[lo:hi], gx[lo:hi]), N, threads.per_image(gx.shape))
     return gx

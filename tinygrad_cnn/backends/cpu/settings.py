@@ -84,7 +84,12 @@ class CpuSettings(Settings):
     1.6, even at 7x7, 3.5x at 28x28: 9.3 against 3.5)."""
     vector_max_padding: float = 1.5
     """Most output channels a vector-tiles conv may compute, padded to whole tiles, per real
-    one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones."""
+    one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones.
+    Batch 100, forward+backward, ms: 48 -> 12 at 14x14 7.8 padded, 9.1-10.3 by the GEMM."""
+    vector_pad_min_depth: int = 64
+    """Fewest multiply-adds per output value (KH*KW*C) of a conv padded to whole tiles:
+    shallower, the partial tile's copy-out and padded gradient cost more than the sums (a
+    first layer's 1 -> 24 at 3x3: 5.2 ms padded, 3.4 by the GEMM)."""
 
     def covered_by_tiles(self, n):
         """True when matmul_into's tiles are the product to use for n columns."""

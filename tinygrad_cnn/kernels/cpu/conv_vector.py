@@ -7,10 +7,11 @@ reads straight from that buffer (a kernel row of a pixel is one run of KW*C valu
 patch matrix is made and no GEMM packs one. The weight gradient tiles 6 patch columns x 16
 output channels instead.
 
-The kernels compute whole tiles of output channels only, and the forward only images of 6
-or more output pixels: the backend pads a conv's channels to whole tiles (zero weights, or
-a zero output gradient), and plan_conv gives the tiles no smaller images. There is no
-plain-loop remainder to compile (about half a second each at a cold start).
+The forward takes its weights padded to whole tiles of output channels and stores only the
+real ones; the weight gradient computes whole tiles only (the backend pads the output
+gradient with zero channels); the forward computes images of 6 or more output pixels only
+(plan_conv gives the tiles no smaller ones). There is no plain-loop remainder to compile
+(about half a second each at a cold start).
 """
 import numpy as np
 
@@ -22,37 +23,47 @@ from tinygrad_cnn.kernels.jit import njit
 def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, out, first,
                                 stop):
     """Images first .. stop-1 of out (N, OH, OW, O) = the convolution of x (N, H, W, C) by
-    the weight rows wt (KH*KW*C, O), rows (i, j, c), plus bias (O,), and with ``relu`` its
-    ReLU, in the output channels of whole tiles (O - O % 16 for float32), and only for
-    images of 6 or more output pixels; stride (sh, sw), padding top ph and left pw,
-    dilation dh along H and none along W. out is C-contiguous; its other channels are left
-    as they are.
+    the weight rows wt (KH*KW*C, O'), rows (i, j, c), plus bias (O',), and with ``relu`` its
+    ReLU, for images of 6 or more output pixels (others are left as they are): O' is O
+    rounded up to whole tiles (16 float32, 8 float64), the weights and bias of the columns
+    beyond O zero or anything. Stride (sh, sw), padding top ph and left pw, dilation dh
+    along H and none along W; out is C-contiguous.
 
     Tiles run over one output-channel block at a time (its weight rows stay in the L1 cache
     while every pixel of the image passes); an image's last tile is moved back to end at
-    its last pixel, recomputing a few pixels rather than leaving a ragged edge.
+    its last pixel, recomputing a few pixels rather than leaving a ragged edge. A last
+    block of fewer than 16 channels sums into a scratch tile, whose real columns are copied
+    out.
     """
     C = x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P = oh * ow
     cols = TILE_BYTES // x.itemsize
-    tiled = O - O % cols if P >= TILE_ROWS else 0
+    ldb = wt.shape[1]
     img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
     Wp = img.shape[1]
     flat_img, flat = img.reshape(img.size), out.reshape(out.size)
+    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
     run, row_step = kw * C, dh * Wp * C
-    for n in range(first, stop if tiled else first):
+    for n in range(first, stop if P >= TILE_ROWS else first):
         _zero_padded(x[n], ph, pw, img)
         base = n * P * O
-        for o0 in range(0, tiled, cols):
+        for o0 in range(0, O, cols):
+            width = min(cols, O - o0)
             for t in range(0, P, TILE_ROWS):
                 q0 = min(t, P - TILE_ROWS)
                 for r in range(TILE_ROWS):
                     q = q0 + r
                     offsets[r] = ((q // ow) * sh * Wp + (q % ow) * sw) * C
-                tile_sums(flat_img, offsets, row_step, 1, kh, run, wt, o0, O, bias, o0, False,
-                          relu, flat, base + q0 * O + o0, O)
+                sums, at, step = (flat, base + q0 * O + o0, O) if width == cols else \
+                    (scratch, 0, cols)
+                tile_sums(flat_img, offsets, row_step, 1, kh, run, wt, o0, ldb, bias, o0, False,
+                          relu, sums, at, step)
+                if width < cols:
+                    for r in range(TILE_ROWS):
+                        for j in range(width):
+                            flat[base + (q0 + r) * O + o0 + j] = scratch[r * cols + j]
 
 
 @njit

@@ -145,6 +145,21 @@ def test_global_avg_pool2d_of_channels_last_memory_matches_torch(H, W, seed):
     check_grads([(x, xt)])
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_adaptive_avg_pool2d_to_the_input_size_is_a_copy(channels_last):
+    """AlexNet's digit variant pools its 2x2 features to 2x2: the values, their own memory."""
+    a = np.asarray(arrays((2, 4, 3, 5), 7), np.float32)
+    a = np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) if channels_last \
+        else a
+    x = Tensor(a, requires_grad=True)
+    out = F.adaptive_avg_pool2d(x, (3, 5))
+    np.testing.assert_array_equal(out.numpy(), a)
+    assert not np.shares_memory(out._array, x._array)
+    g = arrays(out.shape, 8, np.float32)
+    out.backward(Tensor(g))
+    np.testing.assert_array_equal(x.grad.numpy(), g)
+
+
 ACTIVATIONS = [
     (F.relu, TF.relu), (F.sigmoid, torch.sigmoid), (F.tanh, torch.tanh),
     (lambda x: F.leaky_relu(x, 0.1), lambda x: TF.leaky_relu(x, 0.1)),

@@ -110,11 +110,13 @@ def avg_pool2d_backward(grad, geometry):
 
 
 def adaptive_avg_pool2d_forward(x, output_size):
-    """Adaptive average pooling to output_size. Global pooling ((1, 1)) of channels-last
-    input is NumPy's mean over each image's pixels, read in place (the NCHW kernel would
-    first copy the activation into NCHW order); (N, C, 1, 1) is the same memory in either
-    layout."""
+    """Adaptive average pooling to output_size. An output of the input's size is a copy;
+    global pooling ((1, 1)) of channels-last input is NumPy's mean over each image's pixels,
+    read in place (the NCHW kernel would first copy the activation into NCHW order);
+    (N, C, 1, 1) is the same memory in either layout."""
     N, C, H, W = x.shape
+    if tuple(output_size) == (H, W):                  # every bin one pixel: a copy
+        return x.copy(order="K")
     if tuple(output_size) == (1, 1) and layout.is_channels_last(x):
         rows = layout.channels_last(x).reshape(N, H * W, C)
         return rows.mean(axis=1, dtype=x.dtype).reshape(N, C, 1, 1)
@@ -130,6 +132,8 @@ def adaptive_avg_pool2d_backward(grad, x_shape):
     share, grad / (H*W), at every pixel: written channels-last (as the convs around it
     work), an NCHW view of that memory."""
     N, C, H, W = x_shape
+    if grad.shape[2:] == (H, W):
+        return grad.copy(order="K")
     if grad.shape[2:] == (1, 1):
         share = grad.reshape(N, 1, C) / grad.dtype.type(H * W)
         gx = np.empty((N, H * W, C), dtype=grad.dtype)

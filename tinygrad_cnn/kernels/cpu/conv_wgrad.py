@@ -192,8 +192,8 @@ def conv2d_weight_grad(x, grad, kh, kw, ph, pw, dh, dw, grad_w, grad_b):
                         d = dst[o, oy * Wp + ox0:oy * Wp + ox0 + run]
                         for q in range(run):
                             d[q] = src[q, o]
-            for o in range(O):
-                _zero_extension(dst[o], oh, ow, Wp)
+            for o in range(O):                   # a row of g_t, as the patch rows above:
+                _zero_extension(g_t[o, b * L:(b + 1) * L], oh, ow, Wp)   # one compiled layout
         matmul_nt_add(cols_t, g_t, grad_w)
         add_row_sums(g_t, grad_b)
 

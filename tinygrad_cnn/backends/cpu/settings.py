@@ -77,11 +77,12 @@ class CpuSettings(Settings):
     """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
     L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster
     (VGG's 128 -> 128 at 3x3 pixels, a 74 KB panel: 3.2 ms against 2.3)."""
-    vector_wgrad_min_pixels: int = 64
+    vector_wgrad_min_pixels: int = 32
     """Fewest output pixels per image of a vector-tiles weight gradient: each tile is summed
     over one image's pixels and then added to memory, and over fewer the GEMM is faster
     (batch 100: 64 -> 128 at 3x3 pixels 4.3 ms against 1.7, 64 -> 64 at 4x4 2.2 against
-    1.6, even at 7x7, 3.5x at 28x28: 9.3 against 3.5)."""
+    1.6). At 7x7 the two are even (1.5 against 1.5, 1.3 against 1.1) and the tiles spare a
+    model the patch kernels' compilation; at 28x28 the tiles win 9.3 against 3.5."""
     vector_max_padding: float = 1.5
     """Most output channels a vector-tiles conv may compute, padded to whole tiles, per real
     one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones.

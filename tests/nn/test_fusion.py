@@ -169,3 +169,21 @@ def test_export_traces_the_modules_unfused():
     proto = build_graph(ours, tc.tensor(np.ones((1, 2, 6, 6), np.float32)))
     kinds = [n.op_type for n in proto.graph.node]
     assert "BatchNormalization" in kinds and "Relu" in kinds and "Conv" in kinds
+
+
+def test_what_the_modules_refuse_is_refused_fused():
+    """A batch norm of the wrong width, an unbatched input or mixed dtypes: under no_grad
+    the same error as with the modules one by one, not a broadcast or a quiet result."""
+    x = tc.tensor(np.ones((2, 3, 6, 6), np.float32))
+    wrong = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(32)).eval()
+    with pytest.raises(ValueError, match="BatchNorm2d expected 32 channels, got 16"):
+        with tc.no_grad():
+            wrong(x)
+    block = nn.Sequential(nn.Conv2d(3, 16, 3), nn.BatchNorm2d(16)).eval()
+    with pytest.raises(ValueError, match="BatchNorm2d expects 4-D"):
+        with tc.no_grad():
+            block(tc.tensor(np.ones((3, 6, 6), np.float32)))
+    mixed = nn.Sequential(nn.Conv2d(3, 16, 3, dtype=np.float64), nn.BatchNorm2d(16)).eval()
+    with pytest.raises(TypeError):
+        with tc.no_grad():
+            mixed(tc.tensor(np.ones((2, 3, 6, 6))))

@@ -77,7 +77,16 @@ def _fusable(x, conv, bn):
         return True
     return type(bn) is BatchNorm2d and not bn.training and not bn._forward_hooks \
         and bn.running_mean is not None and bn.running_var is not None \
+        and _matches(x, conv, bn) \
         and not (grad_mode.is_enabled() and any(p.requires_grad for p in bn.parameters()))
+
+
+def _matches(x, conv, bn):
+    """True when bn takes conv's output as the modules would (4-D, its channel count, one
+    dtype); otherwise the modules run, and bn raises its own error."""
+    dtypes = {t.dtype for t in (conv.weight, bn.running_mean, bn.running_var, bn.weight,
+                                bn.bias) if t is not None}
+    return x.ndim == 4 and bn.num_features == conv.out_channels and len(dtypes) == 1
 
 
 def _folded(conv, bn):

@@ -22,6 +22,7 @@ from tinygrad_cnn.nn.activation import ReLU
 from tinygrad_cnn.nn.conv import Conv2d
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.nn.normalization import BatchNorm2d
+from tinygrad_cnn.tensor import Tensor
 
 
 def conv_bn_relu(x, conv, bn=None, relu=False):
@@ -68,17 +69,16 @@ def sequential_forward(modules, x):
 
 def _fusable(x, conv, bn):
     """True when the fused conv gives what the modules would (the module docstring's list)."""
-    if type(conv) is not Conv2d or conv._forward_hooks or tracing.current() is not None:
+    modules = (conv,) if bn is None else (conv, bn)
+    if type(conv) is not Conv2d or any(m._forward_hooks for m in modules) \
+            or tracing.current() is not None:
         return False
     if grad_mode.is_enabled() and (x.requires_grad or any(
-            p.requires_grad for p in conv.parameters())):
+            p.requires_grad for m in modules for p in m.parameters())):
         return False
-    if bn is None:
-        return True
-    return type(bn) is BatchNorm2d and not bn.training and not bn._forward_hooks \
-        and bn.running_mean is not None and bn.running_var is not None \
-        and _matches(x, conv, bn) \
-        and not (grad_mode.is_enabled() and any(p.requires_grad for p in bn.parameters()))
+    return bn is None or (type(bn) is BatchNorm2d and not bn.training
+                          and bn.running_mean is not None and bn.running_var is not None
+                          and _matches(x, conv, bn))
 
 
 def _matches(x, conv, bn):
@@ -90,14 +90,18 @@ def _matches(x, conv, bn):
 
 
 def _folded(conv, bn):
-    """(weight, bias) of conv with bn (eval mode) folded in, in the conv's dtype and device."""
-    with grad_mode.no_grad():
-        scale = 1.0 / (bn.running_var + bn.eps).sqrt()
-        if bn.weight is not None:
-            scale = scale * bn.weight
-        shift = -bn.running_mean * scale
-        if conv.bias is not None:
-            shift = shift + conv.bias * scale
-        if bn.bias is not None:
-            shift = shift + bn.bias
-        return conv.weight * scale.reshape(-1, 1, 1, 1), shift
+    """(weight, bias) of conv with bn (eval mode) folded in, in the conv's dtype and device.
+    Computed on the backend's arrays, not by Tensor ops: a dozen ops' dispatch cost more
+    than the conv itself at batch 1 (317 against 207 us for 64 -> 64 at 7x7)."""
+    be, arr = conv.weight.backend, (lambda t: t._array)
+    scale = be.div(1.0, be.sqrt(be.add(arr(bn.running_var), bn.eps)))
+    if bn.weight is not None:
+        scale = be.mul(scale, arr(bn.weight))
+    shift = be.neg(be.mul(arr(bn.running_mean), scale))
+    if conv.bias is not None:
+        shift = be.add(shift, be.mul(arr(conv.bias), scale))
+    if bn.bias is not None:
+        shift = be.add(shift, arr(bn.bias))
+    weight = be.mul(arr(conv.weight), be.reshape(scale, (-1, 1, 1, 1)))
+    device = conv.weight.device
+    return Tensor._wrap(weight, device), Tensor._wrap(shift, device)

@@ -36,27 +36,26 @@ def _flat_pair(a, like):
 
 def relu(x):
     """max(x, 0) in one pass, keeping x's memory layout."""
-    if x.ndim == 0 or x.size < 4096:
-        return np.maximum(x, x.dtype.type(0))
     out = np.empty_like(x)
-    flat = _flat_pair(x, out)
-    if flat is None:
-        return np.maximum(x, x.dtype.type(0))
-    x_, out_ = flat
-    threads.run(lambda lo, hi: elementwise_kernels.relu_forward(x_[lo:hi], out_[lo:hi]), x.size,
-                grain=settings.part_elements)
-    return out
+    return out if _relu_into(x, out) else np.maximum(x, x.dtype.type(0))
 
 
 def relu_in_place(x):
     """x = relu(x), overwriting x (an array no one else holds: a conv's new output)."""
-    flat = _flat_pair(x, x) if x.ndim and x.size >= 4096 else None
-    if flat is None:
+    if not _relu_into(x, x):
         np.maximum(x, x.dtype.type(0), out=x)
-        return
-    x_ = flat[0]
-    threads.run(lambda lo, hi: elementwise_kernels.relu_forward(x_[lo:hi], x_[lo:hi]), x.size,
+
+
+def _relu_into(x, out):
+    """out = max(x, 0) by the threaded kernel, when x is large enough for it and the two
+    share a memory layout (out may be x); False, with nothing written, otherwise."""
+    flat = _flat_pair(x, out) if x.ndim and x.size >= 4096 else None
+    if flat is None:
+        return False
+    x_, out_ = flat
+    threads.run(lambda lo, hi: elementwise_kernels.relu_forward(x_[lo:hi], out_[lo:hi]), x.size,
                 grain=settings.part_elements)
+    return True
 
 
 def relu_backward(grad, x):

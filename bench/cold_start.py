@@ -6,8 +6,10 @@ Run from the repo root:  python bench/cold_start.py [--models lenet5,resnet,...]
 Each figure is one fresh process per model and kind, with NUMBA_CACHE_DIR set to a new empty
 directory, so every kernel the model reaches compiles; batch 100 of the bundled MNIST sample;
 the training step is forward, loss, backward and Adam (GoogLeNet with its aux losses), the
-inference batch eval mode under no_grad. "warm" repeats the same process with the cache the
-cold run left.
+inference batch eval mode under no_grad. "cold" is the default, with the compile-ahead helper
+(kernels/warmup.py) compiling on a second core; "alone" is a first step with
+TINYGRAD_CNN_WARMUP=0, every kernel compiled by the process itself. "warm" repeats the
+process with the cache the cold run left.
 """
 import argparse
 import os
@@ -45,10 +47,12 @@ print(t1 - t0, time.perf_counter() - t0)
 """
 
 
-def seconds(model, kind, cache_dir, threads):
-    """(import s, import-to-end-of-first-step s) of a fresh interpreter."""
+def seconds(model, kind, cache_dir, threads, helper=True):
+    """(import s, import-to-end-of-first-step s) of a fresh interpreter; ``helper`` False
+    turns the compile-ahead helper off."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(REPO),
-               NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+               NUMBA_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads),
+               TINYGRAD_CNN_WARMUP="1" if helper else "0")
     done = subprocess.run([sys.executable, "-c", SNIPPET, str(SAMPLE), model, kind], env=env,
                           cwd=REPO, capture_output=True, text=True, check=True)
     return tuple(map(float, done.stdout.split()))
@@ -69,13 +73,16 @@ def main():
     print_machine_header()
     print(isa_line())
     print(f"load     average {load_average()} (1, 5, 15 min) at start\n")
-    print(f"{'model':<16}{'kind':<7}{'import s':>9}{'cold s':>8}{'warm s':>8}")
+    print(f"{'model':<16}{'kind':<7}{'import s':>9}{'cold s':>8}{'alone s':>9}{'warm s':>8}")
     for name in names:
         for kind in ("train", "infer"):
             with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
+                alone = seconds(name, kind, cache, args.threads, helper=False)[1]
+            with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
                 imported, cold = seconds(name, kind, cache, args.threads)
                 warm = seconds(name, kind, cache, args.threads)[1]
-            print(f"{name:<16}{kind:<7}{imported:>9.2f}{cold:>8.1f}{warm:>8.2f}", flush=True)
+            print(f"{name:<16}{kind:<7}{imported:>9.2f}{cold:>8.1f}{alone:>9.1f}{warm:>8.2f}",
+                  flush=True)
     print(f"\nload     average {load_average()} (1, 5, 15 min) at the end")
 
 

@@ -21,6 +21,12 @@ from tinygrad_cnn.backends.cpu import blas as _blas_threads  # noqa: E402
 
 _blas_threads._WORKERS_SPIN = _NUMPY_CAME_FIRST
 
+# A cold start's kernels compile one at a time; a helper process compiles the ones the first
+# step will reach later on another core (kernels/warmup.py; TINYGRAD_CNN_WARMUP=0: none).
+from tinygrad_cnn.kernels import warmup as _warmup  # noqa: E402
+
+_warmup.install()
+
 from tinygrad_cnn.grad_mode import enable_grad, is_enabled as is_grad_enabled, no_grad  # noqa: F401,E402
 from tinygrad_cnn.random import Generator, get_rng_state, manual_seed, set_rng_state  # noqa: F401
 from tinygrad_cnn.tensor import Tensor, cat, stack  # noqa: F401

@@ -1,23 +1,52 @@
 """JIT settings for every CPU kernel, in one place.
 
-cache=True keeps compiled kernels on disk between runs. fastmath stays off: max-pool and
+cache=True keeps compiled kernels on disk between runs; the dispatcher cooperates with the
+compile-ahead helper of a cold start (kernels/warmup.py). fastmath stays off: max-pool and
 ReLU compare values and must keep NaN and inf semantics. The one exception is the matrix
 product (njit_gemm), which may reassociate its sums and fuse multiply-adds, nothing more.
 """
-import functools
-
 import numba
 from numba.core import cgutils, types
+from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic
 
-njit = functools.partial(numba.njit, cache=True, nogil=True, no_cfunc_wrapper=True)
+from tinygrad_cnn.kernels import warmup
+
+
+class Kernel(CPUDispatcher):
+    """numba's CPU dispatcher (what ``numba.njit`` makes), which before compiling a kernel
+    for new argument types waits while the compile-ahead helper is compiling the same one
+    (kernels/warmup.await_helper), and then loads it from the cache instead of compiling it
+    a second time."""
+
+    def compile(self, sig):
+        warmup.await_helper(self.py_func, sig)
+        return super().compile(sig)
+
+
+def _kernels(**options):
+    """A decorator making a Kernel with the cache on, as ``numba.njit(cache=True, **options)``
+    makes a CPUDispatcher (numba.core.decorators._jit); ``@decorator(**more)`` adds options
+    (``inline="always"``)."""
+    def decorate(fn=None, **more):
+        if fn is None:
+            return _kernels(**options, **more)
+        if numba.config.DISABLE_JIT:
+            return fn
+        targetoptions = dict(nopython=True, boundscheck=None, **options)
+        kernel = Kernel(py_func=fn, locals={}, targetoptions=targetoptions)
+        kernel.enable_caching()
+        return kernel
+    return decorate
+
+
+njit = _kernels(nogil=True, no_cfunc_wrapper=True)
 """Every CPU kernel: serial, and without the GIL, so backends/cpu/threads.run can call one
 per core on different ranges of images at the same time. No C-callable wrapper: kernels are
 called from Python or from each other, never through a C pointer, and the wrapper is one
 more function for LLVM to compile at a cold start."""
 
-njit_gemm = functools.partial(numba.njit, cache=True, nogil=True,
-                              fastmath={"reassoc", "contract"})
+njit_gemm = _kernels(nogil=True, fastmath={"reassoc", "contract"})
 """Serial matrix-product kernel: sums may be reassociated (into vector lanes) and multiply-adds
 fused. No other fast-math flag: NaN and inf keep their IEEE meaning."""
 

@@ -156,3 +156,17 @@ def test_a_kernel_the_helper_is_compiling_is_waited_for_not_compiled_twice():
     threading.Thread(target=finish).start()
     helper.await_kernel(fn, args, 5)
     assert 0.4 < time.monotonic() - t0 < 4              # this one: until the helper is done
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_no_helper_on_one_core(tmp_path):
+    script = ("import os\n"
+              "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n"
+              "import tinygrad_cnn\n"
+              "from tinygrad_cnn.kernels import warmup\n"
+              "print(warmup._installed is None)\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop(warmup.ENV, None)
+    done = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, text=True,
+                          capture_output=True, check=True, timeout=300)
+    assert done.stdout.split() == ["True"]

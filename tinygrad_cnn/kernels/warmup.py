@@ -179,10 +179,12 @@ _installed = None
 
 
 def install():
-    """Listen for this process's kernel compiles (once), unless TINYGRAD_CNN_WARMUP=0, the
-    interpreter cannot start another (sys.executable empty) or there is no manifest."""
+    """Listen for this process's kernel compiles (once), unless TINYGRAD_CNN_WARMUP=0, this
+    process may run on one core only (the helper would take its time), the interpreter
+    cannot start another (sys.executable empty) or there is no manifest."""
     global _installed
-    if _installed is not None or os.environ.get(ENV, "1") == "0" or not sys.executable:
+    if _installed is not None or os.environ.get(ENV, "1") == "0" or not sys.executable \
+            or _cores() < 2:
         return
     try:
         kernels, _ = load_manifest()
@@ -190,3 +192,11 @@ def install():
         return
     _installed = _Helper([(module, name, json.dumps(specs)) for module, name, specs in kernels])
     event.register("numba:compile", _installed)
+
+
+def _cores():
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                  # no affinity on this OS
+        return os.cpu_count() or 1

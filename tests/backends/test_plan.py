@@ -143,6 +143,23 @@ def test_vector_tiles_only_where_they_fit():
     assert plan_conv(dilated, on).forward == "gemm-nhwc"
 
 
+def test_transposed_tiles_take_a_larger_panel_only_in_place_of_col2im():
+    """The stride-1 input gradient's transposed tiles may have a panel up to
+    vector_transposed_panel_bytes where the other route sums a patch gradient back
+    (col2im); against the transposed GEMM, vector_panel_bytes holds."""
+    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
+    alex = _geometry((8, 16, 13, 13), (48, 16, 5, 5), pad=2)          # 25 * 48 * 64 B = 75 KB
+    assert plan_conv(alex, dataclasses.replace(on, vector_tiles=False)).input_grad == \
+        "gemm-nhwc-col2im"
+    assert plan_conv(alex, on).input_grad == "transposed-vector-tiles"
+    assert plan_conv(alex, dataclasses.replace(on, vector_transposed_panel_bytes=40 << 10)) \
+        .input_grad == "gemm-nhwc-col2im"
+    vgg = _geometry((8, 128, 3, 3), (128, 128, 3, 3), pad=1)          # 72 KB, no col2im
+    assert plan_conv(vgg, on).input_grad == "gemm-nhwc-transposed"
+    assert plan_conv(vgg, dataclasses.replace(on, vector_panel_bytes=80 << 10)) \
+        .input_grad == "transposed-vector-tiles"
+
+
 def test_byte_thresholds_and_switches():
     """Stride-1 weight gradients leave the dot-product kernel past wgrad_image_bytes (the
     element size counts), and stride1_weight_grad_kernel=False sends unfused convs to the

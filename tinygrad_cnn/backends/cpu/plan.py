@@ -75,8 +75,9 @@ def plan_conv(g, settings):
     settings.vector_tiles allows, the kernel is above 1x1 (a 1x1 conv is one GEMM over the
     pixels, which BLAS does faster: 1.6 against 1.9-2.1 ms for 16 -> 32 at 28x28; a 1x1
     stride-2 weight gradient was 9x slower in tiles) and they fit (_vector_tiles_fit; for
-    the weight gradient also settings.vector_wgrad_min_pixels output pixels per image), the
-    others' otherwise."""
+    the weight gradient also settings.vector_wgrad_min_pixels output pixels per image; for the
+    input gradient, in place of a col2im route, a panel up to
+    settings.vector_transposed_panel_bytes), the others' otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1 or g.KH * g.KW == 1:
         return plan
@@ -84,8 +85,11 @@ def plan_conv(g, settings):
     depth = g.KH * g.KW * g.C
     if _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
         forward = "vector-tiles"
+    panel = settings.vector_transposed_panel_bytes if input_grad.endswith("col2im") else \
+        settings.vector_panel_bytes
     if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g) and \
-            _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings):
+            _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings,
+                              panel_bytes=panel):
         input_grad = "transposed-vector-tiles"
     if g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
             _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False):
@@ -93,20 +97,21 @@ def plan_conv(g, settings):
     return ConvPlan(forward, input_grad, weight_grad)
 
 
-def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True):
+def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True,
+                      panel_bytes=None):
     """True when a conv of ``outputs`` channels, ``depth`` multiply-adds per output value
     (KH*KW*C) and ``pixels`` output pixels per image suits the vector tiles: its channels
     fill whole tiles, or padded to them are at most settings.vector_max_padding times as
     many with a depth of settings.vector_pad_min_depth or more; at least a tile's rows of
     pixels; and with ``panel`` (the product's weights are a tile's b-operand) a tile
-    column's weights (depth x tile columns) within settings.vector_panel_bytes, so that
-    they stay in the L1 cache."""
+    column's weights (depth x tile columns) within ``panel_bytes`` (default
+    settings.vector_panel_bytes), so that they stay in the L1 cache."""
     columns = tile_columns(itemsize)
     padded = -(-outputs // columns) * columns
     pad_ok = padded == outputs or (padded <= settings.vector_max_padding * outputs
                                    and depth >= settings.vector_pad_min_depth)
     return pad_ok and pixels >= TILE_ROWS and \
-        (not panel or depth * columns * itemsize <= settings.vector_panel_bytes)
+        (not panel or depth * columns * itemsize <= (panel_bytes or settings.vector_panel_bytes))
 
 
 def _pads_fit(g):

@@ -77,6 +77,13 @@ class CpuSettings(Settings):
     """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
     L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster
     (VGG's 128 -> 128 at 3x3 pixels, a 74 KB panel: 3.2 ms against 2.3)."""
+    vector_transposed_panel_bytes: int = 80 << 10
+    """The same bound for the stride-1 input gradient's transposed convolution (its panel is
+    KH*KW*O x a tile's columns) where the other route is a col2im GEMM, which writes the
+    whole patch gradient and sums it back (batch 100, input gradient alone, min of 30, ms):
+    AlexNet's 16 -> 48 5x5 at 13x13, a 75 KB panel, 6.9 against 10.1; 64 -> 128 at 3x3
+    1.4 against 1.9; at 7x7 6.6 against 6.4. Against the transposed GEMM, which has no
+    col2im, vector_panel_bytes holds (128 -> 128 at 3x3: 3.9 against 3.1)."""
     vector_wgrad_min_pixels: int = 32
     """Fewest output pixels per image of a vector-tiles weight gradient: each tile is summed
     over one image's pixels and then added to memory, and over fewer the GEMM is faster

@@ -715,10 +715,12 @@ def test_weight_grad_taps_kernel_refuses_what_its_tile_cannot_hold():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layout", ["rows", "planes"])
-@given(shape=st.tuples(st.integers(0, 4), st.integers(1, 6), st.integers(1, 7)), seed=seeds)
-def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed):
+@given(shape=st.tuples(st.integers(0, 4), st.integers(1, 6), st.integers(1, 7)), seed=seeds,
+       relu=st.booleans())
+def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
     """Every norm kernel of a layout against the reference: sums (float64, added into out),
-    the affine map and the input gradient (every element written)."""
+    the affine map with and without its ReLU and the input gradient (every element
+    written)."""
     N, C, S = shape
     shape = (N * S, C) if layout == "rows" else (N, C, S)
     x, g = arrays(shape, seed, dtype), arrays(shape, seed + 1, dtype)
@@ -734,9 +736,10 @@ def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed):
     getattr(reference, f"grad_sums_{layout}")(g, x, mean64, *ref)
     np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
     fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
-    getattr(cpu_norm, f"affine_{layout}")(x, *vec[:3], fast)
-    getattr(reference, f"affine_{layout}")(x, *vec[:3], ref)
+    getattr(cpu_norm, f"affine_{layout}")(x, *vec[:3], relu, fast)
+    getattr(reference, f"affine_{layout}")(x, *vec[:3], relu, ref)
     np.testing.assert_allclose(fast, ref, **TOL[dtype])
+    assert not relu or (fast >= 0).all()
     fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
     getattr(cpu_norm, f"input_grad_{layout}")(g, x, *vec, fast)
     getattr(reference, f"input_grad_{layout}")(g, x, *vec, ref)

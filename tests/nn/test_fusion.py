@@ -12,7 +12,7 @@ from conv_paths import conv_path
 from tinygrad_cnn import nn
 from tinygrad_cnn.ops.batchnorm import BatchNorm
 from tinygrad_cnn.ops.elementwise import ReLU
-from tinygrad_cnn.nn.fusion import conv_bn_relu
+from tinygrad_cnn.nn.fusion import bn_relu, conv_bn_relu
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
@@ -187,3 +187,69 @@ def test_what_the_modules_refuse_is_refused_fused():
     with pytest.raises(TypeError):
         with tc.no_grad():
             mixed(tc.tensor(np.ones((2, 3, 6, 6))))
+
+
+def _eval_bn(C, affine, dtype, seed):
+    """An eval-mode BatchNorm2d and torch's, with the same random statistics and affine."""
+    rng = np.random.default_rng(seed)
+    ours = nn.BatchNorm2d(C, affine=affine, dtype=dtype).eval()
+    theirs = torch.nn.BatchNorm2d(C, affine=affine, dtype=torch.float64).eval()
+    state = {"running_mean": rng.normal(size=C), "running_var": rng.uniform(0.2, 3, size=C)}
+    if affine:
+        state.update(weight=rng.normal(size=C), bias=rng.normal(size=C))
+    for name, value in state.items():
+        getattr(ours, name).data = tc.tensor(value.astype(dtype))
+        getattr(theirs, name).data = torch.tensor(value)
+    return ours, theirs
+
+
+@settings(deadline=None, max_examples=20)
+@given(N=st.integers(1, 3), C=st.integers(1, 20), H=st.integers(1, 9), affine=st.booleans(),
+       channels_last=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_bn_relu_gives_the_modules_values_exactly_and_torchs(N, C, H, affine, channels_last,
+                                                             dtype, seed):
+    ours, theirs = _eval_bn(C, affine, dtype, seed)
+    x = np.random.default_rng(seed + 1).normal(size=(N, C, H, H)).astype(dtype)
+    x.flat[::7] = np.nan
+    xt = tc.tensor(x)
+    if channels_last:
+        xt = tc.tensor(np.ascontiguousarray(x.transpose(0, 2, 3, 1))).permute(0, 3, 1, 2)
+    with tc.no_grad():
+        fused = nn.Sequential(ours, nn.ReLU())(xt).numpy()
+        alone = nn.functional.relu(ours(xt)).numpy()
+        flag = bn_relu(xt, ours).numpy()
+    np.testing.assert_array_equal(fused, alone)             # NaN where the modules have it
+    np.testing.assert_array_equal(flag, alone)
+    with torch.no_grad():
+        ref = torch.relu(theirs(torch.tensor(x, dtype=torch.float64))).numpy()
+    np.testing.assert_allclose(fused, ref, **TOL[dtype])
+
+
+def test_bn_relu_fuses_in_inference_only(monkeypatch):
+    bn, _ = _eval_bn(8, True, np.float32, 5)
+    block = nn.Sequential(bn, nn.ReLU())
+    counts = _counting(monkeypatch)
+    x = tc.tensor(np.random.default_rng(5).normal(size=(2, 8, 5, 5)).astype(np.float32))
+    with tc.no_grad():
+        block(x)
+    assert counts == {"BatchNorm": 1, "ReLU": 0}            # one op: the batch norm's pass
+    block(x)                                                # grad on, parameters requiring it
+    assert counts == {"BatchNorm": 2, "ReLU": 1}
+    handle = block[1].register_forward_hook(lambda m, args, out: None)
+    with tc.no_grad():
+        block(x)
+    assert counts == {"BatchNorm": 3, "ReLU": 2}            # a hooked ReLU runs itself
+    handle.remove()
+    block.train()
+    with tc.no_grad():
+        block(x)                                            # training: batch statistics
+    assert counts == {"BatchNorm": 4, "ReLU": 3}
+    block.eval()
+    with pytest.raises(ValueError, match="BatchNorm2d expected 8 channels, got 3"):
+        with tc.no_grad():
+            block(tc.tensor(np.ones((2, 3, 5, 5), np.float32)))
+    with pytest.raises(RuntimeError, match="ReLU fused has no backward"):
+        nn.functional.batch_norm_then_relu(tc.tensor(np.ones((2, 8, 5, 5), np.float32),
+                                                     requires_grad=True),
+                                           bn.running_mean, bn.running_var)

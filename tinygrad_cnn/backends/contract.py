@@ -87,8 +87,9 @@ CONTRACT = {
                                     "when mean is not None"),
     "channel_grad_sums": (("grad", "x", "mean"), "(sum of grad, sum of grad * (x - mean)) per "
                                                  "channel"),
-    "channel_affine": (("x", "mean", "scale", "shift"), "(x - mean) * scale + shift per channel, "
-                                                        "in x's memory layout"),
+    "channel_affine": (("x", "mean", "scale", "shift", "relu"),
+                       "(x - mean) * scale + shift per channel, in x's memory layout; with relu "
+                       "its ReLU"),
     "batch_norm_input_grad": (("grad", "x", "mean", "a", "b", "d"),
                               "grad * a + (x - mean) * b + d per channel, in x's memory layout"),
     # ---- pooling

@@ -371,15 +371,20 @@ def grad_sums_planes(g, x, mean, out_g, out_gx):
     _grad_sums(g, x, mean, out_g, out_gx)
 
 
-def affine_rows(x, mean, scale, shift, out):
-    """out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c]."""
+def affine_rows(x, mean, scale, shift, relu, out):
+    """out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c], with ``relu`` its ReLU (NaN
+    kept)."""
     out[...] = (x - mean) * scale + shift
+    if relu:
+        out[out < 0] = 0
 
 
-def affine_planes(x, mean, scale, shift, out):
+def affine_planes(x, mean, scale, shift, relu, out):
     """affine_rows for (N, C, S) arrays."""
     v = (slice(None), None)                                     # (C, 1) against (N, C, S)
     out[...] = (x - mean[v]) * scale[v] + shift[v]
+    if relu:
+        out[out < 0] = 0
 
 
 def input_grad_rows(g, x, mean, a, b, d, out):

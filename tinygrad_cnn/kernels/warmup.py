@@ -124,11 +124,14 @@ class _Helper(event.Listener):
                 self._failed = True
 
     def _listen(self, stream):
-        for line in stream:
-            word, _, k = line.partition(" ")
-            with self._changed:
-                self._busy = int(k) if word == "start" and k.strip().isdigit() else None
-                self._changed.notify_all()
+        try:
+            for line in stream:
+                word, _, k = line.partition(" ")
+                with self._changed:
+                    self._busy = int(k) if word == "start" and k.strip().isdigit() else None
+                    self._changed.notify_all()
+        except (OSError, ValueError):       # closed by _stop at exit
+            pass
         with self._changed:
             self._busy = None
             self._changed.notify_all()
@@ -173,6 +176,7 @@ def _stop(helper):
         helper.wait(timeout=5)
     except subprocess.TimeoutExpired:
         helper.kill()
+    helper.stdout.close()
 
 
 _installed = None

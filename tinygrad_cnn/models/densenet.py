@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 from tinygrad_cnn import nn
 from tinygrad_cnn.nn import functional as F
-from tinygrad_cnn.nn.fusion import conv_bn_relu
+from tinygrad_cnn.nn.fusion import bn_relu, conv_bn_relu
 from tinygrad_cnn.tensor import cat
 
 
@@ -30,8 +30,9 @@ class DenseLayer(nn.Module):
 
     def forward(self, features):
         x = cat(features, 1) if isinstance(features, (list, tuple)) else features
-        # conv1 -> norm2 -> relu2 is one conv in inference (nn/fusion.py)
-        bottleneck = conv_bn_relu(self.relu1(self.norm1(x)), self.conv1, self.norm2,
+        # in inference norm1 -> relu1 is one pass, conv1 -> norm2 -> relu2 one conv
+        # (nn/fusion.py)
+        bottleneck = conv_bn_relu(bn_relu(x, self.norm1, self.relu1), self.conv1, self.norm2,
                                   self.relu2)                      # (N, bn_size*k, H, W)
         new = self.conv2(bottleneck)                               # (N, k, H, W)
         if self.drop_rate > 0:

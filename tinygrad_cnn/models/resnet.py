@@ -6,8 +6,7 @@ notes' improved order (He et al. 2016, "Identity Mappings in Deep Residual Netwo
 The keyword-only arguments shrink both for 1x28x28 digits (``models.digits``).
 """
 from tinygrad_cnn import nn
-from tinygrad_cnn.nn import functional as F
-from tinygrad_cnn.nn.fusion import conv_bn_relu
+from tinygrad_cnn.nn.fusion import bn_relu, conv_bn_relu
 
 
 def conv3x3(in_planes, out_planes, stride=1):
@@ -57,7 +56,7 @@ class PreActBasicBlock(nn.Module):
         self.stride = stride
 
     def forward(self, x):
-        pre = F.relu(self.bn1(x))
+        pre = bn_relu(x, self.bn1)                       # one pass in inference
         identity = x if self.downsample is None else self.downsample(pre)
         out = self.conv2(conv_bn_relu(pre, self.conv1, self.bn2, relu=True))
         return out + identity
@@ -141,7 +140,7 @@ class PreActResNet(nn.Module):
     def forward(self, x):
         x = self.maxpool(conv_bn_relu(x, self.conv1, self.bn1, relu=True))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        x = F.relu(self.bn_final(x))
+        x = bn_relu(x, self.bn_final)
         return self.fc(self.avgpool(x).flatten(1))
 
 

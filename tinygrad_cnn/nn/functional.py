@@ -317,6 +317,17 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     return BatchNorm.apply(*inputs, mean=mean, var=var, eps=float(eps), batch_stats=bool(training))
 
 
+def batch_norm_then_relu(x, running_mean, running_var, weight=None, bias=None, eps=1e-5):
+    """batch_norm with the running statistics (training=False), and its ReLU in the same
+    pass, an op with no backward: inference's fused batch norm (nn/fusion.py), where nothing
+    needs a gradient. The values are batch_norm's, then relu's, exactly."""
+    _check_batch_norm(x, running_mean, running_var, weight, bias, False)
+    weight, bias = _affine_pair(weight, bias, x)
+    inputs = (x,) if weight is None else (x, weight, bias)
+    return BatchNorm.apply(*inputs, mean=running_mean._array, var=running_var._array,
+                           eps=float(eps), batch_stats=False, relu=True)
+
+
 def _check_batch_norm(x, running_mean, running_var, weight, bias, training):
     if x.ndim < 2:
         raise ValueError(f"batch_norm expects an input of at least 2 dimensions (N, C, ...), "

@@ -9,12 +9,15 @@ of three, and no intermediate arrays: PyTorch's ``torch.nn.utils.fusion.fuse_con
 folds the same way.
 
 ``conv_bn_relu(x, conv, bn, relu)`` is the entry point; Sequential finds such runs among its
-children by itself (``sequential_forward``). The modules run one by one, unfused, whenever
-fusing could change what the user sees: autograd recording (grad enabled and a tensor
-requiring grad), a batch norm in training mode or without running statistics, a forward
-hook on any of them, an exporter tracing the pass (tinygrad_cnn.onnx), or a subclass of the
-layers (its forward may differ). Folding rounds once more (w * s before the sum), so fused
-outputs agree with the unfused ones to float rounding, not bit for bit.
+children by itself (``sequential_forward``). A batch norm and ReLU with no conv before them
+(the pre-activation order of DenseNet and PreAct-ResNet) are ``bn_relu(x, bn, relu)``: the
+ReLU is applied as the batch norm writes its values, one pass instead of two, and exact.
+The modules run one by one, unfused, whenever fusing could change what the user sees:
+autograd recording (grad enabled and a tensor requiring grad), a batch norm in training
+mode or without running statistics, a forward hook on any of them, an exporter tracing the
+pass (tinygrad_cnn.onnx), or a subclass of the layers (its forward may differ). Folding
+rounds once more (w * s before the sum), so fused convs agree with the unfused modules to
+float rounding, not bit for bit; bn_relu gives their very values.
 """
 from tinygrad_cnn import grad_mode, tracing
 from tinygrad_cnn.nn import functional as F
@@ -47,12 +50,31 @@ def conv_bn_relu(x, conv, bn=None, relu=False):
     return module(out) if module is not None and not in_conv else out
 
 
+def bn_relu(x, bn, relu=True):
+    """``bn(x)`` (a BatchNorm2d), then a ReLU: ``relu`` True (F.relu) or the model's ReLU
+    module. One pass where fusing is exact (see the module docstring), the modules one by
+    one otherwise."""
+    module = relu if isinstance(relu, Module) else None
+    if (module is not None and (type(module) is not ReLU or module._forward_hooks)) or \
+            not _inference_only(x, (bn,)) or not _bn_ready(x, bn) \
+            or x.shape[1] != bn.num_features or x.dtype != bn.running_mean.dtype:
+        out = bn(x)
+        return module(out) if module is not None else F.relu(out)
+    return F.batch_norm_then_relu(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                                  bn.eps)
+
+
 def sequential_forward(modules, x):
     """Sequential's forward over ``modules``: each run of Conv2d, then optionally
-    BatchNorm2d, then optionally ReLU is conv_bn_relu; every other module is called."""
+    BatchNorm2d, then optionally ReLU is conv_bn_relu; a BatchNorm2d then ReLU with no conv
+    before is bn_relu; every other module is called."""
     i = 0
     while i < len(modules):
         conv = modules[i]
+        if type(conv) is BatchNorm2d and i + 1 < len(modules) and type(modules[i + 1]) is ReLU:
+            x = bn_relu(x, conv, modules[i + 1])
+            i += 2
+            continue
         if type(conv) is not Conv2d:
             x = conv(x)
             i += 1
@@ -70,23 +92,32 @@ def sequential_forward(modules, x):
 def _fusable(x, conv, bn):
     """True when the fused conv gives what the modules would (the module docstring's list)."""
     modules = (conv,) if bn is None else (conv, bn)
-    if type(conv) is not Conv2d or any(m._forward_hooks for m in modules) \
-            or tracing.current() is not None:
+    if type(conv) is not Conv2d or not _inference_only(x, modules):
         return False
-    if grad_mode.is_enabled() and (x.requires_grad or any(
-            p.requires_grad for m in modules for p in m.parameters())):
-        return False
-    return bn is None or (type(bn) is BatchNorm2d and not bn.training
-                          and bn.running_mean is not None and bn.running_var is not None
-                          and _matches(x, conv, bn))
+    return bn is None or (_bn_ready(x, bn) and bn.num_features == conv.out_channels
+                          and conv.weight.dtype == bn.running_mean.dtype)
 
 
-def _matches(x, conv, bn):
-    """True when bn takes conv's output as the modules would (4-D, its channel count, one
-    dtype); otherwise the modules run, and bn raises its own error."""
-    dtypes = {t.dtype for t in (conv.weight, bn.running_mean, bn.running_var, bn.weight,
-                                bn.bias) if t is not None}
-    return x.ndim == 4 and bn.num_features == conv.out_channels and len(dtypes) == 1
+def _inference_only(x, modules):
+    """True when nothing records the pass: no forward hook on the modules, no exporter
+    tracing, and no autograd recording (grad enabled with x or a parameter requiring
+    grad)."""
+    if any(m._forward_hooks for m in modules) or tracing.current() is not None:
+        return False
+    return not (grad_mode.is_enabled() and (x.requires_grad or any(
+        p.requires_grad for m in modules for p in m.parameters())))
+
+
+def _bn_ready(x, bn):
+    """True when bn is an exact BatchNorm2d in eval mode with running statistics, and takes
+    a 4-D input of x's batch as the module would (one dtype; the channel count is checked
+    by the callers); otherwise the modules run, and bn raises its own error."""
+    if type(bn) is not BatchNorm2d or bn.training or bn.running_mean is None \
+            or bn.running_var is None:
+        return False
+    dtypes = {t.dtype for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias)
+              if t is not None}
+    return x.ndim == 4 and len(dtypes) == 1
 
 
 def _folded(conv, bn):

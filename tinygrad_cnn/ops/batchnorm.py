@@ -15,15 +15,16 @@ def values_per_channel(shape):
     return count
 
 
-def normalise(ctx, x, weight, bias, mean, var, eps):
-    """(x - mean) / sqrt(var + eps) * weight + bias in one pass; saves what input_grad needs."""
+def normalise(ctx, x, weight, bias, mean, var, eps, relu=False):
+    """(x - mean) / sqrt(var + eps) * weight + bias in one pass, with ``relu`` its ReLU in the
+    same pass; saves what input_grad needs."""
     be, dt = ctx.backend, x.dtype.type
     mean = be.copy(be.astype(mean, x.dtype))     # not the running buffer: backward reads it
     inv_std = be.div(dt(1), be.sqrt(be.add(be.astype(var, x.dtype), dt(eps))))  # (C,)
     scale = inv_std if weight is None else be.mul(inv_std, weight)
     shift = be.zeros(inv_std.shape, x.dtype) if bias is None else bias
     ctx.save_for_backward(x, mean, inv_std, weight)
-    return be.channel_affine(x, mean, scale, shift)
+    return be.channel_affine(x, mean, scale, shift, relu)
 
 
 def input_grad(ctx, grad, sum_grad, sum_grad_centred, count, batch_stats):
@@ -48,13 +49,18 @@ class BatchNorm(Function):
     ``mean`` and ``var`` are constants passed in: the batch's own statistics when
     ``batch_stats`` (training; backward then includes their dependence on x) or the running
     statistics (evaluation; a per-channel affine map). dweight = sum(dy xhat),
-    dbias = sum(dy); dx in input_grad().
+    dbias = sum(dy); dx in input_grad(). With ``relu``, its ReLU in the same pass (inference
+    only: nn/fusion.py's fused batch norm, which nothing differentiates).
     """
 
     @staticmethod
-    def forward(ctx, x, weight=None, bias=None, mean=None, var=None, eps=1e-5, batch_stats=True):
+    def forward(ctx, x, weight=None, bias=None, mean=None, var=None, eps=1e-5, batch_stats=True,
+                relu=False):
+        if relu and any(ctx.needs_input_grad):
+            raise RuntimeError("a batch norm with its ReLU fused has no backward: call "
+                               "batch_norm and relu separately where a gradient is needed")
         ctx.batch_stats = batch_stats
-        return normalise(ctx, x, weight, bias, mean, var, eps)
+        return normalise(ctx, x, weight, bias, mean, var, eps, relu)
 
     @staticmethod
     def backward(ctx, grad):

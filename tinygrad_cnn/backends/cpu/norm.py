@@ -113,13 +113,14 @@ def channel_grad_sums(grad, x, mean):
     return cv.fold(sg).astype(x.dtype), cv.fold(sgx).astype(x.dtype)
 
 
-def channel_affine(x, mean, scale, shift):
-    """(x - mean) * scale + shift per channel (axis 1; each vector (C,)), in x's layout."""
+def channel_affine(x, mean, scale, shift, relu=False):
+    """(x - mean) * scale + shift per channel (axis 1; each vector (C,)), in x's layout; with
+    ``relu`` its ReLU in the same pass."""
     cv = _ChannelView(x)
     mean, scale, shift = (cv.vector(u, x.dtype) for u in (mean, scale, shift))
     kernel, v = cv.kernel("affine"), cv.view
     out, shaped = cv.empty()
-    cv.split(lambda lo, hi: kernel(v[lo:hi], mean, scale, shift, out[lo:hi]))
+    cv.split(lambda lo, hi: kernel(v[lo:hi], mean, scale, shift, bool(relu), out[lo:hi]))
     return shaped
 
 

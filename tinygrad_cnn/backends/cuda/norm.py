@@ -4,6 +4,7 @@ import numpy as np
 
 from tinygrad_cnn.backends.cuda.arrays import astype, reshape
 from tinygrad_cnn.backends.cuda.elementwise import add, div, mul, sub
+from tinygrad_cnn.backends.cuda.elementwise import relu as elementwise_relu
 from tinygrad_cnn.backends.cuda.reduce import sum
 
 
@@ -39,10 +40,12 @@ def channel_grad_sums(grad, x, mean):
     return sum(grad, axis=axes), sum(mul(grad, sub(x, _per_channel(mean, x))), axis=axes)
 
 
-def channel_affine(x, mean, scale, shift):
-    """(x - mean) * scale + shift per channel (axis 1; each vector (C,))."""
+def channel_affine(x, mean, scale, shift, relu=False):
+    """(x - mean) * scale + shift per channel (axis 1; each vector (C,)); with ``relu`` its
+    ReLU (a second elementwise kernel)."""
     centred = sub(x, _per_channel(mean, x))
-    return add(mul(centred, _per_channel(scale, x)), _per_channel(shift, x))
+    out = add(mul(centred, _per_channel(scale, x)), _per_channel(shift, x))
+    return elementwise_relu(out) if relu else out
 
 
 def batch_norm_input_grad(grad, x, mean, a, b, d):

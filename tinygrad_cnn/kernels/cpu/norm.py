@@ -89,25 +89,30 @@ def grad_sums_planes(g, x, mean, out_g, out_gx):
 
 
 @njit
-def affine_rows(x, mean, scale, shift, out):
-    """out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c] (every vector in x's dtype)."""
+def affine_rows(x, mean, scale, shift, relu, out):
+    """out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c] (every vector in x's dtype), and
+    with ``relu`` its ReLU, ``0 if v < 0 else v`` (NaN stays NaN, as the ReLU kernel)."""
     M, C = x.shape
+    zero = out.dtype.type(0)
     for m in range(M):
         xr, orow = x[m], out[m]
         for c in range(C):
-            orow[c] = (xr[c] - mean[c]) * scale[c] + shift[c]
+            v = (xr[c] - mean[c]) * scale[c] + shift[c]
+            orow[c] = zero if relu and v < zero else v
 
 
 @njit
-def affine_planes(x, mean, scale, shift, out):
+def affine_planes(x, mean, scale, shift, relu, out):
     """affine_rows for (N, C, S) arrays."""
     N, C, S = x.shape
+    zero = out.dtype.type(0)
     for n in range(N):
         for c in range(C):
             xp, op = x[n, c], out[n, c]
             m, a, b = mean[c], scale[c], shift[c]
             for s in range(S):
-                op[s] = (xp[s] - m) * a + b
+                v = (xp[s] - m) * a + b
+                op[s] = zero if relu and v < zero else v
 
 
 @njit

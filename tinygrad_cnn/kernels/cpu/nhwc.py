@@ -158,7 +158,9 @@ def max_pool2d_values_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
         for oy in range(oh):
             row = cols[_max_of_rows(lines, oy * sh - ph, dh, kh, cols)].reshape(W, C)
             for ox in range(ow):
-                out[n, oy, ox, :] = pix[_max_of_rows(row, ox * sw - pw, dw, kw, pix)]
+                best, dst = pix[_max_of_rows(row, ox * sw - pw, dw, kw, pix)], out[n, oy, ox]
+                for c in range(C):          # not dst[:] = best: numba's shape check for
+                    dst[c] = best[c]        # that pulls in its string formatting (~3 s)
 
 
 @njit(inline="always")

@@ -345,3 +345,21 @@ def test_a_view_taken_before_its_base_changed_in_place_refuses_to_be_used():
     yt.mul_(3)
     (vt.sum() + (rt * rt).sum()).backward()
     np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy())
+
+
+def test_inplace_relu_saves_its_input_in_the_inputs_layout():
+    """relu_ inside a graph saves a copy of its input for backward: in the input's own memory
+    layout (a channels-last activation stays channels-last), so the gradient the ReLU hands
+    back needs no layout change downstream (batch norm's backward converted one, twice)."""
+    rng = np.random.default_rng(0)
+    xn = rng.normal(size=(2, 5, 4, 3)).astype(np.float32)           # NHWC values
+    x = tc.tensor(xn, requires_grad=True)
+    y = x.permute(0, 3, 1, 2) * 2                                   # channels-last strides
+    assert not y._array.flags.c_contiguous
+    y.relu_()
+    saved = y._ctx.ctx.saved[0]
+    assert saved.strides == y._array.strides
+    g = rng.normal(size=(2, 3, 5, 4)).astype(np.float32)
+    y.backward(tc.tensor(g))
+    want = np.where(xn.transpose(0, 3, 1, 2) > 0, 2 * g, 0).transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(x.grad.numpy(), want, rtol=1e-6)

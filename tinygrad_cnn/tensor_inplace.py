@@ -134,7 +134,9 @@ class InplaceMethods:
                 result = fn.apply(self, *operands, **kwargs)
             self._write(result._array)
             return self
-        copy = self.backend.copy(self._array) if saves_self else self._array
+        # the op's saved input: a copy in self's layout (a channels-last activation stays
+        # channels-last, so the op's backward gets no layout to convert)
+        copy = self.backend.clone(self._array) if saves_self else self._array
         old = type(self)._wrap(copy, self.device, self.requires_grad)
         old._ctx = self._ctx
         if not saves_self:

@@ -17,6 +17,7 @@ CONTRACT = {
     "to_numpy": (("a",), "a NumPy array of the values"),
     "astype": (("a", "dtype"), "a converted to dtype (a copy)"),
     "copy": (("a",), "a contiguous copy"),
+    "clone": (("a",), "a copy in a's memory layout (a channels-last array stays channels-last)"),
     "copy_into": (("dst", "src"), "dst[...] = src in place (broadcast, cast to dst's dtype)"),
     "assign": (("dst", "src"), "dst[...] = src in place (broadcast, cast to dst's dtype)"),
     "reshape": (("a", "shape"), "a with a new shape (a view when the memory allows)"),

@@ -34,6 +34,12 @@ def copy(a):
     return a.copy()
 
 
+def clone(a):
+    """A copy in a's memory layout: NumPy's order "K" keeps a channels-last array
+    channels-last, where copy() would make it NCHW-contiguous."""
+    return a.copy(order="K")
+
+
 def assign(dst, src):
     """dst[...] = src in place (src broadcast to dst's shape and cast to its dtype)."""
     np.copyto(dst, src, casting="unsafe")

@@ -6,7 +6,7 @@ with stride 0. Each module sizes and launches the kernels of one job (kernels/cu
 this file only gathers their functions under one name.
 """
 from tinygrad_cnn.backends.cuda.arrays import (  # noqa: F401
-    arange, argsort, assign, astype, broadcast_to, concatenate, copy, copy_into, empty,
+    arange, argsort, assign, astype, broadcast_to, clone, concatenate, copy, copy_into, empty,
     from_numpy, full, reshape, setitem, shares_memory, to_numpy, transpose, zeros,
 )
 from tinygrad_cnn.backends.cuda.elementwise import (  # noqa: F401

@@ -44,6 +44,11 @@ def copy(a):
     return rt.duplicate(a)
 
 
+def clone(a):
+    """A copy in a's memory layout: device arrays are C-contiguous, so copy()."""
+    return rt.duplicate(a)
+
+
 def assign(dst, src):
     """dst[...] = src in place (src broadcast to dst's shape and cast to its dtype)."""
     copy_into(dst, src if rt.is_device_array(src) else rt.upload(np.asarray(src, dst.dtype)))

@@ -3,9 +3,9 @@ kernels its first training step and its first inference batch compile, in order.
 
 Run from the repo root:  python bench/warmup_manifest.py [--threads 2]
 Each model and kind runs in a fresh interpreter with an empty NUMBA_CACHE_DIR and no
-compile-ahead helper (TINYGRAD_CNN_WARMUP=0), on batch 100 of the bundled MNIST sample, as
-bench/cold_start.py times them; a numba:compile listener notes each outermost compile of a
-tinygrad_cnn kernel with its argument types (kernels/warmup.type_spec). Rerun it when a
+compile-ahead helper (TINYGRAD_CNN_WARMUP=0): bench/cold_start.py's own first step, batch 100
+of the bundled MNIST sample, under a numba:compile listener that notes each outermost compile
+of a tinygrad_cnn kernel with its argument types (kernels/warmup.type_spec). Rerun it when a
 model's kernels change; tests/kernels/test_warmup.py checks that every entry still names a
 kernel and types it compiles for.
 """
@@ -15,14 +15,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-SAMPLE = REPO / "tinygrad_cnn" / "data" / "mnist_sample.npz"
+from cold_start import REPO, SAMPLE, SNIPPET  # the first step cold_start.py times
 
-SNIPPET = """
-import json, sys
+RECORDER = """
+import json
 from numba.core import event
 from tinygrad_cnn.kernels.warmup import type_spec
 compiled, depth = [], [0]
@@ -40,25 +37,9 @@ class Record(event.Listener):
         depth[0] -= 1
 
 event.register("numba:compile", Record())
-import numpy as np
-import tinygrad_cnn as tc
-from tinygrad_cnn import models
-from tinygrad_cnn.train import training_loss
-with np.load(sys.argv[1]) as z:
-    x = tc.Tensor(z["images"][:100].astype(np.float32)[:, None] / np.float32(255))
-    y = tc.Tensor(z["labels"][:100].astype(np.int64))
-model = models.get_model(sys.argv[2])
-if sys.argv[3] == "train":
-    opt = tc.optim.Adam(model.parameters(), lr=1e-3)
-    opt.zero_grad()
-    training_loss(model(x), y)[1].backward()
-    opt.step()
-else:
-    model.eval()
-    with tc.no_grad():
-        model(x)
-print(json.dumps(compiled))
 """
+"""Prepended to cold_start.SNIPPET (the first step it times), whose output ends with the
+recorded kernels as one JSON line."""
 
 
 def record(model, kind, threads):
@@ -66,7 +47,8 @@ def record(model, kind, threads):
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache, PYTHONPATH=str(REPO),
                    NUMBA_NUM_THREADS=str(threads), TINYGRAD_CNN_WARMUP="0")
-        done = subprocess.run([sys.executable, "-c", SNIPPET, str(SAMPLE), model, kind],
+        script = RECORDER + SNIPPET + "print(json.dumps(compiled))\n"
+        done = subprocess.run([sys.executable, "-c", script, str(SAMPLE), model, kind],
                               env=env, cwd=REPO, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])
 

@@ -312,9 +312,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             _update_running(running_var, unbiased, momentum)
     else:
         mean, var = running_mean._array, running_var._array
-    weight, bias = _affine_pair(weight, bias, x)
-    inputs = (x,) if weight is None else (x, weight, bias)
-    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=float(eps), batch_stats=bool(training))
+    return _normalised(x, mean, var, weight, bias, eps, bool(training))
 
 
 def batch_norm_then_relu(x, running_mean, running_var, weight=None, bias=None, eps=1e-5):
@@ -322,10 +320,16 @@ def batch_norm_then_relu(x, running_mean, running_var, weight=None, bias=None, e
     pass, an op with no backward: inference's fused batch norm (nn/fusion.py), where nothing
     needs a gradient. The values are batch_norm's, then relu's, exactly."""
     _check_batch_norm(x, running_mean, running_var, weight, bias, False)
+    return _normalised(x, running_mean._array, running_var._array, weight, bias, eps, False,
+                       relu=True)
+
+
+def _normalised(x, mean, var, weight, bias, eps, batch_stats, relu=False):
+    """The BatchNorm op over x with these statistics (backend arrays) and affine pair."""
     weight, bias = _affine_pair(weight, bias, x)
     inputs = (x,) if weight is None else (x, weight, bias)
-    return BatchNorm.apply(*inputs, mean=running_mean._array, var=running_var._array,
-                           eps=float(eps), batch_stats=False, relu=True)
+    return BatchNorm.apply(*inputs, mean=mean, var=var, eps=float(eps), batch_stats=batch_stats,
+                           relu=relu)
 
 
 def _check_batch_norm(x, running_mean, running_var, weight, bias, training):

@@ -56,8 +56,8 @@ def bn_relu(x, bn, relu=True):
     one otherwise."""
     module = relu if isinstance(relu, Module) else None
     if (module is not None and (type(module) is not ReLU or module._forward_hooks)) or \
-            not _inference_only(x, (bn,)) or not _bn_ready(x, bn) \
-            or x.shape[1] != bn.num_features or x.dtype != bn.running_mean.dtype:
+            not _inference_only(x, (bn,)) or \
+            not _bn_ready(bn, x.ndim, x.shape[1] if x.ndim > 1 else None, x.dtype):
         out = bn(x)
         return module(out) if module is not None else F.relu(out)
     return F.batch_norm_then_relu(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
@@ -94,8 +94,7 @@ def _fusable(x, conv, bn):
     modules = (conv,) if bn is None else (conv, bn)
     if type(conv) is not Conv2d or not _inference_only(x, modules):
         return False
-    return bn is None or (_bn_ready(x, bn) and bn.num_features == conv.out_channels
-                          and conv.weight.dtype == bn.running_mean.dtype)
+    return bn is None or _bn_ready(bn, x.ndim, conv.out_channels, conv.weight.dtype)
 
 
 def _inference_only(x, modules):
@@ -108,16 +107,17 @@ def _inference_only(x, modules):
         p.requires_grad for m in modules for p in m.parameters())))
 
 
-def _bn_ready(x, bn):
-    """True when bn is an exact BatchNorm2d in eval mode with running statistics, and takes
-    a 4-D input of x's batch as the module would (one dtype; the channel count is checked
-    by the callers); otherwise the modules run, and bn raises its own error."""
+def _bn_ready(bn, ndim, channels, dtype):
+    """True when bn is an exact BatchNorm2d in eval mode with running statistics that takes
+    an input of ``ndim`` dimensions, ``channels`` channels and ``dtype`` as the module would
+    (4-D, its channel count, its tensors all of that dtype); otherwise the modules run, and
+    bn raises its own error."""
     if type(bn) is not BatchNorm2d or bn.training or bn.running_mean is None \
             or bn.running_var is None:
         return False
     dtypes = {t.dtype for t in (bn.running_mean, bn.running_var, bn.weight, bn.bias)
               if t is not None}
-    return x.ndim == 4 and len(dtypes) == 1
+    return ndim == 4 and bn.num_features == channels and dtypes == {dtype}
 
 
 def _folded(conv, bn):

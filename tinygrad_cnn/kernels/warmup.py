@@ -6,9 +6,10 @@ to reach later, into the same on-disk cache, where this process then finds them.
 Which kernels come later is read from warmup_manifest.json: for each model of the gallery
 (models.MODELS), the kernels its first training step and its first inference batch compile,
 float32, in that order (recorded by bench/warmup_manifest.py). This process tells the helper
-each manifest kernel it starts to compile (a line on the helper's stdin, from a numba:compile
-listener); kernels/warmup_worker.py keeps the runs that share the most kernels with those and
-compiles from their other end, so that the two meet in the middle. Where they meet, this
+each manifest kernel it starts to compile (its index in the manifest, a line on the helper's
+stdin, from a numba:compile listener); kernels/warmup_worker.py keeps the runs that share
+the most kernels with those and compiles from their other end, so that the two meet in the
+middle. Where they meet, this
 process reaching the kernel the helper is compiling waits for it (kernels/jit.Kernel calls
 await_helper before each compile) and loads it from the cache, rather than compile it too.
 
@@ -86,8 +87,7 @@ class _Helper(event.Listener):
     thread, so that await_kernel can wait for that kernel instead of compiling it twice."""
 
     def __init__(self, keys):
-        self._keys = keys                   # manifest index -> kernel_key
-        self._known = set(keys)
+        self._index = {key: k for k, key in enumerate(keys)}    # kernel_key -> manifest index
         self._depth = threading.local()
         self._lock = threading.Lock()
         self._process, self._failed = None, False
@@ -102,9 +102,9 @@ class _Helper(event.Listener):
         fn = ev.data["dispatcher"].py_func
         if not fn.__module__.startswith("tinygrad_cnn."):
             return
-        key = kernel_key(fn, ev.data["args"])
-        if key in self._known:
-            self._send(json.dumps([key[0], key[1], json.loads(key[2])]))
+        k = self._index.get(kernel_key(fn, ev.data["args"]))
+        if k is not None:
+            self._send(str(k))
 
     def on_end(self, ev):
         self._depth.n -= 1
@@ -140,7 +140,7 @@ class _Helper(event.Listener):
         """Wait (at most ``timeout`` s) while the helper compiles this kernel for these
         argument types."""
         busy = self._busy
-        if busy is None or busy >= len(self._keys) or self._keys[busy] != kernel_key(fn, args):
+        if busy is None or self._index.get(kernel_key(fn, args)) != busy:
             return
         with self._changed:
             self._changed.wait_for(lambda: self._busy != busy, timeout=timeout)

@@ -2,10 +2,10 @@
 kernels that the process which started it is likely to reach later in its first step.
 
 Run as ``python -m tinygrad_cnn.kernels.warmup_worker [manifest.json]`` with the starting
-process on stdin: one JSON line [module, qualname, [argument type specs]] per kernel that
-process has started to compile. On stdout it says "start K" and "done K" around each kernel
-it compiles (K its index in the manifest), so that the starting process, reaching that
-kernel, waits for it rather than compile it too. The helper ends when its stdin closes.
+process on stdin: one line per kernel that process has started to compile, its index K in
+the manifest. On stdout it says "start K" and "done K" around each kernel it compiles, so
+that the starting process, reaching that kernel, waits for it rather than compile it too.
+The helper ends when its stdin closes.
 
 Which kernel next (next_kernel): the manifest's runs (one model's training step or inference
 batch) that share the most kernels with those announced are the likely ones; of their
@@ -14,7 +14,6 @@ first: their kernels (the forwards) are needed by an inference batch and a train
 alike, where the backward kernels of the training runs serve training only.
 """
 import importlib
-import json
 import os
 import sys
 import threading
@@ -66,19 +65,16 @@ class _Inbox:
     """The starting process's announcements, read on a thread: the kernel indices, and
     whether stdin has closed."""
 
-    def __init__(self, stream, index):
+    def __init__(self, stream, count):
         self.announced, self.closed = set(), False
-        self._index, self._changed = index, threading.Condition()
+        self._count, self._changed = count, threading.Condition()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream):
         for line in stream:
-            try:
-                module, qualname, specs = json.loads(line)
-                k = self._index.get((module, qualname, json.dumps(specs)))
-            except (ValueError, TypeError):
-                continue
-            if k is not None:
+            word = line.strip()
+            if word.isdigit() and int(word) < self._count:
+                k = int(word)
                 with self._changed:
                     self.announced.add(k)
                     self._changed.notify()
@@ -129,9 +125,7 @@ def main(argv):
         os.nice(10)
     except (AttributeError, OSError):
         pass
-    index = {(module, name, json.dumps(specs)): k for k, (module, name, specs) in
-             enumerate(kernels)}
-    inbox, done = _Inbox(sys.stdin, index), set()
+    inbox, done = _Inbox(sys.stdin, len(kernels)), set()
     while True:
         announced, closed = inbox.snapshot()
         if closed:

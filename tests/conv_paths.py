@@ -12,7 +12,7 @@ from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
 PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "gemm-nhwc-transposed",
-         "planes", "vector-tiles"]
+         "planes", "vector-tiles", "image-tiles"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -45,7 +45,14 @@ _SETTINGS = {
     "vector-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                          vector_tiles=True, vector_max_padding=1 << 62,
                          vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
-                         vector_panel_bytes=1 << 62),
+                         vector_panel_bytes=1 << 62, image_tiles_min_images=1 << 62),
+    # the image tiles for every conv's forward and stride-1 input gradient, whatever the
+    # batch and the channel counts, one kernel row a pass (vector tiles' weight gradient)
+    "image-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
+                        vector_tiles=True, vector_max_padding=1 << 62,
+                        vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
+                        vector_panel_bytes=1, image_tiles_min_images=1,
+                        image_tiles_min_row_values=1),
 }
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
     _changes.setdefault("vector_tiles", False)
@@ -66,6 +73,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
     "gemm-nhwc-chunked": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
     "vector-tiles": [ConvPlan("vector-tiles", "transposed-vector-tiles", "vector-tiles"),
                      ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles")],
+    "image-tiles": [ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),
+                    ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles")],
 }
 
 

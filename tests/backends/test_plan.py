@@ -86,11 +86,11 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 
 VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
-    SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "vector-tiles"),   # K 9: a short tile
-    SIMPLE_CONV2: ConvPlan("vector-tiles", "transposed-vector-tiles", "vector-tiles"),
+    SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
+    SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
-    LENET_CONV2: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles"),  # 6 inputs
-    STRIDED: ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles"),
+    LENET_CONV2: ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles"),  # 6 inputs
+    STRIDED: ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles"),
     GROUPED: ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
 }
 
@@ -108,8 +108,10 @@ def test_vector_tiles_only_where_they_fit():
     vector_max_padding times as many, 6 output pixels per image at least, a weight panel
     within vector_panel_bytes; the transposed input gradient by the same rules on the input
     channels; the weight gradient over vector_wgrad_min_pixels output pixels per image;
-    padding only for a depth (KH*KW*C) of vector_pad_min_depth; no 1x1 kernel."""
-    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
+    padding only for a depth (KH*KW*C) of vector_pad_min_depth; no 1x1 kernel (the per-image
+    tiles: batches below image_tiles_min_images)."""
+    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
+                     image_tiles_min_images=1 << 62)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
     assert plan_conv(deep, on).forward == "gemm-nhwc"
@@ -146,8 +148,10 @@ def test_vector_tiles_only_where_they_fit():
 def test_transposed_tiles_take_a_larger_panel_only_in_place_of_col2im():
     """The stride-1 input gradient's transposed tiles may have a panel up to
     vector_transposed_panel_bytes where the other route sums a patch gradient back
-    (col2im); against the transposed GEMM, vector_panel_bytes holds."""
-    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
+    (col2im); against the transposed GEMM, vector_panel_bytes holds (per-image tiles: a
+    batch below image_tiles_min_images)."""
+    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
+                     image_tiles_min_images=1 << 62)
     alex = _geometry((8, 16, 13, 13), (48, 16, 5, 5), pad=2)          # 25 * 48 * 64 B = 75 KB
     assert plan_conv(alex, dataclasses.replace(on, vector_tiles=False)).input_grad == \
         "gemm-nhwc-col2im"
@@ -158,6 +162,36 @@ def test_transposed_tiles_take_a_larger_panel_only_in_place_of_col2im():
     assert plan_conv(vgg, on).input_grad == "gemm-nhwc-transposed"
     assert plan_conv(vgg, dataclasses.replace(on, vector_panel_bytes=80 << 10)) \
         .input_grad == "transposed-vector-tiles"
+
+
+def test_image_tiles_for_batches_with_rows_of_taps():
+    """The image tiles take the forward, and the stride-1 input gradient (padding within the
+    kernel's span), of a batch of image_tiles_min_images or more whose kernel rows hold
+    image_tiles_min_row_values values (KW*C; KW*O for the input gradient), 1x1 kernels and
+    any weight panel too, channels padded by the vector tiles' rules; batch 1 takes the
+    per-image routes, first layers' single channel the others'."""
+    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
+    vgg = _geometry((100, 128, 3, 3), (128, 128, 3, 3), pad=1)        # 72 KB panel
+    assert plan_conv(vgg, on) == ConvPlan("image-tiles", "transposed-image-tiles", "gemm-nhwc")
+    assert plan_conv(vgg, dataclasses.replace(on, image_tiles_min_images=101)) == \
+        ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
+    one = _geometry((1, 64, 7, 7), (64, 64, 3, 3), pad=1)
+    assert plan_conv(one, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
+                                          "vector-tiles")
+    assert plan_conv(dataclasses.replace(one, N=6), on).forward == "image-tiles"
+    pointwise = _geometry((100, 16, 28, 28), (32, 16, 1, 1), stride=(2, 2))
+    assert plan_conv(pointwise, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "gemm-nhwc")
+    reduce = _geometry((100, 32, 14, 14), (4, 32, 1, 1))              # 4 columns: 4x padding
+    assert plan_conv(reduce, on) == ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
+    stem = _geometry((100, 1, 28, 28), (32, 1, 3, 3), pad=1)          # rows of 3 values
+    assert plan_conv(stem, on).forward == "vector-tiles"
+    assert plan_conv(stem, dataclasses.replace(on, image_tiles_min_row_values=3)).forward == \
+        "image-tiles"
+    lenet = _geometry((100, 6, 14, 14), (16, 6, 5, 5))                # dx: 6 of 16 columns
+    assert plan_conv(lenet, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles")
+    overpadded = _geometry((100, 48, 14, 14), (16, 48, 3, 3), pad=3)  # pad beyond the span
+    assert plan_conv(overpadded, on).input_grad == "gemm-nhwc-col2im"
+    assert plan_conv(vgg, dataclasses.replace(on, vector_tiles=False)).forward == "gemm-nhwc"
 
 
 def test_byte_thresholds_and_switches():
@@ -207,4 +241,4 @@ def test_isa_probe_picks_tiles_only_with_avx512(monkeypatch, features, tiles):
     assert settings.register_tiles == tiles and settings.blas_convs == (not tiles)
     assert settings.vector_tiles == (not tiles)
     plan = plan_conv(SIMPLE_CONV2, settings)
-    assert plan.forward == ("tiles" if tiles else "vector-tiles")
+    assert plan.forward == ("tiles" if tiles else "image-tiles")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn.kernels import reference
 from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad, gemm as cpu_gemm
+from tinygrad_cnn.kernels.cpu import conv_image_tiles as cpu_conv_image_tiles
 from tinygrad_cnn.kernels.cpu import conv_vector as cpu_conv_vector
 from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc, norm as cpu_norm
 from tinygrad_cnn.kernels.geometry import conv_out_size
@@ -221,7 +222,8 @@ def _public(m):
 
 def test_cpu_and_reference_export_the_same_kernels():
     assert _public(cpu) | _public(cpu_conv) | _public(cpu_conv_wgrad) | _public(cpu_nhwc) \
-        | _public(cpu_gemm) | _public(cpu_norm) | _public(cpu_conv_vector) == _public(reference)
+        | _public(cpu_gemm) | _public(cpu_norm) | _public(cpu_conv_vector) \
+        | _public(cpu_conv_image_tiles) == _public(reference)
     assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
             "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
@@ -316,6 +318,54 @@ def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, s
     cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, bias, *geo, relu, fast, first, stop)
     reference.conv2d_forward_vector_tiles(x, wt, bias, *geo, relu, ref, first, stop)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
+def test_image_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
+    """conv2d_forward_image_tiles over a thread's range of images (fewer than a tile's 6
+    too), any stride, padding (windows wholly in it: the bias) and dilation along H, in
+    passes of 1 to KH+1 kernel rows, with and without the ReLU: every output channel of
+    those images (a last partial tile of channels too), and nothing else."""
+    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
+    oh, ow, O = *cfg.out_hw, cfg.O
+    whole = -(-O // (64 // np.dtype(dtype).itemsize)) * (64 // np.dtype(dtype).itemsize)
+    wt = arrays((cfg.kh * cfg.kw * cfg.C, whole), seed + 1, dtype)    # padded: any values
+    bias = arrays((whole,), seed + 2, dtype)
+    shape = (cfg.N, oh, ow, O)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    relu = data.draw(st.booleans(), label="relu")
+    rows = data.draw(st.integers(1, cfg.kh + 1), label="rows_per_pass")
+    cpu_conv_image_tiles.conv2d_forward_image_tiles(x, wt, bias, *geo, relu, rows, fast, first,
+                                                    stop)
+    reference.conv2d_forward_image_tiles(x, wt, bias, *geo, relu, rows, ref, first, stop)
+    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
+
+
+@pytest.mark.parametrize("images", [1, 6, 14])
+def test_image_tiles_span_batches_and_keep_ieee_nan_and_inf(images):
+    """A larger batch than the drawn ones (whole tiles of 6 images and a last partial one):
+    the image tiles' forward against the reference, and a NaN or inf input reaches exactly
+    the outputs whose windows read it, in every image it is in, through two passes of
+    kernel rows."""
+    rng = np.random.default_rng(images)
+    x = rng.standard_normal((images, 5, 4, 3)).astype(np.float32)
+    x[-1, 0, 0, 0], x[0, 4, 3, 2] = np.nan, np.inf
+    wt = rng.standard_normal((3 * 2 * 3, 32)).astype(np.float32)
+    wt[:, :3] = np.abs(wt[:, :3])                             # inf stays inf, ReLU or not
+    wt[:, 3] = 0                                              # inf * 0 = NaN in column 3
+    bias = rng.standard_normal(32).astype(np.float32)
+    out, ref = np.empty((images, 5, 4, 20), np.float32), np.empty((images, 5, 4, 20), np.float32)
+    for relu in (False, True):
+        geo = (3, 2, 1, 1, 1, 0, 1, relu)
+        cpu_conv_image_tiles.conv2d_forward_image_tiles(x, wt, bias, *geo, 2, out, 0, images)
+        reference.conv2d_forward_image_tiles(x, wt, bias, *geo, 2, ref, 0, images)
+        np.testing.assert_allclose(out, ref, **SUM_TOL[np.float32])
+        assert np.isnan(out[-1, :2, 0]).all() and np.isnan(out[0, 3:, 2:, 3]).all()
+        assert np.isinf(out[0, 3:, 2:, :3]).all()
+        if images > 1:                                        # two images, one bad value each
+            assert not np.isnan(out[-1, 2:]).any() and not np.isnan(out[-1, :, 1:]).any()
+            assert not np.isnan(out[0, :, 0]).any() and not np.isinf(out[:, :3]).any()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

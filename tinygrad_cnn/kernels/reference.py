@@ -233,6 +233,20 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     out[first:stop] = sums.reshape(part.shape[0], oh, ow, O)
 
 
+def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
+                               out, first, stop):
+    """conv2d_forward_vector_tiles for images of any number of output pixels (the passes
+    of rows_per_pass kernel rows change how the sums are grouped, not their values)."""
+    oh, ow, O = out.shape[1:]
+    part = x[first:stop]
+    cols = np.empty((part.shape[0] * oh * ow, wt.shape[0]), dtype=x.dtype)
+    im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
+    sums = cols @ wt[:, :O] + bias[:O]
+    if relu:
+        sums = np.where(sums < 0, sums.dtype.type(0), sums)
+    out[first:stop] = sums.reshape(part.shape[0], oh, ow, O)
+
+
 def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):
     """dwt (kh*kw*C, O) += im2col_nhwc(images first .. stop-1 of x).T @ their grad rows, in
     the channels of whole tiles (O - O % (64 // itemsize)); the other channels as they were."""

@@ -24,6 +24,9 @@ FORWARD = {
     "vector-tiles": "6 pixels x 2 vectors of output channels at a time in LLVM vector "
                     "registers, the patches read from the zero-padded channels-last image "
                     "(kernels/cpu/conv_vector.py)",
+    "image-tiles": "one pixel of 6 images x 2 vectors of output channels at a time in the "
+                   "same registers, only the taps inside the image summed "
+                   "(kernels/cpu/conv_image_tiles.py)",
 }
 INPUT_GRAD = {
     "transposed-tiles": "a stride-1 convolution of the output gradient by the flipped kernel, "
@@ -38,6 +41,8 @@ INPUT_GRAD = {
                             "kernel turned 180 degrees (patch rows of O channels, no col2im)",
     "transposed-vector-tiles": "stride 1: the same transposed convolution through the "
                                "vector-tiles forward",
+    "transposed-image-tiles": "stride 1: the same transposed convolution through the "
+                              "image-tiles forward",
 }
 WEIGHT_GRAD = {
     "taps": "first layers: sums in registers over the taps of the zero-padded input "
@@ -71,30 +76,57 @@ class ConvPlan:
 
 def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
-    ``settings`` (backends/cpu/settings.CpuSettings): the vector-tiles routes where
-    settings.vector_tiles allows, the kernel is above 1x1 (a 1x1 conv is one GEMM over the
-    pixels, which BLAS does faster: 1.6 against 1.9-2.1 ms for 16 -> 32 at 28x28; a 1x1
-    stride-2 weight gradient was 9x slower in tiles) and they fit (_vector_tiles_fit; for
-    the weight gradient also settings.vector_wgrad_min_pixels output pixels per image; for the
-    input gradient, in place of a col2im route, a panel up to
-    settings.vector_transposed_panel_bytes), the others' otherwise."""
+    ``settings`` (backends/cpu/settings.CpuSettings), where settings.vector_tiles allows:
+    the image-tiles forward, and for stride 1 the transposed input gradient through it,
+    where they fit (_image_tiles_fit: a batch, rows of taps long enough); else, for kernels
+    above 1x1, the vector-tiles routes where they fit (_vector_tiles_fit; for the input
+    gradient, in place of a col2im route, a panel up to
+    settings.vector_transposed_panel_bytes); the weight gradient in vector tiles for kernels
+    above 1x1 (a 1x1 stride-2 weight gradient was 9x slower in tiles) of
+    settings.vector_wgrad_min_pixels output pixels per image or more; the others' routes
+    otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
-    if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1 or g.KH * g.KW == 1:
+    if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
     forward, input_grad, weight_grad = plan.forward, plan.input_grad, plan.weight_grad
-    depth = g.KH * g.KW * g.C
-    if _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
+    depth, wide = g.KH * g.KW * g.C, g.KH * g.KW > 1
+    if _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings):
+        forward = "image-tiles"
+    elif wide and _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
         forward = "vector-tiles"
     panel = settings.vector_transposed_panel_bytes if input_grad.endswith("col2im") else \
         settings.vector_panel_bytes
-    if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g) and \
-            _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize, settings,
-                              panel_bytes=panel):
-        input_grad = "transposed-vector-tiles"
-    if g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
+    if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g):
+        if _image_tiles_fit(g.C, g.KW * g.O, g.KH * g.KW * g.O, g.N, g.itemsize, settings):
+            input_grad = "transposed-image-tiles"
+        elif wide and _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize,
+                                        settings, panel_bytes=panel):
+            input_grad = "transposed-vector-tiles"
+    if wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
             _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False):
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
+
+
+def _image_tiles_fit(outputs, row_values, depth, images, itemsize, settings):
+    """True when a conv of ``outputs`` channels, ``row_values`` values per kernel row of a
+    window (KW*C) and ``depth`` multiply-adds per output value suits the image tiles: a batch
+    of settings.image_tiles_min_images or more, rows of settings.image_tiles_min_row_values
+    values or more, and channels that fill whole tiles or may be padded to them
+    (_padding_ok)."""
+    return images >= settings.image_tiles_min_images and \
+        row_values >= settings.image_tiles_min_row_values and \
+        _padding_ok(outputs, depth, itemsize, settings)
+
+
+def _padding_ok(outputs, depth, itemsize, settings):
+    """True when ``outputs`` channels fill whole tiles, or padded to them are at most
+    settings.vector_max_padding times as many with a depth of settings.vector_pad_min_depth
+    or more."""
+    columns = tile_columns(itemsize)
+    padded = -(-outputs // columns) * columns
+    return padded == outputs or (padded <= settings.vector_max_padding * outputs
+                                 and depth >= settings.vector_pad_min_depth)
 
 
 def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True,
@@ -107,10 +139,7 @@ def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True,
     column's weights (depth x tile columns) within ``panel_bytes`` (default
     settings.vector_panel_bytes), so that they stay in the L1 cache."""
     columns = tile_columns(itemsize)
-    padded = -(-outputs // columns) * columns
-    pad_ok = padded == outputs or (padded <= settings.vector_max_padding * outputs
-                                   and depth >= settings.vector_pad_min_depth)
-    return pad_ok and pixels >= TILE_ROWS and \
+    return _padding_ok(outputs, depth, itemsize, settings) and pixels >= TILE_ROWS and \
         (not panel or depth * columns * itemsize <= (panel_bytes or settings.vector_panel_bytes))
 
 

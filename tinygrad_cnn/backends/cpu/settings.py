@@ -90,6 +90,16 @@ class CpuSettings(Settings):
     (batch 100: 64 -> 128 at 3x3 pixels 4.3 ms against 1.7, 64 -> 64 at 4x4 2.2 against
     1.6). At 7x7 the two are even (1.5 against 1.5, 1.3 against 1.1) and the tiles spare a
     model the patch kernels' compilation; at 28x28 the tiles win 9.3 against 3.5."""
+    image_tiles_min_images: int = 6
+    """Fewest images of a conv whose forward (and stride-1 input gradient) takes the image
+    tiles: a tile is one pixel of 6 images, so fewer would compute spare rows (batch 1:
+    the per-image routes). Batch 100, forward, min of 15, ms: VGG-11's 128 -> 128 at 3x3
+    1.2-1.5 against the GEMM's 2.2, 64 -> 64 at 7x7 2.1 against the per-image tiles' 3.0
+    (bench/RESULTS.md)."""
+    image_tiles_min_row_values: int = 8
+    """Fewest values in a kernel row of a window (KW*C) of an image-tiles conv: a first
+    layer's single channel (3 or 5 values a row, each a pass of the tile's loop) is faster
+    by the per-image routes (1 -> 32 at 28x28, 3x3: 1.8-2.6 ms against 2.4)."""
     vector_max_padding: float = 1.5
     """Most output channels a vector-tiles conv may compute, padded to whole tiles, per real
     one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones.

@@ -58,8 +58,8 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
                     offsets[r] = ((q // ow) * sh * Wp + (q % ow) * sw) * C
                 sums, at, step = (flat, base + q0 * O + o0, O) if width == cols else \
                     (scratch, 0, cols)
-                tile_sums(flat_img, offsets, row_step, 1, kh, run, wt, o0, ldb, bias, o0, False,
-                          relu, sums, at, step)
+                tile_sums(flat_img, offsets, row_step, 1, kh, run, wt, o0, ldb, run * ldb, bias,
+                          o0, False, relu, sums, at, step)
                 if width < cols:
                     for r in range(TILE_ROWS):
                         for j in range(width):
@@ -137,7 +137,7 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
                     scratch[:] = 0
                 sums, at, step = (flat_dw, k0 * O + o0, O) if whole else (scratch, 0, cols)
                 tile_sums(flat_img, offsets, pixel_row, pixel, oh, ow, flat_grad, g0 + o0, O,
-                          sums, 0, True, False, sums, at, step)
+                          ow * O, sums, 0, True, False, sums, at, step)
                 if not whole:
                     for r in range(K - k0):
                         for j in range(cols):

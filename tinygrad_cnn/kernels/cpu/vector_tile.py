@@ -1,21 +1,23 @@
 """A register tile of vector multiply-adds, written in LLVM IR: the product the CPU's
 vector-tiles conv kernels (kernels/cpu/conv_vector.py) are built on.
 
-``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate, relu, c,
-c0, ldc)`` stores, for r < 6 and j < tile_columns(itemsize)::
+``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0, accumulate,
+relu, c, c0, ldc)`` stores, for r < 6 and j < tile_columns(itemsize)::
 
     c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
         + sum over i < R, k < K of
-          a.flat[offsets[r] + i*a_step + k*a_stride] * b.flat[b0 + (i*K + k)*ldb + j]
+          a.flat[offsets[r] + i*a_step + k*a_stride] * b.flat[b0 + i*b_step + k*ldb + j]
 
 and with ``relu`` each value v as ``0 if v < 0 else v`` instead (a ReLU as the sums are
 stored: NaN stays NaN, as the ReLU kernel keeps it).
 
 Each of a's 6 rows has its own start (offsets, int64). In a conv's forward they are 6
-output pixels' patches, read straight from the zero-padded channels-last image (a kernel
-row is one run of KW*C values, a_stride 1; i steps over the kernel rows), so no patch matrix
-is ever written; in its weight gradient they are 6 patch columns, read along the pixels
-(a_stride the pixel step), times the output gradient's rows. The 6 x
+output pixels' patches, read straight from the channels-last image (a kernel row is one run
+of KW*C values, a_stride 1; i steps over the kernel rows, b_step over their weight rows), so
+no patch matrix is ever written: 6 pixels of one zero-padded image, or one pixel of 6
+images, whose taps inside the image are the run and rows summed. In its weight gradient
+they are 6 patch columns, read along the pixels (a_stride the pixel step), times the output
+gradient's rows. The 6 x
 2-vector tile of sums (12 vectors of 32 bytes: 8 float32 or 4 float64 each) lives in
 registers for the whole reduction; each step loads two vectors of b's row, broadcasts one
 value of each a row and issues 12 multiply-adds, the shape of a BLAS microkernel.
@@ -47,7 +49,7 @@ def tile_columns(itemsize):
 
 
 @intrinsic
-def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0,
+def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
               accumulate, relu, c, c0, ldc):
     """See the module docstring. a, b, init, c: arrays of one float dtype; offsets: int64;
     accumulate, relu: bools."""
@@ -58,14 +60,14 @@ def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, i
             or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean) \
             or not isinstance(relu, types.Boolean):
         return None
-    sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, init, init0, accumulate,
-                     relu, c, c0, ldc)
+    sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
+                     accumulate, relu, c, c0, ldc)
     return sig, _codegen
 
 
 def _codegen(context, builder, signature, args):
-    A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, INIT, init0, accumulate, relu, C, c0, \
-        ldc = args
+    A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, b_step, INIT, init0, accumulate, relu, C, \
+        c0, ldc = args
     i64 = ir.IntType(64)
 
     def data(position, value):
@@ -88,8 +90,8 @@ def _codegen(context, builder, signature, args):
     a_rows = [builder.gep(a_data, [builder.load(builder.gep(offsets, [ir.Constant(i64, r)]))])
               for r in range(TILE_ROWS)]
     b_data = builder.gep(data(6, B), [b0])
-    init_row = builder.gep(data(9, INIT), [init0])
-    c_data = builder.gep(data(13, C), [c0])
+    init_row = builder.gep(data(10, INIT), [init0])
+    c_data = builder.gep(data(14, C), [c0])
     c_rows = [builder.gep(c_data, [builder.mul(ir.Constant(i64, r), ldc)])
               for r in range(TILE_ROWS)]
     keep, clamp = (builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag
@@ -118,7 +120,7 @@ def _codegen(context, builder, signature, args):
     with cgutils.for_range(builder, R) as kernel_row:
         i = kernel_row.index
         a_i = [builder.gep(row, [builder.mul(i, a_step)]) for row in a_rows]
-        b_i = builder.gep(b_data, [builder.mul(builder.mul(i, K), ldb)])
+        b_i = builder.gep(b_data, [builder.mul(i, b_step)])
         with cgutils.for_range(builder, K) as step:
             k = step.index
             b_row = builder.gep(b_i, [builder.mul(k, ldb)])

@@ -1,0 +1,104 @@
+"""@njit convolution forward by image tiles: the ``image-tiles`` route of
+backends/cpu/plan.py, for a batch of 6 or more images.
+
+A tile is one output pixel of 6 images times 16 output channels (8 for float64), summed by
+kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so they share
+which of its taps fall inside the image: the tile reads those taps' values straight from
+the unpadded channels-last input (a kernel row's taps inside the image are one run of
+values) and sums only them. Nothing is padded or copied, no multiply-add is spent on a
+padding zero, and no pixel is computed twice, which the per-image vector tiles
+(conv_vector.py) do at small images: at VGG-11's 3x3 pixels with padding 1, 32 of a
+pixel's 81 taps on average are padding, and an image's 9 pixels are two tiles of 6.
+"""
+import numpy as np
+
+from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES, TILE_ROWS, tile_sums
+from tinygrad_cnn.kernels.jit import njit
+
+
+@njit
+def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
+                               out, first, stop):
+    """Images first .. stop-1 of out (N, OH, OW, O) = the convolution of x (N, H, W, C) by
+    the weight rows wt (KH*KW*C, O'), rows (i, j, c), plus bias (O',), and with ``relu`` its
+    ReLU: O' is O rounded up to whole tiles (16 float32, 8 float64), the weights and bias of
+    the columns beyond O zero or anything. Stride (sh, sw), padding top ph and left pw,
+    dilation dh along H and none along W; x and out are C-contiguous.
+
+    The loops run over one output-channel block at a time, and within it over passes of
+    ``rows_per_pass`` kernel rows, so that the weight rows a pass reads stay in the L1 cache
+    while every pixel of every image passes; a pass after a pixel's first adds to the sums
+    its earlier passes stored, the last applies the ReLU. A last tile of fewer than 6
+    images repeats the last image in its spare rows, and a last block of fewer than 16
+    channels is summed into a scratch tile, whose real rows and columns are copied out.
+    """
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
+    cols = TILE_BYTES // x.itemsize
+    ldb = wt.shape[1]
+    flat_x, flat = x.reshape(x.size), out.reshape(out.size)
+    image_x, image_out = H * W * C, oh * ow * O
+    offsets = np.empty(TILE_ROWS, dtype=np.int64)
+    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
+    for o0 in range(0, O, cols):
+        width = min(cols, O - o0)
+        for p0 in range(0, kh, rows_per_pass):
+            for i in range(oh):
+                top = i * sh - ph
+                r0, r1 = _inside(top, dh, kh, H)
+                lo, hi = max(r0, p0), min(r1, p0 + rows_per_pass)
+                for j in range(ow):
+                    left = j * sw - pw
+                    c0, c1 = _inside(left, 1, kw, W)
+                    at = (i * ow + j) * O + o0
+                    if r0 >= r1 or c0 >= c1:                # every tap is padding: the bias
+                        if p0 == 0:
+                            _store_bias(bias, o0, width, relu, flat, at, image_out, first, stop)
+                        continue
+                    if lo >= hi:
+                        continue
+                    x0 = ((top + lo * dh) * W + left + c0) * C
+                    w0 = (lo * kw + c0) * C * ldb + o0
+                    more, last = lo != r0, relu and hi == r1
+                    for n0 in range(first, stop, TILE_ROWS):
+                        rows = min(TILE_ROWS, stop - n0)
+                        for r in range(TILE_ROWS):
+                            offsets[r] = (n0 + min(r, rows - 1)) * image_x + x0
+                        if rows == TILE_ROWS and width == cols:
+                            tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, (c1 - c0) * C, wt,
+                                      w0, ldb, kw * C * ldb, bias, o0, more, last, flat,
+                                      n0 * image_out + at, image_out)
+                            continue
+                        if more:
+                            for r in range(rows):
+                                for q in range(width):
+                                    scratch[r * cols + q] = flat[(n0 + r) * image_out + at + q]
+                        tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, (c1 - c0) * C, wt, w0,
+                                  ldb, kw * C * ldb, bias, o0, more, last, scratch, 0, cols)
+                        for r in range(rows):
+                            for q in range(width):
+                                flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
+
+
+@njit
+def _inside(start, step, taps, size):
+    """(first, stop): the taps t of a window starting at ``start`` (t*step further on) that
+    fall inside 0 .. size-1; first >= stop when none does."""
+    first = 0
+    while first < taps and start + first * step < 0:
+        first += 1
+    stop = taps
+    while stop > first and start + (stop - 1) * step >= size:
+        stop -= 1
+    return first, stop
+
+
+@njit
+def _store_bias(bias, o0, width, relu, flat, at, image_out, first, stop):
+    """The output columns o0 .. o0+width-1 at ``at`` of images first .. stop-1 = the bias,
+    and with ``relu`` its ReLU (a pixel whose window lies wholly in the padding)."""
+    zero = flat.dtype.type(0)
+    for n in range(first, stop):
+        for q in range(width):
+            v = bias[o0 + q]
+            flat[n * image_out + at + q] = zero if relu and v < zero else v

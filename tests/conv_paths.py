@@ -46,8 +46,9 @@ _SETTINGS = {
                          vector_tiles=True, vector_max_padding=1 << 62,
                          vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
                          vector_panel_bytes=1 << 62, image_tiles_min_images=1 << 62),
-    # the image tiles for every conv's forward and stride-1 input gradient, whatever the
-    # batch and the channel counts, one kernel row a pass (vector tiles' weight gradient)
+    # the image tiles for every conv's forward, stride-1 input gradient and (above 1x1 or
+    # strided) weight gradient, whatever the batch and the channel counts, one kernel row a
+    # pass
     "image-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                         vector_tiles=True, vector_max_padding=1 << 62,
                         vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
@@ -73,8 +74,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
     "gemm-nhwc-chunked": [ConvPlan("gemm-nhwc", "gemm-nhwc-col2im", "gemm-nhwc")] * 2,
     "vector-tiles": [ConvPlan("vector-tiles", "transposed-vector-tiles", "vector-tiles"),
                      ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles")],
-    "image-tiles": [ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),
-                    ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles")],
+    "image-tiles": [ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),
+                    ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")],
 }
 
 

@@ -87,10 +87,10 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
     SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
-    SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),
+    SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
-    LENET_CONV2: ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles"),  # 6 inputs
-    STRIDED: ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles"),
+    LENET_CONV2: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),  # 6 inputs
+    STRIDED: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),
     GROUPED: ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
 }
 
@@ -168,19 +168,25 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     """The image tiles take the forward, and the stride-1 input gradient (padding within the
     kernel's span), of a batch of image_tiles_min_images or more whose kernel rows hold
     image_tiles_min_row_values values (KW*C; KW*O for the input gradient), 1x1 kernels and
-    any weight panel too, channels padded by the vector tiles' rules; batch 1 takes the
+    any weight panel too, channels padded by the vector tiles' rules; the weight gradient too,
+    for kernels above 1x1 or strides above 1; batch 1 takes the
     per-image routes, first layers' single channel the others'."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
     vgg = _geometry((100, 128, 3, 3), (128, 128, 3, 3), pad=1)        # 72 KB panel
-    assert plan_conv(vgg, on) == ConvPlan("image-tiles", "transposed-image-tiles", "gemm-nhwc")
+    assert plan_conv(vgg, on) == ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles")
     assert plan_conv(vgg, dataclasses.replace(on, image_tiles_min_images=101)) == \
         ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
     one = _geometry((1, 64, 7, 7), (64, 64, 3, 3), pad=1)
     assert plan_conv(one, on) == ConvPlan("vector-tiles", "transposed-vector-tiles",
                                           "vector-tiles")
-    assert plan_conv(dataclasses.replace(one, N=6), on).forward == "image-tiles"
+    assert plan_conv(dataclasses.replace(one, N=6), on) == ConvPlan(
+        "image-tiles", "transposed-image-tiles", "image-tiles")
     pointwise = _geometry((100, 16, 28, 28), (32, 16, 1, 1), stride=(2, 2))
-    assert plan_conv(pointwise, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "gemm-nhwc")
+    assert plan_conv(pointwise, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im",
+                                                "image-tiles")
+    pointwise1 = _geometry((100, 48, 14, 14), (48, 48, 1, 1))          # stride 1: BLAS's GEMM
+    assert plan_conv(pointwise1, on) == ConvPlan("image-tiles", "transposed-image-tiles",
+                                                 "gemm-nhwc")
     reduce = _geometry((100, 32, 14, 14), (4, 32, 1, 1))              # 4 columns: 4x padding
     assert plan_conv(reduce, on) == ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
     stem = _geometry((100, 1, 28, 28), (32, 1, 3, 3), pad=1)          # rows of 3 values
@@ -188,7 +194,7 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     assert plan_conv(stem, dataclasses.replace(on, image_tiles_min_row_values=3)).forward == \
         "image-tiles"
     lenet = _geometry((100, 6, 14, 14), (16, 6, 5, 5))                # dx: 6 of 16 columns
-    assert plan_conv(lenet, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "vector-tiles")
+    assert plan_conv(lenet, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")
     overpadded = _geometry((100, 48, 14, 14), (16, 48, 3, 3), pad=3)  # pad beyond the span
     assert plan_conv(overpadded, on).input_grad == "gemm-nhwc-col2im"
     assert plan_conv(vgg, dataclasses.replace(on, vector_tiles=False)).forward == "gemm-nhwc"

@@ -384,6 +384,23 @@ def test_vector_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, se
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
+def test_image_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, seed, data):
+    """conv2d_weight_grad_image_tiles adds the range's images' gradient (none for an empty
+    range) to what dwt holds in the channels of whole tiles, for every patch column (runs
+    that are no multiple of 6 too; columns of taps that only ever read padding get
+    nothing), and leaves the other channels as they were."""
+    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32])
+    O = cfg.O
+    grad = arrays((cfg.N, *cfg.out_hw, O), seed + 1, dtype)
+    start = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 2, dtype)
+    fast, ref = start.copy(), start.copy()
+    cpu_conv_image_tiles.conv2d_weight_grad_image_tiles(x, grad, *geo, fast, first, stop)
+    reference.conv2d_weight_grad_image_tiles(x, grad, *geo, ref, first, stop)
+    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
+
+
 def test_vector_tiles_keep_ieee_nan_and_inf():
     """llvm.fmuladd is the only liberty: a NaN or inf input still reaches every output whose
     window reads it, and inf * 0 is NaN; a ReLU at the store keeps NaN and zeroes -inf."""

@@ -258,6 +258,11 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
     dwt[:, :tiled] += cols.T @ g.reshape(-1, O)[:, :tiled]
 
 
+def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):
+    """The same sums as conv2d_weight_grad_vector_tiles (grouped otherwise)."""
+    conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop)
+
+
 def col2im_nhwc(cols, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, x):
     """Adjoint of im2col_nhwc: x (N, H, W, C) = sum of every patch row in cols at its place."""
     N, H, W, C = x.shape

@@ -101,8 +101,9 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
                 g.dilation_w, dw_part, db_part),
             g.N, ((g.C * g.KH * g.KW, g.O), (g.O,)), gm.dtype)                 # rows (c, i, j)
         dw = dw_rows.T.reshape(g.w_shape)
-    elif route == "vector-tiles":
-        dw = weight_grad_vector_tiles(gh, layout.channels_last(x), g) if need_weight else None
+    elif route in ("vector-tiles", "image-tiles"):
+        dw = weight_grad_vector_tiles(gh, layout.channels_last(x), g, route == "image-tiles") \
+            if need_weight else None
         db = np.ones(gm.shape[0], dtype=gm.dtype) @ gm if need_bias else None
     else:                                                              # gemm-nhwc
         dw = None

@@ -65,17 +65,20 @@ def forward_image_tiles(xh, wt, b, g, relu=False):
     return out
 
 
-def weight_grad_vector_tiles(gh, xh, g):
+def weight_grad_vector_tiles(gh, xh, g, images=False):
     """The OIHW weight gradient of the conv of geometry g, from its channels-last output
-    gradient gh (N, OH, OW, O) and input xh (N, H, W, C): each thread sums its images' share
-    into its own (KH*KW*C, O) part."""
+    gradient gh (N, OH, OW, O) and input xh (N, H, W, C), by the per-image vector tiles, or
+    with ``images`` the image tiles: each thread sums its images' share into its own
+    (KH*KW*C, O) part."""
     gh, xh = _padded_columns(np.ascontiguousarray(gh)), np.ascontiguousarray(xh)
     K = g.KH * g.KW * g.C
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     parts = max(1, min(threads.thread_count(), g.N,
                        g.N * g.OH * g.OW * K * g.O // settings.part_macs))
-    dwt = threads.summed(lambda lo, hi, part: vector_kernels.conv2d_weight_grad_vector_tiles(
-        xh, gh, *geometry, part, lo, hi), g.N, ((K, gh.shape[3]),), gh.dtype, parts)[0]
+    kernel = image_kernels.conv2d_weight_grad_image_tiles if images else \
+        vector_kernels.conv2d_weight_grad_vector_tiles
+    dwt = threads.summed(lambda lo, hi, part: kernel(xh, gh, *geometry, part, lo, hi), g.N,
+                         ((K, gh.shape[3]),), gh.dtype, parts)[0]
     return np.ascontiguousarray(dwt[:, :g.O].reshape(g.KH, g.KW, g.C, g.O).transpose(3, 2, 0, 1))
 
 

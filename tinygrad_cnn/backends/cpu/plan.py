@@ -58,6 +58,9 @@ WEIGHT_GRAD = {
     "vector-tiles": "6 patch columns x 2 vectors of output channels at a time, summed over "
                     "an image's pixels in LLVM vector registers "
                     "(kernels/cpu/conv_vector.conv2d_weight_grad_vector_tiles)",
+    "image-tiles": "6 patch columns of one pixel x 2 vectors of output channels at a time, "
+                   "summed over the images, only the taps inside the image "
+                   "(kernels/cpu/conv_image_tiles.conv2d_weight_grad_image_tiles)",
 }
 
 
@@ -78,13 +81,13 @@ def plan_conv(g, settings):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings), where settings.vector_tiles allows:
     the image-tiles forward, and for stride 1 the transposed input gradient through it,
-    where they fit (_image_tiles_fit: a batch, rows of taps long enough); else, for kernels
-    above 1x1, the vector-tiles routes where they fit (_vector_tiles_fit; for the input
-    gradient, in place of a col2im route, a panel up to
-    settings.vector_transposed_panel_bytes); the weight gradient in vector tiles for kernels
-    above 1x1 (a 1x1 stride-2 weight gradient was 9x slower in tiles) of
-    settings.vector_wgrad_min_pixels output pixels per image or more; the others' routes
-    otherwise."""
+    where they fit (_image_tiles_fit: a batch, rows of taps long enough), and the weight
+    gradient in them for kernels above 1x1 or strides above 1 (a stride-1 1x1 conv's is
+    one GEMM over the pixels, which BLAS does as fast); else, for kernels above 1x1, the
+    vector-tiles routes where they fit (_vector_tiles_fit; for the input gradient, in place
+    of a col2im route, a panel up to settings.vector_transposed_panel_bytes; for the weight
+    gradient settings.vector_wgrad_min_pixels output pixels per image or more); the others'
+    routes otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
@@ -102,7 +105,10 @@ def plan_conv(g, settings):
         elif wide and _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize,
                                         settings, panel_bytes=panel):
             input_grad = "transposed-vector-tiles"
-    if wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
+    if (wide or (g.stride_h, g.stride_w) != (1, 1)) and \
+            _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings):
+        weight_grad = "image-tiles"
+    elif wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
             _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False):
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)

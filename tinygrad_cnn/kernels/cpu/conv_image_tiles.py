@@ -1,11 +1,12 @@
-"""@njit convolution forward by image tiles: the ``image-tiles`` route of
-backends/cpu/plan.py, for a batch of 6 or more images.
+"""@njit convolution forward and weight gradient by image tiles: the ``image-tiles`` routes
+of backends/cpu/plan.py, for a batch of 6 or more images.
 
-A tile is one output pixel of 6 images times 16 output channels (8 for float64), summed by
-kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so they share
-which of its taps fall inside the image: the tile reads those taps' values straight from
-the unpadded channels-last input (a kernel row's taps inside the image are one run of
-values) and sums only them. Nothing is padded or copied, no multiply-add is spent on a
+A forward tile is one output pixel of 6 images times 16 output channels (8 for float64),
+summed by kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so
+they share which of its taps fall inside the image: the tile reads those taps' values
+straight from the unpadded channels-last input (a kernel row's taps inside the image are
+one run of values) and sums only them. The weight gradient's tile is 6 patch columns of
+one pixel, summed over all the images. Nothing is padded or copied, no multiply-add is spent on a
 padding zero, and no pixel is computed twice, which the per-image vector tiles
 (conv_vector.py) do at small images: at VGG-11's 3x3 pixels with padding 1, 32 of a
 pixel's 81 taps on average are padding, and an image's 9 pixels are two tiles of 6.
@@ -102,3 +103,55 @@ def _store_bias(bias, o0, width, relu, flat, at, image_out, first, stop):
         for q in range(width):
             v = bias[o0 + q]
             flat[n * image_out + at + q] = zero if relu and v < zero else v
+
+
+@njit
+def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):
+    """dwt (KH*KW*C, O), rows (i, j, c), += the weight gradient of images first .. stop-1 in
+    the output channels of whole tiles (O - O % 16 for float32), for x (N, H, W, C) and the
+    output gradient grad (N, OH, OW, O), both C-contiguous (stride, padding and dilation as
+    conv2d_forward_image_tiles).
+
+    A tile is 6 patch columns x 16 output channels (8 for float64) at one output pixel,
+    summed over the images: the patch columns of a kernel row's taps inside the image are
+    one run of the input's values, the same at that pixel for every image, and the tile
+    reads them and the pixel's output gradient image after image. Padding taps are never
+    summed. A run's last tile of fewer than 6 columns repeats its last column in the spare
+    rows and sums into a scratch tile, whose real rows are added to dwt.
+    """
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
+    cols = TILE_BYTES // x.itemsize
+    tiled_o = O - O % cols
+    flat_x, flat_grad, flat_dw = x.reshape(x.size), grad.reshape(grad.size), \
+        dwt.reshape(dwt.size)
+    image_x, image_grad, images = H * W * C, oh * ow * O, stop - first
+    offsets = np.empty(TILE_ROWS, dtype=np.int64)
+    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
+    for o0 in range(0, tiled_o if images > 0 else 0, cols):
+        for i in range(oh):
+            top = i * sh - ph
+            r0, r1 = _inside(top, dh, kh, H)
+            for j in range(ow):
+                left = j * sw - pw
+                c0, c1 = _inside(left, 1, kw, W)
+                run = (c1 - c0) * C
+                g0 = first * image_grad + (i * ow + j) * O + o0
+                for a in range(r0, r1):
+                    x0 = first * image_x + ((top + a * dh) * W + left + c0) * C
+                    k0 = (a * kw + c0) * C
+                    for t in range(0, run, TILE_ROWS):
+                        rows = min(TILE_ROWS, run - t)
+                        for r in range(TILE_ROWS):
+                            offsets[r] = x0 + t + min(r, rows - 1)
+                        if rows == TILE_ROWS:
+                            tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
+                                      image_grad, flat_dw, 0, True, False, flat_dw,
+                                      (k0 + t) * O + o0, O)
+                            continue
+                        scratch[:] = 0
+                        tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
+                                  image_grad, scratch, 0, True, False, scratch, 0, cols)
+                        for r in range(rows):
+                            for q in range(cols):
+                                dwt[k0 + t + r, o0 + q] += scratch[r * cols + q]

@@ -7,6 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from strategies import pool_configs, tie_free
+
 import tinygrad_cnn as tc
 from conv_paths import conv_path
 from tinygrad_cnn import nn
@@ -45,7 +47,7 @@ def _unfused(module, x):
     return module(x).detach().numpy()
 
 
-@pytest.mark.parametrize("path", ["vector-tiles", "gemm-nhwc", "gemm", "fused"])
+@pytest.mark.parametrize("path", ["vector-tiles", "image-tiles", "gemm-nhwc", "gemm", "fused"])
 @settings(max_examples=12, deadline=None)
 @given(C=st.integers(1, 6), O=st.sampled_from([3, 12, 16, 32]), k=st.integers(1, 3),
        stride=st.integers(1, 2), pad=st.integers(0, 1), bias=st.booleans(), bn=st.booleans(),
@@ -253,3 +255,77 @@ def test_bn_relu_fuses_in_inference_only(monkeypatch):
         nn.functional.batch_norm_then_relu(tc.tensor(np.ones((2, 8, 5, 5), np.float32),
                                                      requires_grad=True),
                                            bn.running_mean, bn.running_var)
+
+
+def _pools_both_orders(cfg, conv):
+    """(ours, torch): [Conv2d 3x3 ->] ReLU -> MaxPool2d of cfg, the same weights."""
+    C = cfg.C
+    pool = dict(kernel_size=cfg.kernel, stride=cfg.stride, padding=cfg.padding,
+                dilation=cfg.dilation, ceil_mode=cfg.ceil_mode)
+    ours = [nn.ReLU(inplace=conv), nn.MaxPool2d(**pool)]          # in place after a conv
+    theirs = [torch.nn.ReLU(inplace=conv), torch.nn.MaxPool2d(**pool)]
+    if conv:
+        ours.insert(0, nn.Conv2d(C, C, 3, padding=1, dtype=np.float64))
+        theirs.insert(0, torch.nn.Conv2d(C, C, 3, padding=1, dtype=torch.float64))
+        w = np.random.default_rng(cfg.H).normal(size=(C, C, 3, 3))
+        ours[0].weight.data = tc.tensor(w)
+        theirs[0].weight.data = torch.tensor(w)
+        ours[0].bias.data = tc.tensor(np.zeros(C))
+        theirs[0].bias.data = torch.zeros(C, dtype=torch.float64)
+    return nn.Sequential(*ours), torch.nn.Sequential(*theirs)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cfg=pool_configs(), seed=st.integers(0, 2**16), conv=st.booleans(),
+       grad=st.booleans())
+def test_relu_then_max_pool_runs_pooled_first_with_the_same_values_and_gradients(cfg, seed,
+                                                                              conv, grad):
+    """Sequential runs ReLU -> MaxPool2d as the pool then the ReLU (after a conv whose ReLU
+    does not fuse, or alone), in training and in inference: the values and input (and
+    weight) gradients of torch's ReLU -> MaxPool2d, whole windows below 0 included."""
+    ours, theirs = _pools_both_orders(cfg, conv)
+    x = tie_free(cfg.x_shape, seed) - 0.5            # distinct values, a third below 0
+    xo, xt = tc.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
+    with tc.set_grad_enabled(grad):
+        out = ours(xo)
+    ref = theirs(xt)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    if grad:
+        g = np.random.default_rng(seed + 1).normal(size=ref.shape)
+        out.backward(tc.tensor(g))
+        ref.backward(torch.tensor(g))
+        np.testing.assert_allclose(xo.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+        if conv:
+            np.testing.assert_allclose(ours[0].weight.grad.numpy(),
+                                       theirs[0].weight.grad.numpy(), rtol=1e-10)
+
+
+def test_relu_then_max_pool_keeps_its_order_where_the_orders_differ(monkeypatch):
+    """The ReLU runs on the pooled values (training and inference); a pool that returns its
+    indices (the clamped window's first zero is another element than its maximum below 0),
+    forward hooks, subclasses: ReLU first, as written; NaN reaches the output in both
+    orders."""
+    x = tc.tensor(np.array([[[[-3.0, -1.0], [-2.0, -4.0]]]]))
+    shapes, forward = [], nn.ReLU.forward
+    monkeypatch.setattr(nn.ReLU, "forward", lambda self, x: shapes.append(x.shape) or
+                        forward(self, x))
+    block = nn.Sequential(nn.Conv2d(1, 1, 1, dtype=np.float64), nn.ReLU(), nn.MaxPool2d(2))
+    block(x).sum().backward()
+    with tc.no_grad():
+        nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x)
+    assert shapes == [(1, 1, 1, 1), (1, 1, 1, 1)]
+    monkeypatch.undo()
+    out, idx = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))(x)
+    assert out.item() == 0 and idx.item() == 0       # torch: the first of the zeros
+    seen = []
+    relu = nn.ReLU()
+    relu.register_forward_hook(lambda m, args, out: seen.append(out.shape))
+    nn.Sequential(relu, nn.MaxPool2d(2))(x)
+    assert seen == [(1, 1, 2, 2)]
+
+    class Shifted(nn.MaxPool2d):
+        def forward(self, x):
+            return super().forward(x) - 1
+    assert nn.Sequential(nn.ReLU(), Shifted(2))(x).item() == -1
+    nan = tc.tensor(np.array([[[[np.nan, -1.0], [-2.0, -4.0]]]]))
+    assert np.isnan(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(nan).item())

@@ -25,6 +25,7 @@ from tinygrad_cnn.nn.activation import ReLU
 from tinygrad_cnn.nn.conv import Conv2d
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.nn.normalization import BatchNorm2d
+from tinygrad_cnn.nn.pooling import MaxPool2d
 from tinygrad_cnn.tensor import Tensor
 
 
@@ -67,12 +68,17 @@ def bn_relu(x, bn, relu=True):
 def sequential_forward(modules, x):
     """Sequential's forward over ``modules``: each run of Conv2d, then optionally
     BatchNorm2d, then optionally ReLU is conv_bn_relu; a BatchNorm2d then ReLU with no conv
-    before is bn_relu; every other module is called."""
+    before is bn_relu; a ReLU then a MaxPool2d (after a conv that does not fuse, or on its
+    own) runs as the pool then the ReLU (_pool_then_relu); every other module is called."""
     i = 0
     while i < len(modules):
         conv = modules[i]
         if type(conv) is BatchNorm2d and i + 1 < len(modules) and type(modules[i + 1]) is ReLU:
             x = bn_relu(x, conv, modules[i + 1])
+            i += 2
+            continue
+        if _pool_then_relu(modules, i):
+            x = modules[i](modules[i + 1](x))
             i += 2
             continue
         if type(conv) is not Conv2d:
@@ -84,9 +90,29 @@ def sequential_forward(modules, x):
         after = i + 1 + (bn is not None)
         relu = modules[after] if after < len(modules) and type(modules[after]) is ReLU \
             else False
+        if relu is not False and _pool_then_relu(modules, after) and not _fusable(x, conv, bn):
+            x = conv_bn_relu(x, conv, bn)
+            i = after
+            continue
         x = conv_bn_relu(x, conv, bn, relu)
         i = after + (relu is not False)
     return x
+
+
+def _pool_then_relu(modules, i):
+    """True when modules[i] is a ReLU and modules[i + 1] a MaxPool2d that may run in the
+    other order: max pooling and ReLU commute (both are monotone: the largest of the clamped
+    values is the clamped largest, NaN and -inf padding alike), and so do their gradients
+    (the pool's input gradient goes to the window's maximum, which the ReLU passes where it
+    is above 0; where it is not, both orders give 0). The ReLU then clamps the pooled
+    values, a quarter of them behind a 2x2 pool, forward and backward. Not for a pool that
+    returns its indices (where the maximum is 0 or below, the clamped window's first zero
+    is another element), forward hooks on either, or subclasses."""
+    if i + 1 >= len(modules):
+        return False
+    relu, pool = modules[i], modules[i + 1]
+    return type(relu) is ReLU and type(pool) is MaxPool2d and not pool.return_indices \
+        and not relu._forward_hooks and not pool._forward_hooks
 
 
 def _fusable(x, conv, bn):

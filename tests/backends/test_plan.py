@@ -87,7 +87,7 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
     SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
-    SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),
+    SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),  # 14x14
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
     LENET_CONV2: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),  # 6 inputs
     STRIDED: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),
@@ -169,7 +169,8 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     kernel's span), of a batch of image_tiles_min_images or more whose kernel rows hold
     image_tiles_min_row_values values (KW*C; KW*O for the input gradient), 1x1 kernels and
     any weight panel too, channels padded by the vector tiles' rules; the weight gradient too,
-    for kernels above 1x1 or strides above 1; batch 1 takes the
+    for kernels above 1x1 or strides above 1, where the images have fewer than
+    image_tiles_wgrad_max_pixels output pixels or the per-image tiles do not fit; batch 1 takes the
     per-image routes, first layers' single channel the others'."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
     vgg = _geometry((100, 128, 3, 3), (128, 128, 3, 3), pad=1)        # 72 KB panel
@@ -195,6 +196,11 @@ def test_image_tiles_for_batches_with_rows_of_taps():
         "image-tiles"
     lenet = _geometry((100, 6, 14, 14), (16, 6, 5, 5))                # dx: 6 of 16 columns
     assert plan_conv(lenet, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")
+    assert plan_conv(SIMPLE_CONV2, on).weight_grad == "vector-tiles"  # 196 pixels: per image
+    assert plan_conv(SIMPLE_CONV2, dataclasses.replace(on, image_tiles_wgrad_max_pixels=197)) \
+        .weight_grad == "image-tiles"
+    assert plan_conv(SIMPLE_CONV2, dataclasses.replace(on, vector_wgrad_min_pixels=197)) \
+        .weight_grad == "image-tiles"                                 # no per-image tiles
     overpadded = _geometry((100, 48, 14, 14), (16, 48, 3, 3), pad=3)  # pad beyond the span
     assert plan_conv(overpadded, on).input_grad == "gemm-nhwc-col2im"
     assert plan_conv(vgg, dataclasses.replace(on, vector_tiles=False)).forward == "gemm-nhwc"

@@ -83,11 +83,13 @@ def plan_conv(g, settings):
     the image-tiles forward, and for stride 1 the transposed input gradient through it,
     where they fit (_image_tiles_fit: a batch, rows of taps long enough), and the weight
     gradient in them for kernels above 1x1 or strides above 1 (a stride-1 1x1 conv's is
-    one GEMM over the pixels, which BLAS does as fast); else, for kernels above 1x1, the
-    vector-tiles routes where they fit (_vector_tiles_fit; for the input gradient, in place
-    of a col2im route, a panel up to settings.vector_transposed_panel_bytes; for the weight
-    gradient settings.vector_wgrad_min_pixels output pixels per image or more); the others'
-    routes otherwise."""
+    one GEMM over the pixels, which BLAS does as fast) below
+    settings.image_tiles_wgrad_max_pixels output pixels per image, or where the per-image
+    tiles do not fit; else, for kernels above 1x1, the vector-tiles routes where they fit
+    (_vector_tiles_fit; for the input gradient, in place of a col2im route, a panel up to
+    settings.vector_transposed_panel_bytes; for the weight gradient
+    settings.vector_wgrad_min_pixels output pixels per image or more); the others' routes
+    otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
@@ -105,11 +107,13 @@ def plan_conv(g, settings):
         elif wide and _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize,
                                         settings, panel_bytes=panel):
             input_grad = "transposed-vector-tiles"
+    per_image = wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
+        _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False)
     if (wide or (g.stride_h, g.stride_w) != (1, 1)) and \
-            _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings):
+            _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings) and \
+            (not per_image or g.OH * g.OW < settings.image_tiles_wgrad_max_pixels):
         weight_grad = "image-tiles"
-    elif wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
-            _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False):
+    elif per_image:
         weight_grad = "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
 

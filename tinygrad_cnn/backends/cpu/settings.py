@@ -100,6 +100,13 @@ class CpuSettings(Settings):
     """Fewest values in a kernel row of a window (KW*C) of an image-tiles conv: a first
     layer's single channel (3 or 5 values a row, each a pass of the tile's loop) is faster
     by the per-image routes (1 -> 32 at 28x28, 3x3: 1.8-2.6 ms against 2.4)."""
+    image_tiles_wgrad_max_pixels: int = 128
+    """Output pixels per image from which a weight gradient the per-image vector tiles can
+    take (vector_wgrad_min_pixels) leaves the image tiles for them: an image tile reads
+    one pixel's values image after image, 50-100 KB apart, which the L1 cache holds badly
+    over long runs. Batch 100, the weight gradient alone, min of 25, ms: SimpleCNN's
+    32 -> 64 at 14x14 5.6-7.2 per image against 7.3-9.7; 64 -> 64 at 7x7 5.0 against
+    3.6-3.8; 6 -> 16 5x5 at 10x10 even (0.52, 0.54)."""
     vector_max_padding: float = 1.5
     """Most output channels a vector-tiles conv may compute, padded to whole tiles, per real
     one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones.

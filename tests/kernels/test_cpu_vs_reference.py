@@ -300,13 +300,17 @@ def _vector_case(cfg, seed, dtype, data, channels):
     return cfg, first, stop, nhwc(arrays(cfg.x_shape, seed, dtype)), geo
 
 
+@pytest.mark.parametrize("kernel", ["vector", "image"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
-def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
-    """conv2d_forward_vector_tiles over a thread's range of images, any stride, padding and
-    dilation along H, with and without the ReLU at the store, weights padded to whole tiles
-    (16 float32, 8 float64): every output channel of images of 6 or more pixels, a last
-    partial tile too, and nothing else (NaN where both left it)."""
+def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, seed, data):
+    """conv2d_forward_vector_tiles and conv2d_forward_image_tiles over a thread's range of
+    images, any stride, padding and dilation along H, with and without the ReLU at the
+    store, weights padded to whole tiles (16 float32, 8 float64): every output channel (a
+    last partial tile too), and nothing else (NaN where both left it). The vector tiles
+    take images of 6 or more pixels; the image tiles any range of images (fewer than a
+    tile's 6 too, windows wholly in the padding: the bias), in passes of 1 to KH+1 kernel
+    rows."""
     cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
     oh, ow, O = *cfg.out_hw, cfg.O
     whole = -(-O // (64 // np.dtype(dtype).itemsize)) * (64 // np.dtype(dtype).itemsize)
@@ -314,31 +318,13 @@ def test_vector_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, s
     bias = arrays((whole,), seed + 2, dtype)
     shape = (cfg.N, oh, ow, O)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    relu = data.draw(st.booleans(), label="relu")
-    cpu_conv_vector.conv2d_forward_vector_tiles(x, wt, bias, *geo, relu, fast, first, stop)
-    reference.conv2d_forward_vector_tiles(x, wt, bias, *geo, relu, ref, first, stop)
-    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
-def test_image_tiles_conv_forward_matches_reference_on_its_images(dtype, cfg, seed, data):
-    """conv2d_forward_image_tiles over a thread's range of images (fewer than a tile's 6
-    too), any stride, padding (windows wholly in it: the bias) and dilation along H, in
-    passes of 1 to KH+1 kernel rows, with and without the ReLU: every output channel of
-    those images (a last partial tile of channels too), and nothing else."""
-    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
-    oh, ow, O = *cfg.out_hw, cfg.O
-    whole = -(-O // (64 // np.dtype(dtype).itemsize)) * (64 // np.dtype(dtype).itemsize)
-    wt = arrays((cfg.kh * cfg.kw * cfg.C, whole), seed + 1, dtype)    # padded: any values
-    bias = arrays((whole,), seed + 2, dtype)
-    shape = (cfg.N, oh, ow, O)
-    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
-    relu = data.draw(st.booleans(), label="relu")
-    rows = data.draw(st.integers(1, cfg.kh + 1), label="rows_per_pass")
-    cpu_conv_image_tiles.conv2d_forward_image_tiles(x, wt, bias, *geo, relu, rows, fast, first,
-                                                    stop)
-    reference.conv2d_forward_image_tiles(x, wt, bias, *geo, relu, rows, ref, first, stop)
+    args = [x, wt, bias, *geo, data.draw(st.booleans(), label="relu")]
+    if kernel == "image":
+        args.append(data.draw(st.integers(1, cfg.kh + 1), label="rows_per_pass"))
+    name = f"conv2d_forward_{kernel}_tiles"
+    getattr(cpu_conv_image_tiles if kernel == "image" else cpu_conv_vector, name)(
+        *args, fast, first, stop)
+    getattr(reference, name)(*args, ref, first, stop)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
 
 
@@ -368,36 +354,24 @@ def test_image_tiles_span_batches_and_keep_ieee_nan_and_inf(images):
             assert not np.isnan(out[0, :, 0]).any() and not np.isinf(out[:, :3]).any()
 
 
+@pytest.mark.parametrize("kernel", ["vector", "image"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
-def test_vector_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, seed, data):
-    """conv2d_weight_grad_vector_tiles adds the range's images' gradient to what dwt holds in
-    the channels of whole tiles, for every patch column (a last tile of fewer than 6 too),
-    and leaves the other channels as they were."""
+def test_tiles_weight_grad_matches_reference_on_its_images(kernel, dtype, cfg, seed, data):
+    """conv2d_weight_grad_vector_tiles and conv2d_weight_grad_image_tiles add the range's
+    images' gradient (none for an empty range) to what dwt holds in the channels of whole
+    tiles, for every patch column (a last tile of fewer than 6 too; the image tiles' runs of
+    taps inside the image, none for taps that only ever read padding), and leave the other
+    channels as they were."""
     cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32])
     O = cfg.O
     grad = arrays((cfg.N, *cfg.out_hw, O), seed + 1, dtype)
     start = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 2, dtype)
     fast, ref = start.copy(), start.copy()
-    cpu_conv_vector.conv2d_weight_grad_vector_tiles(x, grad, *geo, fast, first, stop)
-    reference.conv2d_weight_grad_vector_tiles(x, grad, *geo, ref, first, stop)
-    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
-def test_image_tiles_weight_grad_matches_reference_on_its_images(dtype, cfg, seed, data):
-    """conv2d_weight_grad_image_tiles adds the range's images' gradient (none for an empty
-    range) to what dwt holds in the channels of whole tiles, for every patch column (runs
-    that are no multiple of 6 too; columns of taps that only ever read padding get
-    nothing), and leaves the other channels as they were."""
-    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32])
-    O = cfg.O
-    grad = arrays((cfg.N, *cfg.out_hw, O), seed + 1, dtype)
-    start = arrays((cfg.kh * cfg.kw * cfg.C, O), seed + 2, dtype)
-    fast, ref = start.copy(), start.copy()
-    cpu_conv_image_tiles.conv2d_weight_grad_image_tiles(x, grad, *geo, fast, first, stop)
-    reference.conv2d_weight_grad_image_tiles(x, grad, *geo, ref, first, stop)
+    name = f"conv2d_weight_grad_{kernel}_tiles"
+    getattr(cpu_conv_image_tiles if kernel == "image" else cpu_conv_vector, name)(
+        x, grad, *geo, fast, first, stop)
+    getattr(reference, name)(x, grad, *geo, ref, first, stop)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
 
 

@@ -221,16 +221,9 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     (wt and bias may have more columns: whole tiles), and with ``relu`` 0 where that is
     below 0 (NaN kept), no dilation along W, for images of 6 or more output pixels; the
     rest of out as it was."""
-    oh, ow, O = out.shape[1:]
-    if oh * ow < 6:
-        return
-    part = x[first:stop]
-    cols = np.empty((part.shape[0] * oh * ow, wt.shape[0]), dtype=x.dtype)
-    im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
-    sums = cols @ wt[:, :O] + bias[:O]
-    if relu:
-        sums = np.where(sums < 0, sums.dtype.type(0), sums)
-    out[first:stop] = sums.reshape(part.shape[0], oh, ow, O)
+    if out.shape[1] * out.shape[2] >= 6:
+        conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, kh, out,
+                                   first, stop)
 
 
 def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,

@@ -276,13 +276,15 @@ def _pools_both_orders(cfg, conv):
 
 
 @settings(max_examples=40, deadline=None)
-@given(cfg=pool_configs(), seed=st.integers(0, 2**16), conv=st.booleans(),
+@given(cfg=pool_configs(dilation=False), seed=st.integers(0, 2**16), conv=st.booleans(),
        grad=st.booleans())
 def test_relu_then_max_pool_runs_pooled_first_with_the_same_values_and_gradients(cfg, seed,
                                                                               conv, grad):
     """Sequential runs ReLU -> MaxPool2d as the pool then the ReLU (after a conv whose ReLU
     does not fuse, or alone), in training and in inference: the values and input (and
-    weight) gradients of torch's ReLU -> MaxPool2d, whole windows below 0 included."""
+    weight) gradients of torch's ReLU -> MaxPool2d, whole windows below 0 included.
+    Undilated pools: a dilated one keeps the order (below), and where its window holds
+    padding only torch's backward writes the gradient to an element outside it."""
     ours, theirs = _pools_both_orders(cfg, conv)
     x = tie_free(cfg.x_shape, seed) - 0.5            # distinct values, a third below 0
     xo, xt = tc.tensor(x, requires_grad=grad), torch.tensor(x, requires_grad=grad)
@@ -303,8 +305,8 @@ def test_relu_then_max_pool_runs_pooled_first_with_the_same_values_and_gradients
 def test_relu_then_max_pool_keeps_its_order_where_the_orders_differ(monkeypatch):
     """The ReLU runs on the pooled values (training and inference); a pool that returns its
     indices (the clamped window's first zero is another element than its maximum below 0),
-    forward hooks, subclasses: ReLU first, as written; NaN reaches the output in both
-    orders."""
+    a dilated pool (a window of padding only is -inf, not 0), forward hooks, subclasses:
+    ReLU first, as written; NaN reaches the output in both orders."""
     x = tc.tensor(np.array([[[[-3.0, -1.0], [-2.0, -4.0]]]]))
     shapes, forward = [], nn.ReLU.forward
     monkeypatch.setattr(nn.ReLU, "forward", lambda self, x: shapes.append(x.shape) or
@@ -317,6 +319,9 @@ def test_relu_then_max_pool_keeps_its_order_where_the_orders_differ(monkeypatch)
     monkeypatch.undo()
     out, idx = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))(x)
     assert out.item() == 0 and idx.item() == 0       # torch: the first of the zeros
+    one = tc.tensor(np.array([[[[-1.0]]]]))            # W 1: windows (pad, pad) at dilation 2
+    holes = nn.Sequential(nn.ReLU(), nn.MaxPool2d((1, 2), 1, (0, 1), dilation=(1, 2)))(one)
+    assert holes.numpy().tolist() == [[[[-np.inf]]]]   # as torch: max of padding only
     seen = []
     relu = nn.ReLU()
     relu.register_forward_hook(lambda m, args, out: seen.append(out.shape))

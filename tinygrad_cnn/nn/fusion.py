@@ -101,18 +101,22 @@ def sequential_forward(modules, x):
 
 def _pool_then_relu(modules, i):
     """True when modules[i] is a ReLU and modules[i + 1] a MaxPool2d that may run in the
-    other order: max pooling and ReLU commute (both are monotone: the largest of the clamped
-    values is the clamped largest, NaN and -inf padding alike), and so do their gradients
-    (the pool's input gradient goes to the window's maximum, which the ReLU passes where it
-    is above 0; where it is not, both orders give 0). The ReLU then clamps the pooled
-    values, a quarter of them behind a 2x2 pool, forward and backward. Not for a pool that
-    returns its indices (where the maximum is 0 or below, the clamped window's first zero
-    is another element), forward hooks on either, or subclasses."""
+    other order: max pooling and ReLU commute over windows that hold an element of the
+    input (both are monotone: the largest of the clamped values is the clamped largest, NaN
+    too), and so do their gradients (the pool's input gradient goes to the window's maximum,
+    which the ReLU passes where it is above 0; where it is not, both orders give 0). The
+    ReLU then clamps the pooled values, a quarter of them behind a 2x2 pool, forward and
+    backward. Not for a dilated pool (a window may then hold padding only: -inf in torch's
+    order, 0 in the other), a pool that returns its indices (where the maximum is 0 or
+    below, the clamped window's first zero is another element), forward hooks on either, or
+    subclasses. An undilated window always holds an element: its padding is at most half
+    the kernel, and a last window starting in the padding is dropped."""
     if i + 1 >= len(modules):
         return False
     relu, pool = modules[i], modules[i + 1]
     return type(relu) is ReLU and type(pool) is MaxPool2d and not pool.return_indices \
-        and not relu._forward_hooks and not pool._forward_hooks
+        and pool.dilation in (1, (1, 1)) and not relu._forward_hooks \
+        and not pool._forward_hooks
 
 
 def _fusable(x, conv, bn):

@@ -44,22 +44,25 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     Wp = img.shape[1]
     flat_img, flat = img.reshape(img.size), out.reshape(out.size)
     scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
-    offsets = np.empty(TILE_ROWS, dtype=np.int64)
+    tiles = -(-P // TILE_ROWS)
+    offsets = np.empty(tiles * TILE_ROWS, dtype=np.int64)    # the same for every image
+    for t in range(tiles):
+        q0 = min(t * TILE_ROWS, P - TILE_ROWS)
+        for r in range(TILE_ROWS):
+            q = q0 + r
+            offsets[t * TILE_ROWS + r] = ((q // ow) * sh * Wp + (q % ow) * sw) * C
     run, row_step = kw * C, dh * Wp * C
     for n in range(first, stop if P >= TILE_ROWS else first):
         _zero_padded(x[n], ph, pw, img)
         base = n * P * O
         for o0 in range(0, O, cols):
             width = min(cols, O - o0)
-            for t in range(0, P, TILE_ROWS):
-                q0 = min(t, P - TILE_ROWS)
-                for r in range(TILE_ROWS):
-                    q = q0 + r
-                    offsets[r] = ((q // ow) * sh * Wp + (q % ow) * sw) * C
+            for t in range(tiles):
+                q0 = min(t * TILE_ROWS, P - TILE_ROWS)
                 sums, at, step = (flat, base + q0 * O + o0, O) if width == cols else \
                     (scratch, 0, cols)
-                tile_sums(flat_img, offsets, row_step, 1, kh, run, wt, o0, ldb, run * ldb, bias,
-                          o0, False, relu, sums, at, step)
+                tile_sums(flat_img, offsets[t * TILE_ROWS:], row_step, 1, kh, run, wt, o0, ldb,
+                          run * ldb, bias, o0, False, relu, sums, at, step)
                 if width < cols:
                     for r in range(TILE_ROWS):
                         for j in range(width):

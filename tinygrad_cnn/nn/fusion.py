@@ -90,7 +90,7 @@ def sequential_forward(modules, x):
         after = i + 1 + (bn is not None)
         relu = modules[after] if after < len(modules) and type(modules[after]) is ReLU \
             else False
-        if relu is not False and _pool_then_relu(modules, after) and not _fusable(x, conv, bn):
+        if _pool_then_relu(modules, after) and not _fusable(x, conv, bn):
             x = conv_bn_relu(x, conv, bn)
             i = after
             continue

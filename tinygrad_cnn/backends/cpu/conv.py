@@ -10,8 +10,7 @@ import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows
-from tinygrad_cnn.backends.cpu.conv_vector import (
-    column_weights, forward_image_tiles, forward_vector_tiles)
+from tinygrad_cnn.backends.cpu.conv_vector import column_weights, forward_vector_tiles
 from tinygrad_cnn.backends.cpu.elementwise import relu_in_place
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
@@ -44,7 +43,8 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
     gradients then do not hold); out is NCHW, a view of channels-last memory, which the
     next conv or pool reads without a copy. The kernels are plan_conv's (backends/cpu/plan.py);
     patches are kept for the weight gradient only when need_weight_grad. The vector and
-    image tiles apply the ReLU as they store their sums; the other routes in place, over the new output."""
+    image tiles apply the ReLU as they store their sums; the other routes in place, over the
+    new output."""
     if relu and need_weight_grad:
         raise ValueError("conv2d_forward: relu=True is for inference; it has no gradient")
     out, workspace = _conv2d_forward(x, w, b, geometry, need_weight_grad, relu)
@@ -57,8 +57,8 @@ def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu):
     g, plan = geometry, plan_conv(geometry, settings)
     x_channels_last = layout.is_channels_last(x)
     if plan.forward in ("vector-tiles", "image-tiles"):
-        tiles = forward_vector_tiles if plan.forward == "vector-tiles" else forward_image_tiles
-        out = tiles(layout.channels_last(x), column_weights(w), b, g, relu)
+        out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g, relu,
+                                   images=plan.forward == "image-tiles")
         return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)
     if plan.forward == "gemm-nhwc":
         out = forward_rows(layout.channels_last(x), weight_rows(w), b, g)

@@ -9,7 +9,7 @@ from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv import fused_conv, flipped_rows, weight_from_rows, weight_rows
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows, input_grad_rows, weight_grad_rows
 from tinygrad_cnn.backends.cpu.conv_vector import (
-    flipped_column_weights, forward_image_tiles, forward_vector_tiles, weight_grad_vector_tiles)
+    flipped_column_weights, forward_vector_tiles, weight_grad_vector_tiles)
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import plan_conv
@@ -36,9 +36,9 @@ def conv2d_input_grad(grad, w, geometry, workspace):
             grain=-(-settings.part_macs // (P * w.size)))
         return layout.as_nchw(dx)
     if route in ("transposed-vector-tiles", "transposed-image-tiles"):
-        tiles = forward_vector_tiles if route == "transposed-vector-tiles" else \
-            forward_image_tiles
-        return layout.as_nchw(tiles(gh, flipped_column_weights(w), None, g.transposed()))
+        return layout.as_nchw(forward_vector_tiles(gh, flipped_column_weights(w), None,
+                                                   g.transposed(),
+                                                   images=route == "transposed-image-tiles"))
     if route == "gemm-nhwc-transposed":
         dx = forward_rows(gh, flipped_rows(w), None, g.transposed())
         return layout.as_nchw(dx.reshape(g.N, g.H, g.W, g.C))

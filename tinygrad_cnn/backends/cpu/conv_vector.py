@@ -1,7 +1,7 @@
 """CPU backend, the vector-tiles conv routes of plan_conv (kernels/cpu/conv_vector.py): the
 forward, the stride-1 input gradient as the transposed convolution through the same kernel,
-and the weight gradient; and the image-tiles forward (kernels/cpu/conv_image_tiles.py), for
-the same two products of a batch. Each thread takes its own share of the images.
+and the weight gradient; and by the image tiles (kernels/cpu/conv_image_tiles.py) the same
+three for a batch. Each thread takes its own share of the images.
 
 The kernels compute whole tiles of output channels (16 float32, 8 float64). A conv with
 others (DenseNet's 12, LeNet-5's 6; plan_conv bounds the waste by
@@ -32,36 +32,29 @@ def flipped_column_weights(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, C)
 
 
-def forward_vector_tiles(xh, wt, b, g, relu=False):
+def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     """(N, OH, OW, O) channels-last output of the conv of geometry g of xh (N, H, W, C) by
-    the column weights wt (+ b), and with ``relu`` its ReLU, applied as the tiles store it.
-    g has at least a tile's 6 output pixels (plan_conv)."""
+    the column weights wt (+ b), and with ``relu`` its ReLU, applied as the tiles store it:
+    by the per-image vector tiles (g has at least a tile's 6 output pixels), or with
+    ``images`` the image tiles (kernels/cpu/conv_image_tiles.py: one output pixel of 6
+    images at a time, for a batch of 6 or more), each pass reading as many kernel rows of the
+    weight panel as settings.vector_panel_bytes holds (plan_conv)."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
     out = np.empty((g.N, g.OH, g.OW, O), dtype=xh.dtype)
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
-    threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
-        xh, wt, bias, *geometry, relu, out, lo, hi), g.N,
-        grain=-(-settings.part_macs // (g.OH * g.OW * wt.size)))
-    return out
-
-
-def forward_image_tiles(xh, wt, b, g, relu=False):
-    """forward_vector_tiles by image tiles (kernels/cpu/conv_image_tiles.py): one output pixel
-    of 6 images at a time, for a batch of 6 or more (plan_conv). Each pass reads as many
-    kernel rows of the weight panel as settings.vector_panel_bytes holds."""
-    O = wt.shape[1]
-    bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
-    wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
+    grain = -(-settings.part_macs // (g.OH * g.OW * wt.size))
+    if not images:
+        threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
+            xh, wt, bias, *geometry, relu, out, lo, hi), g.N, grain=grain)
+        return out
     xh = np.ascontiguousarray(xh)
-    out = np.empty((g.N, g.OH, g.OW, O), dtype=xh.dtype)
     row_bytes = g.KW * g.C * tile_columns(xh.itemsize) * xh.itemsize
     rows_per_pass = max(1, min(g.KH, settings.vector_panel_bytes // row_bytes))
-    geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     threads.run(lambda lo, hi: image_kernels.conv2d_forward_image_tiles(
         xh, wt, bias, *geometry, relu, rows_per_pass, out, lo, hi), g.N,
-        grain=max(TILE_ROWS, -(-settings.part_macs // (g.OH * g.OW * wt.size))))
+        grain=max(TILE_ROWS, grain))
     return out
 
 

@@ -95,7 +95,8 @@ def plan_conv(g, settings):
         return plan
     forward, input_grad, weight_grad = plan.forward, plan.input_grad, plan.weight_grad
     depth, wide = g.KH * g.KW * g.C, g.KH * g.KW > 1
-    if _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings):
+    by_images = _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings)
+    if by_images:
         forward = "image-tiles"
     elif wide and _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
         forward = "vector-tiles"
@@ -109,8 +110,7 @@ def plan_conv(g, settings):
             input_grad = "transposed-vector-tiles"
     per_image = wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
         _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False)
-    if (wide or (g.stride_h, g.stride_w) != (1, 1)) and \
-            _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings) and \
+    if by_images and (wide or (g.stride_h, g.stride_w) != (1, 1)) and \
             (not per_image or g.OH * g.OW < settings.image_tiles_wgrad_max_pixels):
         weight_grad = "image-tiles"
     elif per_image:

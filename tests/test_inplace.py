@@ -22,6 +22,7 @@ OPS = {
     "mul_": lambda t, o: t.mul_(o),
     "div_": lambda t, o: t.div_(o),
     "clamp_": lambda t, o: t.clamp_(-0.3, 0.4),
+    "relu_": lambda t, o: t.relu_(),
     "iadd": lambda t, o: t.__iadd__(o),
     "isub": lambda t, o: t.__isub__(o),
     "imul": lambda t, o: t.__imul__(o),
@@ -121,6 +122,34 @@ def test_modified_op_output_names_its_backward():
     with pytest.raises(RuntimeError, match="which is output 0 of ExpBackward, is at version 1; "
                                            "expected version 0"):
         y.sum().backward()
+
+
+def test_relu_inplace_output_changed_again_raises_as_torch():
+    """relu_ saves its output, the tensor's own storage: a second in-place change before
+    backward raises, in torch as here; a change of another tensor does not."""
+    x, xt = pair(np.array([-1.0, 2.0, 3.0]), True)
+    y, yt = x * 1, xt * 1
+    y.relu_()
+    yt.relu_()
+    y.mul_(2)
+    yt.mul_(2)
+    with pytest.raises(RuntimeError, match="output 0 of Relu.*, is at version 2; "
+                                           "expected version 1"):
+        yt.sum().backward()
+    with pytest.raises(RuntimeError, match="output 0 of ReLUInPlaceBackward, is at version 2; "
+                                           "expected version 1"):
+        y.sum().backward()
+    y, yt = x + 0, xt + 0                                 # Add saves nothing
+    z, zt = y.relu_() * 3, yt.relu_() * 3
+    x.grad, xt.grad = None, None
+    with tc.no_grad():
+        x.add_(1)                                          # the leaf, not the saved output
+    with torch.no_grad():
+        xt.add_(1)
+    z.sum().backward()
+    zt.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), xt.grad.numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), [0, 3, 3])
 
 
 def test_unsaved_tensor_may_change_as_in_torch():
@@ -348,9 +377,10 @@ def test_a_view_taken_before_its_base_changed_in_place_refuses_to_be_used():
 
 
 def test_inplace_relu_saves_its_input_in_the_inputs_layout():
-    """relu_ inside a graph saves a copy of its input for backward: in the input's own memory
-    layout (a channels-last activation stays channels-last), so the gradient the ReLU hands
-    back needs no layout change downstream (batch norm's backward converted one, twice)."""
+    """relu_ inside a graph writes over the tensor's storage and saves that storage (its
+    output) for backward, no copy: in the input's own memory layout (a channels-last
+    activation stays channels-last), so the gradient the ReLU hands back needs no layout
+    change downstream (batch norm's backward converted one, twice)."""
     rng = np.random.default_rng(0)
     xn = rng.normal(size=(2, 5, 4, 3)).astype(np.float32)           # NHWC values
     x = tc.tensor(xn, requires_grad=True)
@@ -358,7 +388,7 @@ def test_inplace_relu_saves_its_input_in_the_inputs_layout():
     assert not y._array.flags.c_contiguous
     y.relu_()
     saved = y._ctx.ctx.saved[0]
-    assert saved.strides == y._array.strides
+    assert saved is y._array
     g = rng.normal(size=(2, 3, 5, 4)).astype(np.float32)
     y.backward(tc.tensor(g))
     want = np.where(xn.transpose(0, 3, 1, 2) > 0, 2 * g, 0).transpose(0, 2, 3, 1)

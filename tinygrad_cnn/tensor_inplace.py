@@ -44,7 +44,7 @@ class InplaceMethods:
         return self._inplace(ops.Clip, None, saves_self=True, lo=min, hi=max)
 
     def relu_(self):
-        return self._inplace(ops.ReLU, None, saves_self=True)
+        return self._inplace_kernel(ops.ReLUInPlace)
 
     def fill_(self, value):
         """Set every element to ``value`` (a number or a one-element tensor)."""
@@ -144,6 +144,28 @@ class InplaceMethods:
         result = fn.apply(old, *operands, **kwargs)
         self._write(result._array)
         self._ctx, self.requires_grad = result._ctx, True
+        return self
+
+    def _inplace_kernel(self, fn):
+        """Run ``fn(self)``, an op whose forward writes its result over its input's storage
+        and saves only that result: one pass, no stand-in copy. Its node checks self's
+        version from after the write, so a later in-place change of self before backward
+        raises as for any saved tensor."""
+        track = grad_mode.is_enabled() and self.requires_grad
+        self._check_inplace_allowed(track)
+        if not track:
+            with grad_mode.no_grad():
+                fn.apply(self)
+            self._version_counter.value += 1
+            return self
+        old = type(self)._wrap(self._array, self.device, True)
+        old._ctx, old._version_counter = self._ctx, self._version_counter
+        node = fn.apply(old)._ctx
+        self._version_counter.value += 1
+        counter = self._version_counter
+        node.saved_versions = tuple((counter, counter.value, *rest)
+                                    for _, _, *rest in node.saved_versions)
+        self._ctx = node
         return self
 
     def _check_inplace_allowed(self, track):

@@ -107,6 +107,16 @@ def test_log_sqrt_edges_as_numpy():
     check(be.relu(dev(a)), cpu.relu(a))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_in_place_overwrites_its_array_as_the_cpu(dtype):
+    be = backend()
+    a = np.array([[4.0, -1.0, 0.0], [-np.inf, np.nan, 2.5]], dtype)
+    on_device, on_host = dev(a), a.copy()
+    assert be.relu_in_place(on_device) is None and cpu.relu_in_place(on_host) is None
+    check(on_device, on_host)
+    assert np.isnan(on_host[1, 1]) and (on_host[~np.isnan(on_host)] >= 0).all()
+
+
 def test_nan_propagates_through_maximum_and_relu():
     be = backend()
     a = np.array([np.nan, 1.0, -1.0], np.float32)

@@ -57,6 +57,7 @@ CONTRACT = {
     "erf": (("x",), "the error function"),
     "sigmoid": (("x",), "1 / (1 + e ** -x), without overflow"),
     "relu": (("x",), "max(x, 0)"),
+    "relu_in_place": (("x",), "x = max(x, 0), overwriting x (Tensor.relu_)"),
     "relu_backward": (("grad", "x"), "grad where x > 0, else 0"),
     "leaky_relu": (("x", "slope"), "x, or slope * x where x < 0"),
     "leaky_relu_backward": (("grad", "x", "slope"), "leaky_relu's gradient"),

@@ -357,6 +357,7 @@ CONVERTERS = {
     ops.Sqrt: _unary("Sqrt"),
     ops.Abs: _unary("Abs"),
     ops.ReLU: _unary("Relu"),
+    ops.ReLUInPlace: _unary("Relu"),
     ops.Sigmoid: _unary("Sigmoid"),
     ops.Tanh: _unary("Tanh"),
     ops.Clip: clip,

@@ -1,7 +1,7 @@
 """Every differentiable op, as a Function with forward/backward over a backend."""
 from tinygrad_cnn.ops.elementwise import (  # noqa: F401
-    Abs, Add, Clip, Div, ELU, Exp, LeakyReLU, Log, Mul, Neg, Pow, ReLU, Sigmoid, Sqrt, Sub,
-    Tanh, Where,
+    Abs, Add, Clip, Div, ELU, Exp, LeakyReLU, Log, Mul, Neg, Pow, ReLU, ReLUInPlace, Sigmoid,
+    Sqrt, Sub, Tanh, Where,
 )
 from tinygrad_cnn.ops.movement import Cat, Expand, GetItem, Permute, Reshape  # noqa: F401
 from tinygrad_cnn.ops.reduce import Max, Sum  # noqa: F401

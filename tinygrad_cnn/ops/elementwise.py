@@ -192,6 +192,22 @@ class ReLU(Function):
         return ctx.backend.relu_backward(grad, ctx.saved[0])
 
 
+class ReLUInPlace(Function):
+    """relu_: max(x, 0) written over x's own storage, which forward returns. The backward
+    masks by the saved output, which is x's storage after the write: max(x, 0) > 0 exactly
+    where x > 0 (NaN in both: no gradient), so the input's old values are not needed.
+    Tensor.relu_ gives the node x's version counter (tensor_inplace.py)."""
+    @staticmethod
+    def forward(ctx, a):
+        ctx.backend.relu_in_place(a)
+        ctx.save_for_backward(a)
+        return a
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.backend.relu_backward(grad, ctx.saved[0])
+
+
 class LeakyReLU(Function):
     @staticmethod
     def forward(ctx, a, slope=0.01):

@@ -27,7 +27,8 @@ from tinygrad_cnn.backends.cpu.conv_grad import conv2d_input_grad, conv2d_weight
 from tinygrad_cnn.backends.cpu.elementwise import (  # noqa: F401
     abs, add, clip, div, elu, elu_backward, equal, erf, exp, greater, greater_equal,
     leaky_relu, leaky_relu_backward, less, less_equal, log, maximum, minimum, mul, neg,
-    not_equal, power, relu, relu_backward, sigmoid, sign, sqrt, sub, tanh, where)
+    not_equal, power, relu, relu_backward, relu_in_place, sigmoid, sign, sqrt, sub, tanh,
+    where)
 from tinygrad_cnn.backends.cpu.norm import (  # noqa: F401
     batch_norm_input_grad, batch_norm_stats, channel_affine, channel_grad_sums, channel_sums)
 from tinygrad_cnn.backends.cpu.optim import adam_update, sgd_update  # noqa: F401

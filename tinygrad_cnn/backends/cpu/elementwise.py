@@ -41,7 +41,7 @@ def relu(x):
 
 
 def relu_in_place(x):
-    """x = relu(x), overwriting x (an array no one else holds: a conv's new output)."""
+    """x = relu(x), overwriting x (a conv's new output, or Tensor.relu_'s storage)."""
     if not _relu_into(x, x):
         np.maximum(x, x.dtype.type(0), out=x)
 

@@ -12,7 +12,8 @@ from tinygrad_cnn.backends.cuda.arrays import (  # noqa: F401
 from tinygrad_cnn.backends.cuda.elementwise import (  # noqa: F401
     abs, add, clip, div, elu, elu_backward, equal, erf, exp, greater, greater_equal,
     leaky_relu, leaky_relu_backward, less, less_equal, log, maximum, minimum, mul, neg,
-    not_equal, power, relu, relu_backward, sigmoid, sign, sqrt, sub, tanh, where,
+    not_equal, power, relu, relu_backward, relu_in_place, sigmoid, sign, sqrt, sub, tanh,
+    where,
 )
 from tinygrad_cnn.backends.cuda.reduce import (  # noqa: F401
     argmax, cross_entropy_backward, cross_entropy_forward, log_softmax, max, softmax, sum,

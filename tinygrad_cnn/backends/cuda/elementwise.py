@@ -185,6 +185,12 @@ def relu(x):
     return _unary(ew.RELU, x)
 
 
+def relu_in_place(x):
+    """x = relu(x), overwriting x: each thread reads and writes its own element."""
+    rt.launch(ew.unary, x.size, ew.RELU, rt.flat(x), x.dtype.type(0), x.dtype.type(0),
+              rt.flat(x))
+
+
 def relu_backward(grad, x):
     """grad where x > 0, else 0."""
     return _binary(ew.RELU_BACKWARD, grad, x)

@@ -48,12 +48,12 @@ _SETTINGS = {
                          vector_panel_bytes=1 << 62, image_tiles_min_images=1 << 62),
     # the image tiles for every conv's forward, stride-1 input gradient and (above 1x1 or
     # strided) weight gradient, whatever the batch and the channel counts, one kernel row a
-    # pass
+    # pass, blocks of 6 images
     "image-tiles": dict(fused_min_channels=1, blas_convs=True, register_tiles=False,
                         vector_tiles=True, vector_max_padding=1 << 62,
                         vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
                         vector_panel_bytes=1, image_tiles_min_images=1,
-                        image_tiles_min_row_values=1),
+                        image_tiles_min_row_values=1, image_tiles_block_bytes=1),
 }
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
     _changes.setdefault("vector_tiles", False)

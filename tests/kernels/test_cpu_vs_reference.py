@@ -310,7 +310,7 @@ def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, 
     last partial tile too), and nothing else (NaN where both left it). The vector tiles
     take images of 6 or more pixels; the image tiles any range of images (fewer than a
     tile's 6 too, windows wholly in the padding: the bias), in passes of 1 to KH+1 kernel
-    rows."""
+    rows and blocks of 6 or 12 images."""
     cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
     oh, ow, O = *cfg.out_hw, cfg.O
     whole = -(-O // (64 // np.dtype(dtype).itemsize)) * (64 // np.dtype(dtype).itemsize)
@@ -321,6 +321,7 @@ def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, 
     args = [x, wt, bias, *geo, data.draw(st.booleans(), label="relu")]
     if kernel == "image":
         args.append(data.draw(st.integers(1, cfg.kh + 1), label="rows_per_pass"))
+        args.append(data.draw(st.sampled_from([6, 12]), label="images_per_block"))
     name = f"conv2d_forward_{kernel}_tiles"
     getattr(cpu_conv_image_tiles if kernel == "image" else cpu_conv_vector, name)(
         *args, fast, first, stop)
@@ -330,10 +331,10 @@ def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, 
 
 @pytest.mark.parametrize("images", [1, 6, 14])
 def test_image_tiles_span_batches_and_keep_ieee_nan_and_inf(images):
-    """A larger batch than the drawn ones (whole tiles of 6 images and a last partial one):
-    the image tiles' forward against the reference, and a NaN or inf input reaches exactly
-    the outputs whose windows read it, in every image it is in, through two passes of
-    kernel rows."""
+    """A larger batch than the drawn ones (whole tiles of 6 images and a last partial one,
+    in blocks of 6 images): the image tiles' forward against the reference, and a NaN or
+    inf input reaches exactly the outputs whose windows read it, in every image it is in,
+    through two passes of kernel rows."""
     rng = np.random.default_rng(images)
     x = rng.standard_normal((images, 5, 4, 3)).astype(np.float32)
     x[-1, 0, 0, 0], x[0, 4, 3, 2] = np.nan, np.inf
@@ -344,8 +345,9 @@ def test_image_tiles_span_batches_and_keep_ieee_nan_and_inf(images):
     out, ref = np.empty((images, 5, 4, 20), np.float32), np.empty((images, 5, 4, 20), np.float32)
     for relu in (False, True):
         geo = (3, 2, 1, 1, 1, 0, 1, relu)
-        cpu_conv_image_tiles.conv2d_forward_image_tiles(x, wt, bias, *geo, 2, out, 0, images)
-        reference.conv2d_forward_image_tiles(x, wt, bias, *geo, 2, ref, 0, images)
+        cpu_conv_image_tiles.conv2d_forward_image_tiles(x, wt, bias, *geo, 2, 6, out, 0,
+                                                        images)
+        reference.conv2d_forward_image_tiles(x, wt, bias, *geo, 2, 6, ref, 0, images)
         np.testing.assert_allclose(out, ref, **SUM_TOL[np.float32])
         assert np.isnan(out[-1, :2, 0]).all() and np.isnan(out[0, 3:, 2:, 3]).all()
         assert np.isinf(out[0, 3:, 2:, :3]).all()
@@ -759,9 +761,9 @@ def test_weight_grad_taps_kernel_refuses_what_its_tile_cannot_hold():
 @given(shape=st.tuples(st.integers(0, 4), st.integers(1, 6), st.integers(1, 7)), seed=seeds,
        relu=st.booleans())
 def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
-    """Every norm kernel of a layout against the reference: sums (float64, added into out),
-    the affine map with and without its ReLU and the input gradient (every element
-    written)."""
+    """Every norm kernel of a layout against the reference: sums (float64, added into out;
+    plain, of squared deviations, of deviations and their squares in one pass), the affine
+    map with and without its ReLU and the input gradient (every element written)."""
     N, C, S = shape
     shape = (N * S, C) if layout == "rows" else (N, C, S)
     x, g = arrays(shape, seed, dtype), arrays(shape, seed + 1, dtype)
@@ -772,6 +774,10 @@ def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
         getattr(cpu_norm, f"sums_{layout}")(x, mean64, squares, fast)
         getattr(reference, f"sums_{layout}")(x, mean64, squares, ref)
         np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+    fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
+    getattr(cpu_norm, f"shifted_sums_{layout}")(x, mean64, *fast)
+    getattr(reference, f"shifted_sums_{layout}")(x, mean64, *ref)
+    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
     fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
     getattr(cpu_norm, f"grad_sums_{layout}")(g, x, mean64, *fast)
     getattr(reference, f"grad_sums_{layout}")(g, x, mean64, *ref)

@@ -143,6 +143,39 @@ def test_float32_statistics_hold_float32_precision(layout):
                                .sum(axis=(0, 2, 3)), rtol=1e-5)
 
 
+@settings(max_examples=60, deadline=None)
+@given(bn_cases(), st.floats(-1e4, 1e4), st.sampled_from([1e-3, 1.0, 1e3]))
+def test_float32_one_pass_statistics_match_float64_numpy(case, loc, scale):
+    """A float32 activation's statistics in one pass (deviations from each channel's first
+    value) against NumPy's float64 mean and variance, in every layout, far from zero and
+    at any spread: the float32 rounding of the exact values."""
+    shape, layout, _, _, _, seed = case
+    x = (np.random.default_rng(seed).standard_normal(shape) * scale + loc).astype(np.float32)
+    mean, var = cpu.batch_norm_stats(in_layout(x, layout))
+    axes = (0,) + tuple(range(2, x.ndim))
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(mean, x64.mean(axis=axes), rtol=2e-7, atol=1e-30)
+    np.testing.assert_allclose(var, x64.var(axis=axes), rtol=2e-6,
+                               atol=float(np.finfo(np.float32).tiny))
+    assert mean.dtype == var.dtype == np.float32
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("first", [np.inf, -np.inf, np.nan])
+def test_statistics_of_a_channel_starting_with_inf_or_nan(layout, first):
+    """A channel whose first value is inf or NaN has NumPy's statistics (mean inf and
+    variance NaN, or both NaN; the one-pass form would shift by it, so the two passes
+    run); the other channels keep theirs."""
+    x = np.random.default_rng(2).standard_normal((4, 3, 5, 5)).astype(np.float32)
+    x[0, 1, 0, 0] = first
+    mean, var = cpu.batch_norm_stats(in_layout(x, layout))
+    x64 = x.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        want_mean, want_var = x64.mean((0, 2, 3)), x64.var((0, 2, 3))
+    np.testing.assert_allclose(mean, want_mean, rtol=2e-7)       # NaN and inf where NumPy's
+    np.testing.assert_allclose(var, want_var, rtol=2e-6)
+
+
 def test_empty_batch_gives_empty_output():
     x = np.zeros((0, 3, 4, 4), dtype=np.float32)
     out = cpu.channel_affine(x, np.zeros(3), np.ones(3), np.zeros(3))

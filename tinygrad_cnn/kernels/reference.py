@@ -222,14 +222,15 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     below 0 (NaN kept), no dilation along W, for images of 6 or more output pixels; the
     rest of out as it was."""
     if out.shape[1] * out.shape[2] >= 6:
-        conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, kh, out,
+        conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, kh, 6, out,
                                    first, stop)
 
 
 def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
-                               out, first, stop):
+                               images_per_block, out, first, stop):
     """conv2d_forward_vector_tiles for images of any number of output pixels (the passes
-    of rows_per_pass kernel rows change how the sums are grouped, not their values)."""
+    of rows_per_pass kernel rows and the blocks of images_per_block images change how the
+    sums are grouped and ordered, not their values)."""
     oh, ow, O = out.shape[1:]
     part = x[first:stop]
     cols = np.empty((part.shape[0] * oh * ow, wt.shape[0]), dtype=x.dtype)
@@ -365,6 +366,22 @@ def sums_rows(x, mean, squares, out):
 def sums_planes(x, mean, squares, out):
     """sums_rows for an (N, C, S) array."""
     _channel_sums(x, mean, squares, out)
+
+
+def _shifted_sums(x, shift, out_d, out_dd):
+    d = _rows(x).astype(np.float64) - shift
+    out_d += d.sum(axis=0)
+    out_dd += (d * d).sum(axis=0)
+
+
+def shifted_sums_rows(x, shift, out_d, out_dd):
+    """out_d[c] += sum over rows of d = x[:, c] - shift[c]; out_dd[c] += sum of d * d."""
+    _shifted_sums(x, shift, out_d, out_dd)
+
+
+def shifted_sums_planes(x, shift, out_d, out_dd):
+    """shifted_sums_rows for an (N, C, S) array."""
+    _shifted_sums(x, shift, out_d, out_dd)
 
 
 def _grad_sums(g, x, mean, out_g, out_gx):

@@ -38,7 +38,8 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     by the per-image vector tiles (g has at least a tile's 6 output pixels), or with
     ``images`` the image tiles (kernels/cpu/conv_image_tiles.py: one output pixel of 6
     images at a time, for a batch of 6 or more), each pass reading as many kernel rows of the
-    weight panel as settings.vector_panel_bytes holds (plan_conv)."""
+    weight panel as settings.vector_panel_bytes holds (plan_conv), over blocks of as many
+    images (in 6s) as settings.image_tiles_block_bytes holds, input and output."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
@@ -52,8 +53,11 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     xh = np.ascontiguousarray(xh)
     row_bytes = g.KW * g.C * tile_columns(xh.itemsize) * xh.itemsize
     rows_per_pass = max(1, min(g.KH, settings.vector_panel_bytes // row_bytes))
+    image_bytes = (xh[0].size + out[0].size) * xh.itemsize
+    images_per_block = TILE_ROWS * max(
+        1, settings.image_tiles_block_bytes // (TILE_ROWS * image_bytes))
     threads.run(lambda lo, hi: image_kernels.conv2d_forward_image_tiles(
-        xh, wt, bias, *geometry, relu, rows_per_pass, out, lo, hi), g.N,
+        xh, wt, bias, *geometry, relu, rows_per_pass, images_per_block, out, lo, hi), g.N,
         grain=max(TILE_ROWS, grain))
     return out
 

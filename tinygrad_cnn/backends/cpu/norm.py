@@ -94,12 +94,33 @@ def channel_sums(x, mean=None):
 
 
 def batch_norm_stats(x):
-    """Per-channel mean and biased variance of x, each (C,) in x's dtype; two passes, the
-    second over deviations from the float64 mean."""
+    """Per-channel mean and biased variance of x, each (C,) in x's dtype.
+
+    float32: one pass in float64 over the deviations d from each channel's first value and
+    their squares, var = mean(d*d) - mean(d)**2. The subtraction costs float64's 1e-16
+    times mean(d)**2 / var of the variance, so where that ratio passes 1e6 (a first value
+    a thousand standard deviations out), or the sums are not finite, the two-pass form
+    runs instead. float64: always two passes, the second over deviations from the mean
+    (float64 sums of float64 values have no spare precision for the one-pass form).
+    """
     count = max(x.size // max(x.shape[1], 1), 1)
+    if x.dtype == np.float32 and x.size:
+        shift = _f64(x[(0, slice(None)) + (0,) * (x.ndim - 2)])
+        cv = _ChannelView(x)
+        kernel, v, k = cv.kernel("shifted_sums"), cv.view, cv.vector(shift, np.float64)
+        sd, sdd = threads.summed(lambda lo, hi, a, b: kernel(v[lo:hi], k, a, b), v.shape[0],
+                                 ((k.shape[0],), (k.shape[0],)), np.float64, cv.parts())
+        d = cv.fold(sd) / count
+        var = cv.fold(sdd) / count - d * d
+        if np.all(d * d <= _ONE_PASS_MAX_RATIO * var):
+            return (shift + d).astype(x.dtype), var.astype(x.dtype)
     mean = _sums64(x, None) / count
     var = _sums64(x, mean) / count
     return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+_ONE_PASS_MAX_RATIO = 1e6
+"""Largest mean(d)**2 / var of batch_norm_stats' one-pass form (see there)."""
 
 
 def channel_grad_sums(grad, x, mean):

@@ -19,20 +19,33 @@ from tinygrad_cnn.kernels.jit import njit
 
 @njit
 def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
-                               out, first, stop):
+                               images_per_block, out, first, stop):
     """Images first .. stop-1 of out (N, OH, OW, O) = the convolution of x (N, H, W, C) by
     the weight rows wt (KH*KW*C, O'), rows (i, j, c), plus bias (O',), and with ``relu`` its
     ReLU: O' is O rounded up to whole tiles (16 float32, 8 float64), the weights and bias of
     the columns beyond O zero or anything. Stride (sh, sw), padding top ph and left pw,
     dilation dh along H and none along W; x and out are C-contiguous.
 
-    The loops run over one output-channel block at a time, and within it over passes of
-    ``rows_per_pass`` kernel rows, so that the weight rows a pass reads stay in the L1 cache
-    while every pixel of every image passes; a pass after a pixel's first adds to the sums
-    its earlier passes stored, the last applies the ReLU. A last tile of fewer than 6
-    images repeats the last image in its spare rows, and a last block of fewer than 16
-    channels is summed into a scratch tile, whose real rows and columns are copied out.
+    The images run in blocks of ``images_per_block`` (a multiple of 6), whose input and
+    output stay in the L2 cache while every output-channel block passes over them. Within
+    an image block the loops run over one output-channel block at a time, and within it
+    over passes of ``rows_per_pass`` kernel rows, so that the weight rows a pass reads stay
+    in the L1 cache while every pixel of the block's images passes; a pass after a pixel's
+    first adds to the sums its earlier passes stored, the last applies the ReLU. A last
+    tile of fewer than 6 images repeats the last image in its spare rows, and a last block
+    of fewer than 16 channels is summed into a scratch tile, whose real rows and columns are
+    copied out.
     """
+    for block in range(first, stop, images_per_block):
+        _forward_image_block(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
+                             out, block, min(stop, block + images_per_block))
+
+
+@njit
+def _forward_image_block(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass, out,
+                         first, stop):
+    """conv2d_forward_image_tiles of images first .. stop-1, one output-channel block at a
+    time."""
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     cols = TILE_BYTES // x.itemsize

@@ -5,8 +5,9 @@ Each kernel comes in two memory layouts, chosen by the backend (backends/cpu/nor
 activation seen as N*H*W rows, or a BatchNorm1d input (N, C)), ``planes`` for an (N, C, S)
 array whose channel is the middle axis (contiguous NCHW, S = H*W). A pass reads each value
 once: the normalised output and the input gradient are each one sweep over memory, the
-statistics two (the sums, then the squared deviations from their mean), where NumPy needed a
-temporary per arithmetic step.
+statistics of a float32 activation one (sums of the deviations from one of each channel's
+values, and of their squares), of a float64 one two (the sums, then the squared deviations
+from their mean), where NumPy needed a temporary per arithmetic step.
 
 Sums accumulate in float64 (``out`` is float64), so a float32 activation of millions of
 values keeps its mean and variance to float32 precision.
@@ -51,6 +52,44 @@ def sums_planes(x, mean, squares, out):
                 for s in range(S):
                     acc += plane[s]
             out[c] += acc
+
+
+@njit
+def shifted_sums_rows(x, shift, out_d, out_dd):
+    """out_d[c] += sum over rows of d = x[:, c] - shift[c], out_dd[c] += sum of d * d: both
+    statistics in one pass, exact enough in float64 for a float32 x when shift is one of
+    the channel's own values (the variance is then s_dd/n - (s_d/n)**2 with no cancellation
+    beyond float64's 1e-16 of the spread)."""
+    M, C = x.shape
+    acc_d = np.zeros(C, dtype=np.float64)
+    acc_dd = np.zeros(C, dtype=np.float64)
+    for m in range(M):
+        row = x[m]
+        for c in range(C):
+            d = np.float64(row[c]) - shift[c]
+            acc_d[c] += d
+            acc_dd[c] += d * d
+    for c in range(C):
+        out_d[c] += acc_d[c]
+        out_dd[c] += acc_dd[c]
+
+
+@njit
+def shifted_sums_planes(x, shift, out_d, out_dd):
+    """shifted_sums_rows for an (N, C, S) array."""
+    N, C, S = x.shape
+    for n in range(N):
+        for c in range(C):
+            plane = x[n, c]
+            k = np.float64(shift[c])
+            acc_d = np.float64(0)
+            acc_dd = np.float64(0)
+            for s in range(S):
+                d = np.float64(plane[s]) - k
+                acc_d += d
+                acc_dd += d * d
+            out_d[c] += acc_d
+            out_dd[c] += acc_dd
 
 
 @njit

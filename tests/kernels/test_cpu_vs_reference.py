@@ -762,8 +762,10 @@ def test_weight_grad_taps_kernel_refuses_what_its_tile_cannot_hold():
        relu=st.booleans())
 def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
     """Every norm kernel of a layout against the reference: sums (float64, added into out;
-    plain, of squared deviations, of deviations and their squares in one pass), the affine
-    map with and without its ReLU and the input gradient (every element written)."""
+    plain, of squared deviations, of deviations and their squares in one pass; of the
+    gradient, with and without the mask of a ReLU after the affine map), the affine map with
+    and without its ReLU and the input gradient (every element written; with and without
+    the ReLU's mask)."""
     N, C, S = shape
     shape = (N * S, C) if layout == "rows" else (N, C, S)
     x, g = arrays(shape, seed, dtype), arrays(shape, seed + 1, dtype)
@@ -778,17 +780,20 @@ def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
     getattr(cpu_norm, f"shifted_sums_{layout}")(x, mean64, *fast)
     getattr(reference, f"shifted_sums_{layout}")(x, mean64, *ref)
     np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
-    fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
-    getattr(cpu_norm, f"grad_sums_{layout}")(g, x, mean64, *fast)
-    getattr(reference, f"grad_sums_{layout}")(g, x, mean64, *ref)
-    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
+    relu_of = [(False, *[np.zeros(0, dtype)] * 3), (True, *vec[:3])]    # mean, scale, shift
+    for relu_args in relu_of:
+        fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
+        getattr(cpu_norm, f"grad_sums_{layout}")(g, x, mean64, *relu_args, *fast)
+        getattr(reference, f"grad_sums_{layout}")(g, x, mean64, *relu_args, *ref)
+        np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
     fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
     getattr(cpu_norm, f"affine_{layout}")(x, *vec[:3], relu, fast)
     getattr(reference, f"affine_{layout}")(x, *vec[:3], relu, ref)
     np.testing.assert_allclose(fast, ref, **TOL[dtype])
     assert not relu or (fast >= 0).all()
-    fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
-    getattr(cpu_norm, f"input_grad_{layout}")(g, x, *vec, fast)
-    getattr(reference, f"input_grad_{layout}")(g, x, *vec, ref)
-    np.testing.assert_allclose(fast, ref, **TOL[dtype])
-    assert fast.dtype == dtype
+    for relu, scale, shift in ((False, *relu_of[0][2:]), (True, *vec[1:3])):
+        fast, ref = np.full(shape, np.nan, dtype), np.empty(shape, dtype)
+        getattr(cpu_norm, f"input_grad_{layout}")(g, x, *vec, relu, scale, shift, fast)
+        getattr(reference, f"input_grad_{layout}")(g, x, *vec, relu, scale, shift, ref)
+        np.testing.assert_allclose(fast, ref, **TOL[dtype])
+        assert fast.dtype == dtype

@@ -87,13 +87,15 @@ CONTRACT = {
     "batch_norm_stats": (("x",), "(mean, biased variance) of x's values per channel"),
     "channel_sums": (("x", "mean"), "the sum of x's values per channel, or of (x - mean) ** 2 "
                                     "when mean is not None"),
-    "channel_grad_sums": (("grad", "x", "mean"), "(sum of grad, sum of grad * (x - mean)) per "
-                                                 "channel"),
+    "channel_grad_sums": (("grad", "x", "mean", "relu_of"),
+                          "(sum of grad, sum of grad * (x - mean)) per channel; with relu_of = "
+                          "(scale, shift), of grad where (x - mean) * scale + shift > 0"),
     "channel_affine": (("x", "mean", "scale", "shift", "relu"),
                        "(x - mean) * scale + shift per channel, in x's memory layout; with relu "
                        "its ReLU"),
-    "batch_norm_input_grad": (("grad", "x", "mean", "a", "b", "d"),
-                              "grad * a + (x - mean) * b + d per channel, in x's memory layout"),
+    "batch_norm_input_grad": (("grad", "x", "mean", "a", "b", "d", "relu_of"),
+                              "grad * a + (x - mean) * b + d per channel, in x's memory layout; "
+                              "with relu_of, grad masked as channel_grad_sums masks it"),
     # ---- pooling
     "max_pool2d_forward": (("x", "geometry"), "(out, argmax): max pooling, argmax int32 flat "
                                               "h*W+w per plane"),

@@ -384,20 +384,30 @@ def shifted_sums_planes(x, shift, out_d, out_dd):
     _shifted_sums(x, shift, out_d, out_dd)
 
 
+def _relu_passed(g, x, relu, x_mean, scale, shift, planes):
+    """g where the ReLU of the affine map (x - x_mean) * scale + shift passed a gradient
+    (that value above 0), or g itself without ``relu``."""
+    if not relu:
+        return g
+    v = (slice(None), None) if planes else slice(None)
+    return np.where((x - x_mean[v]) * scale[v] + shift[v] > 0, g, g.dtype.type(0))
+
+
 def _grad_sums(g, x, mean, out_g, out_gx):
     g64, x64 = _rows(g).astype(np.float64), _rows(x).astype(np.float64)
     out_g += g64.sum(axis=0)
     out_gx += (g64 * (x64 - mean)).sum(axis=0)
 
 
-def grad_sums_rows(g, x, mean, out_g, out_gx):
-    """out_g[c] += sum of g[:, c]; out_gx[c] += sum of g[:, c] * (x[:, c] - mean[c])."""
-    _grad_sums(g, x, mean, out_g, out_gx)
+def grad_sums_rows(g, x, mean, relu, x_mean, scale, shift, out_g, out_gx):
+    """out_g[c] += sum of g[:, c]; out_gx[c] += sum of g[:, c] * (x[:, c] - mean[c]); with
+    ``relu``, of g where (x - x_mean) * scale + shift > 0 only."""
+    _grad_sums(_relu_passed(g, x, relu, x_mean, scale, shift, False), x, mean, out_g, out_gx)
 
 
-def grad_sums_planes(g, x, mean, out_g, out_gx):
+def grad_sums_planes(g, x, mean, relu, x_mean, scale, shift, out_g, out_gx):
     """grad_sums_rows for (N, C, S) arrays."""
-    _grad_sums(g, x, mean, out_g, out_gx)
+    _grad_sums(_relu_passed(g, x, relu, x_mean, scale, shift, True), x, mean, out_g, out_gx)
 
 
 def affine_rows(x, mean, scale, shift, relu, out):
@@ -416,12 +426,15 @@ def affine_planes(x, mean, scale, shift, relu, out):
         out[out < 0] = 0
 
 
-def input_grad_rows(g, x, mean, a, b, d, out):
-    """out[:, c] = g[:, c] * a[c] + (x[:, c] - mean[c]) * b[c] + d[c]."""
+def input_grad_rows(g, x, mean, a, b, d, relu, scale, shift, out):
+    """out[:, c] = g[:, c] * a[c] + (x[:, c] - mean[c]) * b[c] + d[c], with ``relu`` g
+    where (x - mean) * scale + shift > 0 only."""
+    g = _relu_passed(g, x, relu, mean, scale, shift, False)
     out[...] = g * a + (x - mean) * b + d
 
 
-def input_grad_planes(g, x, mean, a, b, d, out):
+def input_grad_planes(g, x, mean, a, b, d, relu, scale, shift, out):
     """input_grad_rows for (N, C, S) arrays."""
+    g = _relu_passed(g, x, relu, mean, scale, shift, True)
     v = (slice(None), None)                                     # (C, 1) against (N, C, S)
     out[...] = g * a[v] + (x - mean[v]) * b[v] + d[v]

@@ -301,6 +301,20 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     and unbiased variance into running_mean / running_var (when given) with ``momentum``.
     Otherwise normalise with the running statistics.
     """
+    return _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                       relu=False)
+
+
+def batch_norm_then_relu(x, running_mean, running_var, weight=None, bias=None, training=False,
+                         momentum=0.1, eps=1e-5):
+    """batch_norm, then its ReLU, as one op and one pass over the values (nn/fusion.py's
+    batch norm and ReLU): batch_norm's values and relu's exactly, and their gradients,
+    whose ReLU mask backward takes in the batch norm's own passes."""
+    return _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps,
+                       relu=True)
+
+
+def _batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps, relu):
     _check_batch_norm(x, running_mean, running_var, weight, bias, training)
     if training:
         mean, var = x.backend.batch_norm_stats(x._array)
@@ -312,16 +326,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
             _update_running(running_var, unbiased, momentum)
     else:
         mean, var = running_mean._array, running_var._array
-    return _normalised(x, mean, var, weight, bias, eps, bool(training))
-
-
-def batch_norm_then_relu(x, running_mean, running_var, weight=None, bias=None, eps=1e-5):
-    """batch_norm with the running statistics (training=False), and its ReLU in the same
-    pass, an op with no backward: inference's fused batch norm (nn/fusion.py), where nothing
-    needs a gradient. The values are batch_norm's, then relu's, exactly."""
-    _check_batch_norm(x, running_mean, running_var, weight, bias, False)
-    return _normalised(x, running_mean._array, running_var._array, weight, bias, eps, False,
-                       relu=True)
+    return _normalised(x, mean, var, weight, bias, eps, bool(training), relu)
 
 
 def _normalised(x, mean, var, weight, bias, eps, batch_stats, relu=False):

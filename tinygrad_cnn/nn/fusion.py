@@ -10,9 +10,13 @@ folds the same way.
 
 ``conv_bn_relu(x, conv, bn, relu)`` is the entry point; Sequential finds such runs among its
 children by itself (``sequential_forward``). A batch norm and ReLU with no conv before them
-(the pre-activation order of DenseNet and PreAct-ResNet) are ``bn_relu(x, bn, relu)``: the
-ReLU is applied as the batch norm writes its values, one pass instead of two, and exact.
-The modules run one by one, unfused, whenever fusing could change what the user sees:
+(the pre-activation order of DenseNet and PreAct-ResNet), or after a conv that does not
+fold (in training), are ``bn_relu(x, bn, relu)``: the ReLU is applied as the batch norm
+writes its values, one pass instead of two, and exact; in training its gradient mask is
+taken in the batch norm's backward passes (ops/batchnorm.py), with no pass of its own
+either. bn_relu runs the modules one by one only for a hook, a subclass or an exporter's
+trace. The conv's folding runs the modules one by one, unfused, whenever it could change
+what the user sees:
 autograd recording (grad enabled and a tensor requiring grad), a batch norm in training
 mode or without running statistics, a forward hook on any of them, an exporter tracing the
 pass (tinygrad_cnn.onnx), or a subclass of the layers (its forward may differ). Folding
@@ -37,6 +41,8 @@ def conv_bn_relu(x, conv, bn=None, relu=False):
     module = relu if isinstance(relu, Module) else None
     if not _fusable(x, conv, bn):
         out = conv(x)
+        if bn is not None and relu is not False:
+            return bn_relu(out, bn, relu)
         out = bn(out) if bn is not None else out
         if module is not None:
             return module(out)
@@ -53,16 +59,14 @@ def conv_bn_relu(x, conv, bn=None, relu=False):
 
 def bn_relu(x, bn, relu=True):
     """``bn(x)`` (a BatchNorm2d), then a ReLU: ``relu`` True (F.relu) or the model's ReLU
-    module. One pass where fusing is exact (see the module docstring), the modules one by
-    one otherwise."""
+    module. One op (BatchNorm2d.forward_then_relu), in training too, unless a hook, a
+    subclass or an exporter's trace needs the modules one by one."""
     module = relu if isinstance(relu, Module) else None
     if (module is not None and (type(module) is not ReLU or module._forward_hooks)) or \
-            not _inference_only(x, (bn,)) or \
-            not _bn_ready(bn, x.ndim, x.shape[1] if x.ndim > 1 else None, x.dtype):
+            type(bn) is not BatchNorm2d or bn._forward_hooks or tracing.current() is not None:
         out = bn(x)
         return module(out) if module is not None else F.relu(out)
-    return F.batch_norm_then_relu(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                                  bn.eps)
+    return bn.forward_then_relu(x)
 
 
 def sequential_forward(modules, x):

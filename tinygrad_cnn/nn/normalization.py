@@ -1,7 +1,7 @@
 """BatchNorm1d and BatchNorm2d: per-channel batch normalisation with running statistics."""
 import numpy as np
 
-from tinygrad_cnn.nn.functional import batch_norm
+from tinygrad_cnn.nn.functional import batch_norm, batch_norm_then_relu
 from tinygrad_cnn.nn.module import Module
 from tinygrad_cnn.nn.parameter import Parameter
 from tinygrad_cnn.tensor import Tensor
@@ -82,13 +82,19 @@ class _BatchNorm(Module):
         return 1.0 / count if self.momentum is None else self.momentum
 
     def forward(self, x):
+        return self.forward_then_relu(x, relu=False)
+
+    def forward_then_relu(self, x, relu=True):
+        """forward(x), and with ``relu`` its ReLU in the same pass (nn/fusion.bn_relu):
+        the values and gradients of the two modules, one op."""
         self._check_input(x)
         factor = self._momentum_factor()
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         track = not self.training or self.track_running_stats
-        return batch_norm(x, self.running_mean if track else None,
-                          self.running_var if track else None, self.weight, self.bias,
-                          use_batch, factor, self.eps)
+        norm = batch_norm_then_relu if relu else batch_norm
+        return norm(x, self.running_mean if track else None,
+                    self.running_var if track else None, self.weight, self.bias, use_batch,
+                    factor, self.eps)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -123,15 +123,29 @@ _ONE_PASS_MAX_RATIO = 1e6
 """Largest mean(d)**2 / var of batch_norm_stats' one-pass form (see there)."""
 
 
-def channel_grad_sums(grad, x, mean):
-    """(sum of grad, sum of grad * (x - mean)) per channel, each (C,) in x's dtype."""
+def channel_grad_sums(grad, x, mean, relu_of=None):
+    """(sum of grad, sum of grad * (x - mean)) per channel, each (C,) in x's dtype. With
+    ``relu_of`` = (scale, shift), grad is the gradient of relu((x - mean) * scale + shift)
+    (channel_affine's values, as forward computed them): it counts only where that affine
+    value is above 0, the ReLU's gradient, in the same pass."""
     cv = _ChannelView(x)
     g, v, mean64 = cv.like(grad), cv.view, cv.vector(mean, np.float64)
+    relu, (x_mean, scale, shift) = _relu_vectors(cv, x, mean, relu_of)
     kernel = cv.kernel("grad_sums")
     n = mean64.shape[0]
-    sg, sgx = threads.summed(lambda lo, hi, a, b: kernel(g[lo:hi], v[lo:hi], mean64, a, b),
+    sg, sgx = threads.summed(lambda lo, hi, a, b: kernel(g[lo:hi], v[lo:hi], mean64, relu,
+                                                         x_mean, scale, shift, a, b),
                              v.shape[0], ((n,), (n,)), np.float64, cv.parts())
     return cv.fold(sg).astype(x.dtype), cv.fold(sgx).astype(x.dtype)
+
+
+def _relu_vectors(cv, x, mean, relu_of):
+    """(relu, (mean, scale, shift)) as the kernels take them: the affine map a ReLU
+    follows, in x's dtype, or (False, three empty vectors)."""
+    if relu_of is None:
+        empty = np.zeros(0, dtype=x.dtype)
+        return False, (empty, empty, empty)
+    return True, tuple(cv.vector(u, x.dtype) for u in (mean, *relu_of))
 
 
 def channel_affine(x, mean, scale, shift, relu=False):
@@ -145,13 +159,16 @@ def channel_affine(x, mean, scale, shift, relu=False):
     return shaped
 
 
-def batch_norm_input_grad(grad, x, mean, a, b, d):
+def batch_norm_input_grad(grad, x, mean, a, b, d, relu_of=None):
     """grad * a + (x - mean) * b + d per channel (axis 1; each vector (C,)), in x's layout:
-    batch norm's input gradient with the coefficients ops/batchnorm.py derives."""
+    batch norm's input gradient with the coefficients ops/batchnorm.py derives. With
+    ``relu_of``, grad counts only where the ReLU passed it (channel_grad_sums)."""
     cv = _ChannelView(x)
+    relu, (_, scale, shift) = _relu_vectors(cv, x, mean, relu_of)
     mean, a, b, d = (cv.vector(u, x.dtype) for u in (mean, a, b, d))
     kernel = cv.kernel("input_grad")
     g, v = cv.like(grad), cv.view
     out, shaped = cv.empty()
-    cv.split(lambda lo, hi: kernel(g[lo:hi], v[lo:hi], mean, a, b, d, out[lo:hi]))
+    cv.split(lambda lo, hi: kernel(g[lo:hi], v[lo:hi], mean, a, b, d, relu, scale, shift,
+                                   out[lo:hi]))
     return shaped

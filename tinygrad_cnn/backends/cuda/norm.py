@@ -3,7 +3,7 @@ built from this backend's broadcasting elementwise kernels and axis sums."""
 import numpy as np
 
 from tinygrad_cnn.backends.cuda.arrays import astype, reshape
-from tinygrad_cnn.backends.cuda.elementwise import add, div, mul, sub
+from tinygrad_cnn.backends.cuda.elementwise import add, div, mul, relu_backward, sub
 from tinygrad_cnn.backends.cuda.elementwise import relu as elementwise_relu
 from tinygrad_cnn.backends.cuda.reduce import sum
 
@@ -34,8 +34,11 @@ def batch_norm_stats(x):
     return mean, div(channel_sums(x, mean), n)
 
 
-def channel_grad_sums(grad, x, mean):
-    """(sum of grad, sum of grad * (x - mean)) per channel, each (C,)."""
+def channel_grad_sums(grad, x, mean, relu_of=None):
+    """(sum of grad, sum of grad * (x - mean)) per channel, each (C,); with ``relu_of`` =
+    (scale, shift), of grad where (x - mean) * scale + shift is above 0 (the gradient
+    through the ReLU of that affine map, masked by a separate kernel here)."""
+    grad = _through_relu(grad, x, mean, relu_of)
     axes = _axes(x)[0]
     return sum(grad, axis=axes), sum(mul(grad, sub(x, _per_channel(mean, x))), axis=axes)
 
@@ -48,7 +51,17 @@ def channel_affine(x, mean, scale, shift, relu=False):
     return elementwise_relu(out) if relu else out
 
 
-def batch_norm_input_grad(grad, x, mean, a, b, d):
-    """grad * a + (x - mean) * b + d per channel (axis 1; each vector (C,))."""
+def batch_norm_input_grad(grad, x, mean, a, b, d, relu_of=None):
+    """grad * a + (x - mean) * b + d per channel (axis 1; each vector (C,)); with
+    ``relu_of``, grad masked as channel_grad_sums masks it."""
+    grad = _through_relu(grad, x, mean, relu_of)
     centred = mul(sub(x, _per_channel(mean, x)), _per_channel(b, x))
     return add(add(mul(grad, _per_channel(a, x)), centred), _per_channel(d, x))
+
+
+def _through_relu(grad, x, mean, relu_of):
+    """grad where channel_affine(x, mean, *relu_of) > 0, else 0; grad itself without
+    relu_of."""
+    if relu_of is None:
+        return grad
+    return relu_backward(grad, channel_affine(x, mean, *relu_of))

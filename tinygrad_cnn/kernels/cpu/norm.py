@@ -93,15 +93,22 @@ def shifted_sums_planes(x, shift, out_d, out_dd):
 
 
 @njit
-def grad_sums_rows(g, x, mean, out_g, out_gx):
-    """out_g[c] += sum of g[:, c]; out_gx[c] += sum of g[:, c] * (x[:, c] - mean[c])."""
+def grad_sums_rows(g, x, mean, relu, x_mean, scale, shift, out_g, out_gx):
+    """out_g[c] += sum of g[:, c]; out_gx[c] += sum of g[:, c] * (x[:, c] - mean[c]). With
+    ``relu``, g is the gradient of the ReLU of affine_rows(x, x_mean, scale, shift) (vectors
+    in x's dtype, the very values forward used): its sums count g only where that affine
+    value, recomputed as affine_rows computes it, is above 0 (not where it is 0 or NaN:
+    the ReLU's own gradient)."""
     M, C = x.shape
     acc_g = np.zeros(C, dtype=np.float64)
     acc_gx = np.zeros(C, dtype=np.float64)
+    zero = x.dtype.type(0)
     for m in range(M):
         gr, xr = g[m], x[m]
         for c in range(C):
             gv = np.float64(gr[c])
+            if relu and not (xr[c] - x_mean[c]) * scale[c] + shift[c] > zero:
+                gv = 0.0
             acc_g[c] += gv
             acc_gx[c] += gv * (np.float64(xr[c]) - mean[c])
     for c in range(C):
@@ -110,17 +117,21 @@ def grad_sums_rows(g, x, mean, out_g, out_gx):
 
 
 @njit
-def grad_sums_planes(g, x, mean, out_g, out_gx):
+def grad_sums_planes(g, x, mean, relu, x_mean, scale, shift, out_g, out_gx):
     """grad_sums_rows for (N, C, S) arrays."""
     N, C, S = x.shape
+    zero = x.dtype.type(0)
     for n in range(N):
         for c in range(C):
             gp, xp = g[n, c], x[n, c]
             m = np.float64(mean[c])
+            xm, a, b = x_mean[c], scale[c], shift[c]
             acc_g = np.float64(0)
             acc_gx = np.float64(0)
             for s in range(S):
                 gv = np.float64(gp[s])
+                if relu and not (xp[s] - xm) * a + b > zero:
+                    gv = 0.0
                 acc_g += gv
                 acc_gx += gv * (np.float64(xp[s]) - m)
             out_g[c] += acc_g
@@ -155,23 +166,35 @@ def affine_planes(x, mean, scale, shift, relu, out):
 
 
 @njit
-def input_grad_rows(g, x, mean, a, b, d, out):
+def input_grad_rows(g, x, mean, a, b, d, relu, scale, shift, out):
     """out[:, c] = g[:, c] * a[c] + (x[:, c] - mean[c]) * b[c] + d[c]: batch norm's input
-    gradient, whose per-channel coefficients the backend computes from the sums above."""
+    gradient, whose per-channel coefficients the backend computes from the sums above. With
+    ``relu``, g counts only where (x - mean) * scale + shift, as affine_rows computes it, is
+    above 0 (grad_sums_rows)."""
     M, C = x.shape
+    zero = x.dtype.type(0)
     for m in range(M):
         gr, xr, orow = g[m], x[m], out[m]
         for c in range(C):
-            orow[c] = gr[c] * a[c] + (xr[c] - mean[c]) * b[c] + d[c]
+            centred = xr[c] - mean[c]
+            gv = gr[c]
+            if relu and not centred * scale[c] + shift[c] > zero:
+                gv = zero
+            orow[c] = gv * a[c] + centred * b[c] + d[c]
 
 
 @njit
-def input_grad_planes(g, x, mean, a, b, d, out):
+def input_grad_planes(g, x, mean, a, b, d, relu, scale, shift, out):
     """input_grad_rows for (N, C, S) arrays."""
     N, C, S = x.shape
+    zero = x.dtype.type(0)
     for n in range(N):
         for c in range(C):
             gp, xp, op = g[n, c], x[n, c], out[n, c]
-            m, ac, bc, dc = mean[c], a[c], b[c], d[c]
+            m, ac, bc, dc, sc, sh = mean[c], a[c], b[c], d[c], scale[c], shift[c]
             for s in range(S):
-                op[s] = gp[s] * ac + (xp[s] - m) * bc + dc
+                centred = xp[s] - m
+                gv = gp[s]
+                if relu and not centred * sc + sh > zero:
+                    gv = zero
+                op[s] = gv * ac + centred * bc + dc

@@ -40,3 +40,23 @@ def test_cat_backward_hands_each_input_its_slice():
     out.backward(tc.tensor(g))
     np.testing.assert_array_equal(a.grad.numpy(), g[:, :3])
     np.testing.assert_array_equal(b.grad.numpy(), g[:, 3:])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, 3])
+@pytest.mark.parametrize("channels_last_in", [True, False])
+def test_split_gives_the_slices_and_channels_last_pieces_of_their_own(axis, channels_last_in):
+    """split (Cat's backward) of a channels-last array along its channels: pieces equal to
+    the slices, each channels-last in memory of its own (no gaps between its rows, not
+    sharing a's memory); along another axis, or of another layout: the slices as views."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((4, 7, 4, 5)).astype(np.float32)
+    a = channels_last(a) if channels_last_in else a
+    sizes = [1, a.shape[axis] - 3, 2]
+    pieces = cpu.split(a, sizes, axis)
+    starts = np.cumsum([0] + sizes)
+    for piece, lo, hi in zip(pieces, starts[:-1], starts[1:]):
+        np.testing.assert_array_equal(piece, np.take(a, np.arange(lo, hi), axis=axis))
+        copied = axis == 1 and channels_last_in
+        assert np.shares_memory(piece, a) != copied
+        if copied:
+            assert piece.transpose(0, 2, 3, 1).flags.c_contiguous

@@ -25,6 +25,8 @@ CONTRACT = {
     "broadcast_to": (("a", "shape"), "a read-only view of a broadcast to shape"),
     "concatenate": (("arrays", "axis"), "the arrays joined along axis"),
     "getitem": (("a", "index"), "a[index], NumPy's basic and advanced indexing"),
+    "split": (("a", "sizes", "axis"), "the pieces of a along axis, of these sizes in order "
+                                      "(views or copies)"),
     "setitem": (("a", "index", "values"), "a[index] = values, in place"),
     "index_add": (("shape", "index", "values"), "zeros(shape) with values added at index "
                                                 "(repeated indices summed): getitem's adjoint"),

@@ -65,9 +65,4 @@ class Cat(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        be, grads, start = ctx.backend, [], 0
-        for size in ctx.sizes:
-            index = (slice(None),) * ctx.axis + (slice(start, start + size),)
-            grads.append(be.getitem(grad, index))
-            start += size
-        return tuple(grads)
+        return tuple(ctx.backend.split(grad, ctx.sizes, ctx.axis))

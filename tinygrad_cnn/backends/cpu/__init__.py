@@ -19,7 +19,7 @@ memory under NCHW views), settings.py (every threshold and kernel choice).
 from tinygrad_cnn.backends.cpu import memory
 from tinygrad_cnn.backends.cpu.arrays import (  # noqa: F401
     argsort, arange, assign, astype, broadcast_to, clone, concatenate, copy, copy_into, empty,
-    from_numpy, full, getitem, index_add, reshape, setitem, shares_memory, to_numpy,
+    from_numpy, full, getitem, index_add, reshape, setitem, shares_memory, split, to_numpy,
     transpose, zeros)
 from tinygrad_cnn.backends.cpu.blas import matmul  # noqa: F401
 from tinygrad_cnn.backends.cpu.conv import conv2d_forward  # noqa: F401

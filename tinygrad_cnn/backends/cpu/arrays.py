@@ -97,6 +97,22 @@ def concatenate(arrays, axis):
     return np.concatenate(arrays, axis=axis)
 
 
+def split(a, sizes, axis):
+    """The pieces of ``a`` along ``axis``, of these sizes in order (Cat's backward). A 4-D
+    channels-last array split along its channels (DenseNet's and GoogLeNet's
+    concatenations) gives channels-last pieces of their own, each copied once here: every
+    reader (a conv's or batch norm's backward, a gradient sum) then reads whole rows of
+    values, where a slice's rows have gaps that each reader copied out again, or summed
+    slowly. Any other split gives views of ``a``."""
+    starts = np.cumsum([0, *sizes])
+    if a.ndim == 4 and axis % 4 == 1 and layout.is_channels_last(a):
+        nhwc = a.transpose(0, 2, 3, 1)
+        return [layout.as_nchw(np.ascontiguousarray(nhwc[..., lo:hi]))
+                for lo, hi in zip(starts[:-1], starts[1:])]
+    return [a[(slice(None),) * (axis % max(a.ndim, 1)) + (slice(lo, hi),)]
+            for lo, hi in zip(starts[:-1], starts[1:])]
+
+
 def arange(n):
     """Integer positions 0..n-1, for gather/scatter indices."""
     return np.arange(n)

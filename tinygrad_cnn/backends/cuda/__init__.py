@@ -7,7 +7,7 @@ this file only gathers their functions under one name.
 """
 from tinygrad_cnn.backends.cuda.arrays import (  # noqa: F401
     arange, argsort, assign, astype, broadcast_to, clone, concatenate, copy, copy_into, empty,
-    from_numpy, full, reshape, setitem, shares_memory, to_numpy, transpose, zeros,
+    from_numpy, full, reshape, setitem, shares_memory, split, to_numpy, transpose, zeros,
 )
 from tinygrad_cnn.backends.cuda.elementwise import (  # noqa: F401
     abs, add, clip, div, elu, elu_backward, equal, erf, exp, greater, greater_equal,

@@ -7,6 +7,7 @@ with a view (transpose, broadcast_to) writes a fresh array with one strided-copy
 import numpy as np
 
 from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.backends.cuda.index import getitem
 from tinygrad_cnn.kernels.cuda import elementwise as ew
 
 
@@ -147,3 +148,11 @@ def copy_into(dst, src):
     shape = tuple(dst.shape)
     src_strides = rt.broadcast_strides(tuple(src.shape), shape)
     rt.copy_view(src, 0, src_strides, dst, 0, rt.contiguous_strides(shape), shape)
+
+
+def split(a, sizes, axis):
+    """The pieces of ``a`` along ``axis``, of these sizes in order (Cat's backward), each a
+    contiguous device copy."""
+    starts = np.cumsum([0, *sizes])
+    return [getitem(a, (slice(None),) * (axis % a.ndim) + (slice(int(lo), int(hi)),))
+            for lo, hi in zip(starts[:-1], starts[1:])]

@@ -596,6 +596,19 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
     np.testing.assert_allclose(res[0][1], res[1][1], **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C,H,k,stride", [(6, 28, 2, 2), (3, 9, 3, 1), (7, 8, 3, 2), (1, 5, 2, 3)])
+def test_narrow_average_pool_rows_match_reference(dtype, C, H, k, stride):
+    """Average pooling of fewer than 8 channels with every window inside the image (LeNet-5's
+    first pool): the kernel's output-row path against the reference, every value written."""
+    x = nhwc(arrays((3, C, H, H + 1), C, dtype))
+    oh, ow = (H - k) // stride + 1, (H + 1 - k) // stride + 1
+    fast, ref = np.full((3, oh, ow, C), np.nan, dtype), np.empty((3, oh, ow, C), dtype)
+    cpu_nhwc.avg_pool2d_forward_nhwc(x, k, k, stride, stride, 0, 0, True, fast)
+    reference.avg_pool2d_forward_nhwc(x, k, k, stride, stride, 0, 0, True, ref)
+    np.testing.assert_allclose(fast, ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
+
+
 GEMM_COLUMNS = [0, 1, 7, 31, 32, 33, 64, 65, 96, 100, 128]
 """Column counts on and off matmul_into's 64- and 32-column tiles, and its plain edges."""
 

@@ -211,9 +211,16 @@ def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, g
 
 @njit
 def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
-    """out (N, OH, OW, C) = window sum / divisor, PyTorch's divisor rules."""
+    """out (N, OH, OW, C) = window sum / divisor, PyTorch's divisor rules.
+
+    Fewer than 8 channels with every window inside the image (no padding: LeNet-5's 6)
+    take _avg_pool_narrow; otherwise each output pixel sums its window's pixels, a loop
+    over the channels that vectorises."""
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
+    if C < 8 and ph == 0 and pw == 0 and (oh - 1) * sh + kh <= H and (ow - 1) * sw + kw <= W:
+        _avg_pool_narrow(x, kh, kw, sh, sw, out)
+        return
     zero = x.dtype.type(0)
     for n in range(N):
         for oy in range(oh):
@@ -230,6 +237,37 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
                             out[n, oy, ox, c] += x[n, y, xx, c]
                 for c in range(C):
                     out[n, oy, ox, c] *= scale
+
+
+@njit
+def _avg_pool_narrow(x, kh, kw, sh, sw, out):
+    """avg_pool2d_forward_nhwc of windows inside the image (divisor kh*kw) by output rows:
+    an output row's OW*C values are one run, each summing the value of every tap at a
+    position (``starts``) computed once per call, so the loops run over OW*C values at a
+    time instead of a few channels per pixel."""
+    N, H, W, C = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    zero = x.dtype.type(0)
+    scale = x.dtype.type(1) / x.dtype.type(kh * kw)
+    width = ow * C
+    starts = np.empty(width, dtype=np.int64)
+    for ox in range(ow):
+        for c in range(C):
+            starts[ox * C + c] = ox * sw * C + c
+    sums = np.empty(width, dtype=x.dtype)
+    flat_x, flat_out = x.reshape(x.size), out.reshape(out.size)
+    for n in range(N):
+        for oy in range(oh):
+            sums[:] = zero
+            for i in range(kh):
+                row = ((n * H) + oy * sh + i) * W * C
+                for j in range(kw):
+                    at = row + j * C
+                    for q in range(width):
+                        sums[q] += flat_x[at + starts[q]]
+            dst = (n * oh + oy) * width
+            for q in range(width):
+                flat_out[dst + q] = sums[q] * scale
 
 
 @njit

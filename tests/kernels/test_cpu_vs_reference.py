@@ -113,13 +113,14 @@ def test_nhwc_max_pool_nan_ties_and_empty_windows(dtype):
                              [None].transpose(0, 2, 3, 1))    # (1, 2, 3, 3): W=3
     out = np.empty((1, 1, 2, 3), dtype)
     idx = np.empty((1, 1, 2, 3), np.int32)
-    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, out, idx)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, False, out, idx)
     assert np.isnan(out[0, 0, 0, 0]) and idx[0, 0, 0, 0] == 3   # h*W + w with W=3
     assert out[0, 0, 0, 1] == 5.0 and idx[0, 0, 0, 1] == 0
     assert np.isnan(out[0, 0, 0, 2]) and idx[0, 0, 0, 2] == 4
     assert (out[0, 0, 1] == 0).all()                            # the last column's window
     empty_out, empty_idx = np.empty((1, 1, 1, 3), dtype), np.empty((1, 1, 1, 3), np.int32)
-    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, empty_out, empty_idx)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, False, empty_out,
+                                     empty_idx)
     assert (empty_out == -np.inf).all() and (empty_idx == -1).all()
     values = np.empty((1, 1, 2, 3), dtype)                      # the forward without argmax
     cpu_nhwc.max_pool2d_values_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, values)
@@ -150,20 +151,22 @@ def test_nhwc_max_pool_in_image_windows_keep_nan_and_tie_rules(dtype, k):
                        np.full(taps, 7.0)]).reshape(4, k, k).astype(dtype)
     x = np.ascontiguousarray(planes[None].transpose(0, 2, 3, 1))       # (1, k, k, 4)
     out, idx = np.empty((1, 1, 1, 4), dtype), np.empty((1, 1, 1, 4), np.int32)
-    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k, k, 0, 0, 1, 1, out, idx)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k, k, 0, 0, 1, 1, False, out, idx)
     last_nan = taps - 1 if taps % 2 == 0 else taps - 2
     assert out[0, 0, 0, 0] == taps - 1 and idx[0, 0, 0, 0] == 0
     assert np.isnan(out[0, 0, 0, 1]) and idx[0, 0, 0, 1] == 1
     assert np.isnan(out[0, 0, 0, 2]) and idx[0, 0, 0, 2] == last_nan
     assert out[0, 0, 0, 3] == 7.0 and idx[0, 0, 0, 3] == 0
     values = np.empty_like(out)
-    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k, k, 0, 0, 1, 1, values,
+    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k, k, 0, 0, 1, 1, False, values,
                                      np.empty((1, 1, 1, 0), np.int32))
     np.testing.assert_array_equal(values, out)
     padded_out, padded_idx = np.empty((1, 2, 2, 4), dtype), np.empty((1, 2, 2, 4), np.int32)
-    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k - 1, k - 1, 1, 1, 1, 1, padded_out, padded_idx)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, k, k, k - 1, k - 1, 1, 1, 1, 1, False, padded_out,
+                                     padded_idx)
     ref_out, ref_idx = np.empty_like(padded_out), np.empty_like(padded_idx)
-    reference.max_pool2d_forward_nhwc(x, k, k, k - 1, k - 1, 1, 1, 1, 1, ref_out, ref_idx)
+    reference.max_pool2d_forward_nhwc(x, k, k, k - 1, k - 1, 1, 1, 1, 1, False, ref_out,
+                                      ref_idx)
     np.testing.assert_array_equal(padded_out, ref_out)
     np.testing.assert_array_equal(padded_idx, ref_idx)
 
@@ -564,24 +567,31 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
     oh, ow = cfg.out_hw
     out_shape = (cfg.N, oh, ow, cfg.C)
     grad = arrays(out_shape, seed + 1, dtype)
-    res = []
-    for fwd, bwd in ((cpu_nhwc.max_pool2d_forward_nhwc, cpu_nhwc.max_pool2d_backward_nhwc),
-                     (reference.max_pool2d_forward_nhwc, reference.max_pool2d_backward_nhwc)):
-        out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
-        fwd(x, *_pool_geo(cfg), *cfg.dilation, out, idx)
-        gx = np.full(x.shape, np.nan, dtype)
-        bwd(grad, idx, *_pool_geo(cfg), *cfg.dilation, gx)
-        res.append((out, idx, gx))
-    np.testing.assert_array_equal(res[0][0], res[1][0])
-    np.testing.assert_array_equal(res[0][1], res[1][1])
-    np.testing.assert_allclose(res[0][2], res[1][2], **TOL[dtype])
+    for relu in (False, True):          # with its ReLU: clamped, argmax -1 where it is shut
+        res = []
+        for fwd, bwd in ((cpu_nhwc.max_pool2d_forward_nhwc, cpu_nhwc.max_pool2d_backward_nhwc),
+                         (reference.max_pool2d_forward_nhwc,
+                          reference.max_pool2d_backward_nhwc)):
+            out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
+            fwd(x, *_pool_geo(cfg), *cfg.dilation, relu, out, idx)
+            gx = np.full(x.shape, np.nan, dtype)
+            bwd(grad, idx, *_pool_geo(cfg), *cfg.dilation, gx)
+            res.append((out, idx, gx))
+        np.testing.assert_array_equal(res[0][0], res[1][0])
+        np.testing.assert_array_equal(res[0][1], res[1][1])
+        np.testing.assert_allclose(res[0][2], res[1][2], **TOL[dtype])
+        out, idx = res[0][:2]
+        if relu:
+            assert (out[~np.isnan(out)] >= 0).all() and ((idx == -1) == ~(out > 0)).all()
+    out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
+    reference.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, False, out, idx)
     values = np.full(out_shape, np.nan, dtype)                  # the forward without argmax
     cpu_nhwc.max_pool2d_values_nhwc(x, *_pool_geo(cfg), *cfg.dilation, values)
-    np.testing.assert_array_equal(values, res[1][0])
+    np.testing.assert_array_equal(values, out)
     values[...] = np.nan                                        # ... and with no argmax channels
-    cpu_nhwc.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, values,
+    cpu_nhwc.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, False, values,
                                      np.empty(out_shape[:3] + (0,), np.int32))
-    np.testing.assert_array_equal(values, res[1][0])
+    np.testing.assert_array_equal(values, out)
     if cfg.dilation != (1, 1):
         return
     res = []

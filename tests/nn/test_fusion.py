@@ -14,6 +14,7 @@ from conv_paths import conv_path
 from tinygrad_cnn import nn
 from tinygrad_cnn.ops.batchnorm import BatchNorm
 from tinygrad_cnn.ops.elementwise import ReLU
+from tinygrad_cnn.ops.pool import MaxPool2d as MaxPool2dOp
 from tinygrad_cnn.nn.fusion import bn_relu, conv_bn_relu
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
@@ -376,19 +377,23 @@ def test_relu_then_max_pool_runs_pooled_first_with_the_same_values_and_gradients
 
 
 def test_relu_then_max_pool_keeps_its_order_where_the_orders_differ(monkeypatch):
-    """The ReLU runs on the pooled values (training and inference); a pool that returns its
-    indices (the clamped window's first zero is another element than its maximum below 0),
-    a dilated pool (a window of padding only is -inf, not 0), forward hooks, subclasses:
-    ReLU first, as written; NaN reaches the output in both orders."""
+    """The ReLU runs on the pooled values, as the pool stores them (training and inference:
+    one MaxPool2d op, no ReLU op); a pool that returns its indices (the clamped window's
+    first zero is another element than its maximum below 0), a dilated pool (a window of
+    padding only is -inf, not 0), forward hooks, subclasses: ReLU first, as written; NaN
+    reaches the output in both orders."""
     x = tc.tensor(np.array([[[[-3.0, -1.0], [-2.0, -4.0]]]]))
-    shapes, forward = [], nn.ReLU.forward
-    monkeypatch.setattr(nn.ReLU, "forward", lambda self, x: shapes.append(x.shape) or
-                        forward(self, x))
+    counts, pools, apply = _counting(monkeypatch), [], MaxPool2dOp.apply.__func__
+    monkeypatch.setattr(MaxPool2dOp, "apply", classmethod(
+        lambda cls, *args, **kwargs: pools.append(kwargs.get("relu")) or
+        apply(cls, *args, **kwargs)))
     block = nn.Sequential(nn.Conv2d(1, 1, 1, dtype=np.float64), nn.ReLU(), nn.MaxPool2d(2))
-    block(x).sum().backward()
+    out = block(x)
+    out.sum().backward()
+    assert out.item() == max(0.0, block[0](x).max().item())
     with tc.no_grad():
-        nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x)
-    assert shapes == [(1, 1, 1, 1), (1, 1, 1, 1)]
+        assert nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(x).item() == 0
+    assert counts["ReLU"] == 0 and pools == [True, True]
     monkeypatch.undo()
     out, idx = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))(x)
     assert out.item() == 0 and idx.item() == 0       # torch: the first of the zeros

@@ -99,8 +99,9 @@ CONTRACT = {
                               "grad * a + (x - mean) * b + d per channel, in x's memory layout; "
                               "with relu_of, grad masked as channel_grad_sums masks it"),
     # ---- pooling
-    "max_pool2d_forward": (("x", "geometry"), "(out, argmax): max pooling, argmax int32 flat "
-                                              "h*W+w per plane"),
+    "max_pool2d_forward": (("x", "geometry", "relu"),
+                           "(out, argmax): max pooling, argmax int32 flat h*W+w per plane; with "
+                           "relu, out's ReLU and argmax -1 where the max is not above 0"),
     "max_pool2d_backward": (("grad", "argmax", "geometry"), "grad sent to each window's argmax"),
     "max_pool2d_values": (("x", "geometry"), "max_pool2d_forward's output alone (no argmax), "
                                              "for a pass with no backward"),

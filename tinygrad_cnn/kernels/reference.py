@@ -314,18 +314,23 @@ def conv2d_forward_tiles(x, wmat_t, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, f
     conv2d_forward_nhwc(x, wmat_t.T, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, first, stop)
 
 
-def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
-    """argmax (N, OH, OW, 0): the values alone."""
+def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax):
+    """argmax (N, OH, OW, 0): the values alone. With ``relu``: the ReLU of the max
+    (``0 if v < 0 else v``), and argmax -1 where the max is not above 0."""
     o, a = _nchw(out), _nchw(np.empty(out.shape, np.int64))
     max_pool2d_forward(_nchw(x), kh, kw, sh, sw, ph, pw, dh, dw, o, a)
     out[...] = o.transpose(0, 2, 3, 1)
     if argmax.shape[3]:
         argmax[...] = a.transpose(0, 2, 3, 1)
+    if relu:
+        if argmax.shape[3]:
+            argmax[~(out > 0)] = -1
+        out[out < 0] = 0
 
 
 def max_pool2d_values_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
     """out = max_pool2d_forward_nhwc's values, without the argmax."""
-    max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out,
+    max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, False, out,
                             np.empty(out.shape, dtype=np.int64))
 
 

@@ -155,6 +155,16 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     return out, Tensor._wrap(x.backend.astype(indices[0], np.int64), x.device)
 
 
+def max_pool2d_then_relu(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """relu(max_pool2d(x, ...)) as one op on a batch (N, C, H, W): the max pool's values
+    clamped as they are stored, its backward the pool's alone (the ReLU's mask kept in the
+    argmax). Max pooling and ReLU commute (nn/fusion._pool_then_relu), so this is also
+    max_pool2d(relu(x), ...) for undilated windows."""
+    geometry = _pool_geometry(x, "max_pool2d", kernel_size, stride, padding, dilation,
+                              ceil_mode)
+    return ops.MaxPool2d.apply(x, geometry=geometry, relu=True)
+
+
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Average pooling; padding counts as zeros when count_include_pad, as PyTorch."""
     if x.ndim == 3:  # unbatched (C, H, W), as torch

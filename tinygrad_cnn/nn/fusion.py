@@ -82,7 +82,7 @@ def sequential_forward(modules, x):
             i += 2
             continue
         if _pool_then_relu(modules, i):
-            x = modules[i](modules[i + 1](x))
+            x = _max_pool_relu(x, modules[i + 1], modules[i])
             i += 2
             continue
         if type(conv) is not Conv2d:
@@ -101,6 +101,15 @@ def sequential_forward(modules, x):
         x = conv_bn_relu(x, conv, bn, relu)
         i = after + (relu is not False)
     return x
+
+
+def _max_pool_relu(x, pool, relu):
+    """relu(pool(x)) for _pool_then_relu's pair: one op (F.max_pool2d_then_relu) on a batch,
+    the modules one after the other for an unbatched input or an exporter's trace."""
+    if x.ndim != 4 or tracing.current() is not None:
+        return relu(pool(x))
+    return F.max_pool2d_then_relu(x, pool.kernel_size, pool.stride, pool.padding,
+                                  pool.dilation, pool.ceil_mode)
 
 
 def _pool_then_relu(modules, i):

@@ -4,13 +4,21 @@ from tinygrad_cnn.function import Function
 
 class MaxPool2d(Function):
     """Max pooling of a kernels/geometry.PoolGeometry; ``indices``, a list, receives the
-    int32 argmax (flat h*W+w per plane) when the caller wants it (return_indices)."""
+    int32 argmax (flat h*W+w per plane) when the caller wants it (return_indices). With
+    ``relu``, the pooled values' ReLU in the same pass (nn/fusion.py's ReLU -> MaxPool2d,
+    which commute), the ReLU's gradient mask kept as argmax -1, so that backward is the
+    pool's alone."""
 
     @staticmethod
-    def forward(ctx, x, geometry=None, indices=None):
+    def forward(ctx, x, geometry=None, indices=None, relu=False):
+        if relu and indices is not None:
+            raise ValueError("a max pool with its ReLU has no indices to return")
         if indices is None and not ctx.needs_input_grad[0]:     # no backward: no argmax
-            return ctx.backend.max_pool2d_values(x, geometry)
-        out, argmax = ctx.backend.max_pool2d_forward(x, geometry)
+            out = ctx.backend.max_pool2d_values(x, geometry)
+            if relu:
+                ctx.backend.relu_in_place(out)
+            return out
+        out, argmax = ctx.backend.max_pool2d_forward(x, geometry, relu)
         ctx.save_for_backward(argmax)
         ctx.geometry = geometry
         if indices is not None:

@@ -10,15 +10,18 @@ from tinygrad_cnn.kernels.cpu import nchw as nchw_kernels
 from tinygrad_cnn.kernels.cpu import nhwc as nhwc_kernels
 
 
-def max_pool2d_forward(x, geometry):
+def max_pool2d_forward(x, geometry, relu=False):
     """(out, argmax) of max pooling of ``geometry`` (kernels/geometry.PoolGeometry); argmax
-    holds flat h*W+w per plane, as int32.
+    holds flat h*W+w per plane, as int32. With ``relu``, out's ReLU, and argmax -1 where the
+    max is not above 0 (the ReLU passes no gradient there: max_pool2d_backward sends
+    nothing to index -1).
 
     int32 halves the index traffic of the backward pass; planes hold far fewer than 2^31
     pixels. return_indices widens it to int64 as PyTorch returns.
 
-    Channels-last input (what conv2d_forward returns) is pooled channels-last; both
-    results then are NCHW views of channels-last memory.
+    Channels-last input (what conv2d_forward returns) is pooled channels-last, the ReLU
+    applied as each pixel is stored; both results then are NCHW views of channels-last
+    memory.
     """
     g = geometry
     args = (*g.kernel_args(), g.dilation_h, g.dilation_w)
@@ -27,13 +30,17 @@ def max_pool2d_forward(x, geometry):
         idx = np.empty((g.N, g.OH, g.OW, g.C), dtype=np.int32)
         xh = layout.channels_last(x)
         threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_forward_nhwc(
-            xh[lo:hi], *args, out[lo:hi], idx[lo:hi]), g.N, threads.per_image(x.shape))
+            xh[lo:hi], *args, bool(relu), out[lo:hi], idx[lo:hi]), g.N,
+            threads.per_image(x.shape))
         return layout.as_nchw(out), layout.as_nchw(idx)
     out = np.empty(g.out_shape, dtype=x.dtype)
     idx = np.empty(g.out_shape, dtype=np.int32)
     x = np.ascontiguousarray(x)
     threads.over_images(lambda lo, hi: nchw_kernels.max_pool2d_forward(
         x[lo:hi], *args, out[lo:hi], idx[lo:hi]), g.N, threads.per_image(x.shape))
+    if relu:
+        idx[~(out > 0)] = -1
+        out[out < 0] = 0
     return out, idx
 
 
@@ -56,7 +63,7 @@ def max_pool2d_values(x, geometry):
     else:
         none = np.empty((g.N, g.OH, g.OW, 0), dtype=np.int32)
         threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_forward_nhwc(
-            xh[lo:hi], *args, out[lo:hi], none[lo:hi]), g.N, threads.per_image(x.shape))
+            xh[lo:hi], *args, False, out[lo:hi], none[lo:hi]), g.N, threads.per_image(x.shape))
     return layout.as_nchw(out)
 
 

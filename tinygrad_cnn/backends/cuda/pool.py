@@ -2,18 +2,24 @@
 import numpy as np
 
 from tinygrad_cnn.backends.cuda import launch as rt
+from tinygrad_cnn.backends.cuda.arrays import astype
+from tinygrad_cnn.backends.cuda.elementwise import greater, relu_in_place, where
 from tinygrad_cnn.kernels.cuda import pool as kernels
 
 
-def max_pool2d_forward(x, geometry):
+def max_pool2d_forward(x, geometry, relu=False):
     """(out, argmax) of NCHW max pooling of ``geometry`` (kernels/geometry.PoolGeometry);
     argmax holds flat h*W+w per plane, as int32 (half the index traffic; F.max_pool2d
-    converts returned indices to int64)."""
+    converts returned indices to int64). With ``relu``, out's ReLU and argmax -1 where the
+    max is not above 0 (elementwise kernels after the pool's)."""
     g = geometry
     out = rt.empty(g.out_shape, x.dtype)
     idx = rt.empty(g.out_shape, np.int32)
     rt.launch(kernels.max_pool2d_forward, out.size, x, *g.kernel_args(), g.dilation_h,
               g.dilation_w, out, idx)
+    if relu:
+        idx = astype(where(greater(out, 0), idx, -1), np.int32)
+        relu_in_place(out)
     return out, idx
 
 

@@ -13,9 +13,12 @@ from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
 
 @njit
-def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
+def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax):
     """out (N, OH, OW, C) = window max (greater or NaN replaces; ties keep the first), and
-    argmax its flat index y*W+x, unless argmax is (N, OH, OW, 0) (values only).
+    argmax its flat index y*W+x, unless argmax is (N, OH, OW, 0) (values only). With
+    ``relu``, the max's ReLU (``0 if v < 0 else v``, the ReLU kernel's) and argmax -1 where
+    the max is not above 0: the ReLU passes no gradient there, and the backward kernel
+    sends nothing to index -1.
 
     A 2x2 or 3x3 window inside the image (no dilation) takes _max4 / _max9: each channel's
     max kept in registers over the taps and stored once, a loop that vectorises (4-6x
@@ -38,6 +41,19 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out, argmax):
                     _max4(x, n, y0, x0, out, argmax, oy, ox, keep)
                 else:
                     _max9(x, n, y0, x0, out, argmax, oy, ox, keep)
+                if relu:
+                    _relu_pixel(out, argmax, n, oy, ox, keep)
+
+
+@njit(inline="always")
+def _relu_pixel(out, argmax, n, oy, ox, keep):
+    """The ReLU of out[n, oy, ox], argmax -1 (when keep) where the max is not above 0."""
+    zero = out.dtype.type(0)
+    for c in range(out.shape[3]):
+        v = out[n, oy, ox, c]
+        if keep:
+            argmax[n, oy, ox, c] = argmax[n, oy, ox, c] if v > zero else np.int32(-1)
+        out[n, oy, ox, c] = zero if v < zero else v
 
 
 @njit(inline="always")

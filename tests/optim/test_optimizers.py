@@ -192,3 +192,28 @@ def test_backend_updates_keep_float32():
     assert param.dtype == m.dtype == v.dtype == np.float32
     np.testing.assert_allclose(m, 0.05, rtol=1e-6)
     np.testing.assert_allclose(v, 0.00025, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decoupled", [False, True])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.05])
+@pytest.mark.parametrize("size", [7, 300_000])
+def test_adam_kernel_is_numpys_arithmetic_to_the_bit(dtype, decoupled, weight_decay, size):
+    """The CPU backend's one-pass Adam kernel (contiguous arrays; 300,000 elements: split
+    over the threads) against its NumPy form (a strided gradient takes it) over three
+    steps: the same parameters and moments, bit for bit, as on torch's arithmetic."""
+    from tinygrad_cnn.backends.cpu import optim as cpu_optim
+    rng = np.random.default_rng(size)
+    state = [rng.standard_normal(size).astype(dtype) for _ in range(2)] + \
+        [np.zeros(size, dtype), np.zeros(size, dtype)]
+    fast, slow = [a.copy() for a in state], [a.copy() for a in state]
+    for step in (1, 2, 3):
+        grad = rng.standard_normal(size).astype(dtype)
+        strided = np.repeat(grad, 2)[::2]                   # the same values, not contiguous
+        assert not strided.flags.c_contiguous
+        args = (step, 1e-3, 0.9, 0.999, 1e-8, weight_decay, decoupled)
+        cpu_optim.adam_update(fast[0], grad, fast[2], fast[3], *args)
+        cpu_optim.adam_update(slow[0], strided, slow[2], slow[3], *args)
+        for a, b in zip(fast, slow):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(fast[0], state[0])

@@ -608,15 +608,19 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("C,H,k,stride", [(6, 28, 2, 2), (3, 9, 3, 1), (7, 8, 3, 2), (1, 5, 2, 3)])
-def test_narrow_average_pool_rows_match_reference(dtype, C, H, k, stride):
-    """Average pooling of fewer than 8 channels with every window inside the image (LeNet-5's
-    first pool): the kernel's output-row path against the reference, every value written."""
-    x = nhwc(arrays((3, C, H, H + 1), C, dtype))
+def test_average_pool_by_output_rows_matches_reference(dtype, C, H, k, stride):
+    """avg_pool2d_forward_rows (few channels, every window inside the image: LeNet-5's first
+    pool) on a thread's range of images against the reference: every value of those
+    images written, nothing else."""
+    x = nhwc(arrays((4, C, H, H + 1), C, dtype))
     oh, ow = (H - k) // stride + 1, (H + 1 - k) // stride + 1
-    fast, ref = np.full((3, oh, ow, C), np.nan, dtype), np.empty((3, oh, ow, C), dtype)
-    cpu_nhwc.avg_pool2d_forward_nhwc(x, k, k, stride, stride, 0, 0, True, fast)
-    reference.avg_pool2d_forward_nhwc(x, k, k, stride, stride, 0, 0, True, ref)
+    starts = (np.arange(ow)[:, None] * stride * C + np.arange(C)).ravel()
+    fast, ref = np.full((4, oh, ow, C), np.nan, dtype), np.full((4, oh, ow, C), np.nan, dtype)
+    for kernels, out in ((cpu_nhwc, fast), (reference, ref)):
+        kernels.avg_pool2d_forward_rows(x.reshape(-1), H, H + 1, C, k, k, stride, stride,
+                                        starts, out.reshape(-1), oh, ow, 1, 3)
     np.testing.assert_allclose(fast, ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    assert np.isnan(fast[[0, 3]]).all() and not np.isnan(fast[1:3]).any()
 
 
 GEMM_COLUMNS = [0, 1, 7, 31, 32, 33, 64, 65, 96, 100, 128]

@@ -346,6 +346,13 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     out[...] = o.transpose(0, 2, 3, 1)
 
 
+def avg_pool2d_forward_rows(x, H, W, C, kh, kw, sh, sw, starts, out, oh, ow, first, stop):
+    """Images first .. stop-1 of avg_pool2d_forward_nhwc, no padding, x and out flat."""
+    N = x.size // (H * W * C)
+    o = out.reshape(-1, oh, ow, C)[first:stop]
+    avg_pool2d_forward_nhwc(x.reshape(N, H, W, C)[first:stop], kh, kw, sh, sw, 0, 0, True, o)
+
+
 def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):
     g = _nchw(grad_x)
     avg_pool2d_backward(_nchw(grad_out), kh, kw, sh, sw, ph, pw, count_include_pad, g)

@@ -93,14 +93,29 @@ def avg_pool2d_forward(x, geometry):
     if layout.is_channels_last(x):
         out = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
         xh = layout.channels_last(x)
-        threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_forward_nhwc(
-            xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
+        if _narrow_inside(g):
+            starts = (np.arange(g.OW)[:, None] * g.stride_w * g.C + np.arange(g.C)).ravel()
+            flat_x, flat_out = xh.reshape(-1), out.reshape(-1)
+            threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_forward_rows(
+                flat_x, g.H, g.W, g.C, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+                starts, flat_out, g.OH, g.OW, lo, hi), g.N, threads.per_image(x.shape))
+        else:
+            threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_forward_nhwc(
+                xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
         return layout.as_nchw(out)
     out = np.empty(g.out_shape, dtype=x.dtype)
     x = np.ascontiguousarray(x)
     threads.over_images(lambda lo, hi: nchw_kernels.avg_pool2d_forward(
         x[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
     return out
+
+
+def _narrow_inside(g):
+    """True for average pooling of fewer than 8 channels whose windows all lie inside the
+    image (no padding; the divisor kh*kw): kernels/cpu/nhwc.avg_pool2d_forward_rows."""
+    return g.C < 8 and g.pad_h == 0 and g.pad_w == 0 and \
+        (g.OH - 1) * g.stride_h + g.kernel_h <= g.H and \
+        (g.OW - 1) * g.stride_w + g.kernel_w <= g.W
 
 
 def avg_pool2d_backward(grad, geometry):

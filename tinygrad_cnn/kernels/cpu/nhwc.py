@@ -45,9 +45,10 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax
                     _relu_pixel(out, argmax, n, oy, ox, keep)
 
 
-@njit(inline="always")
+@njit
 def _relu_pixel(out, argmax, n, oy, ox, keep):
-    """The ReLU of out[n, oy, ox], argmax -1 (when keep) where the max is not above 0."""
+    """The ReLU of out[n, oy, ox], argmax -1 (when keep) where the max is not above 0. Not
+    inline="always" (as _take): compiled once, LLVM inlines it all the same."""
     zero = out.dtype.type(0)
     for c in range(out.shape[3]):
         v = out[n, oy, ox, c]
@@ -227,16 +228,11 @@ def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, g
 
 @njit
 def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
-    """out (N, OH, OW, C) = window sum / divisor, PyTorch's divisor rules.
-
-    Fewer than 8 channels with every window inside the image (no padding: LeNet-5's 6)
-    take _avg_pool_narrow; otherwise each output pixel sums its window's pixels, a loop
-    over the channels that vectorises."""
+    """out (N, OH, OW, C) = window sum / divisor, PyTorch's divisor rules: each output pixel
+    sums its window's pixels, a loop over the channels that vectorises (for few channels,
+    avg_pool2d_forward_rows)."""
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
-    if C < 8 and ph == 0 and pw == 0 and (oh - 1) * sh + kh <= H and (ow - 1) * sw + kw <= W:
-        _avg_pool_narrow(x, kh, kw, sh, sw, out)
-        return
     zero = x.dtype.type(0)
     for n in range(N):
         for oy in range(oh):
@@ -256,34 +252,29 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
 
 
 @njit
-def _avg_pool_narrow(x, kh, kw, sh, sw, out):
-    """avg_pool2d_forward_nhwc of windows inside the image (divisor kh*kw) by output rows:
-    an output row's OW*C values are one run, each summing the value of every tap at a
-    position (``starts``) computed once per call, so the loops run over OW*C values at a
-    time instead of a few channels per pixel."""
-    N, H, W, C = x.shape
-    oh, ow = out.shape[1], out.shape[2]
+def avg_pool2d_forward_rows(x, H, W, C, kh, kw, sh, sw, starts, out, oh, ow, first, stop):
+    """Images first .. stop-1 of avg_pool2d_forward_nhwc for windows inside the image
+    (divisor kh*kw), x (N*H*W*C,) and out (N*oh*ow*C,) flat, by output rows: an output
+    row's ow*C values are one run, each the sum of its taps, the tap (0, 0) of value q at
+    x's row offset starts[q] (ox*sw*C + c). The loops run over ow*C values at a time, where
+    a pixel's loops over a few channels (LeNet-5's 6) cost ~110 cycles a pixel."""
     zero = x.dtype.type(0)
     scale = x.dtype.type(1) / x.dtype.type(kh * kw)
     width = ow * C
-    starts = np.empty(width, dtype=np.int64)
-    for ox in range(ow):
-        for c in range(C):
-            starts[ox * C + c] = ox * sw * C + c
     sums = np.empty(width, dtype=x.dtype)
-    flat_x, flat_out = x.reshape(x.size), out.reshape(out.size)
-    for n in range(N):
+    for n in range(first, stop):
         for oy in range(oh):
-            sums[:] = zero
+            for q in range(width):
+                sums[q] = zero
             for i in range(kh):
                 row = ((n * H) + oy * sh + i) * W * C
                 for j in range(kw):
                     at = row + j * C
                     for q in range(width):
-                        sums[q] += flat_x[at + starts[q]]
+                        sums[q] += x[at + starts[q]]
             dst = (n * oh + oy) * width
             for q in range(width):
-                flat_out[dst + q] = sums[q] * scale
+                out[dst + q] = sums[q] * scale
 
 
 @njit

@@ -36,16 +36,6 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
     of fewer than 16 channels is summed into a scratch tile, whose real rows and columns are
     copied out.
     """
-    for block in range(first, stop, images_per_block):
-        _forward_image_block(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
-                             out, block, min(stop, block + images_per_block))
-
-
-@njit
-def _forward_image_block(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass, out,
-                         first, stop):
-    """conv2d_forward_image_tiles of images first .. stop-1, one output-channel block at a
-    time."""
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     cols = TILE_BYTES // x.itemsize
@@ -54,44 +44,48 @@ def _forward_image_block(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per
     image_x, image_out = H * W * C, oh * ow * O
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
     scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
-    for o0 in range(0, O, cols):
-        width = min(cols, O - o0)
-        for p0 in range(0, kh, rows_per_pass):
-            for i in range(oh):
-                top = i * sh - ph
-                r0, r1 = _inside(top, dh, kh, H)
-                lo, hi = max(r0, p0), min(r1, p0 + rows_per_pass)
-                for j in range(ow):
-                    left = j * sw - pw
-                    c0, c1 = _inside(left, 1, kw, W)
-                    at = (i * ow + j) * O + o0
-                    if r0 >= r1 or c0 >= c1:                # every tap is padding: the bias
-                        if p0 == 0:
-                            _store_bias(bias, o0, width, relu, flat, at, image_out, first, stop)
-                        continue
-                    if lo >= hi:
-                        continue
-                    x0 = ((top + lo * dh) * W + left + c0) * C
-                    w0 = (lo * kw + c0) * C * ldb + o0
-                    more, last = lo != r0, relu and hi == r1
-                    for n0 in range(first, stop, TILE_ROWS):
-                        rows = min(TILE_ROWS, stop - n0)
-                        for r in range(TILE_ROWS):
-                            offsets[r] = (n0 + min(r, rows - 1)) * image_x + x0
-                        if rows == TILE_ROWS and width == cols:
-                            tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, (c1 - c0) * C, wt,
-                                      w0, ldb, kw * C * ldb, bias, o0, more, last, flat,
-                                      n0 * image_out + at, image_out)
+    for b0 in range(first, stop, images_per_block):
+        b1 = min(stop, b0 + images_per_block)
+        for o0 in range(0, O, cols):
+            width = min(cols, O - o0)
+            for p0 in range(0, kh, rows_per_pass):
+                for i in range(oh):
+                    top = i * sh - ph
+                    r0, r1 = _inside(top, dh, kh, H)
+                    lo, hi = max(r0, p0), min(r1, p0 + rows_per_pass)
+                    for j in range(ow):
+                        left = j * sw - pw
+                        c0, c1 = _inside(left, 1, kw, W)
+                        at = (i * ow + j) * O + o0
+                        if r0 >= r1 or c0 >= c1:        # every tap is padding: the bias
+                            if p0 == 0:
+                                _store_bias(bias, o0, width, relu, flat, at, image_out, b0, b1)
                             continue
-                        if more:
+                        if lo >= hi:
+                            continue
+                        x0 = ((top + lo * dh) * W + left + c0) * C
+                        w0 = (lo * kw + c0) * C * ldb + o0
+                        more, last = lo != r0, relu and hi == r1
+                        run, b_step = (c1 - c0) * C, kw * C * ldb
+                        for n0 in range(b0, b1, TILE_ROWS):
+                            rows = min(TILE_ROWS, b1 - n0)
+                            for r in range(TILE_ROWS):
+                                offsets[r] = (n0 + min(r, rows - 1)) * image_x + x0
+                            if rows == TILE_ROWS and width == cols:
+                                tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0,
+                                          ldb, b_step, bias, o0, more, last, flat,
+                                          n0 * image_out + at, image_out)
+                                continue
+                            if more:
+                                for r in range(rows):
+                                    for q in range(width):
+                                        scratch[r * cols + q] = \
+                                            flat[(n0 + r) * image_out + at + q]
+                            tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0, ldb,
+                                      b_step, bias, o0, more, last, scratch, 0, cols)
                             for r in range(rows):
                                 for q in range(width):
-                                    scratch[r * cols + q] = flat[(n0 + r) * image_out + at + q]
-                        tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, (c1 - c0) * C, wt, w0,
-                                  ldb, kw * C * ldb, bias, o0, more, last, scratch, 0, cols)
-                        for r in range(rows):
-                            for q in range(width):
-                                flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
+                                    flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
 
 
 @njit

@@ -788,25 +788,21 @@ def test_weight_grad_taps_kernel_refuses_what_its_tile_cannot_hold():
 @given(shape=st.tuples(st.integers(0, 4), st.integers(1, 6), st.integers(1, 7)), seed=seeds,
        relu=st.booleans())
 def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
-    """Every norm kernel of a layout against the reference: sums (float64, added into out;
-    plain, of squared deviations, of deviations and their squares in one pass; of the
-    gradient, with and without the mask of a ReLU after the affine map), the affine map with
-    and without its ReLU and the input gradient (every element written; with and without
-    the ReLU's mask)."""
+    """Every norm kernel of a layout against the reference: sums (float64, added into out)
+    of the deviations from a shift and of their squares (from zero: the plain sums; from a
+    mean), of the gradient with and without the mask of a ReLU after the affine map; the
+    affine map with and without its ReLU; the input gradient (every element written; with
+    and without the ReLU's mask)."""
     N, C, S = shape
     shape = (N * S, C) if layout == "rows" else (N, C, S)
     x, g = arrays(shape, seed, dtype), arrays(shape, seed + 1, dtype)
     mean64 = arrays((C,), seed + 2, np.float64)
     vec = [arrays((C,), seed + k, dtype) for k in range(3, 7)]
-    for squares in (False, True):
-        fast, ref = np.ones(C), np.ones(C)
-        getattr(cpu_norm, f"sums_{layout}")(x, mean64, squares, fast)
-        getattr(reference, f"sums_{layout}")(x, mean64, squares, ref)
+    for shift in (np.zeros(C), mean64):                 # plain sums; squared deviations
+        fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
+        getattr(cpu_norm, f"shifted_sums_{layout}")(x, shift, *fast)
+        getattr(reference, f"shifted_sums_{layout}")(x, shift, *ref)
         np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
-    fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))
-    getattr(cpu_norm, f"shifted_sums_{layout}")(x, mean64, *fast)
-    getattr(reference, f"shifted_sums_{layout}")(x, mean64, *ref)
-    np.testing.assert_allclose(fast, ref, rtol=1e-12, atol=1e-12)
     relu_of = [(False, *[np.zeros(0, dtype)] * 3), (True, *vec[:3])]    # mean, scale, shift
     for relu_args in relu_of:
         fast, ref = (np.ones(C), np.ones(C)), (np.ones(C), np.ones(C))

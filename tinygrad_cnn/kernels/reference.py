@@ -365,21 +365,6 @@ def _rows(a):
     return a.transpose(0, 2, 1).reshape(-1, a.shape[1]) if a.ndim == 3 else a
 
 
-def _channel_sums(a, mean, squares, out):
-    rows = _rows(a).astype(np.float64)
-    out += ((rows - mean) ** 2 if squares else rows).sum(axis=0)
-
-
-def sums_rows(x, mean, squares, out):
-    """out[c] += sum over rows of x[:, c], or of (x[:, c] - mean[c]) ** 2 when ``squares``."""
-    _channel_sums(x, mean, squares, out)
-
-
-def sums_planes(x, mean, squares, out):
-    """sums_rows for an (N, C, S) array."""
-    _channel_sums(x, mean, squares, out)
-
-
 def _shifted_sums(x, shift, out_d, out_dd):
     d = _rows(x).astype(np.float64) - shift
     out_d += d.sum(axis=0)

@@ -76,21 +76,22 @@ def _f64(v):
     return np.ascontiguousarray(v, dtype=np.float64)
 
 
-def _sums64(x, mean64):
-    """float64 (C,) sums of x's values per channel, or of their squared deviations from
-    mean64 (float64) when given."""
+def _shifted_sums64(x, shift64):
+    """float64 (C,) sums per channel of x's deviations d from shift64 (float64 (C,)), and of
+    d * d: one pass of the shifted_sums kernel."""
     cv = _ChannelView(x)
-    kernel, v, squares = cv.kernel("sums"), cv.view, mean64 is not None
-    mean = cv.vector(mean64 if squares else np.zeros(x.shape[1]), np.float64)
-    sums = threads.summed(lambda lo, hi, out: kernel(v[lo:hi], mean, squares, out),
-                          v.shape[0], ((mean.shape[0],),), np.float64, cv.parts())[0]
-    return cv.fold(sums)
+    kernel, v, k = cv.kernel("shifted_sums"), cv.view, cv.vector(shift64, np.float64)
+    sd, sdd = threads.summed(lambda lo, hi, a, b: kernel(v[lo:hi], k, a, b), v.shape[0],
+                             ((k.shape[0],), (k.shape[0],)), np.float64, cv.parts())
+    return cv.fold(sd), cv.fold(sdd)
 
 
 def channel_sums(x, mean=None):
     """Per-channel (axis 1) sum of x over every other axis, or of (x - mean) ** 2 when
     ``mean`` (C,) is given; (C,) in x's dtype."""
-    return _sums64(x, None if mean is None else _f64(mean)).astype(x.dtype)
+    if mean is None:
+        return _shifted_sums64(x, np.zeros(x.shape[1]))[0].astype(x.dtype)
+    return _shifted_sums64(x, _f64(mean))[1].astype(x.dtype)
 
 
 def batch_norm_stats(x):
@@ -106,16 +107,13 @@ def batch_norm_stats(x):
     count = max(x.size // max(x.shape[1], 1), 1)
     if x.dtype == np.float32 and x.size:
         shift = _f64(x[(0, slice(None)) + (0,) * (x.ndim - 2)])
-        cv = _ChannelView(x)
-        kernel, v, k = cv.kernel("shifted_sums"), cv.view, cv.vector(shift, np.float64)
-        sd, sdd = threads.summed(lambda lo, hi, a, b: kernel(v[lo:hi], k, a, b), v.shape[0],
-                                 ((k.shape[0],), (k.shape[0],)), np.float64, cv.parts())
-        d = cv.fold(sd) / count
-        var = cv.fold(sdd) / count - d * d
+        sd, sdd = _shifted_sums64(x, shift)
+        d = sd / count
+        var = sdd / count - d * d
         if np.all(d * d <= _ONE_PASS_MAX_RATIO * var):
             return (shift + d).astype(x.dtype), var.astype(x.dtype)
-    mean = _sums64(x, None) / count
-    var = _sums64(x, mean) / count
+    mean = _shifted_sums64(x, np.zeros(x.shape[1]))[0] / count
+    var = _shifted_sums64(x, mean)[1] / count
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 

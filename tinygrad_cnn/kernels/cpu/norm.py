@@ -4,10 +4,11 @@ Each kernel comes in two memory layouts, chosen by the backend (backends/cpu/nor
 ``rows`` for an (M, C) array whose channel is the last axis of memory (a channels-last
 activation seen as N*H*W rows, or a BatchNorm1d input (N, C)), ``planes`` for an (N, C, S)
 array whose channel is the middle axis (contiguous NCHW, S = H*W). A pass reads each value
-once: the normalised output and the input gradient are each one sweep over memory, the
-statistics of a float32 activation one (sums of the deviations from one of each channel's
-values, and of their squares), of a float64 one two (the sums, then the squared deviations
-from their mean), where NumPy needed a temporary per arithmetic step.
+once: the normalised output and the input gradient are each one sweep over memory, and
+the statistics are sums of the deviations from a shift per channel and of their squares in
+one sweep (a float32 activation's from one of each channel's values, one sweep in all; a
+float64 one's from zero, then from the mean: two), where NumPy needed a temporary per
+arithmetic step.
 
 Sums accumulate in float64 (``out`` is float64), so a float32 activation of millions of
 values keeps its mean and variance to float32 precision.
@@ -18,48 +19,12 @@ from tinygrad_cnn.kernels.jit import njit
 
 
 @njit
-def sums_rows(x, mean, squares, out):
-    """out[c] += sum over rows of x[:, c], or of (x[:, c] - mean[c]) ** 2 when ``squares``."""
-    M, C = x.shape
-    acc = np.zeros(C, dtype=np.float64)
-    for m in range(M):
-        row = x[m]
-        if squares:
-            for c in range(C):
-                d = np.float64(row[c]) - mean[c]
-                acc[c] += d * d
-        else:
-            for c in range(C):
-                acc[c] += row[c]
-    for c in range(C):
-        out[c] += acc[c]
-
-
-@njit
-def sums_planes(x, mean, squares, out):
-    """sums_rows for an (N, C, S) array: out[c] += sum over n and s."""
-    N, C, S = x.shape
-    for n in range(N):
-        for c in range(C):
-            plane = x[n, c]
-            acc = np.float64(0)
-            if squares:
-                m = np.float64(mean[c])
-                for s in range(S):
-                    d = np.float64(plane[s]) - m
-                    acc += d * d
-            else:
-                for s in range(S):
-                    acc += plane[s]
-            out[c] += acc
-
-
-@njit
 def shifted_sums_rows(x, shift, out_d, out_dd):
-    """out_d[c] += sum over rows of d = x[:, c] - shift[c], out_dd[c] += sum of d * d: both
-    statistics in one pass, exact enough in float64 for a float32 x when shift is one of
-    the channel's own values (the variance is then s_dd/n - (s_d/n)**2 with no cancellation
-    beyond float64's 1e-16 of the spread)."""
+    """out_d[c] += sum over rows of d = x[:, c] - shift[c], out_dd[c] += sum of d * d: with
+    shift 0 the plain sums, with the mean the squared deviations, and for a float32 x with
+    one of each channel's own values both statistics in one pass, exact enough in float64
+    (the variance is then s_dd/n - (s_d/n)**2 with no cancellation beyond float64's 1e-16
+    of the spread)."""
     M, C = x.shape
     acc_d = np.zeros(C, dtype=np.float64)
     acc_dd = np.zeros(C, dtype=np.float64)

@@ -3,6 +3,7 @@ import functools
 import threading
 
 _state = threading.local()
+_last = [True]
 
 
 def is_enabled():
@@ -10,16 +11,28 @@ def is_enabled():
     return getattr(_state, "enabled", True)
 
 
+def last_set():
+    """The grad mode most recently set on any thread (True when none has been): a
+    process-wide hint, which kernels/warmup.py reads to guess whether a first step trains
+    (its kernels compile on worker threads, which do not see the caller's mode). Recording
+    never depends on it."""
+    return _last[0]
+
+
+def _set(enabled):
+    _state.enabled = _last[0] = enabled
+
+
 class no_grad:
     """Context manager and decorator that stops graph recording, as torch.no_grad."""
 
     def __enter__(self):
         self._prev = is_enabled()
-        _state.enabled = False
+        _set(False)
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self._prev
+        _set(self._prev)
         return False
 
     def __call__(self, fn):
@@ -36,7 +49,7 @@ class enable_grad(no_grad):
 
     def __enter__(self):
         self._prev = is_enabled()
-        _state.enabled = True
+        _set(True)
         return self
 
 
@@ -46,13 +59,13 @@ class set_grad_enabled:
 
     def __init__(self, mode):
         self._prev = is_enabled()
-        _state.enabled = bool(mode)
+        _set(bool(mode))
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _state.enabled = self._prev
+        _set(self._prev)
         return False
 
 
@@ -66,7 +79,7 @@ class inference_mode(no_grad):
     def __enter__(self):
         self._prev = is_enabled()
         if self._mode:
-            _state.enabled = False
+            _set(False)
         return self
 
     def __call__(self, fn):

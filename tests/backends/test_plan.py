@@ -86,10 +86,10 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 
 VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
-    SIMPLE_CONV1: ConvPlan("vector-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
+    SIMPLE_CONV1: ConvPlan("image-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
     SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),  # 14x14
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
-    LENET_CONV2: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),  # 6 inputs
+    LENET_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),  # 6 inputs
     STRIDED: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),
     GROUPED: ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
 }
@@ -168,7 +168,8 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     """The image tiles take the forward, and the stride-1 input gradient (padding within the
     kernel's span), of a batch of image_tiles_min_images or more whose kernel rows hold
     image_tiles_min_row_values values (KW*C; KW*O for the input gradient), 1x1 kernels and
-    any weight panel too, channels padded by the vector tiles' rules; the weight gradient too,
+    any weight panel too, channels padded to whole tiles up to image_tiles_max_padding times
+    for kernels above 1x1 or depths of vector_pad_min_depth; the weight gradient too,
     for kernels above 1x1 or strides above 1, where the images have fewer than
     image_tiles_wgrad_max_pixels output pixels or the per-image tiles do not fit; batch 1 takes the
     per-image routes, first layers' single channel the others'."""
@@ -190,12 +191,28 @@ def test_image_tiles_for_batches_with_rows_of_taps():
                                                  "gemm-nhwc")
     reduce = _geometry((100, 32, 14, 14), (4, 32, 1, 1))              # 4 columns: 4x padding
     assert plan_conv(reduce, on) == ConvPlan("gemm-nhwc", "gemm-nhwc-transposed", "gemm-nhwc")
-    stem = _geometry((100, 1, 28, 28), (32, 1, 3, 3), pad=1)          # rows of 3 values
-    assert plan_conv(stem, on).forward == "vector-tiles"
-    assert plan_conv(stem, dataclasses.replace(on, image_tiles_min_row_values=3)).forward == \
-        "image-tiles"
+    stem = _geometry((100, 1, 28, 28), (32, 1, 3, 3), pad=1)          # rows of 3 values:
+    assert plan_conv(stem, on, inference=True).forward == "vector-tiles"   # per image in
+    assert plan_conv(stem, dataclasses.replace(on, image_tiles_min_row_values=3),   # inference,
+                     inference=True).forward == "image-tiles"
+    assert plan_conv(stem, on) == ConvPlan("image-tiles", "gemm-col2im", "vector-tiles")
+    assert plan_conv(dataclasses.replace(stem, N=5), on).forward == "vector-tiles"
+    first = _geometry((100, 1, 28, 28), (6, 1, 5, 5), pad=2)          # LeNet-5's: no tiles
+    assert plan_conv(first, on) == plan_conv(first, on, inference=True) == \
+        ConvPlan("planes", "gemm-col2im", "dot-products")
     lenet = _geometry((100, 6, 14, 14), (16, 6, 5, 5))                # dx: 6 of 16 columns
-    assert plan_conv(lenet, on) == ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")
+    assert plan_conv(lenet, on) == ConvPlan("image-tiles", "transposed-image-tiles",
+                                            "image-tiles")
+    assert plan_conv(lenet, dataclasses.replace(on, image_tiles_max_padding=2.5)) == \
+        ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")
+    narrow = _geometry((100, 4, 14, 14), (8, 4, 3, 3), pad=1)         # GoogLeNet's: 4 and 8
+    assert plan_conv(narrow, on) == ConvPlan("image-tiles", "transposed-image-tiles",
+                                             "image-tiles")
+    two = _geometry((100, 4, 14, 14), (2, 4, 3, 3), pad=1)            # 2 of 16: 8x
+    assert plan_conv(two, on).forward != "image-tiles"
+    shallow = _geometry((100, 56, 14, 14), (16, 56, 1, 1))            # dx: 1x1, depth 16
+    assert plan_conv(shallow, on) == ConvPlan("image-tiles", "gemm-nhwc-transposed",
+                                              "gemm-nhwc")
     assert plan_conv(SIMPLE_CONV2, on).weight_grad == "vector-tiles"  # 196 pixels: per image
     assert plan_conv(SIMPLE_CONV2, dataclasses.replace(on, image_tiles_wgrad_max_pixels=197)) \
         .weight_grad == "image-tiles"

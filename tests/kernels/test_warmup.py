@@ -60,6 +60,32 @@ def test_next_kernel_works_back_from_the_end_of_the_likely_runs():
     assert next_kernel(runs, {9}, set()) in {0, 1, 5}
 
 
+def test_next_kernel_takes_the_runs_of_the_kind_said_first():
+    runs = {"a train": [0, 1, 2, 3, 4], "a infer": [0, 1], "b train": [0, 5, 6],
+            "b infer": [0, 5]}
+    # a training step: the training runs' latest kernels (their backward), not the forward
+    # kernels that the starting process reaches next
+    assert next_kernel(runs, {0}, set(), "train") in {4, 6}
+    assert next_kernel(runs, {0, 2}, set(), "train") == 4
+    assert next_kernel(runs, {0, 2}, {4}, "train") == 3
+    # an inference batch: the inference runs' first, as without a kind
+    assert next_kernel(runs, {0}, set(), "infer") in {1, 5}
+    assert next_kernel(runs, {0}, set(), "infer") == next_kernel(runs, {0}, set())
+    # the training runs exhausted: the inference runs' kernels that are left
+    assert next_kernel({"a train": [0, 1], "a infer": [0, 2]}, {0}, {1}, "train") == 2
+
+
+def test_the_step_kind_follows_the_grad_mode_set_on_any_thread():
+    import tinygrad_cnn as tc
+    assert warmup._step_kind() == "train"
+    seen = []
+    with tc.no_grad():                  # kernels compile on the backend's worker threads,
+        worker = threading.Thread(target=lambda: seen.append(warmup._step_kind()))
+        worker.start()                  # where this thread's mode does not apply
+        worker.join()
+    assert seen == ["infer"] and warmup._step_kind() == "train"
+
+
 def test_compile_kernel_refuses_what_is_not_a_kernel():
     assert not compile_kernel("tinygrad_cnn.kernels.warmup", "load_manifest", [])
     assert not compile_kernel("tinygrad_cnn.kernels.jit", "no_such_kernel", [F32])
@@ -84,7 +110,7 @@ def test_worker_compiles_the_rest_of_the_likely_run_into_the_cache(tmp_path):
                                str(manifest)], stdin=subprocess.PIPE, env=env, text=True,
                               cwd=REPO)
     try:
-        helper.stdin.write("0\n")                            # this process compiles relu
+        helper.stdin.write("train\n0\n")                     # this process compiles relu
         helper.stdin.flush()
         deadline = time.monotonic() + 120
         while not _index_files(cache, "fill") and time.monotonic() < deadline:

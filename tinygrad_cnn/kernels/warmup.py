@@ -6,10 +6,12 @@ to reach later, into the same on-disk cache, where this process then finds them.
 Which kernels come later is read from warmup_manifest.json: for each model of the gallery
 (models.MODELS), the kernels its first training step and its first inference batch compile,
 float32, in that order (recorded by bench/warmup_manifest.py). This process tells the helper
-each manifest kernel it starts to compile (its index in the manifest, a line on the helper's
-stdin, from a numba:compile listener); kernels/warmup_worker.py keeps the runs that share
-the most kernels with those and compiles from their other end, so that the two meet in the
-middle. Where they meet, this
+whether its first step seems to train (the grad mode: "train" or "infer", a first line on
+the helper's stdin), then each manifest kernel it starts to compile (its index in the
+manifest, a line, from a numba:compile listener); kernels/warmup_worker.py keeps the runs of
+that kind that share the most kernels with those and compiles from their other end (a
+training step's weight gradients and optimizer while this process compiles the forward), so
+that the two meet in the middle. Where they meet, this
 process reaching the kernel the helper is compiling waits for it (kernels/jit.Kernel calls
 await_helper before each compile) and loads it from the cache, rather than compile it too.
 
@@ -118,6 +120,7 @@ class _Helper(event.Listener):
                     self._process = _start_helper()
                     threading.Thread(target=self._listen, args=(self._process.stdout,),
                                      daemon=True, name="tinygrad_cnn-warmup").start()
+                    self._process.stdin.write(_step_kind() + "\n")
                 self._process.stdin.write(line + "\n")
                 self._process.stdin.flush()
             except (OSError, ValueError):          # no interpreter to start, or it ended
@@ -144,6 +147,14 @@ class _Helper(event.Listener):
             return
         with self._changed:
             self._changed.wait_for(lambda: self._busy != busy, timeout=timeout)
+
+
+def _step_kind():
+    """"train" when the grad mode last set (on any thread: kernels compile on the backend's
+    worker threads too) records gradients, else "infer": which of a model's runs the helper
+    takes first."""
+    from tinygrad_cnn import grad_mode
+    return "train" if grad_mode.last_set() else "infer"
 
 
 def await_helper(fn, sig):

@@ -2,16 +2,20 @@
 kernels that the process which started it is likely to reach later in its first step.
 
 Run as ``python -m tinygrad_cnn.kernels.warmup_worker [manifest.json]`` with the starting
-process on stdin: one line per kernel that process has started to compile, its index K in
-the manifest. On stdout it says "start K" and "done K" around each kernel it compiles, so
-that the starting process, reaching that kernel, waits for it rather than compile it too.
-The helper ends when its stdin closes.
+process on stdin: a line "train" or "infer" (whether its first step seems to train), then
+one line per kernel that process has started to compile, its index K in the manifest. On
+stdout it says "start K" and "done K" around each kernel it compiles, so that the starting
+process, reaching that kernel, waits for it rather than compile it too. The helper ends
+when its stdin closes.
 
 Which kernel next (next_kernel): the manifest's runs (one model's training step or inference
 batch) that share the most kernels with those announced are the likely ones; of their
-kernels, neither announced nor compiled here, the one latest in them. Inference runs go
-first: their kernels (the forwards) are needed by an inference batch and a training step
-alike, where the backward kernels of the training runs serve training only.
+kernels, neither announced nor compiled here, the one latest in them. Runs of the kind the
+starting process said go first: for a training step, its backward kernels and optimizer,
+which the starting process reaches last (taking its forward kernels first made it wait for
+the helper at its next layer: LeNet-5 waited 2.2 s for the image-tiles forward); without a
+kind, the inference runs, whose kernels serve both. Nothing is chosen before the first
+kernel is announced: every run is as likely then.
 """
 import importlib
 import os
@@ -21,17 +25,18 @@ import threading
 from tinygrad_cnn.kernels.warmup import MANIFEST, load_manifest, spec_type
 
 
-def next_kernel(runs, announced, done):
+def next_kernel(runs, announced, done, kind=None):
     """The index of the kernel to compile next, or None when the likely runs have none left.
 
     runs: {"model kind": [kernel indices in compile order]}; announced: the indices the
-    starting process has begun to compile; done: those compiled (or failed) here. A kernel's
-    score is the sum, over the likely runs of a kind that contain it, of its position in the
-    run (1/len for the first, 1 for the last)."""
+    starting process has begun to compile; done: those compiled (or failed) here; kind:
+    "train" or "infer", the runs to take first (None: "infer"). A kernel's score is the sum,
+    over the likely runs of a kind that contain it, of its position in the run (1/len for
+    the first, 1 for the last)."""
     overlap = {name: len(announced.intersection(run)) for name, run in runs.items()}
     best = max(overlap.values(), default=0)
     likely = [name for name in runs if overlap[name] == best]
-    for kind in ("infer", "train"):
+    for kind in (("train", "infer") if kind == "train" else ("infer", "train")):
         scores = {}
         for name in likely:
             if not name.endswith(" " + kind):
@@ -62,18 +67,20 @@ def compile_kernel(module, qualname, specs):
 
 
 class _Inbox:
-    """The starting process's announcements, read on a thread: the kernel indices, and
-    whether stdin has closed."""
+    """The starting process's announcements, read on a thread: the kind of its step, the
+    kernel indices, and whether stdin has closed."""
 
     def __init__(self, stream, count):
-        self.announced, self.closed = set(), False
+        self.announced, self.closed, self.kind = set(), False, None
         self._count, self._changed = count, threading.Condition()
         threading.Thread(target=self._read, args=(stream,), daemon=True).start()
 
     def _read(self, stream):
         for line in stream:
             word = line.strip()
-            if word.isdigit() and int(word) < self._count:
+            if word in ("train", "infer"):
+                self.kind = word
+            elif word.isdigit() and int(word) < self._count:
                 k = int(word)
                 with self._changed:
                     self.announced.add(k)
@@ -84,7 +91,7 @@ class _Inbox:
 
     def snapshot(self):
         with self._changed:
-            return set(self.announced), self.closed
+            return set(self.announced), self.closed, self.kind
 
     def wait(self, seen):
         """Block until more than ``seen`` kernels are announced or stdin closes."""
@@ -127,10 +134,13 @@ def main(argv):
         pass
     inbox, done = _Inbox(sys.stdin, len(kernels)), set()
     while True:
-        announced, closed = inbox.snapshot()
+        announced, closed, kind = inbox.snapshot()
         if closed:
             return
-        k = next_kernel(runs, announced, done)
+        if not announced:                       # the first line is on its way: choosing
+            inbox.wait(0)                       # before it would guess among every run
+            continue
+        k = next_kernel(runs, announced, done, kind)
         if k is None:
             inbox.wait(len(announced))
             continue

@@ -54,7 +54,7 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
 
 
 def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu):
-    g, plan = geometry, plan_conv(geometry, settings)
+    g, plan = geometry, plan_conv(geometry, settings, inference=not need_weight_grad)
     x_channels_last = layout.is_channels_last(x)
     if plan.forward in ("vector-tiles", "image-tiles"):
         out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g, relu,

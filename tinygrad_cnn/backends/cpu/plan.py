@@ -77,13 +77,15 @@ class ConvPlan:
         return f"fwd={self.forward} dx={self.input_grad} dw={self.weight_grad}"
 
 
-def plan_conv(g, settings):
+def plan_conv(g, settings, inference=False):
     """The ConvPlan of a conv of geometry ``g`` (kernels/geometry.ConvGeometry) under
     ``settings`` (backends/cpu/settings.CpuSettings), where settings.vector_tiles allows:
     the image-tiles forward, and for stride 1 the transposed input gradient through it,
-    where they fit (_image_tiles_fit: a batch, rows of taps long enough), and the weight
-    gradient in them for kernels above 1x1 or strides above 1 (a stride-1 1x1 conv's is
-    one GEMM over the pixels, which BLAS does as fast) below
+    where they fit (_image_tiles_fit: a batch, rows of taps long enough; in training, not
+    ``inference`` (a forward that keeps nothing for a backward), rows of any length where
+    the per-image tiles would take the forward: settings.image_tiles_min_row_values), and
+    the weight gradient in them for kernels above 1x1 or strides above 1 (a stride-1 1x1
+    conv's is one GEMM over the pixels, which BLAS does as fast) below
     settings.image_tiles_wgrad_max_pixels output pixels per image, or where the per-image
     tiles do not fit; else, for kernels above 1x1, the vector-tiles routes where they fit
     (_vector_tiles_fit; for the input gradient, in place of a col2im route, a panel up to
@@ -95,15 +97,19 @@ def plan_conv(g, settings):
         return plan
     forward, input_grad, weight_grad = plan.forward, plan.input_grad, plan.weight_grad
     depth, wide = g.KH * g.KW * g.C, g.KH * g.KW > 1
-    by_images = _image_tiles_fit(g.O, g.KW * g.C, depth, g.N, g.itemsize, settings)
+    by_images = _image_tiles_fit(g.O, g.KW * g.C, depth, wide, g.N, g.itemsize, settings)
     if by_images:
         forward = "image-tiles"
     elif wide and _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
         forward = "vector-tiles"
+        if not inference and _image_tiles_fit(g.O, g.KW * g.C, depth, wide, g.N, g.itemsize,
+                                               settings, any_rows=True):
+            forward = "image-tiles"     # short rows: one kernel fewer to compile in training
     panel = settings.vector_transposed_panel_bytes if input_grad.endswith("col2im") else \
         settings.vector_panel_bytes
     if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g):
-        if _image_tiles_fit(g.C, g.KW * g.O, g.KH * g.KW * g.O, g.N, g.itemsize, settings):
+        if _image_tiles_fit(g.C, g.KW * g.O, g.KH * g.KW * g.O, wide, g.N, g.itemsize,
+                            settings):
             input_grad = "transposed-image-tiles"
         elif wide and _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize,
                                         settings, panel_bytes=panel):
@@ -118,15 +124,21 @@ def plan_conv(g, settings):
     return ConvPlan(forward, input_grad, weight_grad)
 
 
-def _image_tiles_fit(outputs, row_values, depth, images, itemsize, settings):
+def _image_tiles_fit(outputs, row_values, depth, wide, images, itemsize, settings,
+                     any_rows=False):
     """True when a conv of ``outputs`` channels, ``row_values`` values per kernel row of a
-    window (KW*C) and ``depth`` multiply-adds per output value suits the image tiles: a batch
-    of settings.image_tiles_min_images or more, rows of settings.image_tiles_min_row_values
-    values or more, and channels that fill whole tiles or may be padded to them
-    (_padding_ok)."""
+    window (KW*C) and ``depth`` multiply-adds per output value (``wide``: a kernel above
+    1x1) suits the image tiles: a batch of settings.image_tiles_min_images or more, rows of
+    settings.image_tiles_min_row_values values or more (unless ``any_rows``), and channels
+    that fill whole tiles, or padded to them are at most settings.image_tiles_max_padding
+    times as many, for a kernel above 1x1 (whose other routes make patches) or a depth of
+    settings.vector_pad_min_depth or more (a shallow 1x1 conv is one GEMM, faster there)."""
+    columns = tile_columns(itemsize)
+    padded = -(-outputs // columns) * columns
     return images >= settings.image_tiles_min_images and \
-        row_values >= settings.image_tiles_min_row_values and \
-        _padding_ok(outputs, depth, itemsize, settings)
+        (any_rows or row_values >= settings.image_tiles_min_row_values) and \
+        (padded == outputs or (padded <= settings.image_tiles_max_padding * outputs
+                               and (wide or depth >= settings.vector_pad_min_depth)))
 
 
 def _padding_ok(outputs, depth, itemsize, settings):

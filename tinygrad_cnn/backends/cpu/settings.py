@@ -97,9 +97,28 @@ class CpuSettings(Settings):
     1.2-1.5 against the GEMM's 2.2, 64 -> 64 at 7x7 2.1 against the per-image tiles' 3.0
     (bench/RESULTS.md)."""
     image_tiles_min_row_values: int = 8
-    """Fewest values in a kernel row of a window (KW*C) of an image-tiles conv: a first
-    layer's single channel (3 or 5 values a row, each a pass of the tile's loop) is faster
-    by the per-image routes (1 -> 32 at 28x28, 3x3: 1.8-2.6 ms against 2.4)."""
+    """Fewest values in a kernel row of a window (KW*C) of an image-tiles conv in inference
+    (a forward that keeps nothing for backward): a first layer's single channel (3 or 5
+    values a row, each a pass of the tile's loop) is faster by the per-image tiles there
+    (batch 100, forward with ReLU, min of 40, ms: 1 -> 32 at 28x28, 3x3, 1.35 against 1.74;
+    1 -> 16 0.90 against 1.00; 1 -> 16, 5x5, 1.20 against 1.37). A training step takes the
+    image tiles at any row length: its other layers compile their kernel anyway, where the
+    per-image forward would be one more kernel to compile at a cold start (1.3-1.7 s; the
+    step's time is the same within the noise: SimpleCNN 27.0-32.9 ms against 28.9-34.1,
+    ResNet-18 103-112 against 104-115, min and first quartile of 20-30 interleaved)."""
+    image_tiles_max_padding: float = 4.0
+    """Most output channels an image-tiles conv may compute, padded to whole tiles, per real
+    one (vector_max_padding for the per-image tiles): an image tile sums only taps inside
+    the image and stores whole rows, so narrow convs lose less to the zero columns than the
+    routes that would take them, and share the kernels the wider convs compile (GoogLeNet's
+    4 -> 8 conv alone compiled the patch kernels, 2.3 s of its cold start). Batch 100, min of
+    40, ms, image tiles against the route they replace (torch channels_last): GoogLeNet's
+    4 -> 8 at 14x14, 3x3, forward 0.61 against 0.98 by the patch GEMM (0.62), input
+    gradient (4 of 16 columns) 0.75 against 0.98 (0.72), weight gradient 0.88 against 1.38
+    (0.60); LeNet-5's 6 -> 16 input gradient (6 of 16 columns) 1.5-1.6 against 1.1-2.0 by
+    GEMM and col2im (1.4-2.1); 1x1 convs: 56 -> 24 at 14x14 0.77 against 0.95, 112 -> 8 at
+    7x7 0.37 against 0.38, 32 -> 4 at 14x14 0.62 against 0.60 (medians 0.85 against
+    0.73)."""
     image_tiles_block_bytes: int = 256 << 10
     """Input and output bytes of the blocks of images (in 6s, at least one tile's 6) an
     image-tiles forward runs over, one block at a time: within a block every output-channel

@@ -16,6 +16,10 @@ import numpy as np
 from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES, TILE_ROWS, tile_sums
 from tinygrad_cnn.kernels.jit import njit
 
+_ONE = np.int64(1)
+"""The column step of _inside's windows (no dilation along W), an int64 like the row step
+dh: a literal 1 would compile _inside a second time, for its literal type."""
+
 
 @njit
 def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, rows_per_pass,
@@ -55,7 +59,7 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                     lo, hi = max(r0, p0), min(r1, p0 + rows_per_pass)
                     for j in range(ow):
                         left = j * sw - pw
-                        c0, c1 = _inside(left, 1, kw, W)
+                        c0, c1 = _inside(left, _ONE, kw, W)
                         at = (i * ow + j) * O + o0
                         if r0 >= r1 or c0 >= c1:        # every tap is padding: the bias
                             if p0 == 0:
@@ -141,7 +145,7 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
             r0, r1 = _inside(top, dh, kh, H)
             for j in range(ow):
                 left = j * sw - pw
-                c0, c1 = _inside(left, 1, kw, W)
+                c0, c1 = _inside(left, _ONE, kw, W)
                 run = (c1 - c0) * C
                 g0 = first * image_grad + (i * ow + j) * O + o0
                 for a in range(r0, r1):

@@ -53,7 +53,8 @@ _SETTINGS = {
                         vector_tiles=True, vector_max_padding=1 << 62,
                         vector_pad_min_depth=0, vector_wgrad_min_pixels=0,
                         vector_panel_bytes=1, image_tiles_min_images=1,
-                        image_tiles_min_row_values=1, image_tiles_block_bytes=1),
+                        image_tiles_min_row_values=1, image_tiles_block_bytes=1,
+                        image_tiles_max_padding=1 << 62),
 }
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
     _changes.setdefault("vector_tiles", False)

@@ -51,7 +51,8 @@ class CpuSettings(Settings):
     """Most input channels of a first layer (an image: gray or RGB) for its own kernels: the
     planes forward, and with blas_convs the stride-1 weight-gradient kernel. Narrow convs
     inside a network (GoogLeNet's 4 -> 8) take the patch GEMM, which costs them little and
-    saves 4-5 s of compilation at a cold start."""
+    saves 4-5 s of compilation at a cold start (the image tiles, where they are on: see
+    image_tiles_max_padding)."""
     planes_max_channels: int = 8
     """Stride-1 first layers (at most image_channels inputs) of at most this many output
     channels take the planes forward kernel (LeNet-5's conv1); more, and the patch GEMM is

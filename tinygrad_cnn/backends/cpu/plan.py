@@ -133,22 +133,18 @@ def _image_tiles_fit(outputs, row_values, depth, wide, images, itemsize, setting
     that fill whole tiles, or padded to them are at most settings.image_tiles_max_padding
     times as many, for a kernel above 1x1 (whose other routes make patches) or a depth of
     settings.vector_pad_min_depth or more (a shallow 1x1 conv is one GEMM, faster there)."""
-    columns = tile_columns(itemsize)
-    padded = -(-outputs // columns) * columns
     return images >= settings.image_tiles_min_images and \
         (any_rows or row_values >= settings.image_tiles_min_row_values) and \
-        (padded == outputs or (padded <= settings.image_tiles_max_padding * outputs
-                               and (wide or depth >= settings.vector_pad_min_depth)))
+        _padding_ok(outputs, itemsize, settings.image_tiles_max_padding,
+                    wide or depth >= settings.vector_pad_min_depth)
 
 
-def _padding_ok(outputs, depth, itemsize, settings):
-    """True when ``outputs`` channels fill whole tiles, or padded to them are at most
-    settings.vector_max_padding times as many with a depth of settings.vector_pad_min_depth
-    or more."""
+def _padding_ok(outputs, itemsize, most, padding_pays):
+    """True when ``outputs`` channels fill whole tiles, or, where ``padding_pays``, padded to
+    them are at most ``most`` times as many."""
     columns = tile_columns(itemsize)
     padded = -(-outputs // columns) * columns
-    return padded == outputs or (padded <= settings.vector_max_padding * outputs
-                                 and depth >= settings.vector_pad_min_depth)
+    return padded == outputs or (padded <= most * outputs and padding_pays)
 
 
 def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True,
@@ -161,7 +157,8 @@ def _vector_tiles_fit(outputs, depth, pixels, itemsize, settings, panel=True,
     column's weights (depth x tile columns) within ``panel_bytes`` (default
     settings.vector_panel_bytes), so that they stay in the L1 cache."""
     columns = tile_columns(itemsize)
-    return _padding_ok(outputs, depth, itemsize, settings) and pixels >= TILE_ROWS and \
+    return _padding_ok(outputs, itemsize, settings.vector_max_padding,
+                       depth >= settings.vector_pad_min_depth) and pixels >= TILE_ROWS and \
         (not panel or depth * columns * itemsize <= (panel_bytes or settings.vector_panel_bytes))
 
 

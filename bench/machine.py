@@ -41,22 +41,27 @@ def print_machine_header(torch=None, env_note=""):
 def isa_line(torch=None):
     """The instruction sets the kernels run with: numba compiles for LLVM's host CPU (unless
     NUMBA_CPU_NAME overrides it), torch dispatches to its own best ATen CPU capability; and
-    which products tinygrad_cnn's convs use there (backends/cpu/settings.py)."""
+    which products tinygrad_cnn's convs use there (backends/cpu/settings.py), with the vector
+    width the tiles compile for (kernels/cpu/isa.py). numba's features are its target's:
+    NUMBA_CPU_FEATURES where set (NUMBA_CPU_NAME alone keeps the host's features)."""
     import platform
 
     import llvmlite.binding as llvm
     import numba
 
     from tinygrad_cnn.backends.cpu.settings import settings
+    from tinygrad_cnn.kernels.cpu.isa import numba_target_features, vector_bytes
 
     cpu = numba.config.CPU_NAME or llvm.get_host_cpu_name()
-    features = llvm.get_host_cpu_features()
-    vector = [f for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vnni",
-                          "neon", "sve", "sve2") if features.get(f)]
+    enabled = {f[1:] for f in numba_target_features() if f.startswith("+")}
+    features = {f: f in enabled for f in ("sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw",
+                                          "avx512vnni", "neon", "sve", "sve2")}
+    vector = [f for f, on in features.items() if on]
     x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
     torch_isa = torch.backends.cpu.get_cpu_capability() if torch else "not used"
     convs = "register tiles" if settings.register_tiles else \
-        "LLVM vector tiles where they fit, else BLAS GEMM" if settings.vector_tiles else \
+        f"LLVM vector tiles ({vector_bytes()}-byte vectors) where they fit, else BLAS GEMM" \
+        if settings.vector_tiles else \
         "BLAS GEMM" if settings.blas_convs else "dot-product kernels"
     return (f"isa      numba (LLVM) target {cpu}, {'/'.join(vector) or 'no SIMD flags'}"
             f"{', no AVX-512' if x86 and not features.get('avx512f') else ''}; torch ATen "

@@ -1,5 +1,5 @@
 """plan_conv names the kernels each conv takes: the routes of the notes' models and a
-strided conv, with register tiles on and off, the vector tiles where AVX-512 is missing,
+strided conv, with register tiles on and off, the vector tiles (the default on every ISA),
 and every route reachable."""
 import dataclasses
 
@@ -95,12 +95,11 @@ VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on
 }
 
 
-def test_default_settings_follow_the_isa_probe():
+def test_default_settings_take_the_vector_tiles_on_every_isa():
     settings = CpuSettings()
-    assert settings.blas_convs == (not settings.register_tiles) == settings.vector_tiles
-    for geometry, tiles, _ in CASES:
-        want = tiles if settings.register_tiles else VECTOR_PLANS[geometry]
-        assert plan_conv(geometry, dataclasses.replace(settings)) == want
+    assert settings.vector_tiles and settings.blas_convs and not settings.register_tiles
+    for geometry, _, _ in CASES:
+        assert plan_conv(geometry, settings) == VECTOR_PLANS[geometry]
 
 
 def test_vector_tiles_only_where_they_fit():
@@ -255,19 +254,20 @@ def test_route_names_the_three_kernels():
     assert plan.route() == "fwd=tiles dx=transposed-tiles dw=rows"
 
 
-@pytest.mark.parametrize("features, tiles", [
-    ("+neon,+fp-armv8,+crc,+crypto", False),          # aarch64 (Apple, Graviton)
-    ("+sse4.2,+avx,+avx2,+fma,-avx512f", False),      # an AVX2 laptop or server
-    ("+sse4.2,+avx,+avx2,+fma,+avx512f,+avx512bw", True),
+@pytest.mark.parametrize("features, vector", [
+    ("+neon,+fp-armv8,+crc,+crypto", 32),             # aarch64 (Apple, Graviton)
+    ("+sse4.2,+avx,+avx2,+fma,-avx512f", 32),         # an AVX2 laptop or server
+    ("+sse4.2,+avx,+avx2,+fma,+avx512f,+avx512bw", 64),
 ])
-def test_isa_probe_picks_tiles_only_with_avx512(monkeypatch, features, tiles):
-    """The probe reads the features numba compiles for: register tiles only with AVX-512's 32
-    registers; every other ISA (ARM's NEON included) takes the BLAS routes, never a tile
-    that would spill."""
+def test_isa_probe_sizes_the_vectors(monkeypatch, features, vector):
+    """The probe reads the features numba compiles for (NUMBA_CPU_FEATURES where set): 64-byte
+    vectors only with AVX-512's zmm registers; every other ISA (ARM's NEON included) takes
+    32-byte ones, the 6 x 2-vector tile that AVX2's 16 registers (and NEON's 32 of 16 bytes)
+    hold without spilling. The plans are the same on every ISA: a tile row is 64 bytes."""
     import numba
+
+    from tinygrad_cnn.kernels.cpu import isa
     monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
-    settings = CpuSettings()
-    assert settings.register_tiles == tiles and settings.blas_convs == (not tiles)
-    assert settings.vector_tiles == (not tiles)
-    plan = plan_conv(SIMPLE_CONV2, settings)
-    assert plan.forward == ("tiles" if tiles else "image-tiles")
+    assert isa.vector_bytes() == vector
+    assert isa.compiles_for_avx512() == (vector == 64)
+    assert plan_conv(SIMPLE_CONV2, CpuSettings()).forward == "image-tiles"

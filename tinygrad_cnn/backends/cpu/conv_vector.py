@@ -15,7 +15,7 @@ from tinygrad_cnn.backends.cpu import threads
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.kernels.cpu import conv_image_tiles as image_kernels
 from tinygrad_cnn.kernels.cpu import conv_vector as vector_kernels
-from tinygrad_cnn.kernels.cpu.vector_tile import TILE_ROWS, tile_columns
+from tinygrad_cnn.kernels.cpu.vector_tile import TILE_ROWS, tile_columns, wide_tile_columns
 
 
 def column_weights(w):
@@ -51,7 +51,7 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
             xh, wt, bias, *geometry, relu, out, lo, hi), g.N, grain=grain)
         return out
     xh = np.ascontiguousarray(xh)
-    row_bytes = g.KW * g.C * tile_columns(xh.itemsize) * xh.itemsize
+    row_bytes = g.KW * g.C * wide_tile_columns(xh.itemsize) * xh.itemsize
     rows_per_pass = max(1, min(g.KH, settings.vector_panel_bytes // row_bytes))
     image_bytes = (xh[0].size + out[0].size) * xh.itemsize
     images_per_block = TILE_ROWS * max(

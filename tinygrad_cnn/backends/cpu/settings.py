@@ -7,23 +7,10 @@ for good. The figures behind each default are in bench/RESULTS.md.
 """
 import dataclasses
 
-import numba
-from numba.core.codegen import get_host_cpu_features
-
 from tinygrad_cnn.backends.settings_base import Settings
 
 TILE_COLUMNS = 32
 """kernels/cpu/gemm.matmul_into's narrowest tile: the column counts it covers are multiples."""
-
-
-def numba_target_features():
-    """The CPU features numba compiles for: NUMBA_CPU_FEATURES when set, else the host's."""
-    return set((numba.config.CPU_FEATURES or get_host_cpu_features()).split(","))
-
-
-def compiles_for_avx512():
-    """True when numba compiles for a CPU with AVX-512 (32 vector registers)."""
-    return "+avx512f" in numba_target_features()
 
 
 @dataclasses.dataclass
@@ -62,18 +49,21 @@ class CpuSettings(Settings):
     most this many output channels per input channel; more, and col2im's route is taken."""
     stride1_weight_grad_kernel: bool = True
     """Ungrouped stride-1 convs take the weight-gradient kernel (False: kept patches x GEMM)."""
-    register_tiles: bool = dataclasses.field(default_factory=compiles_for_avx512)
-    """Use matmul_into's outer-product register tiles (they need AVX-512's 32 registers)."""
-    blas_convs: bool = dataclasses.field(default_factory=lambda: not compiles_for_avx512())
-    """Every conv by patches times NumPy's BLAS GEMM, none by the fused dot-product kernels:
-    where numba has no register tiles for the ISA (AVX2, ARM's NEON), BLAS's GEMM is the
-    faster product (bench/RESULTS.md)."""
+    register_tiles: bool = False
+    """The fused routes (blas_convs off) use matmul_into's outer-product register tiles,
+    written as numba loops; they need AVX-512's 32 registers. The vector tiles
+    (vector_tiles) replaced them on AVX-512 too: with zmm vectors they are 1.1-1.9x faster
+    across the gallery's training steps (bench/RESULTS.md, session 14)."""
+    blas_convs: bool = True
+    """Convs the vector tiles do not take go by patches times NumPy's BLAS GEMM, none by the
+    fused dot-product kernels, which are slower on every ISA measured (bench/RESULTS.md)."""
     tiles_any_width: bool = False
     """Tests only: tiles for any column count, not just multiples of TILE_COLUMNS."""
-    vector_tiles: bool = dataclasses.field(default_factory=lambda: not compiles_for_avx512())
+    vector_tiles: bool = True
     """Convs take the vector-tiles routes where they fit (backends/cpu/plan._vector_tiles_fit):
-    LLVM vector tiles reading the patches from the padded image, 1.3-2.4x faster than the
-    patch GEMM on AVX2 (bench/RESULTS.md). AVX-512 keeps its fused register tiles."""
+    LLVM vector tiles reading the patches from the padded image, sized for the ISA numba
+    compiles for (kernels/cpu/vector_tile.py: ymm on AVX2, zmm on AVX-512, NEON pairs on
+    ARM), 1.3-2.4x faster than the patch GEMM on AVX2 (bench/RESULTS.md)."""
     vector_panel_bytes: int = 40 << 10
     """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
     L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster

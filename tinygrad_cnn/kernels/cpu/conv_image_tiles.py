@@ -13,7 +13,8 @@ pixel's 81 taps on average are padding, and an image's 9 pixels are two tiles of
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES, TILE_ROWS, tile_sums
+from tinygrad_cnn.kernels.cpu.vector_tile import (
+    TILE_BYTES, TILE_ROWS, WIDE_TILE_BYTES, tile_sums)
 from tinygrad_cnn.kernels.jit import njit
 
 _ONE = np.int64(1)
@@ -36,21 +37,25 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
     over passes of ``rows_per_pass`` kernel rows, so that the weight rows a pass reads stay
     in the L1 cache while every pixel of the block's images passes; a pass after a pixel's
     first adds to the sums its earlier passes stored, the last applies the ReLU. A last
-    tile of fewer than 6 images repeats the last image in its spare rows, and a last block
-    of fewer than 16 channels is summed into a scratch tile, whose real rows and columns are
-    copied out.
+    tile of fewer than 6 images repeats the last image in its spare rows. The channel blocks
+    are wide tiles while O' leaves their columns, 16 for the rest (vector_tile.py); a last
+    block of fewer real channels than its columns is summed into a scratch tile, whose real
+    rows and columns are copied out.
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
-    cols = TILE_BYTES // x.itemsize
+    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
     ldb = wt.shape[1]
     flat_x, flat = x.reshape(x.size), out.reshape(out.size)
     image_x, image_out = H * W * C, oh * ow * O
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
-    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
     for b0 in range(first, stop, images_per_block):
         b1 = min(stop, b0 + images_per_block)
-        for o0 in range(0, O, cols):
+        o0 = 0
+        while o0 < O:
+            wide = ldb - o0 >= wide_cols
+            cols = wide_cols if wide else narrow
             width = min(cols, O - o0)
             for p0 in range(0, kh, rows_per_pass):
                 for i in range(oh):
@@ -78,7 +83,7 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                             if rows == TILE_ROWS and width == cols:
                                 tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0,
                                           ldb, b_step, bias, o0, more, last, flat,
-                                          n0 * image_out + at, image_out)
+                                          n0 * image_out + at, image_out, wide)
                                 continue
                             if more:
                                 for r in range(rows):
@@ -86,10 +91,11 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                                         scratch[r * cols + q] = \
                                             flat[(n0 + r) * image_out + at + q]
                             tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0, ldb,
-                                      b_step, bias, o0, more, last, scratch, 0, cols)
+                                      b_step, bias, o0, more, last, scratch, 0, cols, wide)
                             for r in range(rows):
                                 for q in range(width):
                                     flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
+            o0 += cols
 
 
 @njit
@@ -123,8 +129,9 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
     output gradient grad (N, OH, OW, O), both C-contiguous (stride, padding and dilation as
     conv2d_forward_image_tiles).
 
-    A tile is 6 patch columns x 16 output channels (8 for float64) at one output pixel,
-    summed over the images: the patch columns of a kernel row's taps inside the image are
+    A tile is 6 patch columns x 16 output channels (8 for float64), or a wide tile's
+    columns while O leaves them (vector_tile.py), at one output pixel, summed over the
+    images: the patch columns of a kernel row's taps inside the image are
     one run of the input's values, the same at that pixel for every image, and the tile
     reads them and the pixel's output gradient image after image. Padding taps are never
     summed. A run's last tile of fewer than 6 columns repeats its last column in the spare
@@ -132,14 +139,17 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
-    cols = TILE_BYTES // x.itemsize
-    tiled_o = O - O % cols
+    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
+    tiled_o = O - O % narrow if stop > first else 0
     flat_x, flat_grad, flat_dw = x.reshape(x.size), grad.reshape(grad.size), \
         dwt.reshape(dwt.size)
     image_x, image_grad, images = H * W * C, oh * ow * O, stop - first
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
-    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
-    for o0 in range(0, tiled_o if images > 0 else 0, cols):
+    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
+    o0 = 0
+    while o0 < tiled_o:
+        wide = tiled_o - o0 >= wide_cols
+        cols = wide_cols if wide else narrow
         for i in range(oh):
             top = i * sh - ph
             r0, r1 = _inside(top, dh, kh, H)
@@ -158,11 +168,12 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
                         if rows == TILE_ROWS:
                             tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
                                       image_grad, flat_dw, 0, True, False, flat_dw,
-                                      (k0 + t) * O + o0, O)
+                                      (k0 + t) * O + o0, O, wide)
                             continue
                         scratch[:] = 0
                         tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
-                                  image_grad, scratch, 0, True, False, scratch, 0, cols)
+                                  image_grad, scratch, 0, True, False, scratch, 0, cols, wide)
                         for r in range(rows):
                             for q in range(cols):
                                 dwt[k0 + t + r, o0 + q] += scratch[r * cols + q]
+        o0 += cols

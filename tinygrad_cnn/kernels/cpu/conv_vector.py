@@ -15,7 +15,8 @@ gradient with zero channels); the forward computes images of 6 or more output pi
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES, TILE_ROWS, tile_sums
+from tinygrad_cnn.kernels.cpu.vector_tile import (
+    TILE_BYTES, TILE_ROWS, WIDE_TILE_BYTES, tile_sums)
 from tinygrad_cnn.kernels.jit import njit
 
 
@@ -30,20 +31,21 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     along H and none along W; out is C-contiguous.
 
     Tiles run over one output-channel block at a time (its weight rows stay in the L1 cache
-    while every pixel of the image passes); an image's last tile is moved back to end at
-    its last pixel, recomputing a few pixels rather than leaving a ragged edge. A last
-    block of fewer than 16 channels sums into a scratch tile, whose real columns are copied
-    out.
+    while every pixel of the image passes), wide tiles while O' leaves their columns, 16
+    for the rest (vector_tile.py); an image's last tile is moved back to end at its last
+    pixel, recomputing a few pixels rather than leaving a ragged edge. A last block of
+    fewer real channels than its columns sums into a scratch tile, whose real columns are
+    copied out.
     """
     C = x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P = oh * ow
-    cols = TILE_BYTES // x.itemsize
+    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
     ldb = wt.shape[1]
     img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
     Wp = img.shape[1]
     flat_img, flat = img.reshape(img.size), out.reshape(out.size)
-    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
     tiles = -(-P // TILE_ROWS)
     offsets = np.empty(tiles * TILE_ROWS, dtype=np.int64)    # the same for every image
     for t in range(tiles):
@@ -55,18 +57,22 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     for n in range(first, stop if P >= TILE_ROWS else first):
         _zero_padded(x[n], ph, pw, img)
         base = n * P * O
-        for o0 in range(0, O, cols):
+        o0 = 0
+        while o0 < O:
+            wide = ldb - o0 >= wide_cols
+            cols = wide_cols if wide else narrow
             width = min(cols, O - o0)
             for t in range(tiles):
                 q0 = min(t * TILE_ROWS, P - TILE_ROWS)
                 sums, at, step = (flat, base + q0 * O + o0, O) if width == cols else \
                     (scratch, 0, cols)
                 tile_sums(flat_img, offsets[t * TILE_ROWS:], row_step, 1, kh, run, wt, o0, ldb,
-                          run * ldb, bias, o0, False, relu, sums, at, step)
+                          run * ldb, bias, o0, False, relu, sums, at, step, wide)
                 if width < cols:
                     for r in range(TILE_ROWS):
                         for j in range(width):
                             flat[base + (q0 + r) * O + o0 + j] = scratch[r * cols + j]
+            o0 += cols
 
 
 @njit
@@ -109,8 +115,8 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
     (N, H, W, C) and the output gradient grad (N, OH, OW, O), both C-contiguous (stride,
     padding and dilation as conv2d_forward_vector_tiles).
 
-    A tile is 6 patch columns x 16 output channels (8 for float64) summed over all of an
-    image's pixels in one call: its patch values read along the pixels of the zero-padded
+    A tile is 6 patch columns x 16 output channels (8 for float64), or a wide tile's
+    columns while O leaves them, summed over all of an image's pixels in one call: its patch values read along the pixels of the zero-padded
     image, the gradient's rows whole. The last tile of a K that is no multiple of 6 repeats
     the last patch column in its spare rows and sums into a scratch tile, whose real rows
     are then added to dwt.
@@ -118,19 +124,22 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
     C = x.shape[3]
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
     K, run = kh * kw * C, kw * C
-    cols = TILE_BYTES // x.itemsize
-    tiled_o = O - O % cols
+    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
+    tiled_o = O - O % narrow
     img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
     Wp = img.shape[1]
     flat_img, flat_grad, flat_dw = img.reshape(img.size), grad.reshape(grad.size), \
         dwt.reshape(dwt.size)
-    scratch = np.empty(TILE_ROWS * cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
     row_step, pixel_row, pixel = dh * Wp * C, sh * Wp * C, sw * C
     for n in range(first, stop if tiled_o else first):
         _zero_padded(x[n], ph, pw, img)
         g0 = n * oh * ow * O
-        for o0 in range(0, tiled_o, cols):
+        o0 = 0
+        while o0 < tiled_o:
+            wide = tiled_o - o0 >= wide_cols
+            cols = wide_cols if wide else narrow
             for k0 in range(0, K, TILE_ROWS):
                 for r in range(TILE_ROWS):
                     k = min(k0 + r, K - 1)
@@ -140,8 +149,9 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
                     scratch[:] = 0
                 sums, at, step = (flat_dw, k0 * O + o0, O) if whole else (scratch, 0, cols)
                 tile_sums(flat_img, offsets, pixel_row, pixel, oh, ow, flat_grad, g0 + o0, O,
-                          ow * O, sums, 0, True, False, sums, at, step)
+                          ow * O, sums, 0, True, False, sums, at, step, wide)
                 if not whole:
                     for r in range(K - k0):
                         for j in range(cols):
                             dwt[k0 + r, o0 + j] += scratch[r * cols + j]
+            o0 += cols

@@ -2,7 +2,8 @@
 vector-tiles conv kernels (kernels/cpu/conv_vector.py) are built on.
 
 ``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0, accumulate,
-relu, c, c0, ldc)`` stores, for r < 6 and j < tile_columns(itemsize)::
+relu, c, c0, ldc, wide)`` stores, for r < 6 and j < tile_columns(itemsize), or with ``wide``
+j < wide_tile_columns(itemsize)::
 
     c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
         + sum over i < R, k < K of
@@ -17,16 +18,24 @@ of KW*C values, a_stride 1; i steps over the kernel rows, b_step over their weig
 no patch matrix is ever written: 6 pixels of one zero-padded image, or one pixel of 6
 images, whose taps inside the image are the run and rows summed. In its weight gradient
 they are 6 patch columns, read along the pixels (a_stride the pixel step), times the output
-gradient's rows. The 6 x
-2-vector tile of sums (12 vectors of 32 bytes: 8 float32 or 4 float64 each) lives in
-registers for the whole reduction; each step loads two vectors of b's row, broadcasts one
-value of each a row and issues 12 multiply-adds, the shape of a BLAS microkernel.
+gradient's rows. The tile of sums lives in vector registers for the whole reduction; each
+step loads a row of b's vectors, broadcasts one value of each a row and issues a multiply-add
+per vector of sums, the shape of a BLAS microkernel.
+
+Its vectors are the target's widest (isa.vector_bytes): 32 bytes (AVX2's ymm, a pair of
+NEON registers), or 64 with AVX-512 (zmm). A row of a tile is 64 bytes (16 float32, 8
+float64): two vectors on AVX2, 6 x 2 = 12 of its 16 registers, leaving room for a row of b
+and a broadcast; one on AVX-512. There a ``wide`` tile has rows of two zmm vectors (32
+float32), 12 of its 32 registers, which keeps both multiply-add units busy (6 sums of one
+vector each leave a unit idle while the multiply-adds' latency runs); the kernels take wide
+tiles where 32 or more output channels remain and the 16-column tile for the rest, so the
+padding to whole tiles stays at 16 columns. Where a wide row would be the plain row (AVX2,
+NEON) ``wide`` changes nothing.
 
 Why IR: numba has no vector types, and LLVM does not keep a tile written as numba loops in
 registers on AVX2's 16 vector registers (its loops over 16 columns ran at 4-18 GFLOP/s
 against BLAS's 47-70; bench/RESULTS.md). Here the vectors are explicit, so what LLVM
-emits is the tile itself on any target: AVX2 and AVX-512 (ymm registers), or two NEON
-registers per vector on ARM. ``llvm.fmuladd`` lets LLVM fuse each multiply-add where the
+emits is the tile itself on any target. ``llvm.fmuladd`` lets LLVM fuse each multiply-add where the
 CPU has FMA and keep IEEE semantics (no other fast-math flag: NaN and inf propagate).
 
 The caller guarantees every index is in bounds: the intrinsic does no checking.
@@ -36,11 +45,16 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from tinygrad_cnn.kernels.cpu.isa import vector_bytes
+
 TILE_ROWS = 6
-"""Rows of a tile: 6 x 2 vectors of sums, 12 of AVX2's 16 registers, leaving room for the
-two vectors of b and a broadcast."""
+"""Rows of a tile (see the module docstring)."""
+VECTOR_BYTES = vector_bytes()
+"""Bytes of a vector of sums: the target's widest register (isa.vector_bytes)."""
 TILE_BYTES = 64
-"""Bytes of a tile row: two 32-byte vectors."""
+"""Bytes of a tile row: 16 float32, two AVX2 vectors or one AVX-512 vector."""
+WIDE_TILE_BYTES = max(TILE_BYTES, 2 * VECTOR_BYTES)
+"""Bytes of a wide tile's row: two vectors (128 bytes with AVX-512; elsewhere TILE_BYTES)."""
 
 
 def tile_columns(itemsize):
@@ -48,26 +62,50 @@ def tile_columns(itemsize):
     return TILE_BYTES // itemsize
 
 
+def wide_tile_columns(itemsize):
+    """Columns of a wide tile (32 float32 with AVX-512; elsewhere tile_columns)."""
+    return WIDE_TILE_BYTES // itemsize
+
+
 @intrinsic
 def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
-              accumulate, relu, c, c0, ldc):
+              accumulate, relu, c, c0, ldc, wide):
     """See the module docstring. a, b, init, c: arrays of one float dtype; offsets: int64;
-    accumulate, relu: bools."""
+    accumulate, relu, wide: bools."""
     arrays = (a, b, init, c)
     if not all(isinstance(t, types.Array) for t in arrays + (offsets,)) \
             or len({t.dtype for t in arrays}) != 1 \
             or a.dtype not in (types.float32, types.float64) \
             or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean) \
-            or not isinstance(relu, types.Boolean):
+            or not isinstance(relu, types.Boolean) or not isinstance(wide, types.Boolean):
         return None
     sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
-                     accumulate, relu, c, c0, ldc)
+                     accumulate, relu, c, c0, ldc, wide)
     return sig, _codegen
 
 
 def _codegen(context, builder, signature, args):
+    """The tile of TILE_BYTES rows, and where a wide one differs, a branch to it on ``wide``."""
+    if WIDE_TILE_BYTES == TILE_BYTES:
+        _tile(context, builder, signature, args, TILE_BYTES // VECTOR_BYTES)
+        return context.get_dummy_value()
+    with builder.if_else(_flag(builder, args[-1])) as (wide, plain):
+        with wide:
+            _tile(context, builder, signature, args, WIDE_TILE_BYTES // VECTOR_BYTES)
+        with plain:
+            _tile(context, builder, signature, args, TILE_BYTES // VECTOR_BYTES)
+    return context.get_dummy_value()
+
+
+def _flag(builder, value):
+    """A bool argument as LLVM's i1."""
+    return builder.trunc(value, ir.IntType(1)) if value.type != ir.IntType(1) else value
+
+
+def _tile(context, builder, signature, args, vectors):
+    """The IR of one tile whose rows are ``vectors`` vectors of VECTOR_BYTES."""
     A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, b_step, INIT, init0, accumulate, relu, C, \
-        c0, ldc = args
+        c0, ldc, _ = args
     i64 = ir.IntType(64)
 
     def data(position, value):
@@ -77,13 +115,13 @@ def _codegen(context, builder, signature, args):
 
     float_type = context.get_value_type(signature.args[0].dtype)
     size = context.get_abi_sizeof(float_type)
-    lanes = TILE_BYTES // 2 // size
+    lanes = VECTOR_BYTES // size
     vector = ir.VectorType(float_type, lanes)
     fmuladd = cgutils.get_or_insert_function(
         builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fmuladd.v{lanes}f{size * 8}")
 
-    def load_vector(pointer, half):
-        at = builder.gep(pointer, [ir.Constant(i64, half * lanes)])
+    def load_vector(pointer, part):
+        at = builder.gep(pointer, [ir.Constant(i64, part * lanes)])
         return builder.load(builder.bitcast(at, vector.as_pointer()), align=size)
 
     a_data, offsets = data(0, A), data(1, OFFSETS)
@@ -94,15 +132,15 @@ def _codegen(context, builder, signature, args):
     c_data = builder.gep(data(14, C), [c0])
     c_rows = [builder.gep(c_data, [builder.mul(ir.Constant(i64, r), ldc)])
               for r in range(TILE_ROWS)]
-    keep, clamp = (builder.trunc(flag, ir.IntType(1)) if flag.type != ir.IntType(1) else flag
-                   for flag in (accumulate, relu))
+    keep, clamp = _flag(builder, accumulate), _flag(builder, relu)
+    parts = range(vectors)
     sums = []                                   # allocas: LLVM promotes them to registers
     with builder.if_else(keep) as (from_c, from_init):
         with from_c:
-            starts_c = [load_vector(row, half) for row in c_rows for half in range(2)]
+            starts_c = [load_vector(row, part) for row in c_rows for part in parts]
             block_c = builder.block
         with from_init:
-            starts_init = [load_vector(init_row, half) for _ in c_rows for half in range(2)]
+            starts_init = [load_vector(init_row, part) for _ in c_rows for part in parts]
             block_init = builder.block
     starts = []                                 # the phis first: they open the block
     for start_c, start_init in zip(starts_c, starts_init):
@@ -124,21 +162,20 @@ def _codegen(context, builder, signature, args):
         with cgutils.for_range(builder, K) as step:
             k = step.index
             b_row = builder.gep(b_i, [builder.mul(k, ldb)])
-            b_vectors = [load_vector(b_row, half) for half in range(2)]
+            b_vectors = [load_vector(b_row, part) for part in parts]
             for r in range(TILE_ROWS):
                 value = builder.load(builder.gep(a_i[r], [builder.mul(k, a_stride)]))
                 a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
                                                   undef, broadcast_mask)
-                for half in range(2):
-                    slot = sums[2 * r + half]
-                    builder.store(builder.call(fmuladd, [a_vector, b_vectors[half],
+                for part in parts:
+                    slot = sums[vectors * r + part]
+                    builder.store(builder.call(fmuladd, [a_vector, b_vectors[part],
                                                          builder.load(slot)]), slot)
     zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
     for r, row in enumerate(c_rows):
-        for half in range(2):
-            at = builder.gep(row, [ir.Constant(i64, half * lanes)])
-            total = builder.load(sums[2 * r + half])
+        for part in parts:
+            at = builder.gep(row, [ir.Constant(i64, part * lanes)])
+            total = builder.load(sums[vectors * r + part])
             clamped = builder.select(builder.fcmp_ordered("<", total, zeros), zeros, total)
             builder.store(builder.select(clamp, clamped, total),
                           builder.bitcast(at, vector.as_pointer()), align=size)
-    return context.get_dummy_value()

@@ -4,11 +4,12 @@
                      channels-last memory
   conv.py            patch rows/columns and the fused convolution kernels
   conv_wgrad.py      the convolution's weight-gradient kernels
-  gemm.py            register-tiled matrix products the conv kernels are built on
+  gemm.py            register-tiled matrix products the fused conv kernels are built on
   elementwise.py     ReLU forward and backward
   norm.py            batch normalisation's sums and affine maps
   conv_vector.py, conv_image_tiles.py, vector_tile.py
-                     the LLVM vector tiles' convolutions (AVX2, NEON)
+                     the LLVM vector tiles' convolutions (every ISA: isa.py sizes them)
+  isa.py             the instruction set numba compiles for
   optim.py           the Adam step in one pass
   special.py         erf
 Each is checked against its NumPy twin in kernels/reference.py (optim.py against the NumPy

@@ -1,8 +1,8 @@
 """@njit convolution forward and weight gradient by image tiles: the ``image-tiles`` routes
 of backends/cpu/plan.py, for a batch of 6 or more images.
 
-A forward tile is one output pixel of 6 images times 16 output channels (8 for float64),
-summed by kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so
+A forward tile is one output pixel of 6 images times 16 output channels (8 for float64; a
+wide tile's 32 where the ISA has them), summed by kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so
 they share which of its taps fall inside the image: the tile reads those taps' values
 straight from the unpadded channels-last input (a kernel row's taps inside the image are
 one run of values) and sums only them. The weight gradient's tile is 6 patch columns of

@@ -2,10 +2,10 @@
 (kernels/cpu/vector_tile.tile_sums): the ``vector-tiles`` routes of backends/cpu/plan.py.
 
 Each image is copied once, zero-padded, into a small channels-last buffer; then every 6
-output pixels times 16 output channels (8 for float64) are one tile, whose patches tile_sums
-reads straight from that buffer (a kernel row of a pixel is one run of KW*C values), so no
-patch matrix is made and no GEMM packs one. The weight gradient tiles 6 patch columns x 16
-output channels instead.
+output pixels times 16 output channels (8 for float64; a wide tile's 32 where the ISA has
+them, vector_tile.py) are one tile, whose patches tile_sums reads straight from that buffer
+(a kernel row of a pixel is one run of KW*C values), so no patch matrix is made and no GEMM
+packs one. The weight gradient tiles 6 patch columns x the output channels instead.
 
 The forward takes its weights padded to whole tiles of output channels and stores only the
 real ones; the weight gradient computes whole tiles only (the backend pads the output

@@ -155,23 +155,46 @@ def _tile(context, builder, signature, args, vectors):
     undef = ir.Constant(vector, ir.Undefined)
     lane0 = ir.Constant(ir.IntType(32), 0)
     broadcast_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
+    # A tile of one vector per row has too few sums to cover the multiply-adds' latency: it
+    # keeps a second set for the odd steps of k, added to the first at the end.
+    chains = [sums] if vectors > 1 else [sums, []]
+    for _ in chains[1:]:
+        for _slot in sums:
+            slot = cgutils.alloca_once(builder, vector)
+            builder.store(zeros, slot)
+            chains[-1].append(slot)
+
+    def multiply_add(a_i, b_i, k, chain):
+        """Step k of the reduction into the sums of ``chain``."""
+        b_row = builder.gep(b_i, [builder.mul(k, ldb)])
+        b_vectors = [load_vector(b_row, part) for part in parts]
+        for r in range(TILE_ROWS):
+            value = builder.load(builder.gep(a_i[r], [builder.mul(k, a_stride)]))
+            a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
+                                              undef, broadcast_mask)
+            for part in parts:
+                slot = chain[vectors * r + part]
+                builder.store(builder.call(fmuladd, [a_vector, b_vectors[part],
+                                                     builder.load(slot)]), slot)
+
+    one = ir.Constant(K.type, 1)
     with cgutils.for_range(builder, R) as kernel_row:
         i = kernel_row.index
         a_i = [builder.gep(row, [builder.mul(i, a_step)]) for row in a_rows]
         b_i = builder.gep(b_data, [builder.mul(i, b_step)])
-        with cgutils.for_range(builder, K) as step:
-            k = step.index
-            b_row = builder.gep(b_i, [builder.mul(k, ldb)])
-            b_vectors = [load_vector(b_row, part) for part in parts]
-            for r in range(TILE_ROWS):
-                value = builder.load(builder.gep(a_i[r], [builder.mul(k, a_stride)]))
-                a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
-                                                  undef, broadcast_mask)
-                for part in parts:
-                    slot = sums[vectors * r + part]
-                    builder.store(builder.call(fmuladd, [a_vector, b_vectors[part],
-                                                         builder.load(slot)]), slot)
-    zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
+        with cgutils.for_range(builder, builder.udiv(K, ir.Constant(K.type, len(chains)))) \
+                as step:
+            for c, chain in enumerate(chains):
+                k = builder.add(builder.mul(step.index, ir.Constant(K.type, len(chains))),
+                                ir.Constant(K.type, c))
+                multiply_add(a_i, b_i, k, chain)
+        if len(chains) > 1:                     # an odd K's last step
+            with builder.if_then(builder.icmp_unsigned("==", builder.and_(K, one), one)):
+                multiply_add(a_i, b_i, builder.sub(K, one), sums)
+    for other in chains[1:]:
+        for slot, more in zip(sums, other):
+            builder.store(builder.fadd(builder.load(slot), builder.load(more)), slot)
     for r, row in enumerate(c_rows):
         for part in parts:
             at = builder.gep(row, [ir.Constant(i64, part * lanes)])

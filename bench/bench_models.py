@@ -57,7 +57,7 @@ import tinygrad_cnn as tc  # noqa: E402  (before numpy and torch: its thread-pol
 from tinygrad_cnn import models as tc_models  # noqa: E402
 from tinygrad_cnn.train import training_loss as tc_training_loss  # noqa: E402
 
-from machine import isa_line, load_average, print_machine_header  # noqa: E402
+from machine import load_average, print_machine_header  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
@@ -172,7 +172,6 @@ def main():
     if unknown:
         sys.exit(f"unknown model(s) {unknown}; choose from {', '.join(tc_models.MODELS)}")
     print_machine_header(torch, " (OMP_WAIT_POLICY=PASSIVE unless set: the blocks alternate)")
-    print(isa_line(torch))
     print(f"setting  threads {ARGS.threads}, median of {ARGS.repeats} rounds of ~{ARGS.block:g} s "
           f"blocks after {WARMUP} warm-up steps, float32")
     print(f"load     average {load_average()} (1, 5, 15 min) at start\n", flush=True)

@@ -59,7 +59,7 @@ def seconds(model, kind, cache_dir, threads, helper=True):
 
 
 def main():
-    from machine import isa_line, load_average, print_machine_header
+    from machine import load_average, print_machine_header
     from tinygrad_cnn.models import MODELS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -71,7 +71,6 @@ def main():
     if unknown:
         p.error(f"unknown models {unknown}; choose from {','.join(MODELS)}")
     print_machine_header()
-    print(isa_line())
     print(f"load     average {load_average()} (1, 5, 15 min) at start\n")
     print(f"{'model':<16}{'kind':<7}{'import s':>9}{'cold s':>8}{'alone s':>9}{'warm s':>8}")
     for name in names:

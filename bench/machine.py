@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 THREAD_TUNING = ("OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT", "NUMBA_THREADING_LAYER",
-                 "OPENBLAS_CORETYPE")
+                 "OPENBLAS_CORETYPE", "NUMBA_CPU_NAME", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
+"""Variables that change what the figures measure: threads, and the ISA emulation of an
+AVX-512 machine as AVX2 (NUMBA_CPU_NAME with NUMBA_CPU_FEATURES, whose effect the isa line
+shows, ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA)."""
 
 
 def cpu_model():
@@ -25,7 +28,8 @@ def load_average():
 
 
 def print_machine_header(torch=None, env_note=""):
-    """date, machine, versions, command and thread-tuning lines, as every RESULTS.md entry names."""
+    """date, machine, versions, command, thread-tuning and ISA lines, as every RESULTS.md entry
+    names."""
     import numba
     import numpy as np
 
@@ -36,6 +40,7 @@ def print_machine_header(torch=None, env_note=""):
     print(f"command  {Path(sys.executable).name} {' '.join(sys.argv)}")
     tuning = [f"{k}={os.environ[k]}" for k in THREAD_TUNING if k in os.environ]
     print(f"env      {' '.join(tuning) or '(no thread tuning variables set)'}{env_note}")
+    print(isa_line(torch))
 
 
 def isa_line(torch=None):

@@ -39,10 +39,8 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     ``images`` the image tiles (kernels/cpu/conv_image_tiles.py: one output pixel of 6
     images at a time, for a batch of 6 or more), each pass reading as many kernel rows of the
     weight panel as settings.vector_panel_bytes holds for 16 columns (plan_conv; a wide
-    tile's 32 read twice that, which measured faster than halving the rows: VGG-11's
-    128 -> 128 at 3x3 pixels, batch 100, 0.75 ms against 0.87, its 64 -> 64 at 7x7 0.88
-    against 1.09, min of 30), over blocks of as many images (in 6s) as
-    settings.image_tiles_block_bytes holds, input and output."""
+    tile's pass reads twice that, which measured as fast as halving its rows), over blocks
+    of as many images (in 6s) as settings.image_tiles_block_bytes holds, input and output."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]

@@ -85,7 +85,7 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     assert _blas_plan(SIMPLE_CONV1).forward == "gemm"
 
 
-VECTOR_PLANS = {   # the default plans where AVX-512 is missing (vector tiles on, BLAS below)
+VECTOR_PLANS = {   # the default plans on every ISA (vector tiles on, BLAS below)
     SIMPLE_CONV1: ConvPlan("image-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
     SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),  # 14x14
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile

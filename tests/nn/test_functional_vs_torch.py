@@ -228,8 +228,8 @@ def test_linear_matches_torch():
     (1, 32, 1, 1, 1),         # SimpleCNN's conv1: GEMM-path forward, taps weight gradient
 ])
 def test_conv2d_at_model_sizes_matches_torch(C, O, stride, padding, dilation):
-    """The backend's own choice of kernels (no path forced) at channel counts that reach the
-    register tiles (on AVX-512; elsewhere the older kernels), forward and every gradient,
+    """The backend's own choice of kernels (no path forced: the vector and image tiles, BLAS
+    below them) at the channel counts of the notes' models, forward and every gradient,
     batch large enough to split over threads."""
     (x, xt), (w, wt) = both(arrays((6, C, 13, 14), 0)), both(arrays((O, C, 3, 3), 1, scale=0.2))
     b, bt = both(arrays((O,), 2))

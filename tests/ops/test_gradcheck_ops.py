@@ -9,6 +9,7 @@ import tinygrad_cnn.nn.functional as F
 from conv_paths import PATHS, conv_path
 from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn import Tensor
+from tinygrad_cnn.backends.cpu.settings import override
 
 
 def t64(a):
@@ -211,9 +212,11 @@ def test_conv2d_in_many_chunks_matches_one_chunk(keep_bytes, cfg, seed):
 @pytest.mark.parametrize("C,O,kernel,stride", [(1, 32, 3, 1), (2, 32, 2, 1), (32, 32, 1, 1),
                                                (32, 64, 1, 2)])
 def test_conv2d_gradcheck_through_the_register_tiles(C, O, kernel, stride):
-    """Channel counts that reach the 32-column tiles with the backend's own choice of
-    kernels (on AVX-512): first-layer taps (C*k*k <= 12, stride 1), the tiles forward and
-    weight gradient, the strided patch-gradient kernel."""
+    """Channel counts that reach the 32-column register tiles with the plan's own choice
+    among the fused routes (settings.register_tiles, as session 4's AVX-512 defaults were):
+    first-layer taps (C*k*k <= 12, stride 1), the tiles forward and weight gradient, the
+    strided patch-gradient kernel."""
     x, w, b = t64(arrays((2, C, 5, 4), 0)), t64(arrays((O, C, kernel, kernel), 1)), t64(arrays((O,), 2))
     fn = lambda x, w, b: F.conv2d(x, w, b, stride, 1)
-    assert tc.gradcheck(fn, [x, w, b])
+    with override(register_tiles=True, blas_convs=False, vector_tiles=False):
+        assert tc.gradcheck(fn, [x, w, b])

@@ -52,7 +52,7 @@ class CpuSettings(Settings):
     register_tiles: bool = False
     """The fused routes (blas_convs off) use matmul_into's outer-product register tiles,
     written as numba loops; they need AVX-512's 32 registers. The vector tiles
-    (vector_tiles) replaced them on AVX-512 too: with zmm vectors they are 1.1-1.9x faster
+    (vector_tiles) replaced them on AVX-512 too: with zmm vectors they are 1.15-2.3x faster
     across the gallery's training steps (bench/RESULTS.md, session 14)."""
     blas_convs: bool = True
     """Convs the vector tiles do not take go by patches times NumPy's BLAS GEMM, none by the

@@ -151,8 +151,8 @@ def conv2d_forward_nhwc(x, wmat, bias, kh, kw, sh, sw, ph, pw, dh, dw, out, firs
 
     A block of pixels at a time (_pixel_blocks), patch rows are made and multiplied at once
     by matmul_nt_add's dot products, so patches are never written to memory as a whole.
-    The backend hands each thread its own range; where O is a multiple of 32 and numba
-    compiles for AVX-512 it calls conv2d_forward_tiles instead.
+    The backend hands each thread its own range; where O is a multiple of 32 and the
+    register tiles are on (settings.register_tiles) it calls conv2d_forward_tiles instead.
     """
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P = oh * ow

@@ -313,8 +313,8 @@ def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, 
     last partial tile too), and nothing else (NaN where both left it). The vector tiles
     take images of 6 or more pixels; the image tiles any range of images (fewer than a
     tile's 6 too, windows wholly in the padding: the bias), in passes of 1 to KH+1 kernel
-    rows and blocks of 6 or 12 images. Where the ISA has wide tiles (AVX-512: 32 float32
-    columns), 19 and 32 channels take one, 40 a wide and a 16-column one."""
+    rows and blocks of 6 or 12 images. Where the ISA has tiles of more units (AVX-512),
+    19 and 32 channels take one of 32 columns, 40 one of 48 (vector_tile.tile_units)."""
     cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 40])
     oh, ow, O = *cfg.out_hw, cfg.O
     whole = -(-O // (64 // np.dtype(dtype).itemsize)) * (64 // np.dtype(dtype).itemsize)
@@ -368,8 +368,8 @@ def test_tiles_weight_grad_matches_reference_on_its_images(kernel, dtype, cfg, s
     images' gradient (none for an empty range) to what dwt holds in the channels of whole
     tiles, for every patch column (a last tile of fewer than 6 too; the image tiles' runs of
     taps inside the image, none for taps that only ever read padding), and leave the other
-    channels as they were: with wide tiles (AVX-512), 32 channels take one, 48 a wide and
-    a 16-column one."""
+    channels as they were: with tiles of more units (AVX-512), 32 channels take one of
+    32 columns, 48 one of 48."""
     cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 8, 16, 19, 32, 48])
     O = cfg.O
     grad = arrays((cfg.N, *cfg.out_hw, O), seed + 1, dtype)

@@ -1,11 +1,11 @@
 """The vector tiles compile and agree with the reference for an ISA other than the host's.
 
 kernels/cpu/vector_tile.py sizes its vectors by the ISA numba compiles for (isa.py): 32
-bytes on AVX2 and ARM, 64 with AVX-512, where a wide tile has two of them per row. The
+bytes on AVX2 and ARM, 64 with AVX-512, where a tile's row has 1 to 3 of them. The
 other tests run the host's kind only; here a fresh interpreter compiles for AVX2 (the host's
 features with AVX-512 off, in an empty numba cache) on a machine that has AVX-512, and runs
 the forward and weight-gradient tiles against the NumPy reference: channel counts of a
-partial tile (12), of whole wide tiles (32) and of a wide and a 16-column one (48), float32
+partial tile (12), of two and of three 16-column units (32, 48), float32
 and float64. An AVX2 host cannot run AVX-512 code, so there the test is skipped; its own
 kind is what the other kernel tests run.
 """
@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     from tinygrad_cnn.kernels import reference
     from tinygrad_cnn.kernels.cpu import conv_image_tiles, conv_vector, isa, vector_tile
 
-    assert isa.vector_bytes() == 32 and vector_tile.WIDE_TILE_BYTES == vector_tile.TILE_BYTES
+    assert isa.vector_bytes() == 32 and vector_tile.MAX_UNITS == 1
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):
         columns = 64 // np.dtype(dtype).itemsize

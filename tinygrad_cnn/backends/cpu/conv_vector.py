@@ -38,8 +38,8 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     by the per-image vector tiles (g has at least a tile's 6 output pixels), or with
     ``images`` the image tiles (kernels/cpu/conv_image_tiles.py: one output pixel of 6
     images at a time, for a batch of 6 or more), each pass reading as many kernel rows of the
-    weight panel as settings.vector_panel_bytes holds for 16 columns (plan_conv; a wide
-    tile's pass reads twice that, which measured as fast as halving its rows), over blocks
+    weight panel as settings.vector_panel_bytes holds for 16 columns (plan_conv; a tile of
+    32 or 48 reads 2 or 3 times that, which measured as fast as fewer rows), over blocks
     of as many images (in 6s) as settings.image_tiles_block_bytes holds, input and output."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)

@@ -1,9 +1,9 @@
 """@njit convolution forward and weight gradient by image tiles: the ``image-tiles`` routes
 of backends/cpu/plan.py, for a batch of 6 or more images.
 
-A forward tile is one output pixel of 6 images times 16 output channels (8 for float64; a
-wide tile's 32 where the ISA has them), summed by kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so
-they share which of its taps fall inside the image: the tile reads those taps' values
+A forward tile is one output pixel of 6 images times a block of output channels (16
+float32, 8 float64; with AVX-512 32 or 48 too: vector_tile.tile_units), summed by
+kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so they share which of its taps fall inside the image: the tile reads those taps' values
 straight from the unpadded channels-last input (a kernel row's taps inside the image are
 one run of values) and sums only them. The weight gradient's tile is 6 patch columns of
 one pixel, summed over all the images. Nothing is padded or copied, no multiply-add is spent on a
@@ -14,7 +14,7 @@ pixel's 81 taps on average are padding, and an image's 9 pixels are two tiles of
 import numpy as np
 
 from tinygrad_cnn.kernels.cpu.vector_tile import (
-    TILE_BYTES, TILE_ROWS, WIDE_TILE_BYTES, tile_sums)
+    MAX_UNITS, TILE_BYTES, TILE_ROWS, tile_sums, tile_units)
 from tinygrad_cnn.kernels.jit import njit
 
 _ONE = np.int64(1)
@@ -38,24 +38,24 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
     in the L1 cache while every pixel of the block's images passes; a pass after a pixel's
     first adds to the sums its earlier passes stored, the last applies the ReLU. A last
     tile of fewer than 6 images repeats the last image in its spare rows. The channel blocks
-    are wide tiles while O' leaves their columns, 16 for the rest (vector_tile.py); a last
+    have vector_tile.tile_units' columns; a last
     block of fewer real channels than its columns is summed into a scratch tile, whose real
     rows and columns are copied out.
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
-    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
+    unit = TILE_BYTES // x.itemsize
     ldb = wt.shape[1]
     flat_x, flat = x.reshape(x.size), out.reshape(out.size)
     image_x, image_out = H * W * C, oh * ow * O
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
-    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * MAX_UNITS * unit, dtype=x.dtype)
     for b0 in range(first, stop, images_per_block):
         b1 = min(stop, b0 + images_per_block)
         o0 = 0
         while o0 < O:
-            wide = ldb - o0 >= wide_cols
-            cols = wide_cols if wide else narrow
+            units = tile_units((ldb - o0) // unit)
+            cols = units * unit
             width = min(cols, O - o0)
             for p0 in range(0, kh, rows_per_pass):
                 for i in range(oh):
@@ -83,7 +83,7 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                             if rows == TILE_ROWS and width == cols:
                                 tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0,
                                           ldb, b_step, bias, o0, more, last, flat,
-                                          n0 * image_out + at, image_out, wide)
+                                          n0 * image_out + at, image_out, units)
                                 continue
                             if more:
                                 for r in range(rows):
@@ -91,7 +91,7 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                                         scratch[r * cols + q] = \
                                             flat[(n0 + r) * image_out + at + q]
                             tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0, ldb,
-                                      b_step, bias, o0, more, last, scratch, 0, cols, wide)
+                                      b_step, bias, o0, more, last, scratch, 0, cols, units)
                             for r in range(rows):
                                 for q in range(width):
                                     flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
@@ -129,9 +129,8 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
     output gradient grad (N, OH, OW, O), both C-contiguous (stride, padding and dilation as
     conv2d_forward_image_tiles).
 
-    A tile is 6 patch columns x 16 output channels (8 for float64), or a wide tile's
-    columns while O leaves them (vector_tile.py), at one output pixel, summed over the
-    images: the patch columns of a kernel row's taps inside the image are
+    A tile is 6 patch columns x a block of output channels (16 float32, 8 float64, or
+    vector_tile.tile_units' more) at one output pixel, summed over the images: the patch columns of a kernel row's taps inside the image are
     one run of the input's values, the same at that pixel for every image, and the tile
     reads them and the pixel's output gradient image after image. Padding taps are never
     summed. A run's last tile of fewer than 6 columns repeats its last column in the spare
@@ -139,17 +138,17 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
-    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
-    tiled_o = O - O % narrow if stop > first else 0
+    unit = TILE_BYTES // x.itemsize
+    tiled_o = O - O % unit if stop > first else 0
     flat_x, flat_grad, flat_dw = x.reshape(x.size), grad.reshape(grad.size), \
         dwt.reshape(dwt.size)
     image_x, image_grad, images = H * W * C, oh * ow * O, stop - first
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
-    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * MAX_UNITS * unit, dtype=x.dtype)
     o0 = 0
     while o0 < tiled_o:
-        wide = tiled_o - o0 >= wide_cols
-        cols = wide_cols if wide else narrow
+        units = tile_units((tiled_o - o0) // unit)
+        cols = units * unit
         for i in range(oh):
             top = i * sh - ph
             r0, r1 = _inside(top, dh, kh, H)
@@ -168,11 +167,11 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
                         if rows == TILE_ROWS:
                             tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
                                       image_grad, flat_dw, 0, True, False, flat_dw,
-                                      (k0 + t) * O + o0, O, wide)
+                                      (k0 + t) * O + o0, O, units)
                             continue
                         scratch[:] = 0
                         tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
-                                  image_grad, scratch, 0, True, False, scratch, 0, cols, wide)
+                                  image_grad, scratch, 0, True, False, scratch, 0, cols, units)
                         for r in range(rows):
                             for q in range(cols):
                                 dwt[k0 + t + r, o0 + q] += scratch[r * cols + q]

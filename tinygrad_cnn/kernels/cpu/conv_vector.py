@@ -2,8 +2,8 @@
 (kernels/cpu/vector_tile.tile_sums): the ``vector-tiles`` routes of backends/cpu/plan.py.
 
 Each image is copied once, zero-padded, into a small channels-last buffer; then every 6
-output pixels times 16 output channels (8 for float64; a wide tile's 32 where the ISA has
-them, vector_tile.py) are one tile, whose patches tile_sums reads straight from that buffer
+output pixels times a block of output channels (16 float32, 8 float64; with AVX-512 32 or
+48 too: vector_tile.tile_units) are one tile, whose patches tile_sums reads straight from that buffer
 (a kernel row of a pixel is one run of KW*C values), so no patch matrix is made and no GEMM
 packs one. The weight gradient tiles 6 patch columns x the output channels instead.
 
@@ -16,7 +16,7 @@ gradient with zero channels); the forward computes images of 6 or more output pi
 import numpy as np
 
 from tinygrad_cnn.kernels.cpu.vector_tile import (
-    TILE_BYTES, TILE_ROWS, WIDE_TILE_BYTES, tile_sums)
+    MAX_UNITS, TILE_BYTES, TILE_ROWS, tile_sums, tile_units)
 from tinygrad_cnn.kernels.jit import njit
 
 
@@ -31,8 +31,8 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     along H and none along W; out is C-contiguous.
 
     Tiles run over one output-channel block at a time (its weight rows stay in the L1 cache
-    while every pixel of the image passes), wide tiles while O' leaves their columns, 16
-    for the rest (vector_tile.py); an image's last tile is moved back to end at its last
+    while every pixel of the image passes), blocks of vector_tile.tile_units' columns; an
+    image's last tile is moved back to end at its last
     pixel, recomputing a few pixels rather than leaving a ragged edge. A last block of
     fewer real channels than its columns sums into a scratch tile, whose real columns are
     copied out.
@@ -40,12 +40,12 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     C = x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     P = oh * ow
-    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
+    unit = TILE_BYTES // x.itemsize
     ldb = wt.shape[1]
     img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
     Wp = img.shape[1]
     flat_img, flat = img.reshape(img.size), out.reshape(out.size)
-    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * MAX_UNITS * unit, dtype=x.dtype)
     tiles = -(-P // TILE_ROWS)
     offsets = np.empty(tiles * TILE_ROWS, dtype=np.int64)    # the same for every image
     for t in range(tiles):
@@ -59,15 +59,15 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
         base = n * P * O
         o0 = 0
         while o0 < O:
-            wide = ldb - o0 >= wide_cols
-            cols = wide_cols if wide else narrow
+            units = tile_units((ldb - o0) // unit)
+            cols = units * unit
             width = min(cols, O - o0)
             for t in range(tiles):
                 q0 = min(t * TILE_ROWS, P - TILE_ROWS)
                 sums, at, step = (flat, base + q0 * O + o0, O) if width == cols else \
                     (scratch, 0, cols)
                 tile_sums(flat_img, offsets[t * TILE_ROWS:], row_step, 1, kh, run, wt, o0, ldb,
-                          run * ldb, bias, o0, False, relu, sums, at, step, wide)
+                          run * ldb, bias, o0, False, relu, sums, at, step, units)
                 if width < cols:
                     for r in range(TILE_ROWS):
                         for j in range(width):
@@ -115,22 +115,22 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
     (N, H, W, C) and the output gradient grad (N, OH, OW, O), both C-contiguous (stride,
     padding and dilation as conv2d_forward_vector_tiles).
 
-    A tile is 6 patch columns x 16 output channels (8 for float64), or a wide tile's
-    columns while O leaves them, summed over all of an image's pixels in one call: its patch values read along the pixels of the zero-padded
-    image, the gradient's rows whole. The last tile of a K that is no multiple of 6 repeats
+    A tile is 6 patch columns x a block of output channels (16 float32, 8 float64, or
+    vector_tile.tile_units' more), summed over all of an image's pixels in one call: its
+    patch values read along the pixels of the zero-padded image, the gradient's rows whole. The last tile of a K that is no multiple of 6 repeats
     the last patch column in its spare rows and sums into a scratch tile, whose real rows
     are then added to dwt.
     """
     C = x.shape[3]
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
     K, run = kh * kw * C, kw * C
-    narrow, wide_cols = TILE_BYTES // x.itemsize, WIDE_TILE_BYTES // x.itemsize
-    tiled_o = O - O % narrow
+    unit = TILE_BYTES // x.itemsize
+    tiled_o = O - O % unit
     img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
     Wp = img.shape[1]
     flat_img, flat_grad, flat_dw = img.reshape(img.size), grad.reshape(grad.size), \
         dwt.reshape(dwt.size)
-    scratch = np.empty(TILE_ROWS * wide_cols, dtype=x.dtype)
+    scratch = np.empty(TILE_ROWS * MAX_UNITS * unit, dtype=x.dtype)
     offsets = np.empty(TILE_ROWS, dtype=np.int64)
     row_step, pixel_row, pixel = dh * Wp * C, sh * Wp * C, sw * C
     for n in range(first, stop if tiled_o else first):
@@ -138,8 +138,8 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
         g0 = n * oh * ow * O
         o0 = 0
         while o0 < tiled_o:
-            wide = tiled_o - o0 >= wide_cols
-            cols = wide_cols if wide else narrow
+            units = tile_units((tiled_o - o0) // unit)
+            cols = units * unit
             for k0 in range(0, K, TILE_ROWS):
                 for r in range(TILE_ROWS):
                     k = min(k0 + r, K - 1)
@@ -149,7 +149,7 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
                     scratch[:] = 0
                 sums, at, step = (flat_dw, k0 * O + o0, O) if whole else (scratch, 0, cols)
                 tile_sums(flat_img, offsets, pixel_row, pixel, oh, ow, flat_grad, g0 + o0, O,
-                          ow * O, sums, 0, True, False, sums, at, step, wide)
+                          ow * O, sums, 0, True, False, sums, at, step, units)
                 if not whole:
                     for r in range(K - k0):
                         for j in range(cols):

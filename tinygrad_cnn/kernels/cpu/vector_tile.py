@@ -2,8 +2,7 @@
 vector-tiles conv kernels (kernels/cpu/conv_vector.py) are built on.
 
 ``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0, accumulate,
-relu, c, c0, ldc, wide)`` stores, for r < 6 and j < tile_columns(itemsize), or with ``wide``
-j < wide_tile_columns(itemsize)::
+relu, c, c0, ldc, units)`` stores, for r < 6 and j < units * tile_columns(itemsize)::
 
     c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
         + sum over i < R, k < K of
@@ -23,14 +22,17 @@ step loads a row of b's vectors, broadcasts one value of each a row and issues a
 per vector of sums, the shape of a BLAS microkernel.
 
 Its vectors are the target's widest (isa.vector_bytes): 32 bytes (AVX2's ymm, a pair of
-NEON registers), or 64 with AVX-512 (zmm). A row of a tile is 64 bytes (16 float32, 8
-float64): two vectors on AVX2, 6 x 2 = 12 of its 16 registers, leaving room for a row of b
-and a broadcast; one on AVX-512. There a ``wide`` tile has rows of two zmm vectors (32
-float32), 12 of its 32 registers, which keeps both multiply-add units busy (6 sums of one
-vector each leave a unit idle while the multiply-adds' latency runs); the kernels take wide
-tiles where 32 or more output channels remain and the 16-column tile for the rest, so the
-padding to whole tiles stays at 16 columns. Where a wide row would be the plain row (AVX2,
-NEON) ``wide`` changes nothing.
+NEON registers), or 64 with AVX-512 (zmm). A tile row is ``units`` times 64 bytes (16
+float32, 8 float64): on AVX2 one unit, two vectors, 6 x 2 = 12 of its 16 registers, leaving
+room for a row of b and a broadcast. On AVX-512 a unit is one zmm vector, and a row may be
+1 to MAX_UNITS = 3 of them (16, 32 or 48 float32 columns: 6, 12 or 18 of its 32 registers).
+Each broadcast of an a value feeds one multiply-add per vector of its row, and the core
+issues about one broadcast a cycle: a one-vector row runs both FMA units at half their rate
+(its second set of sums, for the odd steps of k, covers the multiply-adds' latency), two or
+three vectors keep both busy. The kernels take rows of 2 units while the output channels
+left (padded to 16) are a multiple of 32, one row of 3 where they are 48 or another odd
+multiple of 16, and 1 unit only for the last 16 of a conv of 16 (tile_units), so the padding
+to whole tiles stays at 16 columns on every ISA.
 
 Why IR: numba has no vector types, and LLVM does not keep a tile written as numba loops in
 registers on AVX2's 16 vector registers (its loops over 16 columns ran at 4-18 GFLOP/s
@@ -46,15 +48,16 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from tinygrad_cnn.kernels.cpu.isa import vector_bytes
+from tinygrad_cnn.kernels.jit import njit
 
 TILE_ROWS = 6
 """Rows of a tile (see the module docstring)."""
 VECTOR_BYTES = vector_bytes()
 """Bytes of a vector of sums: the target's widest register (isa.vector_bytes)."""
 TILE_BYTES = 64
-"""Bytes of a tile row: 16 float32, two AVX2 vectors or one AVX-512 vector."""
-WIDE_TILE_BYTES = max(TILE_BYTES, 2 * VECTOR_BYTES)
-"""Bytes of a wide tile's row: two vectors (128 bytes with AVX-512; elsewhere TILE_BYTES)."""
+"""Bytes of a unit of a tile row: 16 float32, two AVX2 vectors or one AVX-512 vector."""
+MAX_UNITS = 3 if VECTOR_BYTES == TILE_BYTES else 1
+"""Most units of a tile row: 3 where a unit is one vector (AVX-512), else 1."""
 
 
 def tile_columns(itemsize):
@@ -62,38 +65,52 @@ def tile_columns(itemsize):
     return TILE_BYTES // itemsize
 
 
-def wide_tile_columns(itemsize):
-    """Columns of a wide tile (32 float32 with AVX-512; elsewhere tile_columns)."""
-    return WIDE_TILE_BYTES // itemsize
+@njit
+def tile_units(remaining):
+    """Units of the next block of output channels, of ``remaining`` (a multiple of a unit's
+    columns) still to do: 2 while they are an even number of units, 3 where an odd number
+    of 3 or more, else 1 (see the module docstring); always 1 where MAX_UNITS is 1."""
+    if MAX_UNITS == 1 or remaining <= 1:
+        return 1
+    return 2 if remaining % 2 == 0 else 3
 
 
 @intrinsic
 def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
-              accumulate, relu, c, c0, ldc, wide):
+              accumulate, relu, c, c0, ldc, units):
     """See the module docstring. a, b, init, c: arrays of one float dtype; offsets: int64;
-    accumulate, relu, wide: bools."""
+    accumulate, relu: bools; units: an integer from 1 to MAX_UNITS."""
     arrays = (a, b, init, c)
     if not all(isinstance(t, types.Array) for t in arrays + (offsets,)) \
             or len({t.dtype for t in arrays}) != 1 \
             or a.dtype not in (types.float32, types.float64) \
             or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean) \
-            or not isinstance(relu, types.Boolean) or not isinstance(wide, types.Boolean):
+            or not isinstance(relu, types.Boolean) or not isinstance(units, types.Integer):
         return None
     sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
-                     accumulate, relu, c, c0, ldc, wide)
+                     accumulate, relu, c, c0, ldc, units)
     return sig, _codegen
 
 
 def _codegen(context, builder, signature, args):
-    """The tile of TILE_BYTES rows, and where a wide one differs, a branch to it on ``wide``."""
-    if WIDE_TILE_BYTES == TILE_BYTES:
-        _tile(context, builder, signature, args, TILE_BYTES // VECTOR_BYTES)
+    """The tile of one unit a row, and where MAX_UNITS allows, a branch on ``units`` to the
+    tiles of 2 and 3."""
+    vectors = TILE_BYTES // VECTOR_BYTES
+    if MAX_UNITS == 1:
+        _tile(context, builder, signature, args, vectors)
         return context.get_dummy_value()
-    with builder.if_else(_flag(builder, args[-1])) as (wide, plain):
-        with wide:
-            _tile(context, builder, signature, args, WIDE_TILE_BYTES // VECTOR_BYTES)
-        with plain:
-            _tile(context, builder, signature, args, TILE_BYTES // VECTOR_BYTES)
+    units = args[-1]
+    with builder.if_else(builder.icmp_signed("==", units, ir.Constant(units.type, 1))) \
+            as (one, more):
+        with one:
+            _tile(context, builder, signature, args, vectors)
+        with more:
+            with builder.if_else(builder.icmp_signed("==", units, ir.Constant(units.type, 2))) \
+                    as (two, three):
+                with two:
+                    _tile(context, builder, signature, args, 2 * vectors)
+                with three:
+                    _tile(context, builder, signature, args, 3 * vectors)
     return context.get_dummy_value()
 
 

@@ -24,6 +24,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 # Torch's and our stages alternate: torch's OpenMP threads wait passively between its ops
 # instead of spinning into our next stage (unless the caller chose a policy).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# No compile-ahead helper (kernels/warmup.py): after a code change it would go on compiling the
+# manifest's other kernels on the second core while the first figures are timed.
+os.environ.setdefault("TINYGRAD_CNN_WARMUP", "0")
 
 import statistics  # noqa: E402
 import subprocess  # noqa: E402

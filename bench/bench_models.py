@@ -43,6 +43,9 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 # Blocks of the frameworks alternate: torch's OpenMP threads wait passively (unless the caller
 # chose a policy), so they do not spin into tinygrad_cnn's blocks (see bench_train.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# No compile-ahead helper (kernels/warmup.py): after a code change it would go on compiling the
+# manifest's other kernels on the second core while the first figures are timed.
+os.environ.setdefault("TINYGRAD_CNN_WARMUP", "0")
 
 import math  # noqa: E402
 import statistics  # noqa: E402

@@ -71,6 +71,9 @@ ENV_BEFORE_TINYGRAD = dict(os.environ)
 # keep spinning after each op by default, into the next tinygrad_cnn block, so here they wait
 # passively (unless the caller chose a policy); the child above times torch's own default.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# No compile-ahead helper (kernels/warmup.py): after a code change it would go on compiling the
+# manifest's other kernels on the second core while the first figures are timed.
+os.environ.setdefault("TINYGRAD_CNN_WARMUP", "0")
 _CHILD = ARGS.child_memory[0] if ARGS.child_memory else "torch" if ARGS.child_torch else None
 if _CHILD in (None, "tinygrad_cnn"):
     import tinygrad_cnn as tc  # noqa: E402
@@ -376,6 +379,8 @@ def start_seconds(parts, cache_dir):
     code = START_SNIPPET.format(imports=parts["imports"], batch=ARGS.batch,
                                 step=parts["step"].format(threads=ARGS.threads))
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(REPO))
+    if "TINYGRAD_CNN_WARMUP" not in ENV_BEFORE_TINYGRAD:
+        del env["TINYGRAD_CNN_WARMUP"]             # a user's start: with the helper
     done = subprocess.run([sys.executable, "-c", code, str(SAMPLE)], env=env, cwd=REPO,
                           capture_output=True, text=True, check=True)
     return tuple(map(float, done.stdout.split()))

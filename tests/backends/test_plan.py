@@ -108,9 +108,10 @@ def test_vector_tiles_only_where_they_fit():
     within vector_panel_bytes; the transposed input gradient by the same rules on the input
     channels; the weight gradient over vector_wgrad_min_pixels output pixels per image;
     padding only for a depth (KH*KW*C) of vector_pad_min_depth; no 1x1 kernel (the per-image
-    tiles: batches below image_tiles_min_images)."""
+    tiles: batches below image_tiles_min_images; their weight gradient not turned over:
+    channel_rows_max_outputs=0)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
-                     image_tiles_min_images=1 << 62)
+                     image_tiles_min_images=1 << 62, channel_rows_max_outputs=0)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
     assert plan_conv(deep, on).forward == "gemm-nhwc"
@@ -236,13 +237,37 @@ def test_byte_thresholds_and_switches():
     assert plan_conv(SIMPLE_CONV2, off).weight_grad == "dot-products"        # fused still
 
 
+RESNET_16 = _geometry((64, 16, 28, 28), (16, 16, 3, 3), pad=1)
+
+
+def test_channel_rows_take_weight_gradients_of_few_outputs():
+    """The per-image tiles' weight gradient turned over (channel-rows) replaces theirs for at
+    most channel_rows_max_outputs output channels (16 on AVX-512, whose tile rows hold more
+    than one vector, none elsewhere) where a kernel row (KW*C values) fills whole tiles;
+    the image tiles' weight gradient, and wider convs, keep their routes."""
+    on = CpuSettings(channel_rows_max_outputs=16)
+    off = CpuSettings(channel_rows_max_outputs=0)
+    assert plan_conv(RESNET_16, on).weight_grad == "channel-rows"
+    assert plan_conv(RESNET_16, off).weight_grad == "vector-tiles"
+    dense = _geometry((64, 48, 14, 14), (12, 48, 3, 3), pad=1)      # DenseNet's growth of 12
+    assert plan_conv(dense, on).weight_grad == "channel-rows"
+    assert plan_conv(_geometry((64, 16, 28, 28), (32, 16, 3, 3), pad=1), on).weight_grad == \
+        "vector-tiles"                                              # 32 outputs: wide rows
+    odd_rows = _geometry((64, 6, 28, 28), (16, 6, 3, 3), pad=1)     # KW*C = 18
+    assert plan_conv(odd_rows, on).weight_grad == plan_conv(odd_rows, off).weight_grad != \
+        "channel-rows"
+    assert plan_conv(LENET_CONV2, on).weight_grad == "image-tiles"  # 10x10 pixels
+    from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
+    assert CpuSettings().channel_rows_max_outputs == (16 if MAX_UNITS > 1 else 0)
+
+
 def test_every_route_is_reachable():
     settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas,
-                            vector_tiles=vector)
+                            vector_tiles=vector, channel_rows_max_outputs=16)
                 for tiles in (True, False) for s1 in (True, False) for blas in (True, False)
                 for vector in (True, False)]
     geometries = [g for g, _, _ in CASES] + [
-        _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8)]
+        _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8), RESNET_16]
     plans = [plan_conv(g, s) for g in geometries for s in settings]
     assert {p.forward for p in plans} == set(FORWARD)
     assert {p.input_grad for p in plans} == set(INPUT_GRAD)

@@ -382,6 +382,28 @@ def test_tiles_weight_grad_matches_reference_on_its_images(kernel, dtype, cfg, s
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_channels=6), seed=seeds, data=st.data())
+def test_channel_rows_weight_grad_matches_reference_on_its_images(dtype, cfg, seed, data):
+    """conv2d_weight_grad_channel_rows (the per-image tiles turned over: 6 output channels x
+    a kernel row's patch columns) adds the range's images' gradient to dw_rows (O, KH*KW*C)
+    where KW*C fills whole tiles: C drawn so that it does (16 float32, 8 float64 columns a
+    unit; 16, 32 and 48 columns with AVX-512's rows of more units), a last tile of fewer
+    than 6 output channels too; and leaves dw_rows as it was where KW*C does not."""
+    unit = 64 // np.dtype(dtype).itemsize
+    C = data.draw(st.sampled_from([1, unit, 2 * unit, 3 * unit]), label="C")
+    cfg = dataclasses.replace(cfg, C=C)
+    cfg, first, stop, x, geo = _vector_case(cfg, seed, dtype, data, [1, 5, 6, 13, 16])
+    grad = arrays((cfg.N, *cfg.out_hw, cfg.O), seed + 1, dtype)
+    start = arrays((cfg.O, cfg.kh * cfg.kw * cfg.C), seed + 2, dtype)
+    fast, ref = start.copy(), start.copy()
+    cpu_conv_vector.conv2d_weight_grad_channel_rows(x, grad, *geo, fast, first, stop)
+    reference.conv2d_weight_grad_channel_rows(x, grad, *geo, ref, first, stop)
+    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])
+    if (cfg.kw * C) % unit:
+        np.testing.assert_array_equal(fast, start)
+
+
 def test_vector_tiles_keep_ieee_nan_and_inf():
     """llvm.fmuladd is the only liberty: a NaN or inf input still reaches every output whose
     window reads it, and inf * 0 is NaN; a ReLU at the store keeps NaN and zeroes -inf."""

@@ -209,6 +209,21 @@ def test_conv2d_in_many_chunks_matches_one_chunk(keep_bytes, cfg, seed):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("C,O", [(8, 6), (16, 7)])
+def test_conv2d_gradcheck_through_the_channel_rows(C, O):
+    """The channel-rows weight gradient (float64: kernel rows of 8-column units) by central
+    differences, forced on for any ISA: 6 and 7 output channels (a last tile of 1)."""
+    x, w, b = t64(arrays((2, C, 8, 8), 0)), t64(arrays((O, C, 3, 3), 1)), t64(arrays((O,), 2))
+    fn = lambda x, w, b: F.conv2d(x, w, b, 1, 1)
+    with override(channel_rows_max_outputs=16):
+        from tinygrad_cnn.backends.cpu.plan import plan_conv
+        from tinygrad_cnn.backends.cpu.settings import settings
+        from tinygrad_cnn.kernels.geometry import ConvGeometry
+        g = ConvGeometry.of(x.shape, w.shape, (1, 1), (1, 1, 1, 1), (1, 1), 1, 8)
+        assert plan_conv(g, settings).weight_grad == "channel-rows"
+        assert tc.gradcheck(fn, [x, w, b])
+
+
 @pytest.mark.parametrize("C,O,kernel,stride", [(1, 32, 3, 1), (2, 32, 2, 1), (32, 32, 1, 1),
                                                (32, 64, 1, 2)])
 def test_conv2d_gradcheck_through_the_register_tiles(C, O, kernel, stride):

@@ -252,6 +252,20 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
     dwt[:, :tiled] += cols.T @ g.reshape(-1, O)[:, :tiled]
 
 
+def conv2d_weight_grad_channel_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw_rows, first,
+                                    stop):
+    """dw_rows (O, kh*kw*C) += (im2col_nhwc(images first .. stop-1 of x).T @ their grad
+    rows).T, where kh*kw's row of values (kw*C) fills whole tiles (64 // itemsize); else
+    dw_rows as it was."""
+    if (kw * x.shape[3]) % (64 // x.itemsize) == 0:
+        dwt = np.zeros((dw_rows.shape[1], dw_rows.shape[0]), dtype=x.dtype)
+        part, g = x[first:stop], grad[first:stop]
+        oh, ow, O = grad.shape[1:]
+        cols = np.empty((part.shape[0] * oh * ow, dwt.shape[0]), dtype=x.dtype)
+        im2col_nhwc(part, kh, kw, sh, sw, ph, pw, dh, 1, oh, ow, cols)
+        dw_rows += (cols.T @ g.reshape(-1, O)).T
+
+
 def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop):
     """The same sums as conv2d_weight_grad_vector_tiles (grouped otherwise)."""
     conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, first, stop)

@@ -80,6 +80,22 @@ def weight_grad_vector_tiles(gh, xh, g, images=False):
     return np.ascontiguousarray(dwt[:, :g.O].reshape(g.KH, g.KW, g.C, g.O).transpose(3, 2, 0, 1))
 
 
+def weight_grad_channel_rows(gh, xh, g):
+    """The OIHW weight gradient of the conv of geometry g by the per-image tiles turned over
+    (kernels/cpu/conv_vector.conv2d_weight_grad_channel_rows: 6 output channels x a kernel
+    row's patch columns; KW*C fills whole tiles), each thread summing its images' share
+    into its own (O, KH*KW*C) part."""
+    gh, xh = np.ascontiguousarray(gh), np.ascontiguousarray(xh)
+    geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
+    parts = max(1, min(threads.thread_count(), g.N,
+                       g.N * g.OH * g.OW * g.KH * g.KW * g.C * g.O // settings.part_macs))
+    dw_rows = threads.summed(
+        lambda lo, hi, part: vector_kernels.conv2d_weight_grad_channel_rows(
+            xh, gh, *geometry, part, lo, hi),
+        g.N, ((g.O, g.KH * g.KW * g.C),), gh.dtype, parts)[0]
+    return np.ascontiguousarray(dw_rows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+
+
 def _padded_columns(a):
     """a (..., n) with zero columns appended up to whole tiles; a itself when n fills them."""
     n = a.shape[-1]

@@ -61,6 +61,9 @@ WEIGHT_GRAD = {
     "image-tiles": "6 patch columns of one pixel x 2 vectors of output channels at a time, "
                    "summed over the images, only the taps inside the image "
                    "(kernels/cpu/conv_image_tiles.conv2d_weight_grad_image_tiles)",
+    "channel-rows": "the vector tiles turned over, for few output channels: 6 output "
+                    "channels x a kernel row's patch columns, summed over an image's pixels "
+                    "(kernels/cpu/conv_vector.conv2d_weight_grad_channel_rows)",
 }
 
 
@@ -87,7 +90,9 @@ def plan_conv(g, settings, inference=False):
     the weight gradient in them for kernels above 1x1 or strides above 1 (a stride-1 1x1
     conv's is one GEMM over the pixels, which BLAS does as fast) below
     settings.image_tiles_wgrad_max_pixels output pixels per image, or where the per-image
-    tiles do not fit; else, for kernels above 1x1, the vector-tiles routes where they fit
+    tiles do not fit (those turned over, channel-rows, for at most
+    settings.channel_rows_max_outputs output channels and kernel rows that fill whole
+    tiles, which pad no channels); else, for kernels above 1x1, the vector-tiles routes where they fit
     (_vector_tiles_fit; for the input gradient, in place of a col2im route, a panel up to
     settings.vector_transposed_panel_bytes; for the weight gradient
     settings.vector_wgrad_min_pixels output pixels per image or more); the others' routes
@@ -114,13 +119,16 @@ def plan_conv(g, settings, inference=False):
         elif wide and _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize,
                                         settings, panel_bytes=panel):
             input_grad = "transposed-vector-tiles"
-    per_image = wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels and \
+    enough_pixels = wide and g.OH * g.OW >= settings.vector_wgrad_min_pixels
+    channel_rows = enough_pixels and g.O <= settings.channel_rows_max_outputs and \
+        (g.KW * g.C) % tile_columns(g.itemsize) == 0           # no padding: rows of channels
+    per_image = channel_rows or enough_pixels and \
         _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings, panel=False)
     if by_images and (wide or (g.stride_h, g.stride_w) != (1, 1)) and \
             (not per_image or g.OH * g.OW < settings.image_tiles_wgrad_max_pixels):
         weight_grad = "image-tiles"
     elif per_image:
-        weight_grad = "vector-tiles"
+        weight_grad = "channel-rows" if channel_rows else "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
 
 

@@ -8,6 +8,7 @@ for good. The figures behind each default are in bench/RESULTS.md.
 import dataclasses
 
 from tinygrad_cnn.backends.settings_base import Settings
+from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
 
 TILE_COLUMNS = 32
 """kernels/cpu/gemm.matmul_into's narrowest tile: the column counts it covers are multiples."""
@@ -125,6 +126,14 @@ class CpuSettings(Settings):
     over long runs. Batch 100, the weight gradient alone, min of 25, ms: SimpleCNN's
     32 -> 64 at 14x14 5.6-7.2 per image against 7.3-9.7; 64 -> 64 at 7x7 5.0 against
     3.6-3.8; 6 -> 16 5x5 at 10x10 even (0.52, 0.54)."""
+    channel_rows_max_outputs: int = dataclasses.field(
+        default_factory=lambda: 16 if MAX_UNITS > 1 else 0)
+    """Most output channels of a conv whose per-image vector-tiles weight gradient is taken
+    by the tiles turned over (plan WEIGHT_GRAD "channel-rows": 6 output channels x a kernel
+    row's patch columns, where KW*C fills whole tiles), on ISAs whose tile rows hold more
+    than one unit (vector_tile.MAX_UNITS: AVX-512). 16 channels are a one-vector row the
+    other way, half the FMA rate; turned over, a 3x3 row of 16 channels is one tile of 48
+    columns. Batch 100, weight gradient alone (session 14, bench/RESULTS.md)."""
     vector_max_padding: float = 1.5
     """Most output channels a vector-tiles conv may compute, padded to whole tiles, per real
     one (DenseNet's 12 padded to 16: 1.33): the zero columns cost as much as real ones.

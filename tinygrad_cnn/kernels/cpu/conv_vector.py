@@ -155,3 +155,57 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
                         for j in range(cols):
                             dwt[k0 + r, o0 + j] += scratch[r * cols + j]
             o0 += cols
+
+
+@njit
+def conv2d_weight_grad_channel_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw_rows, first, stop):
+    """dw_rows (O, KH*KW*C), columns (i, j, c), += the weight gradient of images first ..
+    stop-1, for x (N, H, W, C) and the output gradient grad (N, OH, OW, O), both
+    C-contiguous, KW*C a multiple of 16 (8 for float64; others are left as they are);
+    stride, padding and dilation as conv2d_forward_vector_tiles.
+
+    conv2d_weight_grad_vector_tiles with the tile turned over, for few output channels: a
+    tile is 6 output channels (their gradient values broadcast) x a block of a kernel row's
+    patch columns, which lie side by side in the zero-padded image (a kernel row of a pixel
+    is one run of KW*C values), in blocks of vector_tile.tile_units' columns. A 16-channel
+    conv's 3x3 kernel row is 48 columns, one tile of 3 units, where the other way its 16
+    channels are a one-vector tile. A last tile of fewer than 6 channels repeats the last
+    channel in its spare rows and sums into a scratch tile, whose real rows are added to
+    dw_rows.
+    """
+    C = x.shape[3]
+    oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]
+    run = kw * C
+    K = kh * run
+    unit = TILE_BYTES // x.itemsize
+    img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
+    Wp = img.shape[1]
+    flat_img, flat_grad, flat_dw = img.reshape(img.size), grad.reshape(grad.size), \
+        dw_rows.reshape(dw_rows.size)
+    scratch = np.empty(TILE_ROWS * MAX_UNITS * unit, dtype=x.dtype)
+    offsets = np.empty(TILE_ROWS, dtype=np.int64)
+    for n in range(first, stop if run % unit == 0 else first):
+        _zero_padded(x[n], ph, pw, img)
+        g0 = n * oh * ow * O
+        for o0 in range(0, O, TILE_ROWS):
+            rows = min(TILE_ROWS, O - o0)
+            for r in range(TILE_ROWS):
+                offsets[r] = g0 + o0 + min(r, rows - 1)
+            for i in range(kh):
+                k0 = 0
+                while k0 < run:
+                    units = tile_units((run - k0) // unit)
+                    cols = units * unit
+                    b0, at = i * dh * Wp * C + k0, i * run + k0
+                    if rows == TILE_ROWS:
+                        tile_sums(flat_grad, offsets, ow * O, O, oh, ow, flat_img, b0, sw * C,
+                                  sh * Wp * C, flat_dw, 0, True, False, flat_dw, o0 * K + at,
+                                  K, units)
+                    else:
+                        scratch[:] = 0
+                        tile_sums(flat_grad, offsets, ow * O, O, oh, ow, flat_img, b0, sw * C,
+                                  sh * Wp * C, scratch, 0, True, False, scratch, 0, cols, units)
+                        for r in range(rows):
+                            for j in range(cols):
+                                dw_rows[o0 + r, at + j] += scratch[r * cols + j]
+                    k0 += cols

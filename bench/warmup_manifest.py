@@ -8,6 +8,12 @@ of the bundled MNIST sample, under a numba:compile listener that notes each oute
 of a tinygrad_cnn kernel with its argument types (kernels/warmup.type_spec). Rerun it when a
 model's kernels change; tests/kernels/test_warmup.py checks that every entry still names a
 kernel and types it compiles for.
+
+The routes, and so the kernels, depend on the ISA in one place: AVX-512's channel-rows
+weight gradient (settings.channel_rows_max_outputs). The manifest is recorded for AVX2, where
+a cold start is slowest and the helper matters most (on an AVX-512 machine:
+``bash bench/emulate_avx2.sh python bench/warmup_manifest.py``); an AVX-512 machine compiles
+the channel-rows kernel in its own process (its cold start: bench/RESULTS.md, session 14).
 """
 import argparse
 import json

@@ -91,10 +91,10 @@ def plan_conv(g, settings, inference=False):
     conv's is one GEMM over the pixels, which BLAS does as fast) below
     settings.image_tiles_wgrad_max_pixels output pixels per image, or where the per-image
     tiles do not fit (those turned over, channel-rows, for at most
-    settings.channel_rows_max_outputs output channels and kernel rows that fill whole
-    tiles, which pad no channels); else, for kernels above 1x1, the vector-tiles routes where they fit
-    (_vector_tiles_fit; for the input gradient, in place of a col2im route, a panel up to
-    settings.vector_transposed_panel_bytes; for the weight gradient
+    settings.channel_rows_max_outputs output channels and kernel rows that fill whole tiles,
+    which pad no channels); else, for kernels above 1x1, the vector-tiles routes where they
+    fit (_vector_tiles_fit; for the input gradient, in place of a col2im route, a panel up
+    to settings.vector_transposed_panel_bytes; for the weight gradient
     settings.vector_wgrad_min_pixels output pixels per image or more); the others' routes
     otherwise."""
     plan = _plan_without_vector_tiles(g, settings)

@@ -1,15 +1,16 @@
 """@njit convolution forward and weight gradient by image tiles: the ``image-tiles`` routes
 of backends/cpu/plan.py, for a batch of 6 or more images.
 
-A forward tile is one output pixel of 6 images times a block of output channels (16
-float32, 8 float64; with AVX-512 32 or 48 too: vector_tile.tile_units), summed by
-kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so they share which of its taps fall inside the image: the tile reads those taps' values
-straight from the unpadded channels-last input (a kernel row's taps inside the image are
-one run of values) and sums only them. The weight gradient's tile is 6 patch columns of
-one pixel, summed over all the images. Nothing is padded or copied, no multiply-add is spent on a
-padding zero, and no pixel is computed twice, which the per-image vector tiles
-(conv_vector.py) do at small images: at VGG-11's 3x3 pixels with padding 1, 32 of a
-pixel's 81 taps on average are padding, and an image's 9 pixels are two tiles of 6.
+A forward tile is one output pixel of 6 images times a block of output channels (16 float32,
+8 float64; with AVX-512 32 or 48 too: vector_tile.tile_units), summed by
+kernels/cpu/vector_tile.tile_sums. The 6 images share the pixel's position, so they share
+which of its taps fall inside the image: the tile reads those taps' values straight from the
+unpadded channels-last input (a kernel row's taps inside the image are one run of values)
+and sums only them. The weight gradient's tile is 6 patch columns of one pixel, summed over
+all the images. Nothing is padded or copied, no multiply-add is spent on a padding zero, and
+no pixel is computed twice, which the per-image vector tiles (conv_vector.py) do at small
+images: at VGG-11's 3x3 pixels with padding 1, 32 of a pixel's 81 taps on average are
+padding, and an image's 9 pixels are two tiles of 6.
 """
 import numpy as np
 
@@ -130,11 +131,12 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
     conv2d_forward_image_tiles).
 
     A tile is 6 patch columns x a block of output channels (16 float32, 8 float64, or
-    vector_tile.tile_units' more) at one output pixel, summed over the images: the patch columns of a kernel row's taps inside the image are
-    one run of the input's values, the same at that pixel for every image, and the tile
-    reads them and the pixel's output gradient image after image. Padding taps are never
-    summed. A run's last tile of fewer than 6 columns repeats its last column in the spare
-    rows and sums into a scratch tile, whose real rows are added to dwt.
+    vector_tile.tile_units' more) at one output pixel, summed over the images: the patch
+    columns of a kernel row's taps inside the image are one run of the input's values, the
+    same at that pixel for every image, and the tile reads them and the pixel's output
+    gradient image after image. Padding taps are never summed. A run's last tile of fewer
+    than 6 columns repeats its last column in the spare rows and sums into a scratch tile,
+    whose real rows are added to dwt.
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]

@@ -2,10 +2,11 @@
 (kernels/cpu/vector_tile.tile_sums): the ``vector-tiles`` routes of backends/cpu/plan.py.
 
 Each image is copied once, zero-padded, into a small channels-last buffer; then every 6
-output pixels times a block of output channels (16 float32, 8 float64; with AVX-512 32 or
-48 too: vector_tile.tile_units) are one tile, whose patches tile_sums reads straight from that buffer
-(a kernel row of a pixel is one run of KW*C values), so no patch matrix is made and no GEMM
-packs one. The weight gradient tiles 6 patch columns x the output channels instead.
+output pixels times a block of output channels (16 float32, 8 float64; with AVX-512 32 or 48
+too: vector_tile.tile_units) are one tile, whose patches tile_sums reads straight from that
+buffer (a kernel row of a pixel is one run of KW*C values), so no patch matrix is made and
+no GEMM packs one. The weight gradient tiles 6 patch columns x the output channels instead,
+or, for few output channels, 6 of them x a kernel row's patch columns (the channel rows).
 
 The forward takes its weights padded to whole tiles of output channels and stores only the
 real ones; the weight gradient computes whole tiles only (the backend pads the output
@@ -117,9 +118,9 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
 
     A tile is 6 patch columns x a block of output channels (16 float32, 8 float64, or
     vector_tile.tile_units' more), summed over all of an image's pixels in one call: its
-    patch values read along the pixels of the zero-padded image, the gradient's rows whole. The last tile of a K that is no multiple of 6 repeats
-    the last patch column in its spare rows and sums into a scratch tile, whose real rows
-    are then added to dwt.
+    patch values read along the pixels of the zero-padded image, the gradient's rows whole.
+    The last tile of a K that is no multiple of 6 repeats the last patch column in its spare
+    rows and sums into a scratch tile, whose real rows are then added to dwt.
     """
     C = x.shape[3]
     oh, ow, O = grad.shape[1], grad.shape[2], grad.shape[3]

@@ -31,14 +31,15 @@ issues about one broadcast a cycle: a one-vector row runs both FMA units at half
 (its second set of sums, for the odd steps of k, covers the multiply-adds' latency), two or
 three vectors keep both busy. The kernels take rows of 2 units while the output channels
 left (padded to 16) are a multiple of 32, one row of 3 where they are 48 or another odd
-multiple of 16, and 1 unit only for the last 16 of a conv of 16 (tile_units), so the padding
-to whole tiles stays at 16 columns on every ISA.
+multiple of 16 (first), and 1 unit only for a conv of 16 channels or fewer (tile_units), so
+the padding to whole tiles stays at 16 columns on every ISA.
 
 Why IR: numba has no vector types, and LLVM does not keep a tile written as numba loops in
 registers on AVX2's 16 vector registers (its loops over 16 columns ran at 4-18 GFLOP/s
 against BLAS's 47-70; bench/RESULTS.md). Here the vectors are explicit, so what LLVM
-emits is the tile itself on any target. ``llvm.fmuladd`` lets LLVM fuse each multiply-add where the
-CPU has FMA and keep IEEE semantics (no other fast-math flag: NaN and inf propagate).
+emits is the tile itself on any target. ``llvm.fmuladd`` lets LLVM fuse each multiply-add
+where the CPU has FMA and keep IEEE semantics (no other fast-math flag: NaN and inf
+propagate).
 
 The caller guarantees every index is in bounds: the intrinsic does no checking.
 """

@@ -9,8 +9,7 @@ from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv import fused_conv, flipped_rows, weight_from_rows, weight_rows
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows, input_grad_rows, weight_grad_rows
 from tinygrad_cnn.backends.cpu.conv_vector import (
-    flipped_column_weights, forward_vector_tiles, weight_grad_channel_rows,
-    weight_grad_vector_tiles)
+    flipped_column_weights, forward_vector_tiles, weight_grad_vector_tiles)
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import plan_conv
@@ -103,11 +102,8 @@ def conv2d_weight_grad(grad, x, geometry, workspace, need_weight, need_bias):
             g.N, ((g.C * g.KH * g.KW, g.O), (g.O,)), gm.dtype)                 # rows (c, i, j)
         dw = dw_rows.T.reshape(g.w_shape)
     elif route in ("vector-tiles", "image-tiles", "channel-rows"):
-        dw = None
-        if need_weight and route == "channel-rows":
-            dw = weight_grad_channel_rows(gh, layout.channels_last(x), g)
-        elif need_weight:
-            dw = weight_grad_vector_tiles(gh, layout.channels_last(x), g, route == "image-tiles")
+        dw = weight_grad_vector_tiles(gh, layout.channels_last(x), g, route) \
+            if need_weight else None
         db = np.ones(gm.shape[0], dtype=gm.dtype) @ gm if need_bias else None
     else:                                                              # gemm-nhwc
         dw = None

@@ -1,7 +1,8 @@
 """CPU backend, the vector-tiles conv routes of plan_conv (kernels/cpu/conv_vector.py): the
 forward, the stride-1 input gradient as the transposed convolution through the same kernel,
-and the weight gradient; and by the image tiles (kernels/cpu/conv_image_tiles.py) the same
-three for a batch. Each thread takes its own share of the images.
+and the weight gradient (also turned over: channel-rows); and by the image tiles
+(kernels/cpu/conv_image_tiles.py) the same three for a batch. Each thread takes its own
+share of the images.
 
 The kernels compute whole tiles of output channels (16 float32, 8 float64). A conv with
 others (DenseNet's 12, LeNet-5's 6; plan_conv bounds the waste by
@@ -63,37 +64,30 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     return out
 
 
-def weight_grad_vector_tiles(gh, xh, g, images=False):
+def weight_grad_vector_tiles(gh, xh, g, route="vector-tiles"):
     """The OIHW weight gradient of the conv of geometry g, from its channels-last output
-    gradient gh (N, OH, OW, O) and input xh (N, H, W, C), by the per-image vector tiles, or
-    with ``images`` the image tiles: each thread sums its images' share into its own
-    (KH*KW*C, O) part."""
-    gh, xh = _padded_columns(np.ascontiguousarray(gh)), np.ascontiguousarray(xh)
-    K = g.KH * g.KW * g.C
+    gradient gh (N, OH, OW, O) and input xh (N, H, W, C), by plan WEIGHT_GRAD ``route``: the
+    per-image vector tiles, the image tiles (each into (KH*KW*C, O) rows, the output
+    gradient padded to whole tiles), or the per-image tiles turned over, "channel-rows"
+    (into (O, KH*KW*C) rows; KW*C fills whole tiles); each thread sums its images' share
+    into its own part."""
+    xh, K = np.ascontiguousarray(xh), g.KH * g.KW * g.C
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     parts = max(1, min(threads.thread_count(), g.N,
                        g.N * g.OH * g.OW * K * g.O // settings.part_macs))
-    kernel = image_kernels.conv2d_weight_grad_image_tiles if images else \
-        vector_kernels.conv2d_weight_grad_vector_tiles
-    dwt = threads.summed(lambda lo, hi, part: kernel(xh, gh, *geometry, part, lo, hi), g.N,
-                         ((K, gh.shape[3]),), gh.dtype, parts)[0]
-    return np.ascontiguousarray(dwt[:, :g.O].reshape(g.KH, g.KW, g.C, g.O).transpose(3, 2, 0, 1))
-
-
-def weight_grad_channel_rows(gh, xh, g):
-    """The OIHW weight gradient of the conv of geometry g by the per-image tiles turned over
-    (kernels/cpu/conv_vector.conv2d_weight_grad_channel_rows: 6 output channels x a kernel
-    row's patch columns; KW*C fills whole tiles), each thread summing its images' share
-    into its own (O, KH*KW*C) part."""
-    gh, xh = np.ascontiguousarray(gh), np.ascontiguousarray(xh)
-    geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
-    parts = max(1, min(threads.thread_count(), g.N,
-                       g.N * g.OH * g.OW * g.KH * g.KW * g.C * g.O // settings.part_macs))
-    dw_rows = threads.summed(
-        lambda lo, hi, part: vector_kernels.conv2d_weight_grad_channel_rows(
-            xh, gh, *geometry, part, lo, hi),
-        g.N, ((g.O, g.KH * g.KW * g.C),), gh.dtype, parts)[0]
-    return np.ascontiguousarray(dw_rows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+    if route == "channel-rows":
+        gh, shape = np.ascontiguousarray(gh), (g.O, K)
+        kernel = vector_kernels.conv2d_weight_grad_channel_rows
+    else:
+        gh = _padded_columns(np.ascontiguousarray(gh))
+        shape = (K, gh.shape[3])
+        kernel = image_kernels.conv2d_weight_grad_image_tiles if route == "image-tiles" else \
+            vector_kernels.conv2d_weight_grad_vector_tiles
+    rows = threads.summed(lambda lo, hi, part: kernel(xh, gh, *geometry, part, lo, hi), g.N,
+                          (shape,), gh.dtype, parts)[0]
+    if route == "channel-rows":
+        return np.ascontiguousarray(rows.reshape(g.O, g.KH, g.KW, g.C).transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(rows[:, :g.O].reshape(g.KH, g.KW, g.C, g.O).transpose(3, 2, 0, 1))
 
 
 def _padded_columns(a):

@@ -176,12 +176,9 @@ def _tile(context, builder, signature, args, vectors):
     zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
     # A tile of one vector per row has too few sums to cover the multiply-adds' latency: it
     # keeps a second set for the odd steps of k, added to the first at the end.
-    chains = [sums] if vectors > 1 else [sums, []]
-    for _ in chains[1:]:
-        for _slot in sums:
-            slot = cgutils.alloca_once(builder, vector)
-            builder.store(zeros, slot)
-            chains[-1].append(slot)
+    chains = [sums]
+    if vectors == 1:
+        chains.append([cgutils.alloca_once_value(builder, zeros) for _ in sums])
 
     def multiply_add(a_i, b_i, k, chain):
         """Step k of the reduction into the sums of ``chain``."""

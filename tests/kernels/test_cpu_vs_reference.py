@@ -123,9 +123,10 @@ def test_nhwc_max_pool_nan_ties_and_empty_windows(dtype):
                                      empty_idx)
     assert (empty_out == -np.inf).all() and (empty_idx == -1).all()
     values = np.empty((1, 1, 2, 3), dtype)                      # the forward without argmax
-    cpu_nhwc.max_pool2d_values_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, values)
+    none = np.empty((1, 1, 2, 0), np.int32)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 0, 1, 1, False, values, none)
     np.testing.assert_array_equal(values, out)
-    cpu_nhwc.max_pool2d_values_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, empty_out)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, 2, 2, 2, 2, 0, 4, 1, 1, False, empty_out, none[:, :, :1])
     assert (empty_out == -np.inf).all()
     grad = np.arange(1, 7, dtype=dtype).reshape(1, 1, 2, 3)
     gx = np.full(x.shape, np.nan, dtype)
@@ -169,6 +170,42 @@ def test_nhwc_max_pool_in_image_windows_keep_nan_and_tie_rules(dtype, k):
                                       ref_idx)
     np.testing.assert_array_equal(padded_out, ref_out)
     np.testing.assert_array_equal(padded_idx, ref_idx)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=pool_configs(), channels=st.integers(1, 72), relu=st.booleans(),
+       nans=st.integers(0, 3), seed=seeds)
+def test_nhwc_pooling_over_any_channel_count_matches_reference(dtype, cfg, channels, relu,
+                                                              nans, seed):
+    """kernels/cpu/window_reduce.py takes a pixel's channels in pairs of full vectors (16 or
+    8 lanes), one more vector, an overlapping last one, vectors of 4 lanes or one channel
+    at a time by the count: 1 to 72 channels reach every path in both dtypes and on AVX2
+    and AVX-512. The max pool's values, argmax (with and without the ReLU) and values-only
+    form, with NaNs placed at random, and the average pool (undilated configurations),
+    against the reference exactly: both sum the taps in the same order."""
+    rng = np.random.default_rng(seed)
+    x = tie_free((cfg.N, channels, cfg.H, cfg.W), seed, dtype)
+    x.reshape(-1)[rng.integers(0, x.size, nans)] = np.nan
+    x = nhwc(x)
+    out_shape = (cfg.N, *cfg.out_hw, channels)
+    res = []
+    for kernel in (cpu_nhwc.max_pool2d_forward_nhwc, reference.max_pool2d_forward_nhwc):
+        out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int32)
+        kernel(x, *_pool_geo(cfg), *cfg.dilation, relu, out, idx)
+        res.append((out, idx))
+    np.testing.assert_array_equal(res[0][0], res[1][0])
+    np.testing.assert_array_equal(res[0][1], res[1][1])
+    values = np.full(out_shape, -1.0, dtype)
+    cpu_nhwc.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, relu, values,
+                                     np.empty(out_shape[:3] + (0,), np.int32))
+    np.testing.assert_array_equal(values, res[1][0])
+    if cfg.dilation != (1, 1):
+        return
+    means = []
+    for kernel in (cpu_nhwc.avg_pool2d_forward_nhwc, reference.avg_pool2d_forward_nhwc):
+        means.append(np.full(out_shape, -1.0, dtype))
+        kernel(x, *_pool_geo(cfg), cfg.count_include_pad, means[-1])
+    np.testing.assert_array_equal(means[0], means[1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -596,7 +633,7 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
         for fwd, bwd in ((cpu_nhwc.max_pool2d_forward_nhwc, cpu_nhwc.max_pool2d_backward_nhwc),
                          (reference.max_pool2d_forward_nhwc,
                           reference.max_pool2d_backward_nhwc)):
-            out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
+            out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int32)  # the backend's
             fwd(x, *_pool_geo(cfg), *cfg.dilation, relu, out, idx)
             gx = np.full(x.shape, np.nan, dtype)
             bwd(grad, idx, *_pool_geo(cfg), *cfg.dilation, gx)
@@ -609,10 +646,7 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
             assert (out[~np.isnan(out)] >= 0).all() and ((idx == -1) == ~(out > 0)).all()
     out, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int64)
     reference.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, False, out, idx)
-    values = np.full(out_shape, np.nan, dtype)                  # the forward without argmax
-    cpu_nhwc.max_pool2d_values_nhwc(x, *_pool_geo(cfg), *cfg.dilation, values)
-    np.testing.assert_array_equal(values, out)
-    values[...] = np.nan                                        # ... and with no argmax channels
+    values = np.full(out_shape, np.nan, dtype)          # the forward with no argmax channels
     cpu_nhwc.max_pool2d_forward_nhwc(x, *_pool_geo(cfg), *cfg.dilation, False, values,
                                      np.empty(out_shape[:3] + (0,), np.int32))
     np.testing.assert_array_equal(values, out)
@@ -628,23 +662,6 @@ def test_nhwc_pooling_matches_reference(dtype, cfg, seed):
         res.append((out, gx))
     np.testing.assert_allclose(res[0][0], res[1][0], **TOL[dtype])
     np.testing.assert_allclose(res[0][1], res[1][1], **TOL[dtype])
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("C,H,k,stride", [(6, 28, 2, 2), (3, 9, 3, 1), (7, 8, 3, 2), (1, 5, 2, 3)])
-def test_average_pool_by_output_rows_matches_reference(dtype, C, H, k, stride):
-    """avg_pool2d_forward_rows (few channels, every window inside the image: LeNet-5's first
-    pool) on a thread's range of images against the reference: every value of those
-    images written, nothing else."""
-    x = nhwc(arrays((4, C, H, H + 1), C, dtype))
-    oh, ow = (H - k) // stride + 1, (H + 1 - k) // stride + 1
-    starts = (np.arange(ow)[:, None] * stride * C + np.arange(C)).ravel()
-    fast, ref = np.full((4, oh, ow, C), np.nan, dtype), np.full((4, oh, ow, C), np.nan, dtype)
-    for kernels, out in ((cpu_nhwc, fast), (reference, ref)):
-        kernels.avg_pool2d_forward_rows(x.reshape(-1), H, H + 1, C, k, k, stride, stride,
-                                        starts, out.reshape(-1), oh, ow, 1, 3)
-    np.testing.assert_allclose(fast, ref, rtol=1e-6 if dtype == np.float32 else 1e-14)
-    assert np.isnan(fast[[0, 3]]).all() and not np.isnan(fast[1:3]).any()
 
 
 GEMM_COLUMNS = [0, 1, 7, 31, 32, 33, 64, 65, 96, 100, 128]

@@ -6,7 +6,8 @@ other tests run the host's kind only; here a fresh interpreter compiles for AVX2
 features with AVX-512 off, in an empty numba cache) on a machine that has AVX-512, and runs
 the forward and weight-gradient tiles against the NumPy reference: channel counts of a
 partial tile (12), of two and of three 16-column units (32, 48), float32
-and float64. An AVX2 host cannot run AVX-512 code, so there the test is skipped; its own
+and float64; and the pools' window reductions (kernels/cpu/window_reduce.py) over channel counts
+that take their 8- and 4-lane vectors. An AVX2 host cannot run AVX-512 code, so there the test is skipped; its own
 kind is what the other kernel tests run.
 """
 import os
@@ -21,7 +22,7 @@ from tinygrad_cnn.kernels.cpu.isa import compiles_for_avx512
 SCRIPT = textwrap.dedent("""
     import numpy as np
     from tinygrad_cnn.kernels import reference
-    from tinygrad_cnn.kernels.cpu import conv_image_tiles, conv_vector, isa, vector_tile
+    from tinygrad_cnn.kernels.cpu import conv_image_tiles, conv_vector, isa, nhwc, vector_tile
 
     assert isa.vector_bytes() == 32 and vector_tile.MAX_UNITS == 1
     rng = np.random.default_rng(0)
@@ -46,6 +47,22 @@ SCRIPT = textwrap.dedent("""
                 getattr(module, kernel)(x, grad, *geo, fast, 0, 7)
                 getattr(reference, kernel)(x, grad, *geo, ref, 0, 7)
                 np.testing.assert_allclose(fast, ref, rtol=1e-4, atol=1e-4)
+        for C in (3, 5, 8, 12, 20, 24):                   # window_reduce's 8- and 4-lane paths
+            x = rng.standard_normal((2, 7, 6, C)).astype(dtype)
+            x[0, 1, 2, C // 2] = np.nan
+            geo = (3, 2, 2, 1, 1, 1, 1, 1)                # kh kw sh sw ph pw dh dw
+            res = []
+            for kernel in (nhwc.max_pool2d_forward_nhwc, reference.max_pool2d_forward_nhwc):
+                out, idx = np.empty((2, 4, 7, C), dtype), np.empty((2, 4, 7, C), np.int32)
+                kernel(x, *geo, True, out, idx)
+                res.append((out, idx))
+            np.testing.assert_array_equal(res[0][0], res[1][0])
+            np.testing.assert_array_equal(res[0][1], res[1][1])
+            means = [np.empty((2, 4, 7, C), dtype) for _ in range(2)]
+            for kernel, out in zip((nhwc.avg_pool2d_forward_nhwc,
+                                    reference.avg_pool2d_forward_nhwc), means):
+                kernel(x, *geo[:6], False, out)
+            np.testing.assert_array_equal(means[0], means[1])
     print("ok")
 """)
 

@@ -1,12 +1,21 @@
 """JIT settings for every CPU kernel, in one place.
 
 cache=True keeps compiled kernels on disk between runs; the dispatcher cooperates with the
-compile-ahead helper of a cold start (kernels/warmup.py). fastmath stays off: max-pool and
+compile-ahead helper of a cold start (kernels/warmup.py). numba keys a kernel's cache on its
+own source file only, but a kernel inlines the LLVM IR of intrinsics and the helpers of other
+files (kernels/cpu/vector_tile.py, window_reduce.py): KernelCache keys it on every source file
+under kernels/ as well, so that an edit to any of them recompiles every kernel instead of
+loading machine code built from the old one. fastmath stays off: max-pool and
 ReLU compare values and must keep NaN and inf semantics. The one exception is the matrix
 product (njit_gemm), which may reassociate its sums and fuse multiply-adds, nothing more.
 """
+import functools
+import hashlib
+from pathlib import Path
+
 import numba
 from numba.core import cgutils, types
+from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.registry import CPUDispatcher
 from numba.extending import intrinsic
 
@@ -24,6 +33,33 @@ class Kernel(CPUDispatcher):
         return super().compile(sig)
 
 
+class KernelCache(FunctionCache):
+    """numba's per-kernel disk cache, whose index is stamped with the kernel's own source
+    file (as numba's) and with every source file under kernels/ (kernel_sources_hash): a
+    changed intrinsic or helper makes every kernel's cached code stale."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        own = self._cache_file._source_stamp
+        self._cache_file = IndexDataCacheFile(cache_path=self._cache_path,
+                                              filename_base=self._impl.filename_base,
+                                              source_stamp=(own, kernel_sources_hash()))
+
+
+KERNELS = Path(__file__).resolve().parent
+"""The kernels/ directory, whose source files stamp every kernel's cache."""
+
+
+@functools.cache
+def kernel_sources_hash(root=KERNELS):
+    """SHA-256 over the names and contents of every .py file under ``root``, in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
 def _kernels(**options):
     """A decorator making a Kernel with the cache on, as ``numba.njit(cache=True, **options)``
     makes a CPUDispatcher (numba.core.decorators._jit); ``@decorator(**more)`` adds options
@@ -35,7 +71,7 @@ def _kernels(**options):
             return fn
         targetoptions = dict(nopython=True, boundscheck=None, **options)
         kernel = Kernel(py_func=fn, locals={}, targetoptions=targetoptions)
-        kernel.enable_caching()
+        kernel._cache = KernelCache(fn)            # Dispatcher.enable_caching, restamped
         return kernel
     return decorate
 

@@ -342,12 +342,6 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax
         out[out < 0] = 0
 
 
-def max_pool2d_values_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, out):
-    """out = max_pool2d_forward_nhwc's values, without the argmax."""
-    max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, False, out,
-                            np.empty(out.shape, dtype=np.int64))
-
-
 def max_pool2d_backward_nhwc(grad_out, argmax, kh, kw, sh, sw, ph, pw, dh, dw, grad_x):
     g = _nchw(grad_x)
     max_pool2d_backward(_nchw(grad_out), _nchw(argmax), kh, kw, sh, sw, ph, pw, dh, dw, g)
@@ -358,13 +352,6 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     o = _nchw(out)
     avg_pool2d_forward(_nchw(x), kh, kw, sh, sw, ph, pw, count_include_pad, o)
     out[...] = o.transpose(0, 2, 3, 1)
-
-
-def avg_pool2d_forward_rows(x, H, W, C, kh, kw, sh, sw, starts, out, oh, ow, first, stop):
-    """Images first .. stop-1 of avg_pool2d_forward_nhwc, no padding, x and out flat."""
-    N = x.size // (H * W * C)
-    o = out.reshape(-1, oh, ow, C)[first:stop]
-    avg_pool2d_forward_nhwc(x.reshape(N, H, W, C)[first:stop], kh, kw, sh, sw, 0, 0, True, o)
 
 
 def avg_pool2d_backward_nhwc(grad_out, kh, kw, sh, sw, ph, pw, count_include_pad, grad_x):

@@ -45,25 +45,17 @@ def max_pool2d_forward(x, geometry, relu=False):
 
 
 def max_pool2d_values(x, geometry):
-    """max_pool2d_forward's output alone, for a pass with no backward. Channels-last input
-    takes the forward kernel with no argmax channels for windows of at most 2x2 that do not
-    overlap (its register path), the separable kernel otherwise
-    (kernels/cpu/nhwc.max_pool2d_values_nhwc: a row's max serves every window that holds
-    it; 1.9 ms against 3.2 for 3x3 stride 1 over 100x56x14x14, 1.1 against 1.7 for 3x3
-    stride 2 over 100x16x28x28, 1.3 against 0.8 for 2x2 stride 2 over 100x32x28x28)."""
+    """max_pool2d_forward's output alone, for a pass with no backward: channels-last input
+    takes the forward kernel with no argmax channels."""
     g = geometry
     if not layout.is_channels_last(x):
         return max_pool2d_forward(x, g)[0]
     out = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
+    none = np.empty((g.N, g.OH, g.OW, 0), dtype=np.int32)
     xh = layout.channels_last(x)
     args = (*g.kernel_args(), g.dilation_h, g.dilation_w)
-    if g.kernel_h * g.kernel_w > 4 or g.stride_h < g.kernel_h or g.stride_w < g.kernel_w:
-        threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_values_nhwc(
-            xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
-    else:
-        none = np.empty((g.N, g.OH, g.OW, 0), dtype=np.int32)
-        threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_forward_nhwc(
-            xh[lo:hi], *args, False, out[lo:hi], none[lo:hi]), g.N, threads.per_image(x.shape))
+    threads.over_images(lambda lo, hi: nhwc_kernels.max_pool2d_forward_nhwc(
+        xh[lo:hi], *args, False, out[lo:hi], none[lo:hi]), g.N, threads.per_image(x.shape))
     return layout.as_nchw(out)
 
 
@@ -93,29 +85,14 @@ def avg_pool2d_forward(x, geometry):
     if layout.is_channels_last(x):
         out = np.empty((g.N, g.OH, g.OW, g.C), dtype=x.dtype)
         xh = layout.channels_last(x)
-        if _narrow_inside(g):
-            starts = (np.arange(g.OW)[:, None] * g.stride_w * g.C + np.arange(g.C)).ravel()
-            flat_x, flat_out = xh.reshape(-1), out.reshape(-1)
-            threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_forward_rows(
-                flat_x, g.H, g.W, g.C, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
-                starts, flat_out, g.OH, g.OW, lo, hi), g.N, threads.per_image(x.shape))
-        else:
-            threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_forward_nhwc(
-                xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
+        threads.over_images(lambda lo, hi: nhwc_kernels.avg_pool2d_forward_nhwc(
+            xh[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
         return layout.as_nchw(out)
     out = np.empty(g.out_shape, dtype=x.dtype)
     x = np.ascontiguousarray(x)
     threads.over_images(lambda lo, hi: nchw_kernels.avg_pool2d_forward(
         x[lo:hi], *args, out[lo:hi]), g.N, threads.per_image(x.shape))
     return out
-
-
-def _narrow_inside(g):
-    """True for average pooling of fewer than 8 channels whose windows all lie inside the
-    image (no padding; the divisor kh*kw): kernels/cpu/nhwc.avg_pool2d_forward_rows."""
-    return g.C < 8 and g.pad_h == 0 and g.pad_w == 0 and \
-        (g.OH - 1) * g.stride_h + g.kernel_h <= g.H and \
-        (g.OW - 1) * g.stride_w + g.kernel_w <= g.W
 
 
 def avg_pool2d_backward(grad, geometry):

@@ -165,3 +165,22 @@ def test_accumulated_grads_are_not_aliased():
     (x * 5).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [6.0])
     np.testing.assert_allclose(y.grad.numpy(), [1.0])
+
+
+def test_the_graph_frees_activations_no_backward_needs():
+    """As in PyTorch, the graph keeps only what forward saved and the leaves it accumulates
+    into: an intermediate that no backward reads (the input of a sum, of a max pool) is freed
+    once the user drops it, and the gradient still reaches the leaf."""
+    import gc
+    import weakref
+    x = tc.tensor(np.arange(32.0).reshape(2, 1, 4, 4), requires_grad=True)
+    h = x * 2.0                                           # saves nothing of x: a constant factor
+    pooled = tc.nn.functional.max_pool2d(h, 2)            # saves its argmax, not h
+    kept = weakref.ref(h._array)
+    del h
+    gc.collect()
+    assert kept() is None
+    pooled.sum().backward()
+    expect = np.zeros((2, 1, 4, 4))
+    expect[:, :, 1::2, 1::2] = 2.0                        # each window's max is its last tap
+    np.testing.assert_array_equal(x.grad.numpy(), expect)

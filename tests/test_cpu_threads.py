@@ -154,3 +154,22 @@ def test_ctrl_c_while_waiting_for_the_workers_never_hangs():
     caught_with_worker_running, interrupted = map(int, done.stdout.split())
     assert caught_with_worker_running == 0           # raised only once every range finished
     assert interrupted > 0
+
+
+def test_workers_drop_the_task_they_ran():
+    """A worker thread lets go of its last body (and the arrays it captured) when it is done,
+    not when its next task arrives: a conv's output gradient is freed after the step."""
+    import gc
+    import weakref
+
+    import numpy as np
+    def filling(a):                     # a closure that holds the array itself
+        return lambda lo, hi: a[lo:hi].fill(1.0)
+    big = np.zeros(1 << 16)
+    kept = weakref.ref(big)
+    cpu_threads.run(filling(big), 1 << 16, grain=1)
+    assert big.sum() == 1 << 16
+    del big
+    gc.collect()
+    assert kept() is None
+

@@ -64,16 +64,24 @@ class Function:
 
 
 class Node:
-    """A recorded application: the Function, its context, its parent tensors and the graph
-    node each parent had at that moment (an in-place op later gives the tensor a new node;
-    this one keeps pointing at the old)."""
+    """A recorded application: the Function, its context, its parents and the graph node
+    each parent had at that moment (an in-place op later gives the tensor a new node; this
+    one keeps pointing at the old).
+
+    A parent is the input tensor itself only where backward accumulates into it: a leaf
+    that requires grad. For any other input the node keeps an Input (its shape, device and
+    backend), as PyTorch's graph keeps no input it did not save: an activation is freed as
+    soon as the ops after it are done with it (what forward saves lives in the context),
+    not held by the graph until backward reaches it. SimpleCNN's first conv output (10 MB
+    at batch 100), read only by the max pool, no longer outlives the pool."""
 
     __slots__ = ("fn", "ctx", "parents", "parent_nodes", "needs", "saved_versions")
 
     def __init__(self, fn, ctx, parents, needs):
         self.fn = fn
         self.ctx = ctx
-        self.parents = parents
+        self.parents = tuple(t if need and t._ctx is None else Input(t)
+                             for t, need in zip(parents, needs))
         self.parent_nodes = tuple(t._ctx for t in parents)
         self.needs = needs
         self.saved_versions = ()
@@ -89,6 +97,16 @@ class Node:
                     f"at version {counter.value}; expected version {expected} instead. Hint: the "
                     f"tensor was saved by {self.fn.__name__}Backward; clone() it before changing "
                     f"it in place, or do the in-place op before the forward that uses it.")
+
+
+class Input:
+    """What a Node keeps of an input it never accumulates into: what backward checks its
+    gradient against and adds with (shape, backend) and what the profiler reports."""
+
+    __slots__ = ("shape", "device", "backend")
+
+    def __init__(self, tensor):
+        self.shape, self.device, self.backend = tensor.shape, tensor.device, tensor.backend
 
 
 def _saved_versions(fn, saved, tensors, result, backend):

@@ -107,14 +107,20 @@ class _Call:
 
 
 def _serve(inbox):
+    """A worker's loop. It drops its task before waiting for the next: a body's closure
+    holds the arrays of its op (a conv's output gradient), which would otherwise live on
+    until the next task reached this worker."""
     while True:
         call, body, lo, hi = inbox.get()
         try:
             body(lo, hi)
         except BaseException as e:  # noqa: B902 (handed to the caller)
-            call.finish(e)
+            error = e
         else:
-            call.finish(None)
+            error = None
+        body = None
+        call.finish(error)
+        call = error = None
 
 
 def _workers(count):

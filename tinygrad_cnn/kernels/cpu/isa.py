@@ -19,8 +19,14 @@ def compiles_for_avx512():
     return "+avx512f" in numba_target_features()
 
 
+def compiles_for_neon():
+    """True when numba compiles for ARM's NEON (aarch64: 32 vector registers of 16 bytes)."""
+    return "+neon" in numba_target_features()
+
+
 def vector_bytes():
-    """Bytes of the widest vector register the kernels compile for: 64 with AVX-512, else 32
-    (AVX2's ymm; on ARM, a pair of NEON's 16-byte registers, which LLVM splits the vector
-    into)."""
-    return 64 if compiles_for_avx512() else 32
+    """Bytes of the widest vector register the kernels compile for: 64 with AVX-512, 16 on
+    ARM (NEON's q registers), else 32 (AVX2's ymm)."""
+    if compiles_for_avx512():
+        return 64
+    return 16 if compiles_for_neon() else 32

@@ -21,11 +21,14 @@ gradient's rows. The tile of sums lives in vector registers for the whole reduct
 step loads a row of b's vectors, broadcasts one value of each a row and issues a multiply-add
 per vector of sums, the shape of a BLAS microkernel.
 
-Its vectors are the target's widest (isa.vector_bytes): 32 bytes (AVX2's ymm, a pair of
-NEON registers), or 64 with AVX-512 (zmm). A tile row is ``units`` times 64 bytes (16
-float32, 8 float64): on AVX2 one unit, two vectors, 6 x 2 = 12 of its 16 registers, leaving
-room for a row of b and a broadcast. On AVX-512 a unit is one zmm vector, and a row may be
-1 to MAX_UNITS = 3 of them (16, 32 or 48 float32 columns: 6, 12 or 18 of its 32 registers).
+Its vectors are the target's widest (isa.vector_bytes): 32 bytes (AVX2's ymm), 16 on ARM
+(NEON), or 64 with AVX-512 (zmm). A tile row is ``units`` times 64 bytes (16 float32, 8
+float64): on AVX2 one unit, two vectors, 6 x 2 = 12 of its 16 registers, leaving room for a
+row of b and a broadcast. On ARM a unit is four NEON vectors: 24 sums, a row of b and the
+a value a row's multiply-adds take by lane, 29 of its 32 registers (the AArch64 code LLVM
+emits for the kernels keeps the sums in registers: tests/kernels/test_vector_tile_isas.py).
+On AVX-512 a unit is one zmm vector, and a row may be 1 to MAX_UNITS = 3 of them (16, 32
+or 48 float32 columns: 6, 12 or 18 of its 32 registers).
 Each broadcast of an a value feeds one multiply-add per vector of its row, and the core
 issues about one broadcast a cycle: a one-vector row runs both FMA units at half their rate
 (its second set of sums, for the odd steps of k, covers the multiply-adds' latency), two or

@@ -1,7 +1,7 @@
 """Inference's fused blocks (nn/fusion.py) on "cuda", against the same block on "cpu": the
 conv with its batch norm folded on the device's arrays and the ReLU after the GEMM, and the
 batch norm then ReLU with no conv before (pre-activation), the ReLU after the device's
-affine map."""
+affine map; and the conv with the max pool after it (the device's conv, then its pool)."""
 import numpy as np
 import pytest
 
@@ -13,7 +13,9 @@ from tinygrad_cnn import nn
     (lambda: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),
      (2, 2, 5, 5), 0, 1e-5),
     (lambda: nn.Sequential(nn.BatchNorm2d(3), nn.ReLU()), (2, 3, 4, 4), 1, 1e-6),
-], ids=["conv-bn-relu", "bn-relu"])
+    (lambda: nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                           nn.MaxPool2d(2)), (2, 2, 7, 6), 2, 1e-5),
+], ids=["conv-bn-relu", "bn-relu", "conv-bn-relu-max-pool"])
 def test_fused_block_on_the_device_matches_the_cpu(make, x_shape, seed, rtol):
     rng = np.random.default_rng(seed)
     block = make().eval()

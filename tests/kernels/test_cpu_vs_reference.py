@@ -10,6 +10,7 @@ from strategies import arrays, conv_configs, pool_configs, seeds, tie_free
 from tinygrad_cnn.kernels import reference
 from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad, gemm as cpu_gemm
 from tinygrad_cnn.kernels.cpu import conv_image_tiles as cpu_conv_image_tiles
+from tinygrad_cnn.kernels.cpu import conv_pool as cpu_conv_pool
 from tinygrad_cnn.kernels.cpu import conv_vector as cpu_conv_vector
 from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc, norm as cpu_norm
 from tinygrad_cnn.kernels.geometry import conv_out_size
@@ -861,3 +862,39 @@ def test_batch_norm_kernels_match_reference(dtype, layout, shape, seed, relu):
         getattr(reference, f"input_grad_{layout}")(g, x, *vec, relu, scale, shift, ref)
         np.testing.assert_allclose(fast, ref, **TOL[dtype])
         assert fast.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("images", [False, True])
+@given(N=st.integers(1, 14), C=st.integers(1, 5), O=st.sampled_from([5, 16, 32, 48]),
+       H=st.integers(2, 9), k=st.integers(1, 3), relu=st.booleans(), seed=seeds, data=st.data())
+def test_conv_then_max_pool_kernels_match_the_reference(dtype, images, N, C, O, H, k, relu,
+                                                         seed, data):
+    """kernels/cpu/conv_pool.py on a thread's range of images: the reference conv (the tiles'
+    twin) then the reference 2x2 stride-2 max pool, for those images only (the rest of out
+    untouched); per-image and image tiles."""
+    assume(H + 2 - k + 1 >= 2 and (H + 2 - k + 1) * (H + 3 - k + 1) >= 6)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((N, H, H + 1, C)).astype(dtype)
+    columns = 64 // np.dtype(dtype).itemsize
+    whole = -(-O // columns) * columns
+    wt = rng.standard_normal((k * k * C, whole)).astype(dtype)
+    bias = rng.standard_normal(whole).astype(dtype)
+    geo = (k, k, 1, 1, 1, 1, 1)
+    oh, ow = H + 2 - k + 1, H + 3 - k + 1
+    first = data.draw(st.integers(0, N - 1))
+    stop = data.draw(st.integers(first + 1, N))
+    conv = np.empty((N, oh, ow, O), dtype)
+    extra = (1, 6) if images else ()
+    kernel = "conv2d_forward_image_tiles" if images else "conv2d_forward_vector_tiles"
+    getattr(reference, kernel)(x, wt, bias, *geo, relu, *extra, conv, 0, N)
+    want = np.full((N, oh // 2, ow // 2, O), np.nan, dtype)
+    reference.max_pool2d_forward_nhwc(conv[first:stop], 2, 2, 2, 2, 0, 0, 1, 1, False,
+                                      want[first:stop], np.empty((stop - first, oh // 2,
+                                                                  ow // 2, 0), np.int32))
+    got = np.full_like(want, np.nan)
+    scratch = np.empty((6 if images else 1, oh, ow, O), dtype)
+    getattr(cpu_conv_pool, kernel + "_max_pool")(x, wt, bias, *geo, relu, *extra, scratch, got,
+                                                 first, stop)
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    assert np.isnan(got[:first]).all() and np.isnan(got[stop:]).all()

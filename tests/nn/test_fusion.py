@@ -163,8 +163,10 @@ def test_fused_relu_keeps_nan_as_the_relu_does():
 def test_a_fused_relu_conv_refuses_a_gradient():
     x = tc.tensor(np.ones((1, 1, 4, 4), np.float32), requires_grad=True)
     w = tc.tensor(np.ones((16, 1, 3, 3), np.float32))
-    with pytest.raises(RuntimeError, match="ReLU fused has no backward"):
+    with pytest.raises(RuntimeError, match="ReLU or max pool fused has no backward"):
         nn.functional.conv2d_then_relu(x, w, relu=True)
+    with pytest.raises(RuntimeError, match="ReLU or max pool fused has no backward"):
+        nn.functional.conv2d_then_relu(x, w, relu=False, max_pool=True)
 
 
 def test_export_traces_the_modules_unfused():
@@ -412,3 +414,68 @@ def test_relu_then_max_pool_keeps_its_order_where_the_orders_differ(monkeypatch)
     assert nn.Sequential(nn.ReLU(), Shifted(2))(x).item() == -1
     nan = tc.tensor(np.array([[[[np.nan, -1.0], [-2.0, -4.0]]]]))
     assert np.isnan(nn.Sequential(nn.ReLU(), nn.MaxPool2d(2))(nan).item())
+
+
+def _pool_block(C, O, k, stride, pad, bias, bn, dtype, seed):
+    """_block's conv [-> batch norm] -> ReLU, then MaxPool2d(2), in both frameworks."""
+    ours, theirs = _block(C, O, k, stride, pad, bias, bn, True, True, dtype, seed)
+    return nn.Sequential(*ours, nn.MaxPool2d(2)).eval(), \
+        torch.nn.Sequential(*theirs, torch.nn.MaxPool2d(2)).eval()
+
+
+@pytest.mark.parametrize("path", ["vector-tiles", "image-tiles", "gemm-nhwc", "gemm", "fused"])
+@settings(max_examples=12, deadline=None)
+@given(N=st.integers(1, 13), C=st.integers(1, 6), O=st.sampled_from([3, 16, 32, 48]),
+       k=st.integers(1, 3), stride=st.integers(1, 2), pad=st.integers(0, 1), H=st.integers(5, 12),
+       bias=st.booleans(), bn=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]),
+       seed=st.integers(0, 2**16))
+def test_fused_conv_and_max_pool_match_the_modules_and_torch(path, N, C, O, k, stride, pad, H,
+                                                            bias, bn, dtype, seed):
+    """Conv [-> BN] -> ReLU -> MaxPool2d(2) in inference is one op (the pool applied to each
+    block of images as the tiles compute it, kernels/cpu/conv_pool.py, or after the conv on
+    the other routes): batches below and above the image tiles' 6, odd output sizes (the
+    pool's floor), against the modules one by one and torch, and bit for bit against the
+    fused conv with the pool run on its own (a hook on the pool keeps it apart)."""
+    ours, theirs = _pool_block(C, O, k, stride, pad, bias, bn, dtype, seed)
+    x = np.random.default_rng(seed + 1).normal(size=(N, C, H, H + 1))
+    xt = tc.tensor(x.astype(dtype))
+    with conv_path(path):
+        want = _unfused(ours, xt)
+        with tc.no_grad():
+            got = ours(xt).numpy()
+            handle = ours[-1].register_forward_hook(lambda module, args, out: None)
+            apart = ours(xt).numpy()
+            handle.remove()
+    with torch.no_grad():
+        ref = theirs(torch.tensor(x)).numpy()
+    assert got.shape == ref.shape
+    np.testing.assert_array_equal(got, apart)
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    np.testing.assert_allclose(got, ref, **TOL[dtype])
+
+
+def test_conv_and_max_pool_fuse_only_where_the_pool_is_2x2_and_nothing_records(monkeypatch):
+    """The MaxPool2d op runs on its own in training, for a pool other than 2x2 stride 2 with
+    no padding, with ceil_mode, or with a hook; in inference it is part of the conv."""
+    pooled = []
+    original = MaxPool2dOp.apply.__func__
+
+    def apply(cls, *args, **kwargs):
+        pooled.append(1)
+        return original(cls, *args, **kwargs)
+    monkeypatch.setattr(MaxPool2dOp, "apply", classmethod(apply))
+    ours, _ = _pool_block(4, 16, 3, 1, 1, True, False, np.float32, 0)
+    x = tc.tensor(np.random.default_rng(0).normal(size=(7, 4, 8, 8)).astype(np.float32))
+    with tc.no_grad():
+        fused = ours(x).numpy()
+    assert pooled == []
+    ours(x).sum().backward()                       # grad on: the modules, a backward through
+    assert len(pooled) == 1 and ours[0].weight.grad is not None
+    for pool in (nn.MaxPool2d(2, padding=1), nn.MaxPool2d(3, 2), nn.MaxPool2d(2, ceil_mode=True),
+                 nn.MaxPool2d(2, 1)):
+        with tc.no_grad():
+            nn.Sequential(*list(ours)[:-1], pool).eval()(x)
+    assert len(pooled) == 5
+    with tc.no_grad():
+        again = ours(x).numpy()
+    assert len(pooled) == 5 and np.array_equal(fused, again)

@@ -76,6 +76,9 @@ CONTRACT = {
     "cross_entropy_backward": (("grad_rows", "logp", "target", "label_smoothing"),
                                "the logits' gradient from the per-row loss gradient"),
     # ---- convolution
+    "conv2d_forward_max_pool": (("x", "w", "b", "geometry", "pool", "relu"),
+                                "(out, route): inference's conv (with relu its ReLU) and the "
+                                "2x2 stride-2 max pool of PoolGeometry pool after it"),
     "conv2d_forward": (("x", "w", "b", "geometry", "need_weight_grad", "relu"),
                        "(out, workspace): x (*) w + b (b may be None), its ReLU with relu "
                        "(inference only: not with need_weight_grad); the workspace keeps "

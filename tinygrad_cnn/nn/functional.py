@@ -52,12 +52,14 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv2d_then_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *,
-                     relu):
+                     relu, max_pool=False):
     """conv2d, and with ``relu`` its ReLU in the same op, which has no backward: inference's
-    fused conv (nn/fusion.py), where nothing needs a gradient."""
+    fused conv (nn/fusion.py), where nothing needs a gradient. With ``max_pool``, also the
+    2x2 stride-2 max pool after it (max_pool2d(..., 2)), in the same op: the backend pools
+    each block of images as the conv computes it."""
     if x.ndim == 3:  # unbatched (C, H, W), as torch
         return _unbatched(conv2d_then_relu, x, weight, bias, stride, padding, dilation, groups,
-                          relu=relu)
+                          relu=relu, max_pool=max_pool)
     check_4d(x, "conv2d")
     if weight.ndim != 4:
         raise ValueError(f"conv2d weight must be 4-D (out, in/groups, kh, kw), got {weight.shape}")
@@ -90,11 +92,15 @@ def conv2d_then_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
         bias = _check_bias(bias, O, x.dtype)
     geometry = ConvGeometry.of(x.shape, weight.shape, stride, pad, dilation, int(groups),
                                x.dtype.itemsize)
-    if C == 0:
-        out = _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
-        return out.relu() if relu else out
+    if C == 0 or (max_pool and min(geometry.OH, geometry.OW) < 2):
+        out = conv2d_then_relu(x, weight, bias, stride, padding, dilation, groups, relu=relu) \
+            if C else _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
+        out = out.relu() if relu and not C else out
+        return max_pool2d(out, 2) if max_pool else out
     args = (x, weight) if bias is None else (x, weight, bias)
-    return ops.Conv2d.apply(*args, geometry=geometry, relu=relu)
+    pool = PoolGeometry.of((N, O, geometry.OH, geometry.OW), (2, 2), (2, 2), (0, 0), (1, 1),
+                           False, True) if max_pool else None
+    return ops.Conv2d.apply(*args, geometry=geometry, relu=relu, pool=pool)
 
 
 def _conv2d_of_no_channels(x, weight, bias, out_shape):

@@ -9,7 +9,9 @@ of three, and no intermediate arrays: PyTorch's ``torch.nn.utils.fusion.fuse_con
 folds the same way.
 
 ``conv_bn_relu(x, conv, bn, relu)`` is the entry point; Sequential finds such runs among its
-children by itself (``sequential_forward``). A batch norm and ReLU with no conv before them
+children by itself (``sequential_forward``), and where a 2x2 stride-2 MaxPool2d follows the
+ReLU, runs it in the same op too (``max_pool``: the backend pools each block of images as the
+conv computes it, so the conv's output is never written whole; the values are the modules'). A batch norm and ReLU with no conv before them
 (the pre-activation order of DenseNet and PreAct-ResNet), or after a conv that does not
 fold (in training), are ``bn_relu(x, bn, relu)``: the ReLU is applied as the batch norm
 writes its values, one pass instead of two, and exact; in training its gradient mask is
@@ -33,11 +35,16 @@ from tinygrad_cnn.nn.pooling import MaxPool2d
 from tinygrad_cnn.tensor import Tensor
 
 
-def conv_bn_relu(x, conv, bn=None, relu=False):
+def conv_bn_relu(x, conv, bn=None, relu=False, max_pool=None):
     """``conv(x)``, then ``bn`` (a BatchNorm2d, or None) and a ReLU: ``relu`` is False, True
     (F.relu) or the model's ReLU module. One fused conv where fusing is exact up to rounding
     (see the module docstring), the modules one by one otherwise; a ReLU module with a hook
-    (or of a subclass) runs on its own after the fused conv and batch norm."""
+    (or of a subclass) runs on its own after the fused conv and batch norm. ``max_pool``, a
+    MaxPool2d module that _fusable_pool accepts, then pools the result: in the fused conv
+    where that fuses, else as its own module."""
+    if max_pool is not None and not (_fusable(x, conv, bn) and x.ndim == 4 and (
+            relu is True or (type(relu) is ReLU and not relu._forward_hooks))):
+        return max_pool(conv_bn_relu(x, conv, bn, relu))
     module = relu if isinstance(relu, Module) else None
     if not _fusable(x, conv, bn):
         out = conv(x)
@@ -53,7 +60,7 @@ def conv_bn_relu(x, conv, bn=None, relu=False):
     in_conv = relu is True or (module is not None and type(module) is ReLU
                                and not module._forward_hooks)
     out = F.conv2d_then_relu(x, weight, bias, conv.stride, conv.padding, conv.dilation,
-                             conv.groups, relu=in_conv)
+                             conv.groups, relu=in_conv, max_pool=max_pool is not None)
     return module(out) if module is not None and not in_conv else out
 
 
@@ -98,9 +105,23 @@ def sequential_forward(modules, x):
             x = conv_bn_relu(x, conv, bn)
             i = after
             continue
+        pool = modules[after + 1] if relu is not False and after + 1 < len(modules) else None
+        if _fusable_pool(pool) and _fusable(x, conv, bn) and x.ndim == 4:
+            x = conv_bn_relu(x, conv, bn, relu, max_pool=pool)
+            i = after + 2
+            continue
         x = conv_bn_relu(x, conv, bn, relu)
         i = after + (relu is not False)
     return x
+
+
+def _fusable_pool(pool):
+    """True for an exact MaxPool2d of 2x2 windows, stride 2, no padding or dilation, floor
+    mode, no indices and no forward hooks: the pool the fused conv applies."""
+    return type(pool) is MaxPool2d and not pool._forward_hooks and not pool.return_indices \
+        and not pool.ceil_mode and pool.kernel_size in (2, (2, 2)) \
+        and pool.stride in (2, (2, 2)) and pool.padding in (0, (0, 0)) \
+        and pool.dilation in (1, (1, 1))
 
 
 def _max_pool_relu(x, pool, relu):

@@ -3,14 +3,18 @@ from tinygrad_cnn.function import Function
 
 
 class Conv2d(Function):
-    """y = x (*) w + b over NCHW, of a kernels/geometry.ConvGeometry; with ``relu`` its ReLU
+    """y = x (*) w + b over NCHW, of a kernels/geometry.ConvGeometry; with ``relu`` its ReLU,
+    and with ``pool`` (a 2x2 stride-2 kernels/geometry.PoolGeometry) the max pool of that
     (inference only: nn/fusion.py's fused conv, which nothing differentiates)."""
 
     @staticmethod
-    def forward(ctx, x, w, b=None, geometry=None, relu=False):
-        if relu and any(ctx.needs_input_grad):
-            raise RuntimeError("a conv with its ReLU fused has no backward: call the conv and "
-                               "relu separately where a gradient is needed")
+    def forward(ctx, x, w, b=None, geometry=None, relu=False, pool=None):
+        if (relu or pool is not None) and any(ctx.needs_input_grad):
+            raise RuntimeError("a conv with its ReLU or max pool fused has no backward: call "
+                               "the conv, relu and pool separately where a gradient is needed")
+        if pool is not None:
+            out, ctx.route = ctx.backend.conv2d_forward_max_pool(x, w, b, geometry, pool, relu)
+            return out
         out, workspace = ctx.backend.conv2d_forward(x, w, b, geometry,
                                                     ctx.needs_input_grad[1], relu)
         ctx.save_for_backward(x, w)

@@ -22,7 +22,7 @@ from tinygrad_cnn.backends.cpu.arrays import (  # noqa: F401
     from_numpy, full, getitem, index_add, reshape, setitem, shares_memory, split, to_numpy,
     transpose, zeros)
 from tinygrad_cnn.backends.cpu.blas import matmul  # noqa: F401
-from tinygrad_cnn.backends.cpu.conv import conv2d_forward  # noqa: F401
+from tinygrad_cnn.backends.cpu.conv import conv2d_forward, conv2d_forward_max_pool  # noqa: F401
 from tinygrad_cnn.backends.cpu.conv_grad import conv2d_input_grad, conv2d_weight_grad  # noqa: F401
 from tinygrad_cnn.backends.cpu.elementwise import (  # noqa: F401
     abs, add, clip, div, elu, elu_backward, equal, erf, exp, greater, greater_equal,

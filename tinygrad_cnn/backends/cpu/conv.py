@@ -15,6 +15,7 @@ from tinygrad_cnn.backends.cpu.elementwise import relu_in_place
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
+from tinygrad_cnn.backends.cpu.pool import max_pool2d_values
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.kernels.cpu import conv as conv_kernels
 
@@ -51,6 +52,22 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
     if relu and workspace.plan.forward not in ("vector-tiles", "image-tiles"):
         relu_in_place(out)
     return out, workspace
+
+
+@blas.single_threaded_if_spinning
+def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
+    """(out, route): inference's conv of ``geometry`` (with ``relu`` its ReLU) and the 2x2
+    stride-2 max pool of PoolGeometry ``pool`` after it. The tile routes pool each block of
+    images as they compute it (kernels/cpu/conv_pool.py), so the conv's output is never
+    written whole; the others run the conv and then the pool (pool.max_pool2d_values)."""
+    g = geometry
+    plan = plan_conv(g, settings, inference=True)
+    if plan.forward not in ("vector-tiles", "image-tiles"):
+        out, workspace = conv2d_forward(x, w, b, g, need_weight_grad=False, relu=relu)
+        return max_pool2d_values(out, pool), workspace.route
+    out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g, relu,
+                               images=plan.forward == "image-tiles", max_pool=True)
+    return layout.as_nchw(out), plan.route() + " +max-pool"
 
 
 def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu):

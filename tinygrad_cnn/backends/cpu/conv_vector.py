@@ -15,6 +15,7 @@ import numpy as np
 from tinygrad_cnn.backends.cpu import threads
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.kernels.cpu import conv_image_tiles as image_kernels
+from tinygrad_cnn.kernels.cpu import conv_pool as pool_kernels
 from tinygrad_cnn.kernels.cpu import conv_vector as vector_kernels
 from tinygrad_cnn.kernels.cpu.vector_tile import TILE_ROWS, tile_columns
 
@@ -33,7 +34,7 @@ def flipped_column_weights(w):
     return np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)).reshape(-1, C)
 
 
-def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
+def forward_vector_tiles(xh, wt, b, g, relu=False, images=False, max_pool=False):
     """(N, OH, OW, O) channels-last output of the conv of geometry g of xh (N, H, W, C) by
     the column weights wt (+ b), and with ``relu`` its ReLU, applied as the tiles store it:
     by the per-image vector tiles (g has at least a tile's 6 output pixels), or with
@@ -41,23 +42,38 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False):
     images at a time, for a batch of 6 or more), each pass reading as many kernel rows of the
     weight panel as settings.vector_panel_bytes holds for 16 columns (plan_conv; a tile of
     32 or 48 reads 2 or 3 times that, which measured as fast as fewer rows), over blocks
-    of as many images (in 6s) as settings.image_tiles_block_bytes holds, input and output."""
+    of as many images (in 6s) as settings.image_tiles_block_bytes holds, input and output.
+    With ``max_pool``, the 2x2 stride-2 max pool of that (N, OH//2, OW//2, O) instead, each
+    image or block of images pooled from a buffer of the thread's own as the tiles finish
+    it (kernels/cpu/conv_pool.py)."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
-    out = np.empty((g.N, g.OH, g.OW, O), dtype=xh.dtype)
+    conv_shape = (g.N, g.OH, g.OW, O)
+    out = np.empty((g.N, g.OH // 2, g.OW // 2, O) if max_pool else conv_shape, dtype=xh.dtype)
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     grain = -(-settings.part_macs // (g.OH * g.OW * wt.size))
     if not images:
+        if max_pool:
+            threads.run(lambda lo, hi: pool_kernels.conv2d_forward_vector_tiles_max_pool(
+                xh, wt, bias, *geometry, relu, np.empty((1, *conv_shape[1:]), xh.dtype), out,
+                lo, hi), g.N, grain=grain)
+            return out
         threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
             xh, wt, bias, *geometry, relu, out, lo, hi), g.N, grain=grain)
         return out
     xh = np.ascontiguousarray(xh)
     row_bytes = g.KW * g.C * tile_columns(xh.itemsize) * xh.itemsize   # per 16 columns
     rows_per_pass = max(1, min(g.KH, settings.vector_panel_bytes // row_bytes))
-    image_bytes = (xh[0].size + out[0].size) * xh.itemsize
+    image_bytes = (xh[0].size + g.OH * g.OW * O) * xh.itemsize
     images_per_block = TILE_ROWS * max(
         1, settings.image_tiles_block_bytes // (TILE_ROWS * image_bytes))
+    if max_pool:
+        block = (images_per_block, *conv_shape[1:])
+        threads.run(lambda lo, hi: pool_kernels.conv2d_forward_image_tiles_max_pool(
+            xh, wt, bias, *geometry, relu, rows_per_pass, images_per_block,
+            np.empty(block, xh.dtype), out, lo, hi), g.N, grain=max(TILE_ROWS, grain))
+        return out
     threads.run(lambda lo, hi: image_kernels.conv2d_forward_image_tiles(
         xh, wt, bias, *geometry, relu, rows_per_pass, images_per_block, out, lo, hi), g.N,
         grain=max(TILE_ROWS, grain))

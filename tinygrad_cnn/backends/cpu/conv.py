@@ -57,17 +57,21 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
 @blas.single_threaded_if_spinning
 def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     """(out, route): inference's conv of ``geometry`` (with ``relu`` its ReLU) and the 2x2
-    stride-2 max pool of PoolGeometry ``pool`` after it. The tile routes pool each block of
-    images as they compute it (kernels/cpu/conv_pool.py), so the conv's output is never
-    written whole; the others run the conv and then the pool (pool.max_pool2d_values)."""
+    stride-2 max pool of PoolGeometry ``pool`` after it. Where the image tiles take the conv
+    (as a training step's plan has them: also a first layer's, whose inference forward
+    would take the per-image tiles), they pool each block of images as they compute it
+    (kernels/cpu/conv_pool.py), so the conv's output is never written whole; otherwise (a
+    batch below 6, the other routes) the conv runs and then the pool
+    (pool.max_pool2d_values). One fused kernel, not one per tile kind: a fused kernel
+    compiles its conv's machine code again (numba links the conv into it), a second or two
+    at a cold start."""
     g = geometry
-    plan = plan_conv(g, settings, inference=True)
-    if plan.forward not in ("vector-tiles", "image-tiles"):
+    if plan_conv(g, settings).forward != "image-tiles":
         out, workspace = conv2d_forward(x, w, b, g, need_weight_grad=False, relu=relu)
         return max_pool2d_values(out, pool), workspace.route
     out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g, relu,
-                               images=plan.forward == "image-tiles", max_pool=True)
-    return layout.as_nchw(out), plan.route() + " +max-pool"
+                               images=True, max_pool=True)
+    return layout.as_nchw(out), "fwd=image-tiles +max-pool"
 
 
 def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu):

@@ -43,9 +43,9 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False, max_pool=False)
     weight panel as settings.vector_panel_bytes holds for 16 columns (plan_conv; a tile of
     32 or 48 reads 2 or 3 times that, which measured as fast as fewer rows), over blocks
     of as many images (in 6s) as settings.image_tiles_block_bytes holds, input and output.
-    With ``max_pool``, the 2x2 stride-2 max pool of that (N, OH//2, OW//2, O) instead, each
-    image or block of images pooled from a buffer of the thread's own as the tiles finish
-    it (kernels/cpu/conv_pool.py)."""
+    With ``max_pool`` (image tiles only), the 2x2 stride-2 max pool of that (N, OH//2,
+    OW//2, O) instead, each block of images pooled from a buffer of the thread's own as the
+    tiles finish it (kernels/cpu/conv_pool.py)."""
     O = wt.shape[1]
     bias = b if b is not None else np.zeros(O, dtype=xh.dtype)
     wt, bias = _padded_columns(wt), _padded_columns(bias[None])[0]
@@ -54,11 +54,6 @@ def forward_vector_tiles(xh, wt, b, g, relu=False, images=False, max_pool=False)
     geometry = (g.KH, g.KW, g.stride_h, g.stride_w, g.pad_top, g.pad_left, g.dilation_h)
     grain = -(-settings.part_macs // (g.OH * g.OW * wt.size))
     if not images:
-        if max_pool:
-            threads.run(lambda lo, hi: pool_kernels.conv2d_forward_vector_tiles_max_pool(
-                xh, wt, bias, *geometry, relu, np.empty((1, *conv_shape[1:]), xh.dtype), out,
-                lo, hi), g.N, grain=grain)
-            return out
         threads.run(lambda lo, hi: vector_kernels.conv2d_forward_vector_tiles(
             xh, wt, bias, *geometry, relu, out, lo, hi), g.N, grain=grain)
         return out

@@ -1,15 +1,13 @@
 """@njit inference forward of a convolution and the 2x2 stride-2 max pool after it, in one
-pass over the images: the tiles of kernels/cpu/conv_vector.py or conv_image_tiles.py compute
-an image (or a block of images) into a scratch buffer, and kernels/cpu/nhwc.py's max pool
-reads it from there, while it is still in the cache, into the pooled output. The conv's
-full output is never written to memory (SimpleCNN's first conv: 10 MB at batch 100) and
-never read back. Both kernels run exactly as they do apart, so the values are the same bit
-for bit.
+pass over the images: the image tiles (kernels/cpu/conv_image_tiles.py) compute a block of
+images into a scratch buffer, and kernels/cpu/nhwc.py's max pool reads it from there, while
+it is still in the cache, into the pooled output. The conv's full output is never written
+to memory (SimpleCNN's first conv: 10 MB at batch 100) and never read back. Both kernels run
+exactly as they do apart, so the values are the same bit for bit.
 """
 import numpy as np
 
 from tinygrad_cnn.kernels.cpu.conv_image_tiles import conv2d_forward_image_tiles
-from tinygrad_cnn.kernels.cpu.conv_vector import conv2d_forward_vector_tiles
 from tinygrad_cnn.kernels.cpu.nhwc import max_pool2d_forward_nhwc
 from tinygrad_cnn.kernels.jit import njit
 
@@ -17,19 +15,6 @@ _0, _1, _2 = np.int64(0), np.int64(1), np.int64(2)
 """The pool's and the inner calls' constants as int64: literals would compile the conv and
 pool kernels once more, for their literal types (a second or more each at a cold start)."""
 _NO_RELU = np.bool_(False)
-
-@njit
-def conv2d_forward_vector_tiles_max_pool(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, conv_out,
-                                         out, first, stop):
-    """Images first .. stop-1 of out (N, OH//2, OW//2, O) = the 2x2 stride-2 max pool of
-    conv2d_forward_vector_tiles' output (its arguments), each image's conv output made in
-    conv_out (1, OH, OW, O), this thread's own."""
-    none = np.empty((1, out.shape[1], out.shape[2], 0), dtype=np.int32)
-    for n in range(first, stop):
-        conv2d_forward_vector_tiles(x[n:n + 1], wt, bias, kh, kw, sh, sw, ph, pw, dh, relu,
-                                    conv_out, _0, _1)
-        max_pool2d_forward_nhwc(conv_out, _2, _2, _2, _2, _0, _0, _1, _1, _NO_RELU,
-                                out[n:n + 1], none)
 
 
 @njit

@@ -11,12 +11,12 @@ folds the same way.
 ``conv_bn_relu(x, conv, bn, relu)`` is the entry point; Sequential finds such runs among its
 children by itself (``sequential_forward``), and where a 2x2 stride-2 MaxPool2d follows the
 ReLU, runs it in the same op too (``max_pool``: the backend pools each block of images as the
-conv computes it, so the conv's output is never written whole; the values are the modules'). A batch norm and ReLU with no conv before them
-(the pre-activation order of DenseNet and PreAct-ResNet), or after a conv that does not
-fold (in training), are ``bn_relu(x, bn, relu)``: the ReLU is applied as the batch norm
-writes its values, one pass instead of two, and exact; in training its gradient mask is
-taken in the batch norm's backward passes (ops/batchnorm.py), with no pass of its own
-either. bn_relu runs the modules one by one only for a hook, a subclass or an exporter's
+conv computes it, so the conv's output is never written whole; the values are the modules').
+A batch norm and ReLU with no conv before them (the pre-activation order of DenseNet and
+PreAct-ResNet), or after a conv that does not fold (in training), are ``bn_relu(x, bn,
+relu)``: the ReLU is applied as the batch norm writes its values, one pass instead of two,
+and exact; in training its gradient mask is taken in the batch norm's backward passes
+(ops/batchnorm.py), with no pass of its own either. bn_relu runs the modules one by one only for a hook, a subclass or an exporter's
 trace. The conv's folding runs the modules one by one, unfused, whenever it could change
 what the user sees:
 autograd recording (grad enabled and a tensor requiring grad), a batch norm in training

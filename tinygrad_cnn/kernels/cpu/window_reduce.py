@@ -150,12 +150,11 @@ class _Window:
             window(b.sub(self.channels, step), 1)
 
 
-def _by_width(context, builder, signature, args, emit):
+def _by_width(context, builder, signature, channels, emit):
     """emit(width) where the channels fill a vector of the target's width, else one of 4
     lanes, else for scalars."""
     float_type = context.get_value_type(signature.args[0].dtype)
     lanes = _VECTOR_BYTES // context.get_abi_sizeof(float_type)
-    channels = args[_channels_position(signature)]
     fits = builder.icmp_signed(">=", channels, ir.Constant(channels.type, lanes))
     with builder.if_else(fits) as (wide, narrow):
         with wide:
@@ -175,12 +174,8 @@ _MAX_ARGS = ("x", "base", "offsets", "position", "positions", "taps", "channels"
 _MEAN_ARGS = ("x", "base", "offsets", "taps", "channels", "divisor", "out", "at")
 
 
-def _channels_position(signature):
-    """Where the channel count is among the arguments."""
-    return (_MAX_ARGS if len(signature.args) == len(_MAX_ARGS) else _MEAN_ARGS).index("channels")
-
-
 def _max_codegen(context, builder, signature, args):
+    """window_max's IR (the module docstring), for each width _by_width branches to."""
     def emit(width):
         w = _Window(context, builder, signature, args, _MAX_ARGS, width)
         flag = (lambda v: builder.trunc(v, _I1) if v.type != _I1 else v)
@@ -218,10 +213,11 @@ def _max_codegen(context, builder, signature, args):
                     w.store(builder.select(shut, w.splat(ir.Constant(_I32, -1)), i),
                             builder.gep(argmax, [a]))
         w.over_channels(window)
-    return _by_width(context, builder, signature, args, emit)
+    return _by_width(context, builder, signature, args[_MAX_ARGS.index("channels")], emit)
 
 
 def _mean_codegen(context, builder, signature, args):
+    """window_mean's IR (the module docstring), for each width _by_width branches to."""
     def emit(width):
         w = _Window(context, builder, signature, args, _MEAN_ARGS, width)
         divisor = w.splat(w.value["divisor"])
@@ -240,4 +236,4 @@ def _mean_codegen(context, builder, signature, args):
             for a, slot in zip(at, sums):
                 w.store(builder.fdiv(builder.load(slot), divisor), builder.gep(w.out, [a]))
         w.over_channels(window)
-    return _by_width(context, builder, signature, args, emit)
+    return _by_width(context, builder, signature, args[_MEAN_ARGS.index("channels")], emit)

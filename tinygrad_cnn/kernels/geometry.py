@@ -2,7 +2,13 @@
 frozen ConvGeometry / PoolGeometry values that carry one op's sizes to both devices."""
 import dataclasses
 
+import numpy as np
+
 from tinygrad_cnn.kernels.jit import njit
+
+UNIT_STEP = np.int64(1)
+"""A tap step of 1 (no dilation) for taps_inside, an int64 like a dilation argument: a
+literal 1 would compile taps_inside a second time, for its literal type."""
 
 
 def conv_out_size(size, kernel, stride, pad_total, dilation):
@@ -35,6 +41,19 @@ def adaptive_bounds(index, in_size, out_size):
     start = (index * in_size) // out_size
     end = -((-(index + 1) * in_size) // out_size)
     return start, end
+
+
+@njit
+def taps_inside(start, step, taps, size):
+    """(first, stop): the taps t of a window starting at ``start`` (t*step further on) that
+    fall inside 0 .. size-1; first >= stop when none does."""
+    first = 0
+    while first < taps and start + first * step < 0:
+        first += 1
+    stop = taps
+    while stop > first and start + (stop - 1) * step >= size:
+        stop -= 1
+    return first, stop
 
 
 @njit

@@ -16,11 +16,8 @@ import numpy as np
 
 from tinygrad_cnn.kernels.cpu.vector_tile import (
     MAX_UNITS, TILE_BYTES, TILE_ROWS, tile_sums, tile_units)
+from tinygrad_cnn.kernels.geometry import UNIT_STEP, taps_inside
 from tinygrad_cnn.kernels.jit import njit
-
-_ONE = np.int64(1)
-"""The column step of _inside's windows (no dilation along W), an int64 like the row step
-dh: a literal 1 would compile _inside a second time, for its literal type."""
 
 
 @njit
@@ -61,11 +58,11 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
             for p0 in range(0, kh, rows_per_pass):
                 for i in range(oh):
                     top = i * sh - ph
-                    r0, r1 = _inside(top, dh, kh, H)
+                    r0, r1 = taps_inside(top, dh, kh, H)
                     lo, hi = max(r0, p0), min(r1, p0 + rows_per_pass)
                     for j in range(ow):
                         left = j * sw - pw
-                        c0, c1 = _inside(left, _ONE, kw, W)
+                        c0, c1 = taps_inside(left, UNIT_STEP, kw, W)
                         at = (i * ow + j) * O + o0
                         if r0 >= r1 or c0 >= c1:        # every tap is padding: the bias
                             if p0 == 0:
@@ -97,19 +94,6 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                                 for q in range(width):
                                     flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
             o0 += cols
-
-
-@njit
-def _inside(start, step, taps, size):
-    """(first, stop): the taps t of a window starting at ``start`` (t*step further on) that
-    fall inside 0 .. size-1; first >= stop when none does."""
-    first = 0
-    while first < taps and start + first * step < 0:
-        first += 1
-    stop = taps
-    while stop > first and start + (stop - 1) * step >= size:
-        stop -= 1
-    return first, stop
 
 
 @njit
@@ -153,10 +137,10 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
         cols = units * unit
         for i in range(oh):
             top = i * sh - ph
-            r0, r1 = _inside(top, dh, kh, H)
+            r0, r1 = taps_inside(top, dh, kh, H)
             for j in range(ow):
                 left = j * sw - pw
-                c0, c1 = _inside(left, _ONE, kw, W)
+                c0, c1 = taps_inside(left, UNIT_STEP, kw, W)
                 run = (c1 - c0) * C
                 g0 = first * image_grad + (i * ow + j) * O + o0
                 for a in range(r0, r1):

@@ -8,7 +8,7 @@ are h*W+w per (n, c) plane, as in the NCHW kernels.
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.geometry import avg_pool_divisor
+from tinygrad_cnn.kernels.geometry import UNIT_STEP, avg_pool_divisor, taps_inside
 from tinygrad_cnn.kernels.cpu.window_reduce import window_max, window_mean
 from tinygrad_cnn.kernels.jit import fill as _fill, njit
 
@@ -23,9 +23,9 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax
     with dilation) gives -inf (0 with relu) and index -1. x is C-contiguous.
 
     A window inside the image has the same taps relative to its first (``window``, made
-    once); a window at the border lists its taps inside the image (``edge``).
-    kernels/cpu/window_reduce.window_max takes the max over a list of taps for all the pixel's
-    channels, a vector of channels at a time.
+    once); a window at the border lists its taps inside the image (``edge``,
+    kernels/geometry.taps_inside). kernels/cpu/window_reduce.window_max takes the max over
+    a list of taps for all the pixel's channels, a vector of channels at a time.
     """
     N, H, W, C = x.shape
     oh, ow = out.shape[1], out.shape[2]
@@ -38,30 +38,25 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax
         for j in range(kw):
             window_at[i * kw + j] = i * dh * W + j * dw
             window[i * kw + j] = (i * dh * W + j * dw) * C
-    lo = min(ow, -(-pw // sw))                                     # the first x0 >= 0
-    hi = max(lo, min(ow, (W - 1 + pw - (kw - 1) * dw) // sw + 1))  # windows ending before W
     empty = out.dtype.type(0) if relu else out.dtype.type(-np.inf)
     for n in range(N):
         for oy in range(oh):
             y0 = oy * sh - ph
-            rows_inside = y0 >= 0 and y0 + (kh - 1) * dh < H
+            r0, r1 = taps_inside(y0, dh, kh, H)
             for ox in range(ow):
                 x0 = ox * sw - pw
+                c0, c1 = taps_inside(x0, dw, kw, W)
                 at = ((n * oh + oy) * ow + ox) * C
-                if rows_inside and lo <= ox < hi:
+                if r1 - r0 == kh and c1 - c0 == kw:            # the whole window inside
                     window_max(flat_x, ((n * H + y0) * W + x0) * C, window, y0 * W + x0,
                                window_at, kh * kw, C, relu, keep, flat_out, at, flat_argmax)
                     continue
                 taps = 0
-                for i in range(kh):
-                    y = y0 + i * dh
-                    if 0 <= y < H:
-                        for j in range(kw):
-                            xx = x0 + j * dw
-                            if 0 <= xx < W:
-                                edge_at[taps] = y * W + xx
-                                edge[taps] = ((n * H + y) * W + xx) * C
-                                taps += 1
+                for i in range(r0, r1):
+                    for j in range(c0, c1):
+                        edge_at[taps] = (y0 + i * dh) * W + x0 + j * dw
+                        edge[taps] = (n * H * W + edge_at[taps]) * C
+                        taps += 1
                 if taps > 0:
                     window_max(flat_x, 0, edge, 0, edge_at, taps, C, relu, keep, flat_out, at,
                                flat_argmax)
@@ -117,24 +112,23 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
     for i in range(kh):
         for j in range(kw):
             window[i * kw + j] = (i * W + j) * C
-    lo = min(ow, -(-pw // sw))                                     # the first x0 >= 0
-    hi = max(lo, min(ow, (W - kw + pw) // sw + 1))                 # windows ending before W
     inside = x.dtype.type(kh * kw)                 # a window inside the image: either rule
     for n in range(N):
         for oy in range(oh):
             y0 = oy * sh - ph
-            rows_inside = y0 >= 0 and y0 + kh <= H
+            r0, r1 = taps_inside(y0, UNIT_STEP, kh, H)
             for ox in range(ow):
                 x0 = ox * sw - pw
+                c0, c1 = taps_inside(x0, UNIT_STEP, kw, W)
                 at = ((n * oh + oy) * ow + ox) * C
-                if rows_inside and lo <= ox < hi:
+                if r1 - r0 == kh and c1 - c0 == kw:            # the whole window inside
                     window_mean(flat_x, ((n * H + y0) * W + x0) * C, window, kh * kw, C, inside,
                                 flat_out, at)
                     continue
                 taps = 0
-                for y in range(max(y0, 0), min(y0 + kh, H)):
-                    for xx in range(max(x0, 0), min(x0 + kw, W)):
-                        edge[taps] = ((n * H + y) * W + xx) * C
+                for i in range(r0, r1):
+                    for j in range(c0, c1):
+                        edge[taps] = ((n * H + y0 + i) * W + x0 + j) * C
                         taps += 1
                 divisor = avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
                 window_mean(flat_x, 0, edge, taps, C, x.dtype.type(divisor), flat_out, at)

@@ -479,3 +479,15 @@ def test_conv_and_max_pool_fuse_only_where_the_pool_is_2x2_and_nothing_records(m
     with tc.no_grad():
         again = ours(x).numpy()
     assert len(pooled) == 5 and np.array_equal(fused, again)
+
+
+def test_a_fused_pool_too_large_for_the_conv_output_raises_the_pools_error():
+    """A 1x1 conv output has no 2x2 window: the fused op raises what max_pool2d raises on
+    the modules' own path."""
+    ours, _ = _pool_block(2, 16, 3, 1, 0, True, False, np.float32, 0)
+    x = tc.tensor(np.ones((7, 2, 3, 3), np.float32))
+    with pytest.raises(ValueError, match="max_pool2d output height would be 0") as apart:
+        ours(x)                                    # grad on: the modules one by one
+    with tc.no_grad(), pytest.raises(ValueError) as fused:
+        ours(x)
+    assert str(fused.value) == str(apart.value)

@@ -92,11 +92,13 @@ def conv2d_then_relu(x, weight, bias=None, stride=1, padding=0, dilation=1, grou
         bias = _check_bias(bias, O, x.dtype)
     geometry = ConvGeometry.of(x.shape, weight.shape, stride, pad, dilation, int(groups),
                                x.dtype.itemsize)
-    if C == 0 or (max_pool and min(geometry.OH, geometry.OW) < 2):
-        out = conv2d_then_relu(x, weight, bias, stride, padding, dilation, groups, relu=relu) \
-            if C else _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
-        out = out.relu() if relu and not C else out
+    if C == 0:
+        out = _conv2d_of_no_channels(x, weight, bias, (N, 0, geometry.OH, geometry.OW))
+        out = out.relu() if relu else out
         return max_pool2d(out, 2) if max_pool else out
+    if max_pool and min(geometry.OH, geometry.OW) < 2:      # max_pool2d raises its error
+        return max_pool2d(conv2d_then_relu(x, weight, bias, stride, padding, dilation, groups,
+                                           relu=relu), 2)
     args = (x, weight) if bias is None else (x, weight, bias)
     pool = PoolGeometry.of((N, O, geometry.OH, geometry.OW), (2, 2), (2, 2), (0, 0), (1, 1),
                            False, True) if max_pool else None

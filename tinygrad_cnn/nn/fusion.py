@@ -16,10 +16,9 @@ A batch norm and ReLU with no conv before them (the pre-activation order of Dens
 PreAct-ResNet), or after a conv that does not fold (in training), are ``bn_relu(x, bn,
 relu)``: the ReLU is applied as the batch norm writes its values, one pass instead of two,
 and exact; in training its gradient mask is taken in the batch norm's backward passes
-(ops/batchnorm.py), with no pass of its own either. bn_relu runs the modules one by one only for a hook, a subclass or an exporter's
-trace. The conv's folding runs the modules one by one, unfused, whenever it could change
-what the user sees:
-autograd recording (grad enabled and a tensor requiring grad), a batch norm in training
+(ops/batchnorm.py), with no pass of its own either. bn_relu runs the modules one by one only
+for a hook, a subclass or an exporter's trace. The conv's folding runs the modules one by
+one, unfused, whenever it could change what the user sees: autograd recording (grad enabled and a tensor requiring grad), a batch norm in training
 mode or without running statistics, a forward hook on any of them, an exporter tracing the
 pass (tinygrad_cnn.onnx), or a subclass of the layers (its forward may differ). Folding
 rounds once more (w * s before the sum), so fused convs agree with the unfused modules to
@@ -42,10 +41,11 @@ def conv_bn_relu(x, conv, bn=None, relu=False, max_pool=None):
     (or of a subclass) runs on its own after the fused conv and batch norm. ``max_pool``, a
     MaxPool2d module that _fusable_pool accepts, then pools the result: in the fused conv
     where that fuses, else as its own module."""
-    if max_pool is not None and not (_fusable(x, conv, bn) and x.ndim == 4 and (
-            relu is True or (type(relu) is ReLU and not relu._forward_hooks))):
-        return max_pool(conv_bn_relu(x, conv, bn, relu))
     module = relu if isinstance(relu, Module) else None
+    in_conv = relu is True or (module is not None and type(module) is ReLU
+                               and not module._forward_hooks)
+    if max_pool is not None and not (in_conv and x.ndim == 4 and _fusable(x, conv, bn)):
+        return max_pool(conv_bn_relu(x, conv, bn, relu))
     if not _fusable(x, conv, bn):
         out = conv(x)
         if bn is not None and relu is not False:
@@ -57,8 +57,6 @@ def conv_bn_relu(x, conv, bn=None, relu=False, max_pool=None):
     weight, bias = conv.weight, conv.bias
     if bn is not None:
         weight, bias = _folded(conv, bn)
-    in_conv = relu is True or (module is not None and type(module) is ReLU
-                               and not module._forward_hooks)
     out = F.conv2d_then_relu(x, weight, bias, conv.stride, conv.padding, conv.dilation,
                              conv.groups, relu=in_conv, max_pool=max_pool is not None)
     return module(out) if module is not None and not in_conv else out
@@ -106,7 +104,7 @@ def sequential_forward(modules, x):
             i = after
             continue
         pool = modules[after + 1] if relu is not False and after + 1 < len(modules) else None
-        if _fusable_pool(pool) and _fusable(x, conv, bn) and x.ndim == 4:
+        if _fusable_pool(pool):
             x = conv_bn_relu(x, conv, bn, relu, max_pool=pool)
             i = after + 2
             continue

@@ -19,12 +19,11 @@ from tinygrad_cnn.backends.cuda.reduce import (  # noqa: F401
     argmax, cross_entropy_backward, cross_entropy_forward, log_softmax, max, softmax, sum,
 )
 from tinygrad_cnn.backends.cuda.conv import (  # noqa: F401
-    conv2d_forward, conv2d_input_grad, conv2d_weight_grad,
+    conv2d_forward, conv2d_forward_max_pool, conv2d_input_grad, conv2d_weight_grad,
 )
 from tinygrad_cnn.backends.cuda.pool import (  # noqa: F401
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, avg_pool2d_backward,
-    avg_pool2d_forward, conv2d_forward_max_pool, max_pool2d_backward, max_pool2d_forward,
-    max_pool2d_values,
+    avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, max_pool2d_values,
 )
 from tinygrad_cnn.backends.cuda.gemm import matmul  # noqa: F401
 from tinygrad_cnn.backends.cuda.norm import (  # noqa: F401

@@ -13,6 +13,7 @@ from tinygrad_cnn.backends.cuda import elementwise as cuda_elementwise
 from tinygrad_cnn.backends.cuda import launch as rt
 from tinygrad_cnn.backends.cuda import reduce as cuda_reduce
 from tinygrad_cnn.backends.cuda.gemm import gemm
+from tinygrad_cnn.backends.cuda.pool import max_pool2d_values
 from tinygrad_cnn.backends.cuda.settings import settings
 from tinygrad_cnn.kernels.cuda import conv as kernels
 from tinygrad_cnn.kernels.cuda import elementwise as ew
@@ -83,6 +84,13 @@ def _weight_grad(grad, cols, O, Kg, groups):
         gemm(fr, (g * Og, Kc * O, 1, O), fc, (g * Kg, Kc * Kt, Kt, 1),
              fp, (g * Og * Kg, O * Kg, Kg, 1), (S, Og, Kg, Kc))
     return partial.reshape((O, Kg)) if S == 1 else cuda_reduce.sum(partial, axis=0)
+
+
+def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
+    """(out, route): the inference conv (conv2d_forward) and then the max pool of ``pool``
+    over its output, two launches one after the other."""
+    out, workspace = conv2d_forward(x, w, b, geometry, False, relu)
+    return max_pool2d_values(out, pool), workspace.route
 
 
 def conv2d_input_grad(grad, w, geometry, workspace):

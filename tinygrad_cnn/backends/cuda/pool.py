@@ -29,14 +29,6 @@ def max_pool2d_values(x, geometry):
     return max_pool2d_forward(x, geometry)[0]
 
 
-def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
-    """(out, route): the inference conv (backends/cuda/conv.py) and then the max pool of
-    ``pool`` over its output, two launches one after the other."""
-    from tinygrad_cnn.backends.cuda.conv import conv2d_forward
-    out, workspace = conv2d_forward(x, w, b, geometry, False, relu)
-    return max_pool2d_values(out, pool), workspace.route
-
-
 def max_pool2d_backward(grad, argmax, geometry):
     """Gradient of max pooling, a gather over the windows that chose each input."""
     g = geometry

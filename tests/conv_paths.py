@@ -12,7 +12,7 @@ from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
 PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "gemm-nhwc-transposed",
-         "planes", "vector-tiles", "image-tiles"]
+         "planes", "vector-tiles", "image-tiles", "row-tiles"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -56,8 +56,14 @@ _SETTINGS = {
                         image_tiles_min_row_values=1, image_tiles_block_bytes=1,
                         image_tiles_max_padding=1 << 62),
 }
+# the row tiles for every 3-wide stride-1 (along the rows) conv's forward and stride-1 input
+# gradient of up to two units of channels, whatever the row width and padding; the image
+# tiles for the rest
+_SETTINGS["row-tiles"] = dict(_SETTINGS["image-tiles"], row_tiles_max_outputs=1 << 62,
+                              row_tiles_min_use=0, row_tiles_wide_row_values=1 << 62)
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
-    _changes.setdefault("vector_tiles", False)
+    _changes.setdefault("vector_tiles", False)    # and the row tiles (on with AVX-512)
+    _changes.setdefault("row_tiles_max_outputs", 0)
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
             for stride in ((1, 1), (2, 2))]
@@ -77,6 +83,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
                      ConvPlan("vector-tiles", "gemm-nhwc-col2im", "vector-tiles")],
     "image-tiles": [ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),
                     ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")],
+    "row-tiles": [ConvPlan("row-tiles", "transposed-row-tiles", "image-tiles"),
+                  ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")],
 }
 
 

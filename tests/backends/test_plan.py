@@ -7,6 +7,7 @@ import pytest
 
 from tinygrad_cnn.backends.cpu.plan import FORWARD, INPUT_GRAD, WEIGHT_GRAD, ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.settings import CpuSettings
+from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
 
@@ -86,7 +87,8 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
 
 
 VECTOR_PLANS = {   # the default plans on every ISA (vector tiles on, BLAS below)
-    SIMPLE_CONV1: ConvPlan("image-tiles", "gemm-col2im", "vector-tiles"),   # rows of 3 values
+    SIMPLE_CONV1: ConvPlan("row-tiles" if MAX_UNITS > 1 else "image-tiles", "gemm-col2im",
+                           "vector-tiles"),      # rows of 3 values: AVX-512's row tiles
     SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),  # 14x14
     LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
     LENET_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),  # 6 inputs
@@ -102,6 +104,39 @@ def test_default_settings_take_the_vector_tiles_on_every_isa():
         assert plan_conv(geometry, settings) == VECTOR_PLANS[geometry]
 
 
+def test_row_tiles_only_where_they_fit():
+    """The row tiles (on by default with AVX-512 only: row_tiles_max_outputs) take the
+    forward of a 3-wide kernel at stride 1 along the rows into one tile unit of output
+    channels (two for kernel rows of fewer than row_tiles_wide_row_values values), padded
+    at most image_tiles_max_padding times, over rows they fill to row_tiles_min_use; the
+    stride-1 input gradient by the same rules on the input channels; at any batch."""
+    assert CpuSettings().row_tiles_max_outputs == (32 if MAX_UNITS > 1 else 0)
+    on = CpuSettings(row_tiles_max_outputs=32)
+    resnet = _geometry((100, 16, 28, 28), (16, 16, 3, 3), pad=1)
+    assert plan_conv(resnet, on) == ConvPlan("row-tiles", "transposed-row-tiles",
+                                             "channel-rows" if MAX_UNITS > 1 else "vector-tiles")
+    assert plan_conv(dataclasses.replace(resnet, N=1), on).forward == "row-tiles"
+    assert plan_conv(resnet, dataclasses.replace(on, row_tiles_max_outputs=0)).forward == \
+        "image-tiles"
+    twelve = _geometry((100, 48, 14, 14), (12, 48, 3, 3), pad=1)      # DenseNet's 48 -> 12
+    assert (plan_conv(twelve, on).forward, plan_conv(twelve, on).input_grad) == \
+        ("row-tiles", "transposed-image-tiles")                     # 48 inputs: two units
+    small = _geometry((100, 48, 3, 3), (12, 48, 3, 3), pad=1)         # 3 of a tile's 8 pixels
+    assert plan_conv(small, on).forward == "image-tiles"
+    assert plan_conv(small, dataclasses.replace(on, row_tiles_min_use=0)).forward == \
+        "row-tiles"
+    assert plan_conv(SIMPLE_CONV1, on).forward == "row-tiles"          # 1 -> 32: rows of 3
+    wider = _geometry((100, 16, 28, 28), (32, 16, 3, 3), pad=1)
+    assert (plan_conv(wider, on).forward, plan_conv(wider, on).input_grad) == \
+        ("image-tiles", "transposed-row-tiles")
+    assert plan_conv(dataclasses.replace(resnet, itemsize=8), on).forward == "image-tiles"
+    assert plan_conv(LENET_CONV2, on).forward == "image-tiles"        # 5 wide
+    strided = _geometry((100, 16, 28, 28), (16, 16, 3, 3), stride=(2, 2), pad=1)
+    assert plan_conv(strided, on).forward == "image-tiles"
+    three = _geometry((100, 16, 28, 28), (3, 16, 3, 3), pad=1)        # 16 for 3: 5.3x
+    assert plan_conv(three, on).forward != "row-tiles"
+
+
 def test_vector_tiles_only_where_they_fit():
     """Output channels padded to whole tiles (16 float32, 8 float64) at most
     vector_max_padding times as many, 6 output pixels per image at least, a weight panel
@@ -111,7 +146,8 @@ def test_vector_tiles_only_where_they_fit():
     tiles: batches below image_tiles_min_images; their weight gradient not turned over:
     channel_rows_max_outputs=0)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
-                     image_tiles_min_images=1 << 62, channel_rows_max_outputs=0)
+                     image_tiles_min_images=1 << 62, channel_rows_max_outputs=0,
+                     row_tiles_max_outputs=0)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
     assert plan_conv(deep, on).forward == "gemm-nhwc"
@@ -172,8 +208,9 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     for kernels above 1x1 or depths of vector_pad_min_depth; the weight gradient too,
     for kernels above 1x1 or strides above 1, where the images have fewer than
     image_tiles_wgrad_max_pixels output pixels or the per-image tiles do not fit; batch 1 takes the
-    per-image routes, first layers' single channel the others'."""
-    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True)
+    per-image routes, first layers' single channel the others' (the row tiles off)."""
+    on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
+                     row_tiles_max_outputs=0)
     vgg = _geometry((100, 128, 3, 3), (128, 128, 3, 3), pad=1)        # 72 KB panel
     assert plan_conv(vgg, on) == ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles")
     assert plan_conv(vgg, dataclasses.replace(on, image_tiles_min_images=101)) == \
@@ -263,9 +300,10 @@ def test_channel_rows_take_weight_gradients_of_few_outputs():
 
 def test_every_route_is_reachable():
     settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas,
-                            vector_tiles=vector, channel_rows_max_outputs=16)
+                            vector_tiles=vector, channel_rows_max_outputs=16,
+                            row_tiles_max_outputs=rows)
                 for tiles in (True, False) for s1 in (True, False) for blas in (True, False)
-                for vector in (True, False)]
+                for vector in (True, False) for rows in (0, 32)]
     geometries = [g for g, _, _ in CASES] + [
         _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8), RESNET_16]
     plans = [plan_conv(g, s) for g in geometries for s in settings]

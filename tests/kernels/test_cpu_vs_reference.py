@@ -11,6 +11,7 @@ from tinygrad_cnn.kernels import reference
 from tinygrad_cnn.kernels.cpu import conv as cpu_conv, conv_wgrad as cpu_conv_wgrad, gemm as cpu_gemm
 from tinygrad_cnn.kernels.cpu import conv_image_tiles as cpu_conv_image_tiles
 from tinygrad_cnn.kernels.cpu import conv_pool as cpu_conv_pool
+from tinygrad_cnn.kernels.cpu import conv_row_tiles as cpu_conv_row_tiles
 from tinygrad_cnn.kernels.cpu import conv_vector as cpu_conv_vector
 from tinygrad_cnn.kernels.cpu import nchw as cpu, nhwc as cpu_nhwc, norm as cpu_norm
 from tinygrad_cnn.kernels.geometry import conv_out_size
@@ -264,7 +265,7 @@ def _public(m):
 def test_cpu_and_reference_export_the_same_kernels():
     assert _public(cpu) | _public(cpu_conv) | _public(cpu_conv_wgrad) | _public(cpu_nhwc) \
         | _public(cpu_gemm) | _public(cpu_norm) | _public(cpu_conv_vector) \
-        | _public(cpu_conv_image_tiles) == _public(reference)
+        | _public(cpu_conv_image_tiles) | _public(cpu_conv_row_tiles) == _public(reference)
     assert {"im2col", "col2im", "max_pool2d_forward", "patch_columns",
             "conv2d_forward_nhwc", "matmul_nt_add"} <= _public(reference)
 
@@ -369,6 +370,58 @@ def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, 
         *args, fast, first, stop)
     getattr(reference, name)(*args, ref, first, stop)
     np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(cfg=conv_configs(max_size=20, max_channels=12), seed=seeds, data=st.data())
+def test_row_tiles_conv_forward_matches_reference_on_its_rows(dtype, cfg, seed, data):
+    """conv2d_forward_row_tiles over a thread's range of output rows (of any images, an
+    empty range too), a 3-wide kernel at stride 1 along the rows, any stride, padding and
+    dilation along H (rows wholly in the padding: the bias), rows of 1 to 20 pixels (tiles
+    of 8 and a last partial one), 1 to 13 channels in (blocks of 8 and the rest), with and
+    without the ReLU, one or two tile units of output channels (16 or 32 float32, 8 or 16
+    float64), every real one stored and nothing else (NaN where both left it)."""
+    unit = 64 // np.dtype(dtype).itemsize
+    O = data.draw(st.sampled_from([1, 5, unit - 1, unit, unit + 3, 2 * unit]), label="O")
+    cfg = dataclasses.replace(cfg, groups=1, O=O, kw=3, stride=(cfg.stride[0], 1),
+                              dilation=(cfg.dilation[0], 1))
+    assume(min(cfg.out_hw) >= 1)
+    oh, ow = cfg.out_hw
+    first = data.draw(st.integers(0, cfg.N * oh), label="first")
+    stop = data.draw(st.integers(first, cfg.N * oh), label="stop")
+    x = nhwc(arrays(cfg.x_shape, seed, dtype))
+    whole = -(-O // unit) * unit
+    wt = arrays((cfg.kh * cfg.C * 3, whole), seed + 1, dtype)       # padded: any values
+    bias = arrays((whole,), seed + 2, dtype)
+    args = [x, wt, bias, cfg.kh, cfg.stride[0], *cfg.padding, cfg.dilation[0],
+            data.draw(st.booleans(), label="relu")]
+    shape = (cfg.N, oh, ow, O)
+    fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
+    cpu_conv_row_tiles.conv2d_forward_row_tiles(*args, fast, first, stop)
+    reference.conv2d_forward_row_tiles(*args, ref, first, stop)
+    np.testing.assert_allclose(fast, ref, **SUM_TOL[dtype])     # NaN where both left it
+
+
+def test_row_tiles_keep_ieee_nan_and_inf():
+    """A NaN or inf input reaches exactly the outputs whose windows read it: the row tiles
+    multiply-add with IEEE semantics (no fast-math), the padding read as zeros."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 12, 9)).astype(np.float32)
+    x[0, 2, 4, 1], x[1, 0, 11, 8] = np.nan, np.inf
+    wt = rng.standard_normal((3 * 9 * 3, 16)).astype(np.float32)
+    bias = rng.standard_normal(16).astype(np.float32)
+    out, ref = np.empty((2, 5, 12, 13), np.float32), np.empty((2, 5, 12, 13), np.float32)
+    for relu in (False, True):
+        args = (x, wt, bias, 3, 1, 1, 1, 1, relu)
+        cpu_conv_row_tiles.conv2d_forward_row_tiles(*args, out, 0, 10)
+        reference.conv2d_forward_row_tiles(*args, ref, 0, 10)
+        np.testing.assert_allclose(out, ref, **SUM_TOL[np.float32])
+        assert np.isnan(out[0, 1:4, 3:6]).all() and np.isnan(out).sum() == 9 * 13 + \
+            np.isnan(out[1]).sum()
+        assert not np.isnan(out[0, :, :3]).any() and not np.isnan(out[0, 4]).any()
+        hit = out[1, :2, 10:]                                   # the windows over the inf
+        assert (np.isinf(hit) | (relu & (hit == 0))).all() and np.isinf(hit).any()
+        assert np.isfinite(out[1, 2:]).all() and np.isfinite(out[1, :, :10]).all()
 
 
 @pytest.mark.parametrize("images", [1, 6, 14])

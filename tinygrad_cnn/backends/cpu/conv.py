@@ -1,14 +1,16 @@
 """CPU backend, convolution forward (NCHW in and out), by the kernels plan_conv names.
 
 The gradients are in conv_grad.py, the channels-last patch-row route (gemm-nhwc) in
-conv_rows.py, the vector-tiles route in conv_vector.py, the transposed patch matrices of the
-gemm route in patches.py and the choice of kernels in plan.py.
+conv_rows.py, the vector-tiles routes in conv_vector.py, the row-tiles route in
+conv_row_tiles.py, the transposed patch matrices of the gemm route in patches.py and the
+choice of kernels in plan.py.
 """
 import dataclasses
 
 import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
+from tinygrad_cnn.backends.cpu.conv_row_tiles import forward_row_tiles, row_weights
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows
 from tinygrad_cnn.backends.cpu.conv_vector import column_weights, forward_vector_tiles
 from tinygrad_cnn.backends.cpu.elementwise import relu_in_place
@@ -43,13 +45,13 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
     (kernels/geometry.ConvGeometry), and with ``relu`` its ReLU (inference: the conv's
     gradients then do not hold); out is NCHW, a view of channels-last memory, which the
     next conv or pool reads without a copy. The kernels are plan_conv's (backends/cpu/plan.py);
-    patches are kept for the weight gradient only when need_weight_grad. The vector and
-    image tiles apply the ReLU as they store their sums; the other routes in place, over the
-    new output."""
+    patches are kept for the weight gradient only when need_weight_grad. The vector, image
+    and row tiles apply the ReLU as they store their sums; the other routes in place, over
+    the new output."""
     if relu and need_weight_grad:
         raise ValueError("conv2d_forward: relu=True is for inference; it has no gradient")
     out, workspace = _conv2d_forward(x, w, b, geometry, need_weight_grad, relu)
-    if relu and workspace.plan.forward not in ("vector-tiles", "image-tiles"):
+    if relu and workspace.plan.forward not in ("vector-tiles", "image-tiles", "row-tiles"):
         relu_in_place(out)
     return out, workspace
 
@@ -77,6 +79,9 @@ def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
 def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu):
     g, plan = geometry, plan_conv(geometry, settings, inference=not need_weight_grad)
     x_channels_last = layout.is_channels_last(x)
+    if plan.forward == "row-tiles":
+        out = forward_row_tiles(layout.channels_last(x), row_weights(w), b, g, relu)
+        return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)
     if plan.forward in ("vector-tiles", "image-tiles"):
         out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g, relu,
                                    images=plan.forward == "image-tiles")

@@ -7,6 +7,7 @@ import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv import fused_conv, flipped_rows, weight_from_rows, weight_rows
+from tinygrad_cnn.backends.cpu.conv_row_tiles import flipped_row_weights, forward_row_tiles
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows, input_grad_rows, weight_grad_rows
 from tinygrad_cnn.backends.cpu.conv_vector import (
     flipped_column_weights, forward_vector_tiles, weight_grad_vector_tiles)
@@ -35,6 +36,9 @@ def conv2d_input_grad(grad, w, geometry, workspace):
             gh, wrows, *g.kernel_args(), dx, lo, hi), g.N,
             grain=-(-settings.part_macs // (P * w.size)))
         return layout.as_nchw(dx)
+    if route == "transposed-row-tiles":
+        return layout.as_nchw(forward_row_tiles(gh, flipped_row_weights(w), None,
+                                                g.transposed()))
     if route in ("transposed-vector-tiles", "transposed-image-tiles"):
         return layout.as_nchw(forward_vector_tiles(gh, flipped_column_weights(w), None,
                                                    g.transposed(),

@@ -7,6 +7,7 @@ that force each route (tests/conv_paths.py) and bench/bench_kernels.py call plan
 import dataclasses
 
 from tinygrad_cnn.kernels.cpu.conv_wgrad import TAP_COLUMNS, TAPS
+from tinygrad_cnn.kernels.cpu.row_tile import ROW_PIXELS, ROW_TAPS
 from tinygrad_cnn.kernels.cpu.vector_tile import TILE_ROWS, tile_columns
 
 FORWARD = {
@@ -27,6 +28,9 @@ FORWARD = {
     "image-tiles": "one pixel of 6 images x 2 vectors of output channels at a time in the "
                    "same registers, only the taps inside the image summed "
                    "(kernels/cpu/conv_image_tiles.py)",
+    "row-tiles": "3-wide kernels into at most one vector of output channels: 8 pixels of an "
+                 "output row at a time, each input value broadcast once for its three taps "
+                 "(kernels/cpu/conv_row_tiles.py)",
 }
 INPUT_GRAD = {
     "transposed-tiles": "a stride-1 convolution of the output gradient by the flipped kernel, "
@@ -43,6 +47,8 @@ INPUT_GRAD = {
                                "vector-tiles forward",
     "transposed-image-tiles": "stride 1: the same transposed convolution through the "
                               "image-tiles forward",
+    "transposed-row-tiles": "stride 1: the same transposed convolution through the row-tiles "
+                            "forward",
 }
 WEIGHT_GRAD = {
     "taps": "first layers: sums in registers over the taps of the zero-padded input "
@@ -112,8 +118,12 @@ def plan_conv(g, settings, inference=False):
             forward = "image-tiles"     # short rows: one kernel fewer to compile in training
     panel = settings.vector_transposed_panel_bytes if input_grad.endswith("col2im") else \
         settings.vector_panel_bytes
+    if _row_tiles_fit(g.O, g.C, g, settings, g.OW):
+        forward = "row-tiles"
     if (g.stride_h, g.stride_w) == (1, 1) and _pads_fit(g):
-        if _image_tiles_fit(g.C, g.KW * g.O, g.KH * g.KW * g.O, wide, g.N, g.itemsize,
+        if _row_tiles_fit(g.C, g.O, g, settings, g.W):
+            input_grad = "transposed-row-tiles"
+        elif _image_tiles_fit(g.C, g.KW * g.O, g.KH * g.KW * g.O, wide, g.N, g.itemsize,
                             settings):
             input_grad = "transposed-image-tiles"
         elif wide and _vector_tiles_fit(g.C, g.KH * g.KW * g.O, g.H * g.W, g.itemsize,
@@ -130,6 +140,24 @@ def plan_conv(g, settings, inference=False):
     elif per_image:
         weight_grad = "channel-rows" if channel_rows else "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
+
+
+def _row_tiles_fit(outputs, inputs, g, settings, width):
+    """True when a conv of geometry g (ungrouped, no dilation along W) computing ``outputs``
+    channels from ``inputs`` over rows of ``width`` pixels suits the row tiles: a 3-wide
+    kernel at stride 1 along the rows; outputs at most settings.row_tiles_max_outputs (0
+    off AVX-512), in one tile unit (16 float32, 8 float64), or in two where a kernel row
+    holds fewer than settings.row_tiles_wide_row_values values, padded to whole units at most
+    settings.image_tiles_max_padding times as many; and rows whose tiles of ROW_PIXELS
+    compute at most 1 / settings.row_tiles_min_use as many pixels as they hold."""
+    unit = tile_columns(g.itemsize)
+    units = -(-outputs // unit)
+    tiles = -(-width // ROW_PIXELS)
+    return g.KW == ROW_TAPS and g.stride_w == 1 and \
+        0 < outputs <= settings.row_tiles_max_outputs and \
+        (units == 1 or units == 2 and g.KW * inputs < settings.row_tiles_wide_row_values) and \
+        units * unit <= settings.image_tiles_max_padding * outputs and \
+        width >= settings.row_tiles_min_use * tiles * ROW_PIXELS
 
 
 def _image_tiles_fit(outputs, row_values, depth, wide, images, itemsize, settings,

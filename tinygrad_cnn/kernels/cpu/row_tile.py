@@ -1,0 +1,226 @@
+"""A row tile of vector multiply-adds for a 3-wide kernel, written in LLVM IR: the product of
+the row-tiles conv kernel (kernels/cpu/conv_row_tiles.py), for convs of one or two tile units
+of output channels (16 or 32 float32, 8 or 16 float64).
+
+``row_sums(a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0, accumulate, relu, c, c0,
+ldc, count, columns, units)`` stores, for r < count (at most ROW_PIXELS) and j < columns (at
+most units * tile_columns(itemsize))::
+
+    c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
+        + sum over i < R, q < C, t < ROW_TAPS of
+          a.flat[a0 + i*a_step + (q // ROW_LANES)*a_block + (r + t)*ROW_LANES + q % ROW_LANES]
+          * b.flat[b0 + i*b_step + (q*ROW_TAPS + t)*width + j]
+
+with width = units * tile_columns(itemsize), and with ``relu`` each value v as
+``0 if v < 0 else v`` (NaN stays NaN). The other columns of c are neither read nor written
+(masked loads and stores), so c may be the output itself whatever its channel count.
+
+In a conv's forward, a is one image with its channels in blocks of ROW_LANES: a row's block
+holds, pixel after pixel, that block's channels of the row's pixels (zero-padded). The
+ROW_PIXELS + 2 pixels from a0 are the input under a run of ROW_PIXELS output pixels of one
+output row (stride 1 along it); i steps over the kernel rows. Each input value meets three
+taps of the kernel row, one for each of three neighbouring output pixels: the tile
+broadcasts it once and issues three multiply-adds (per vector of its row) with the three
+taps' weight vectors (b's rows (i, q, t), side by side), which stay in registers while the
+run's 10 values pass. Within a block every value and weight lies at a fixed distance from
+two pointers, so the loop needs no registers for addresses beyond those.
+
+Why: the image tiles (vector_tile.tile_sums) broadcast one a value for each multiply-add of
+a one-vector tile row, and the core issues about one broadcast a cycle: a conv of 16 output
+channels ran there at half the FMA units' rate with AVX-512 (bench/RESULTS.md, session 14);
+and a first layer's kernel rows of 3 values each are a pass of their loop. Here 8 pixels take
+10 broadcasts and 3 weight loads for 24 multiply-adds per channel and vector. With one vector
+a row (AVX-512, one unit), a second set of sums takes the odd channels, so that each sum has
+a multiply-add in flight every other step: 16 sums, 6 weight vectors and a broadcast, 23 of
+the 32 registers; two units are 16 sums in one set. Where a unit is several vectors (AVX2's
+two ymm, NEON's four) the sums alone would fill the registers: backends/cpu/plan.py takes
+the row tiles with AVX-512 only (settings.row_tiles_max_outputs), and the tests run them on
+every ISA for their values.
+
+The caller guarantees every index is in bounds: the intrinsic does no checking.
+"""
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES, VECTOR_BYTES
+
+ROW_PIXELS = 8
+"""Output pixels of a row tile."""
+ROW_TAPS = 3
+"""Taps of the kernel row a row tile sums (its kernels are 3 wide)."""
+ROW_INPUTS = ROW_PIXELS + ROW_TAPS - 1
+"""Input pixels under a row tile."""
+ROW_LANES = 8
+"""Channels of a block of a's rows (see the module docstring)."""
+
+
+@intrinsic
+def row_sums(typingctx, a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0, accumulate,
+             relu, c, c0, ldc, count, columns, units):
+    """See the module docstring. a, b, init, c: arrays of one float dtype; accumulate,
+    relu: bools; the others integers (units 1 or 2)."""
+    arrays = (a, b, init, c)
+    integers = (a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns, units)
+    if not all(isinstance(t, types.Array) for t in arrays) \
+            or len({t.dtype for t in arrays}) != 1 \
+            or a.dtype not in (types.float32, types.float64) \
+            or not all(isinstance(t, types.Integer) for t in integers) \
+            or not isinstance(accumulate, types.Boolean) or not isinstance(relu, types.Boolean):
+        return None
+    sig = types.void(a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0, accumulate,
+                     relu, c, c0, ldc, count, columns, units)
+    return sig, _codegen
+
+
+def _flag(builder, value):
+    """A bool argument as LLVM's i1."""
+    return builder.trunc(value, ir.IntType(1)) if value.type != ir.IntType(1) else value
+
+
+def _codegen(context, builder, signature, args):
+    """The row tile of one unit, and a branch to that of two."""
+    units = args[-1]
+    with builder.if_else(builder.icmp_signed("==", units, ir.Constant(units.type, 1))) \
+            as (one, two):
+        with one:
+            _row(context, builder, signature, args, 1)
+        with two:
+            _row(context, builder, signature, args, 2)
+    return context.get_dummy_value()
+
+
+def _row(context, builder, signature, args, units):
+    """The IR of one row tile whose rows are ``units`` tile units."""
+    A, a0, a_block, R, a_step, C, B, b0, b_step, INIT, init0, accumulate, relu, OUT, c0, ldc, \
+        count, columns, _ = args
+    i64 = ir.IntType(64)
+
+    def data(position, value):
+        """The data pointer of argument ``position``, an array."""
+        return cgutils.create_struct_proxy(signature.args[position])(
+            context, builder, value=value).data
+
+    def int64(value):
+        """An integer argument as i64."""
+        return builder.sext(value, i64) if value.type.width < 64 else value
+
+    a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns = map(
+        int64, (a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns))
+    float_type = context.get_value_type(signature.args[0].dtype)
+    size = context.get_abi_sizeof(float_type)
+    lanes = VECTOR_BYTES // size
+    vectors = units * TILE_BYTES // VECTOR_BYTES
+    width = units * TILE_BYTES // size          # b's row length
+    vector = ir.VectorType(float_type, lanes)
+    fmuladd = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fmuladd.v{lanes}f{size * 8}")
+
+    def constant(n):
+        return ir.Constant(i64, n)
+
+    def load_vector(pointer, at):
+        return builder.load(builder.bitcast(builder.gep(pointer, [constant(at)]),
+                                            vector.as_pointer()), align=size)
+
+    mask_type = ir.VectorType(ir.IntType(1), lanes)
+    align = ir.Constant(ir.IntType(32), size)
+    masked_load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector.as_pointer(), ir.IntType(32), mask_type,
+                                                 vector]), f"llvm.masked.load.v{lanes}f{size * 8}.p0")
+    masked_store = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(),
+                                                        ir.IntType(32), mask_type]),
+        f"llvm.masked.store.v{lanes}f{size * 8}.p0")
+    column_vector = builder.insert_element(ir.Constant(ir.VectorType(i64, lanes), ir.Undefined),
+                                           columns, ir.Constant(ir.IntType(32), 0))
+    column_vector = builder.shuffle_vector(
+        column_vector, ir.Constant(ir.VectorType(i64, lanes), ir.Undefined),
+        ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+    masks = [builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, lanes),
+                                                  [part * lanes + k for k in range(lanes)]),
+                                 column_vector) for part in range(vectors)]
+
+    def pointer_to(row, part):
+        return builder.bitcast(builder.gep(row, [constant(part * lanes)]), vector.as_pointer())
+
+    a_data = builder.gep(data(0, A), [a0])
+    b_data = builder.gep(data(6, B), [b0])
+    init_row = builder.gep(data(9, INIT), [init0])
+    c_data = builder.gep(data(13, OUT), [c0])
+    c_rows = [builder.gep(c_data, [builder.mul(constant(r), ldc)]) for r in range(ROW_PIXELS)]
+    keep, clamp = _flag(builder, accumulate), _flag(builder, relu)
+    parts = range(vectors)
+    with builder.if_else(keep) as (from_c, from_init):
+        with from_c:
+            starts_c = [builder.call(masked_load, [pointer_to(row, part), align, masks[part],
+                                                   ir.Constant(vector, ir.Undefined)])
+                        for row in c_rows for part in parts]
+            block_c = builder.block
+        with from_init:
+            starts_init = [load_vector(init_row, part * lanes) for _ in c_rows for part in parts]
+            block_init = builder.block
+    firsts = []                                 # the phis first: they open the block
+    for start_c, start_init in zip(starts_c, starts_init):
+        first = builder.phi(vector)
+        first.add_incoming(start_c, block_c)
+        first.add_incoming(start_init, block_init)
+        firsts.append(first)
+    sums = [cgutils.alloca_once_value(builder, first) for first in firsts]
+    undef = ir.Constant(vector, ir.Undefined)
+    lane0 = ir.Constant(ir.IntType(32), 0)
+    broadcast_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
+    chains = [sums]
+    if vectors == 1:                            # the odd channels' sums (module docstring)
+        chains.append([cgutils.alloca_once_value(builder, zeros) for _ in sums])
+
+    def multiply_add(block, weights, lane, chain):
+        """Channel ``lane`` of the channel block at ``block``, whose weights (its three taps'
+        rows) are at ``weights``, into the sums of ``chain``."""
+        taps = [[load_vector(weights, t * width + part * lanes) for part in parts]
+                for t in range(ROW_TAPS)]
+        for p in range(ROW_INPUTS):
+            at = builder.add(lane, constant(p * ROW_LANES))
+            value = builder.load(builder.gep(block, [at]))
+            a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
+                                              undef, broadcast_mask)
+            for t in range(ROW_TAPS):
+                r = p - t
+                if not 0 <= r < ROW_PIXELS:
+                    continue
+                for part in parts:
+                    slot = chain[vectors * r + part]
+                    builder.store(builder.call(fmuladd, [a_vector, taps[t][part],
+                                                         builder.load(slot)]), slot)
+
+    lanes_const = constant(ROW_LANES)
+    channel_weights = ROW_TAPS * width
+    whole = builder.udiv(C, lanes_const)
+    with cgutils.for_range(builder, R) as kernel_row:
+        a_i = builder.gep(a_data, [builder.mul(kernel_row.index, a_step)])
+        b_i = builder.gep(b_data, [builder.mul(kernel_row.index, b_step)])
+        with cgutils.for_range(builder, whole) as blocks:
+            block = builder.gep(a_i, [builder.mul(blocks.index, a_block)])
+            weights = builder.gep(b_i, [builder.mul(blocks.index,
+                                                    constant(ROW_LANES * channel_weights))])
+            for lane in range(ROW_LANES):
+                multiply_add(block, builder.gep(weights, [constant(lane * channel_weights)]),
+                             constant(lane), chains[lane % len(chains)])
+        block = builder.gep(a_i, [builder.mul(whole, a_block)])
+        weights = builder.gep(b_i, [builder.mul(whole, constant(ROW_LANES * channel_weights))])
+        with cgutils.for_range(builder, builder.urem(C, lanes_const)) as rest:
+            multiply_add(block, builder.gep(weights, [builder.mul(rest.index,
+                                                                  constant(channel_weights))]),
+                         rest.index, sums)
+    for other in chains[1:]:
+        for slot, more in zip(sums, other):
+            builder.store(builder.fadd(builder.load(slot), builder.load(more)), slot)
+    for r, row in enumerate(c_rows):
+        with builder.if_then(builder.icmp_signed("<", constant(r), count)):
+            for part in parts:
+                total = builder.load(sums[vectors * r + part])
+                clamped = builder.select(builder.fcmp_ordered("<", total, zeros), zeros, total)
+                builder.call(masked_store, [builder.select(clamp, clamped, total),
+                                            pointer_to(row, part), align, masks[part]])

@@ -62,13 +62,18 @@ def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     stride-2 max pool of PoolGeometry ``pool`` after it. Where the image tiles take the conv
     (as a training step's plan has them: also a first layer's, whose inference forward
     would take the per-image tiles), they pool each block of images as they compute it
-    (kernels/cpu/conv_pool.py), so the conv's output is never written whole; otherwise (a
+    (kernels/cpu/conv_pool.py), so the conv's output is never written whole, also where the
+    row tiles would take the conv alone (a first layer's 1 -> 32 with its pool, batch 100:
+    0.80 against 0.88-1.9 ms: the row tiles write the whole output first); otherwise (a
     batch below 6, the other routes) the conv runs and then the pool
     (pool.max_pool2d_values). One fused kernel, not one per tile kind: a fused kernel
     compiles its conv's machine code again (numba links the conv into it), a second or two
     at a cold start."""
     g = geometry
-    if plan_conv(g, settings).forward != "image-tiles":
+    forward = plan_conv(g, settings).forward
+    if forward == "row-tiles":
+        forward = plan_conv(g, dataclasses.replace(settings, row_tiles_max_outputs=0)).forward
+    if forward != "image-tiles":
         out, workspace = conv2d_forward(x, w, b, g, need_weight_grad=False, relu=relu)
         return max_pool2d_values(out, pool), workspace.route
     out = forward_vector_tiles(layout.channels_last(x), column_weights(w), b, g, relu,

@@ -34,10 +34,10 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
     an image block the loops run over one output-channel block at a time, and within it
     over passes of ``rows_per_pass`` kernel rows, so that the weight rows a pass reads stay
     in the L1 cache while every pixel of the block's images passes; a pass after a pixel's
-    first adds to the sums its earlier passes stored, the last applies the ReLU. A last
-    tile of fewer than 6 images repeats the last image in its spare rows. The channel blocks
-    have vector_tile.tile_units' columns; a last
-    block of fewer real channels than its columns is summed into a scratch tile, whose real
+    first adds to the sums its earlier passes stored, the last applies the ReLU. The channel
+    blocks have vector_tile.tile_units' columns; a last block of fewer real channels than its
+    columns stores only those (tile_sums' masked stores). A last tile of fewer than 6 images
+    repeats the last image in its spare rows and is summed into a scratch tile, whose real
     rows and columns are copied out.
     """
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
@@ -78,10 +78,10 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                             rows = min(TILE_ROWS, b1 - n0)
                             for r in range(TILE_ROWS):
                                 offsets[r] = (n0 + min(r, rows - 1)) * image_x + x0
-                            if rows == TILE_ROWS and width == cols:
+                            if rows == TILE_ROWS:
                                 tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0,
                                           ldb, b_step, bias, o0, more, last, flat,
-                                          n0 * image_out + at, image_out, units)
+                                          n0 * image_out + at, image_out, width, units)
                                 continue
                             if more:
                                 for r in range(rows):
@@ -89,7 +89,8 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
                                         scratch[r * cols + q] = \
                                             flat[(n0 + r) * image_out + at + q]
                             tile_sums(flat_x, offsets, dh * W * C, 1, hi - lo, run, wt, w0, ldb,
-                                      b_step, bias, o0, more, last, scratch, 0, cols, units)
+                                      b_step, bias, o0, more, last, scratch, 0, cols, cols,
+                                      units)
                             for r in range(rows):
                                 for q in range(width):
                                     flat[(n0 + r) * image_out + at + q] = scratch[r * cols + q]
@@ -153,11 +154,12 @@ def conv2d_weight_grad_image_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fir
                         if rows == TILE_ROWS:
                             tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
                                       image_grad, flat_dw, 0, True, False, flat_dw,
-                                      (k0 + t) * O + o0, O, units)
+                                      (k0 + t) * O + o0, O, cols, units)
                             continue
                         scratch[:] = 0
                         tile_sums(flat_x, offsets, image_x, 1, images, 1, flat_grad, g0, O,
-                                  image_grad, scratch, 0, True, False, scratch, 0, cols, units)
+                                  image_grad, scratch, 0, True, False, scratch, 0, cols, cols,
+                                  units)
                         for r in range(rows):
                             for q in range(cols):
                                 dwt[k0 + t + r, o0 + q] += scratch[r * cols + q]

@@ -35,8 +35,7 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     while every pixel of the image passes), blocks of vector_tile.tile_units' columns; an
     image's last tile is moved back to end at its last
     pixel, recomputing a few pixels rather than leaving a ragged edge. A last block of
-    fewer real channels than its columns sums into a scratch tile, whose real columns are
-    copied out.
+    fewer real channels than its columns stores only those (tile_sums' masked stores).
     """
     C = x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
@@ -46,7 +45,6 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
     img = _padded_buffer(x, oh, ow, kh, kw, sh, sw, dh)
     Wp = img.shape[1]
     flat_img, flat = img.reshape(img.size), out.reshape(out.size)
-    scratch = np.empty(TILE_ROWS * MAX_UNITS * unit, dtype=x.dtype)
     tiles = -(-P // TILE_ROWS)
     offsets = np.empty(tiles * TILE_ROWS, dtype=np.int64)    # the same for every image
     for t in range(tiles):
@@ -65,14 +63,9 @@ def conv2d_forward_vector_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, o
             width = min(cols, O - o0)
             for t in range(tiles):
                 q0 = min(t * TILE_ROWS, P - TILE_ROWS)
-                sums, at, step = (flat, base + q0 * O + o0, O) if width == cols else \
-                    (scratch, 0, cols)
                 tile_sums(flat_img, offsets[t * TILE_ROWS:], row_step, 1, kh, run, wt, o0, ldb,
-                          run * ldb, bias, o0, False, relu, sums, at, step, units)
-                if width < cols:
-                    for r in range(TILE_ROWS):
-                        for j in range(width):
-                            flat[base + (q0 + r) * O + o0 + j] = scratch[r * cols + j]
+                          run * ldb, bias, o0, False, relu, flat, base + q0 * O + o0, O, width,
+                          units)
             o0 += cols
 
 
@@ -150,7 +143,7 @@ def conv2d_weight_grad_vector_tiles(x, grad, kh, kw, sh, sw, ph, pw, dh, dwt, fi
                     scratch[:] = 0
                 sums, at, step = (flat_dw, k0 * O + o0, O) if whole else (scratch, 0, cols)
                 tile_sums(flat_img, offsets, pixel_row, pixel, oh, ow, flat_grad, g0 + o0, O,
-                          ow * O, sums, 0, True, False, sums, at, step, units)
+                          ow * O, sums, 0, True, False, sums, at, step, cols, units)
                 if not whole:
                     for r in range(K - k0):
                         for j in range(cols):
@@ -201,11 +194,12 @@ def conv2d_weight_grad_channel_rows(x, grad, kh, kw, sh, sw, ph, pw, dh, dw_rows
                     if rows == TILE_ROWS:
                         tile_sums(flat_grad, offsets, ow * O, O, oh, ow, flat_img, b0, sw * C,
                                   sh * Wp * C, flat_dw, 0, True, False, flat_dw, o0 * K + at,
-                                  K, units)
+                                  K, cols, units)
                     else:
                         scratch[:] = 0
                         tile_sums(flat_grad, offsets, ow * O, O, oh, ow, flat_img, b0, sw * C,
-                                  sh * Wp * C, scratch, 0, True, False, scratch, 0, cols, units)
+                                  sh * Wp * C, scratch, 0, True, False, scratch, 0, cols, cols,
+                                  units)
                         for r in range(rows):
                             for j in range(cols):
                                 dw_rows[o0 + r, at + j] += scratch[r * cols + j]

@@ -44,7 +44,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES, VECTOR_BYTES
+from tinygrad_cnn.kernels.cpu.vector_tile import (
+    TILE_BYTES, VECTOR_BYTES, column_masks, masked_access)
 
 ROW_PIXELS = 8
 """Output pixels of a row tile."""
@@ -124,23 +125,9 @@ def _row(context, builder, signature, args, units):
         return builder.load(builder.bitcast(builder.gep(pointer, [constant(at)]),
                                             vector.as_pointer()), align=size)
 
-    mask_type = ir.VectorType(ir.IntType(1), lanes)
     align = ir.Constant(ir.IntType(32), size)
-    masked_load = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vector, [vector.as_pointer(), ir.IntType(32), mask_type,
-                                                 vector]), f"llvm.masked.load.v{lanes}f{size * 8}.p0")
-    masked_store = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(),
-                                                        ir.IntType(32), mask_type]),
-        f"llvm.masked.store.v{lanes}f{size * 8}.p0")
-    column_vector = builder.insert_element(ir.Constant(ir.VectorType(i64, lanes), ir.Undefined),
-                                           columns, ir.Constant(ir.IntType(32), 0))
-    column_vector = builder.shuffle_vector(
-        column_vector, ir.Constant(ir.VectorType(i64, lanes), ir.Undefined),
-        ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
-    masks = [builder.icmp_signed("<", ir.Constant(ir.VectorType(i64, lanes),
-                                                  [part * lanes + k for k in range(lanes)]),
-                                 column_vector) for part in range(vectors)]
+    masked_load, masked_store = masked_access(builder, vector, size)
+    masks = column_masks(builder, columns, lanes, vectors)
 
     def pointer_to(row, part):
         return builder.bitcast(builder.gep(row, [constant(part * lanes)]), vector.as_pointer())

@@ -2,14 +2,17 @@
 vector-tiles conv kernels (kernels/cpu/conv_vector.py) are built on.
 
 ``tile_sums(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0, accumulate,
-relu, c, c0, ldc, units)`` stores, for r < 6 and j < units * tile_columns(itemsize)::
+relu, c, c0, ldc, columns, units)`` stores, for r < 6 and j < columns (at most
+units * tile_columns(itemsize))::
 
     c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
         + sum over i < R, k < K of
           a.flat[offsets[r] + i*a_step + k*a_stride] * b.flat[b0 + i*b_step + k*ldb + j]
 
 and with ``relu`` each value v as ``0 if v < 0 else v`` instead (a ReLU as the sums are
-stored: NaN stays NaN, as the ReLU kernel keeps it).
+stored: NaN stays NaN, as the ReLU kernel keeps it). A tile of fewer columns than its
+vectors hold reads and writes only those (masked loads and stores), so a conv's last block
+of channels stores straight into its output; a whole tile takes plain ones.
 
 Each of a's 6 rows has its own start (offsets, int64). In a conv's forward they are 6
 output pixels' patches, read straight from the channels-last image (a kernel row is one run
@@ -81,18 +84,19 @@ def tile_units(remaining):
 
 @intrinsic
 def tile_sums(typingctx, a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
-              accumulate, relu, c, c0, ldc, units):
+              accumulate, relu, c, c0, ldc, columns, units):
     """See the module docstring. a, b, init, c: arrays of one float dtype; offsets: int64;
-    accumulate, relu: bools; units: an integer from 1 to MAX_UNITS."""
+    accumulate, relu: bools; columns: an integer; units: an integer from 1 to MAX_UNITS."""
     arrays = (a, b, init, c)
     if not all(isinstance(t, types.Array) for t in arrays + (offsets,)) \
             or len({t.dtype for t in arrays}) != 1 \
             or a.dtype not in (types.float32, types.float64) \
             or offsets.dtype != types.int64 or not isinstance(accumulate, types.Boolean) \
-            or not isinstance(relu, types.Boolean) or not isinstance(units, types.Integer):
+            or not isinstance(relu, types.Boolean) or not isinstance(units, types.Integer) \
+            or not isinstance(columns, types.Integer):
         return None
     sig = types.void(a, offsets, a_step, a_stride, R, K, b, b0, ldb, b_step, init, init0,
-                     accumulate, relu, c, c0, ldc, units)
+                     accumulate, relu, c, c0, ldc, columns, units)
     return sig, _codegen
 
 
@@ -126,7 +130,7 @@ def _flag(builder, value):
 def _tile(context, builder, signature, args, vectors):
     """The IR of one tile whose rows are ``vectors`` vectors of VECTOR_BYTES."""
     A, OFFSETS, a_step, a_stride, R, K, B, b0, ldb, b_step, INIT, init0, accumulate, relu, C, \
-        c0, ldc, _ = args
+        c0, ldc, columns, _ = args
     i64 = ir.IntType(64)
 
     def data(position, value):
@@ -145,6 +149,15 @@ def _tile(context, builder, signature, args, vectors):
         at = builder.gep(pointer, [ir.Constant(i64, part * lanes)])
         return builder.load(builder.bitcast(at, vector.as_pointer()), align=size)
 
+    masks = column_masks(builder, columns, lanes, vectors)
+    whole = builder.icmp_signed(">=", columns, ir.Constant(columns.type, lanes * vectors))
+    masked_load, masked_store = masked_access(builder, vector, size)
+    align = ir.Constant(ir.IntType(32), size)
+
+    def pointer(row, part):
+        return builder.bitcast(builder.gep(row, [ir.Constant(i64, part * lanes)]),
+                               vector.as_pointer())
+
     a_data, offsets = data(0, A), data(1, OFFSETS)
     a_rows = [builder.gep(a_data, [builder.load(builder.gep(offsets, [ir.Constant(i64, r)]))])
               for r in range(TILE_ROWS)]
@@ -158,7 +171,9 @@ def _tile(context, builder, signature, args, vectors):
     sums = []                                   # allocas: LLVM promotes them to registers
     with builder.if_else(keep) as (from_c, from_init):
         with from_c:
-            starts_c = [load_vector(row, part) for row in c_rows for part in parts]
+            starts_c = [builder.call(masked_load, [pointer(row, part), align, masks[part],
+                                                   ir.Constant(vector, ir.Undefined)])
+                        for row in c_rows for part in parts]
             block_c = builder.block
         with from_init:
             starts_init = [load_vector(init_row, part) for _ in c_rows for part in parts]
@@ -213,10 +228,47 @@ def _tile(context, builder, signature, args, vectors):
     for other in chains[1:]:
         for slot, more in zip(sums, other):
             builder.store(builder.fadd(builder.load(slot), builder.load(more)), slot)
-    for r, row in enumerate(c_rows):
+    results = []
+    for r in range(TILE_ROWS):
         for part in parts:
-            at = builder.gep(row, [ir.Constant(i64, part * lanes)])
             total = builder.load(sums[vectors * r + part])
             clamped = builder.select(builder.fcmp_ordered("<", total, zeros), zeros, total)
-            builder.store(builder.select(clamp, clamped, total),
-                          builder.bitcast(at, vector.as_pointer()), align=size)
+            results.append(builder.select(clamp, clamped, total))
+    with builder.if_else(whole) as (plain, masked):
+        with plain:
+            for r, row in enumerate(c_rows):
+                for part in parts:
+                    builder.store(results[vectors * r + part], pointer(row, part), align=size)
+        with masked:
+            for r, row in enumerate(c_rows):
+                for part in parts:
+                    builder.call(masked_store, [results[vectors * r + part], pointer(row, part),
+                                                align, masks[part]])
+
+
+def masked_access(builder, vector, size):
+    """LLVM's masked load and store of ``vector``s of elements of ``size`` bytes."""
+    lanes = vector.count
+    mask = ir.VectorType(ir.IntType(1), lanes)
+    name = f"v{lanes}f{size * 8}.p0"
+    load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector.as_pointer(), ir.IntType(32), mask,
+                                                 vector]), f"llvm.masked.load.{name}")
+    store = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vector, vector.as_pointer(),
+                                                        ir.IntType(32), mask]),
+        f"llvm.masked.store.{name}")
+    return load, store
+
+
+def column_masks(builder, columns, lanes, vectors):
+    """For each of a tile row's ``vectors`` vectors of ``lanes``, the mask of its lanes
+    below ``columns`` (an integer value)."""
+    index = ir.VectorType(columns.type, lanes)
+    splat = builder.shuffle_vector(
+        builder.insert_element(ir.Constant(index, ir.Undefined), columns,
+                               ir.Constant(ir.IntType(32), 0)),
+        ir.Constant(index, ir.Undefined),
+        ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+    return [builder.icmp_signed("<", ir.Constant(index, [part * lanes + k for k in range(lanes)]),
+                                splat) for part in range(vectors)]

@@ -56,14 +56,15 @@ _SETTINGS = {
                         image_tiles_min_row_values=1, image_tiles_block_bytes=1,
                         image_tiles_max_padding=1 << 62),
 }
-# the row tiles for every 3-wide stride-1 (along the rows) conv's forward and stride-1 input
-# gradient of up to two units of channels, whatever the row width and padding; the image
-# tiles for the rest
+# the row tiles for every 3- or 5-wide stride-1 (along the rows) conv's forward and stride-1
+# input gradient of up to two units of channels, whatever the row width and padding; the
+# image tiles for the rest
 _SETTINGS["row-tiles"] = dict(_SETTINGS["image-tiles"], row_tiles_max_outputs=1 << 62,
-                              row_tiles_min_use=0, row_tiles_wide_row_values=1 << 62)
+                              row_tiles_min_use=0, row_tiles_short_row_values=1 << 62)
 for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
     _changes.setdefault("vector_tiles", False)    # and the row tiles (on with AVX-512)
     _changes.setdefault("row_tiles_max_outputs", 0)
+    _changes.setdefault("row_tiles_deep_max_outputs", 0)
 
 _SAMPLES = [ConvGeometry.of((2, 3, 8, 8), (5, 3, 3, 3), stride, (1, 1, 1, 1), (1, 1), 1, 8)
             for stride in ((1, 1), (2, 2))]

@@ -7,6 +7,7 @@ import pytest
 
 from tinygrad_cnn.backends.cpu.plan import FORWARD, INPUT_GRAD, WEIGHT_GRAD, ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.settings import CpuSettings
+from tinygrad_cnn.kernels.cpu.isa import compiles_for_neon
 from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
@@ -86,12 +87,16 @@ def test_blas_convs_send_every_conv_through_the_patch_gemm(geometry):
     assert _blas_plan(SIMPLE_CONV1).forward == "gemm"
 
 
+AVX512 = MAX_UNITS > 1
+ROWS = not compiles_for_neon()         # a first layer's row tiles: AVX-512 and AVX2
 VECTOR_PLANS = {   # the default plans on every ISA (vector tiles on, BLAS below)
-    SIMPLE_CONV1: ConvPlan("row-tiles" if MAX_UNITS > 1 else "image-tiles", "gemm-col2im",
-                           "vector-tiles"),      # rows of 3 values: AVX-512's row tiles
+    SIMPLE_CONV1: ConvPlan("row-tiles" if AVX512 else "image-tiles", "gemm-col2im",
+                           "vector-tiles"),      # rows of 3 values; 32 outputs: AVX-512's rows
     SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),  # 14x14
-    LENET_CONV1: ConvPlan("planes", "gemm-col2im", "dot-products"),      # 6 outputs: no tile
-    LENET_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles"),  # 6 inputs
+    LENET_CONV1: ConvPlan("row-tiles" if ROWS else "planes", "gemm-col2im",
+                          "dot-products"),       # 6 outputs: rows of 5 values
+    LENET_CONV2: ConvPlan("image-tiles", "transposed-row-tiles" if AVX512 else
+                          "transposed-image-tiles", "image-tiles"),  # rows of 10: 2 tiles of 8
     STRIDED: ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles"),
     GROUPED: ConvPlan("gemm", "gemm-col2im", "gemm-patches"),
 }
@@ -105,36 +110,50 @@ def test_default_settings_take_the_vector_tiles_on_every_isa():
 
 
 def test_row_tiles_only_where_they_fit():
-    """The row tiles (on by default with AVX-512 only: row_tiles_max_outputs) take the
-    forward of a 3-wide kernel at stride 1 along the rows into one tile unit of output
-    channels (two for kernel rows of fewer than row_tiles_wide_row_values values), padded
-    at most image_tiles_max_padding times, over rows they fill to row_tiles_min_use; the
-    stride-1 input gradient by the same rules on the input channels; at any batch."""
-    assert CpuSettings().row_tiles_max_outputs == (32 if MAX_UNITS > 1 else 0)
-    on = CpuSettings(row_tiles_max_outputs=32)
+    """The row tiles take the forward of a 3- or 5-wide kernel at stride 1 along the rows:
+    a first layer's short kernel rows into up to row_tiles_max_outputs channels (by default
+    32 with AVX-512, 16 on AVX2, none on ARM), any other conv into one tile unit up to
+    row_tiles_deep_max_outputs (16 with AVX-512 only), at most two units padded at most
+    image_tiles_max_padding times, over rows they fill to row_tiles_min_use; the stride-1
+    input gradient by the same rules on the input channels; at any batch."""
+    default = CpuSettings()
+    assert (default.row_tiles_max_outputs, default.row_tiles_deep_max_outputs) == \
+        ((32, 16) if MAX_UNITS > 1 else (0, 0) if compiles_for_neon() else (16, 0))
+    on = CpuSettings(row_tiles_max_outputs=32, row_tiles_deep_max_outputs=16)
     resnet = _geometry((100, 16, 28, 28), (16, 16, 3, 3), pad=1)
     assert plan_conv(resnet, on) == ConvPlan("row-tiles", "transposed-row-tiles",
                                              "channel-rows" if MAX_UNITS > 1 else "vector-tiles")
     assert plan_conv(dataclasses.replace(resnet, N=1), on).forward == "row-tiles"
-    assert plan_conv(resnet, dataclasses.replace(on, row_tiles_max_outputs=0)).forward == \
-        "image-tiles"
+    shallow = dataclasses.replace(on, row_tiles_deep_max_outputs=0)    # AVX2's choice
+    assert plan_conv(resnet, shallow).forward == "image-tiles"
     twelve = _geometry((100, 48, 14, 14), (12, 48, 3, 3), pad=1)      # DenseNet's 48 -> 12
     assert (plan_conv(twelve, on).forward, plan_conv(twelve, on).input_grad) == \
         ("row-tiles", "transposed-image-tiles")                     # 48 inputs: two units
-    small = _geometry((100, 48, 3, 3), (12, 48, 3, 3), pad=1)         # 3 of a tile's 8 pixels
+    small = _geometry((100, 48, 3, 3), (12, 48, 3, 3), pad=1)         # 3 of a tile's pixels
     assert plan_conv(small, on).forward == "image-tiles"
     assert plan_conv(small, dataclasses.replace(on, row_tiles_min_use=0)).forward == \
         "row-tiles"
     assert plan_conv(SIMPLE_CONV1, on).forward == "row-tiles"          # 1 -> 32: rows of 3
+    assert plan_conv(SIMPLE_CONV1, shallow).forward == "row-tiles"
+    assert plan_conv(SIMPLE_CONV1, dataclasses.replace(on, row_tiles_max_outputs=16)) \
+        .forward != "row-tiles"
+    lenet = _geometry((100, 1, 28, 28), (6, 1, 5, 5), pad=2)          # 5 wide, 6 of 16
+    assert plan_conv(lenet, shallow).forward == "row-tiles"
     wider = _geometry((100, 16, 28, 28), (32, 16, 3, 3), pad=1)
     assert (plan_conv(wider, on).forward, plan_conv(wider, on).input_grad) == \
         ("image-tiles", "transposed-row-tiles")
     assert plan_conv(dataclasses.replace(resnet, itemsize=8), on).forward == "image-tiles"
-    assert plan_conv(LENET_CONV2, on).forward == "image-tiles"        # 5 wide
+    assert plan_conv(LENET_CONV2, on).forward == "image-tiles"        # 10 of 16 pixels
+    assert plan_conv(_geometry((64, 6, 18, 18), (16, 6, 5, 5)), on).forward == "row-tiles"
+    seven = _geometry((100, 16, 28, 28), (16, 16, 7, 7), pad=3)
+    assert plan_conv(seven, on).forward == "image-tiles"
     strided = _geometry((100, 16, 28, 28), (16, 16, 3, 3), stride=(2, 2), pad=1)
     assert plan_conv(strided, on).forward == "image-tiles"
     three = _geometry((100, 16, 28, 28), (3, 16, 3, 3), pad=1)        # 16 for 3: 5.3x
     assert plan_conv(three, on).forward != "row-tiles"
+    off = CpuSettings(row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
+    assert plan_conv(lenet, off).forward != "row-tiles" and \
+        plan_conv(resnet, off).forward != "row-tiles"
 
 
 def test_vector_tiles_only_where_they_fit():
@@ -147,7 +166,7 @@ def test_vector_tiles_only_where_they_fit():
     channel_rows_max_outputs=0)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
                      image_tiles_min_images=1 << 62, channel_rows_max_outputs=0,
-                     row_tiles_max_outputs=0)
+                     row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
     assert plan_conv(deep, on).forward == "gemm-nhwc"
@@ -187,7 +206,8 @@ def test_transposed_tiles_take_a_larger_panel_only_in_place_of_col2im():
     (col2im); against the transposed GEMM, vector_panel_bytes holds (per-image tiles: a
     batch below image_tiles_min_images)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
-                     image_tiles_min_images=1 << 62)
+                     image_tiles_min_images=1 << 62, row_tiles_max_outputs=0,
+                     row_tiles_deep_max_outputs=0)
     alex = _geometry((8, 16, 13, 13), (48, 16, 5, 5), pad=2)          # 25 * 48 * 64 B = 75 KB
     assert plan_conv(alex, dataclasses.replace(on, vector_tiles=False)).input_grad == \
         "gemm-nhwc-col2im"
@@ -210,7 +230,7 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     image_tiles_wgrad_max_pixels output pixels or the per-image tiles do not fit; batch 1 takes the
     per-image routes, first layers' single channel the others' (the row tiles off)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
-                     row_tiles_max_outputs=0)
+                     row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
     vgg = _geometry((100, 128, 3, 3), (128, 128, 3, 3), pad=1)        # 72 KB panel
     assert plan_conv(vgg, on) == ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles")
     assert plan_conv(vgg, dataclasses.replace(on, image_tiles_min_images=101)) == \
@@ -294,14 +314,13 @@ def test_channel_rows_take_weight_gradients_of_few_outputs():
     assert plan_conv(odd_rows, on).weight_grad == plan_conv(odd_rows, off).weight_grad != \
         "channel-rows"
     assert plan_conv(LENET_CONV2, on).weight_grad == "image-tiles"  # 10x10 pixels
-    from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
     assert CpuSettings().channel_rows_max_outputs == (16 if MAX_UNITS > 1 else 0)
 
 
 def test_every_route_is_reachable():
     settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas,
                             vector_tiles=vector, channel_rows_max_outputs=16,
-                            row_tiles_max_outputs=rows)
+                            row_tiles_max_outputs=rows, row_tiles_deep_max_outputs=rows)
                 for tiles in (True, False) for s1 in (True, False) for blas in (True, False)
                 for vector in (True, False) for rows in (0, 32)]
     geometries = [g for g, _, _ in CASES] + [

@@ -376,14 +376,15 @@ def test_tiles_conv_forward_matches_reference_on_its_images(kernel, dtype, cfg, 
 @given(cfg=conv_configs(max_size=20, max_channels=12), seed=seeds, data=st.data())
 def test_row_tiles_conv_forward_matches_reference_on_its_rows(dtype, cfg, seed, data):
     """conv2d_forward_row_tiles over a thread's range of output rows (of any images, an
-    empty range too), a 3-wide kernel at stride 1 along the rows, any stride, padding and
-    dilation along H (rows wholly in the padding: the bias), rows of 1 to 20 pixels (tiles
-    of 8 and a last partial one), 1 to 13 channels in (blocks of 8 and the rest), with and
-    without the ReLU, one or two tile units of output channels (16 or 32 float32, 8 or 16
-    float64), every real one stored and nothing else (NaN where both left it)."""
+    empty range too), a 3- or 5-wide kernel at stride 1 along the rows, any stride, padding
+    and dilation along H (rows wholly in the padding: the bias), rows of 1 to 20 pixels
+    (whole tiles and a last partial one), 1 to 13 channels in (blocks of 8 and the rest),
+    with and without the ReLU, one or two tile units of output channels (16 or 32 float32,
+    8 or 16 float64), every real one stored and nothing else (NaN where both left it)."""
     unit = 64 // np.dtype(dtype).itemsize
     O = data.draw(st.sampled_from([1, 5, unit - 1, unit, unit + 3, 2 * unit]), label="O")
-    cfg = dataclasses.replace(cfg, groups=1, O=O, kw=3, stride=(cfg.stride[0], 1),
+    kw = data.draw(st.sampled_from([3, 5]), label="kw")
+    cfg = dataclasses.replace(cfg, groups=1, O=O, kw=kw, stride=(cfg.stride[0], 1),
                               dilation=(cfg.dilation[0], 1))
     assume(min(cfg.out_hw) >= 1)
     oh, ow = cfg.out_hw
@@ -391,9 +392,9 @@ def test_row_tiles_conv_forward_matches_reference_on_its_rows(dtype, cfg, seed, 
     stop = data.draw(st.integers(first, cfg.N * oh), label="stop")
     x = nhwc(arrays(cfg.x_shape, seed, dtype))
     whole = -(-O // unit) * unit
-    wt = arrays((cfg.kh * cfg.C * 3, whole), seed + 1, dtype)       # padded: any values
+    wt = arrays((cfg.kh * cfg.C * kw, whole), seed + 1, dtype)      # padded: any values
     bias = arrays((whole,), seed + 2, dtype)
-    args = [x, wt, bias, cfg.kh, cfg.stride[0], *cfg.padding, cfg.dilation[0],
+    args = [x, wt, bias, cfg.kh, kw, cfg.stride[0], *cfg.padding, cfg.dilation[0],
             data.draw(st.booleans(), label="relu")]
     shape = (cfg.N, oh, ow, O)
     fast, ref = np.full(shape, np.nan, dtype), np.full(shape, np.nan, dtype)
@@ -412,7 +413,7 @@ def test_row_tiles_keep_ieee_nan_and_inf():
     bias = rng.standard_normal(16).astype(np.float32)
     out, ref = np.empty((2, 5, 12, 13), np.float32), np.empty((2, 5, 12, 13), np.float32)
     for relu in (False, True):
-        args = (x, wt, bias, 3, 1, 1, 1, 1, relu)
+        args = (x, wt, bias, 3, 3, 1, 1, 1, 1, relu)
         cpu_conv_row_tiles.conv2d_forward_row_tiles(*args, out, 0, 10)
         reference.conv2d_forward_row_tiles(*args, ref, 0, 10)
         np.testing.assert_allclose(out, ref, **SUM_TOL[np.float32])

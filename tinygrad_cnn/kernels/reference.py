@@ -241,17 +241,17 @@ def conv2d_forward_image_tiles(x, wt, bias, kh, kw, sh, sw, ph, pw, dh, relu, ro
     out[first:stop] = sums.reshape(part.shape[0], oh, ow, O)
 
 
-def conv2d_forward_row_tiles(x, wt, bias, kh, sh, ph, pw, dh, relu, out, first, stop):
+def conv2d_forward_row_tiles(x, wt, bias, kh, kw, sh, ph, pw, dh, relu, out, first, stop):
     """Output rows first .. stop-1 (row n*oh + i is image n's output row i) of out (N, oh,
-    ow, O) = conv2d_forward_image_tiles' conv of x by a 3-wide kernel, stride (sh, 1), whose
-    weight rows wt (kh*C*3, U) are ordered (i, c, j) (U >= O: whole tiles), + bias[:O], and
+    ow, O) = conv2d_forward_image_tiles' conv of x by a kh x kw kernel, stride (sh, 1), whose
+    weight rows wt (kh*C*kw, U) are ordered (i, c, j) (U >= O: whole tiles), + bias[:O], and
     with ``relu`` its ReLU; the other rows as they were."""
     C, (N, oh, ow, O) = x.shape[3], out.shape
     if stop <= first:
         return
-    columns = wt.reshape(kh, C, 3, -1).transpose(0, 2, 1, 3).reshape(kh * 3 * C, -1)
+    columns = wt.reshape(kh, C, kw, -1).transpose(0, 2, 1, 3).reshape(kh * kw * C, -1)
     whole = np.empty_like(out)
-    conv2d_forward_image_tiles(x, columns, bias, kh, 3, sh, 1, ph, pw, dh, relu, kh, 6, whole,
+    conv2d_forward_image_tiles(x, columns, bias, kh, kw, sh, 1, ph, pw, dh, relu, kh, 6, whole,
                                first // oh, -(-stop // oh))
     out.reshape(N * oh, ow, O)[first:stop] = whole.reshape(N * oh, ow, O)[first:stop]
 

@@ -72,7 +72,8 @@ def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     g = geometry
     forward = plan_conv(g, settings).forward
     if forward == "row-tiles":
-        forward = plan_conv(g, dataclasses.replace(settings, row_tiles_max_outputs=0)).forward
+        forward = plan_conv(g, dataclasses.replace(settings, row_tiles_max_outputs=0,
+                                                   row_tiles_deep_max_outputs=0)).forward
     if forward != "image-tiles":
         out, workspace = conv2d_forward(x, w, b, g, need_weight_grad=False, relu=relu)
         return max_pool2d_values(out, pool), workspace.route

@@ -1,7 +1,7 @@
 """CPU backend, the row-tiles conv routes of plan_conv (kernels/cpu/conv_row_tiles.py): the
-forward of a 3-wide kernel at stride 1 along the rows into at most one tile unit of output
-channels, and the stride-1 input gradient of a conv of at most one unit of input channels
-as the transposed convolution through the same kernel. Each thread takes its own share of
+forward of a 3- or 5-wide kernel at stride 1 along the rows into few output channels, and the
+stride-1 input gradient of a conv of few input channels as the transposed convolution
+through the same kernel. Each thread takes its own share of
 the output rows (of all the images), so a single image splits over the threads too.
 """
 import numpy as np
@@ -40,6 +40,6 @@ def forward_row_tiles(xh, wrows, b, g, relu=False):
     out = np.empty((g.N, g.OH, g.OW, g.O), dtype=xh.dtype)
     grain = -(-settings.part_macs // (g.OW * wrows.size))
     threads.run(lambda lo, hi: conv2d_forward_row_tiles(
-        xh, wrows, bias, g.KH, g.stride_h, g.pad_top, g.pad_left, g.dilation_h, relu, out,
+        xh, wrows, bias, g.KH, g.KW, g.stride_h, g.pad_top, g.pad_left, g.dilation_h, relu, out,
         lo, hi), g.N * g.OH, grain=grain)
     return out

@@ -28,8 +28,8 @@ FORWARD = {
     "image-tiles": "one pixel of 6 images x 2 vectors of output channels at a time in the "
                    "same registers, only the taps inside the image summed "
                    "(kernels/cpu/conv_image_tiles.py)",
-    "row-tiles": "3-wide kernels into at most one vector of output channels: 8 pixels of an "
-                 "output row at a time, each input value broadcast once for its three taps "
+    "row-tiles": "3- or 5-wide kernels into few output channels: 8 pixels of an output row "
+                 "at a time (4 on AVX2), each input value broadcast once for all its taps "
                  "(kernels/cpu/conv_row_tiles.py)",
 }
 INPUT_GRAD = {
@@ -144,18 +144,20 @@ def plan_conv(g, settings, inference=False):
 
 def _row_tiles_fit(outputs, inputs, g, settings, width):
     """True when a conv of geometry g (ungrouped, no dilation along W) computing ``outputs``
-    channels from ``inputs`` over rows of ``width`` pixels suits the row tiles: a 3-wide
-    kernel at stride 1 along the rows; outputs at most settings.row_tiles_max_outputs (0
-    off AVX-512), in one tile unit (16 float32, 8 float64), or in two where a kernel row
-    holds fewer than settings.row_tiles_wide_row_values values, padded to whole units at most
-    settings.image_tiles_max_padding times as many; and rows whose tiles of ROW_PIXELS
-    compute at most 1 / settings.row_tiles_min_use as many pixels as they hold."""
+    channels from ``inputs`` over rows of ``width`` pixels suits the row tiles: a kernel of
+    one of ROW_TAPS' widths at stride 1 along the rows; outputs at most
+    settings.row_tiles_max_outputs where a kernel row holds fewer than
+    settings.row_tiles_short_row_values values (KW*inputs: a first layer), else at most
+    settings.row_tiles_deep_max_outputs and one tile unit (16 float32, 8 float64); at most
+    two units, padded to whole units at most settings.image_tiles_max_padding times as many;
+    and rows whose tiles of ROW_PIXELS compute at most 1 / settings.row_tiles_min_use as many
+    pixels as they hold."""
     unit = tile_columns(g.itemsize)
     units = -(-outputs // unit)
     tiles = -(-width // ROW_PIXELS)
-    return g.KW == ROW_TAPS and g.stride_w == 1 and \
-        0 < outputs <= settings.row_tiles_max_outputs and \
-        (units == 1 or units == 2 and g.KW * inputs < settings.row_tiles_wide_row_values) and \
+    most = settings.row_tiles_max_outputs if g.KW * inputs < settings.row_tiles_short_row_values \
+        else min(settings.row_tiles_deep_max_outputs, unit)
+    return g.KW in ROW_TAPS and g.stride_w == 1 and 0 < outputs <= most and units <= 2 and \
         units * unit <= settings.image_tiles_max_padding * outputs and \
         width >= settings.row_tiles_min_use * tiles * ROW_PIXELS
 

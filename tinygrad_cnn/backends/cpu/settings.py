@@ -8,6 +8,7 @@ for good. The figures behind each default are in bench/RESULTS.md.
 import dataclasses
 
 from tinygrad_cnn.backends.settings_base import Settings
+from tinygrad_cnn.kernels.cpu.isa import compiles_for_neon
 from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
 
 TILE_COLUMNS = 32
@@ -135,24 +136,30 @@ class CpuSettings(Settings):
     other way, half the FMA rate; turned over, a 3x3 row of 16 channels is one tile of 48
     columns. Batch 100, weight gradient alone (session 14, bench/RESULTS.md)."""
     row_tiles_max_outputs: int = dataclasses.field(
-        default_factory=lambda: 32 if MAX_UNITS > 1 else 0)
-    """Most output channels of a conv whose forward (and, as input channels, whose stride-1
-    input gradient) the row tiles take (plan FORWARD "row-tiles": a 3-wide kernel at stride
-    1 along the rows; above one unit of 16 only for a first layer's short kernel rows), on
-    ISAs whose unit is one vector (vector_tile.MAX_UNITS > 1: AVX-512). There the image and
-    vector tiles of one unit broadcast an input value for each multiply-add, at half the
-    FMA rate; a row tile broadcasts it once for three. One thread, batch 50, forward with
-    ReLU, ms, row tiles against the image tiles (bench/RESULTS.md, session 16): 16 -> 16 at
-    28x28 0.91 against 1.20; DenseNet's 48 -> 12 at 14x14 0.69 against 0.77; 1 -> 16 at
-    28x28 0.12 against 0.30, 1 -> 32 0.17 against 0.32, 1 -> 24 0.17 against 0.78; batch 1,
-    16 -> 16 0.019 against the per-image tiles' 0.028. Two units against the image tiles
-    at depth: 16 -> 32 at 28x28 1.83 against 1.69, 32 -> 32 at 14x14 0.83 against 0.75."""
-    row_tiles_wide_row_values: int = 8
-    """A row-tiles conv of two units of output channels (17 to 32 float32) has kernel rows
-    of fewer values than this (KW*C: a first layer's 1 or 2 channels), where the image tiles
-    are slow (their loop steps over a row's values: 1 -> 32 at 28x28, see
-    row_tiles_max_outputs); deeper, the image tiles are at the full FMA rate from two units
-    on, and as fast or faster."""
+        default_factory=lambda: 32 if MAX_UNITS > 1 else 0 if compiles_for_neon() else 16)
+    """Most output channels of a first layer (kernel rows of fewer than
+    row_tiles_short_row_values values) whose forward the row tiles take (plan FORWARD
+    "row-tiles": a 3- or 5-wide kernel at stride 1 along the rows): 32 with AVX-512, 16 on
+    AVX2, none on ARM (a NEON unit is four vectors: a row tile's sums and weights would not
+    fit its registers). The image tiles' loop steps over a kernel row's values, and the
+    per-image tiles' and the planes kernel are slow too there. One thread, batch 50,
+    forward with ReLU, ms, row tiles against the image tiles (bench/RESULTS.md, session 16):
+    AVX-512, 1 -> 16 at 28x28 0.12 against 0.30, 1 -> 32 0.17 against 0.32, 1 -> 24 0.17
+    against 0.78; LeNet-5's 1 -> 6 5x5 (see RESULTS)."""
+    row_tiles_deep_max_outputs: int = dataclasses.field(
+        default_factory=lambda: 16 if MAX_UNITS > 1 else 0)
+    """Most output channels (at most one unit) of any other conv whose forward, and as input
+    channels whose stride-1 input gradient, the row tiles take: 16 with AVX-512, where the
+    image and vector tiles of one unit (one zmm) broadcast an input value for each
+    multiply-add, at half the FMA rate, and a row tile broadcasts it once for all its taps;
+    none elsewhere, where a unit is two or four vectors and the image tiles run at full
+    rate. One thread, batch 50, forward with ReLU, ms: 16 -> 16 at 28x28 0.91 against the
+    image tiles' 1.20; DenseNet's 48 -> 12 at 14x14 0.69 against 0.77; batch 1, 16 -> 16
+    0.019 against the per-image tiles' 0.028. Two units at depth, against the image tiles:
+    16 -> 32 at 28x28 1.83 against 1.69, 32 -> 32 at 14x14 0.83 against 0.75."""
+    row_tiles_short_row_values: int = 8
+    """Kernel rows of fewer values than this (KW*C: a first layer's 1 or 2 channels) are
+    short, for row_tiles_max_outputs (see there)."""
     row_tiles_min_use: float = 0.75
     """Least share of the pixels its tiles of 8 compute that a row-tiles conv's output rows
     hold (6 to 8 pixels, 12 to 16, 18 or more): at DenseNet's 3x3 maps a tile computes 5

@@ -1,28 +1,28 @@
 """@njit convolution forward by row tiles (kernels/cpu/row_tile.row_sums): the ``row-tiles``
-route of backends/cpu/plan.py, for a 3-wide kernel at stride 1 along the rows and at most
-one tile unit of output channels (16 float32, 8 float64), at any batch.
+route of backends/cpu/plan.py, for a 3- or 5-wide kernel at stride 1 along the rows and one
+or two tile units of output channels (16 or 32 float32, 8 or 16 float64), at any batch.
 
-A tile is 8 neighbouring output pixels of one output row times the unit's output channels:
-row_sums reads the 10 input pixels under them, kernel row after kernel row (the rows inside
-the image only), from a zero-padded channels-last copy of the image, and broadcasts each
-input value once for its three taps.
+A tile is ROW_PIXELS neighbouring output pixels of one output row (8 with AVX-512, else 4)
+times the units' output channels: row_sums reads the input pixels under them, kernel row
+after kernel row (the rows inside the image only), from a zero-padded copy of the image,
+and broadcasts each input value once for all of its taps.
 """
 import numpy as np
 
-from tinygrad_cnn.kernels.cpu.row_tile import ROW_LANES, ROW_PIXELS, ROW_TAPS, row_sums
+from tinygrad_cnn.kernels.cpu.row_tile import ROW_LANES, ROW_PIXELS, row_sums
 from tinygrad_cnn.kernels.cpu.vector_tile import TILE_BYTES
 from tinygrad_cnn.kernels.geometry import taps_inside
 from tinygrad_cnn.kernels.jit import njit
 
 
 @njit
-def conv2d_forward_row_tiles(x, wt, bias, kh, sh, ph, pw, dh, relu, out, first, stop):
+def conv2d_forward_row_tiles(x, wt, bias, kh, kw, sh, ph, pw, dh, relu, out, first, stop):
     """Output rows first .. stop-1 (row n*OH + i is image n's output row i) of out (N, OH, OW,
-    O) = the convolution of x (N, H, W, C) by the weight rows wt (KH*C*3, U), rows (i, c, j),
+    O) = the convolution of x (N, H, W, C) by the weight rows wt (KH*C*KW, U), rows (i, c, j),
     plus bias (U,), and with ``relu`` its ReLU: U is one or two tile units (16 or 32
     float32, 8 or 16 float64) and O <= U, the weights and bias of the columns beyond O zero
-    or anything. Stride (sh, 1), padding top ph and left pw, dilation dh along H and none
-    along W; x and out are C-contiguous.
+    or anything; KW = kw, 3 or 5. Stride (sh, 1), padding top ph and left pw, dilation dh
+    along H and none along W; x and out are C-contiguous.
 
     Each image is copied into a buffer of its rows, channels in blocks of 8 (row_tile's
     layout), padded with zero pixels on both sides (pw on the left, to whole tiles on the
@@ -32,11 +32,11 @@ def conv2d_forward_row_tiles(x, wt, bias, kh, sh, ph, pw, dh, relu, out, first, 
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
     unit = wt.shape[1]
     units = unit // (TILE_BYTES // x.itemsize)
-    wide = max(W + pw, -(-ow // ROW_PIXELS) * ROW_PIXELS + ROW_TAPS - 1)
+    wide = max(W + pw, -(-ow // ROW_PIXELS) * ROW_PIXELS + kw - 1)
     blocks = -(-C // ROW_LANES)
     padded = np.zeros((H, blocks, wide, ROW_LANES), dtype=x.dtype)
     flat_padded, flat = padded.reshape(padded.size), out.reshape(out.size)
-    row_weights = C * ROW_TAPS * unit
+    row_weights = C * kw * unit
     zero = x.dtype.type(0)
     image = -1
     for item in range(first, stop):
@@ -58,7 +58,7 @@ def conv2d_forward_row_tiles(x, wt, bias, kh, sh, ph, pw, dh, relu, out, first, 
         for j0 in range(0, ow, ROW_PIXELS):
             row_sums(flat_padded, a0 + j0 * ROW_LANES, a_block, r1 - r0, a_step, C, wt,
                      r0 * row_weights, row_weights, bias, 0, False, relu, flat, at + j0 * O, O,
-                     min(ROW_PIXELS, ow - j0), O, units)
+                     min(ROW_PIXELS, ow - j0), O, kw, units)
 
 
 @njit

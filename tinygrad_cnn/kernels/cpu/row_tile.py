@@ -1,15 +1,15 @@
-"""A row tile of vector multiply-adds for a 3-wide kernel, written in LLVM IR: the product of
-the row-tiles conv kernel (kernels/cpu/conv_row_tiles.py), for convs of one or two tile units
-of output channels (16 or 32 float32, 8 or 16 float64).
+"""A row tile of vector multiply-adds for a 3- or 5-wide kernel, written in LLVM IR: the
+product of the row-tiles conv kernel (kernels/cpu/conv_row_tiles.py), for convs of one or two
+tile units of output channels (16 or 32 float32, 8 or 16 float64).
 
 ``row_sums(a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0, accumulate, relu, c, c0,
-ldc, count, columns, units)`` stores, for r < count (at most ROW_PIXELS) and j < columns (at
-most units * tile_columns(itemsize))::
+ldc, count, columns, taps, units)`` stores, for r < count (at most ROW_PIXELS) and j <
+columns (at most units * tile_columns(itemsize))::
 
     c.flat[c0 + r*ldc + j] = (c.flat[c0 + r*ldc + j] if accumulate else init.flat[init0 + j])
-        + sum over i < R, q < C, t < ROW_TAPS of
+        + sum over i < R, q < C, t < taps of
           a.flat[a0 + i*a_step + (q // ROW_LANES)*a_block + (r + t)*ROW_LANES + q % ROW_LANES]
-          * b.flat[b0 + i*b_step + (q*ROW_TAPS + t)*width + j]
+          * b.flat[b0 + i*b_step + (q*taps + t)*width + j]
 
 with width = units * tile_columns(itemsize), and with ``relu`` each value v as
 ``0 if v < 0 else v`` (NaN stays NaN). The other columns of c are neither read nor written
@@ -17,25 +17,27 @@ with width = units * tile_columns(itemsize), and with ``relu`` each value v as
 
 In a conv's forward, a is one image with its channels in blocks of ROW_LANES: a row's block
 holds, pixel after pixel, that block's channels of the row's pixels (zero-padded). The
-ROW_PIXELS + 2 pixels from a0 are the input under a run of ROW_PIXELS output pixels of one
-output row (stride 1 along it); i steps over the kernel rows. Each input value meets three
-taps of the kernel row, one for each of three neighbouring output pixels: the tile
-broadcasts it once and issues three multiply-adds (per vector of its row) with the three
-taps' weight vectors (b's rows (i, q, t), side by side), which stay in registers while the
-run's 10 values pass. Within a block every value and weight lies at a fixed distance from
-two pointers, so the loop needs no registers for addresses beyond those.
+ROW_PIXELS + taps - 1 pixels from a0 are the input under a run of ROW_PIXELS output pixels
+of one output row (stride 1 along it); i steps over the kernel rows. Each input value meets
+each tap of the kernel row once, for a different one of the neighbouring output pixels: the
+tile broadcasts it once and issues a multiply-add (per vector of its row) with each tap's
+weight vector (b's rows (i, q, t), side by side), which stay in registers while the run's
+values pass. Within a block every value and weight lies at a fixed distance from two
+pointers, so the loop needs no registers for addresses beyond those.
 
 Why: the image tiles (vector_tile.tile_sums) broadcast one a value for each multiply-add of
 a one-vector tile row, and the core issues about one broadcast a cycle: a conv of 16 output
 channels ran there at half the FMA units' rate with AVX-512 (bench/RESULTS.md, session 14);
-and a first layer's kernel rows of 3 values each are a pass of their loop. Here 8 pixels take
-10 broadcasts and 3 weight loads for 24 multiply-adds per channel and vector. With one vector
-a row (AVX-512, one unit), a second set of sums takes the odd channels, so that each sum has
-a multiply-add in flight every other step: 16 sums, 6 weight vectors and a broadcast, 23 of
-the 32 registers; two units are 16 sums in one set. Where a unit is several vectors (AVX2's
-two ymm, NEON's four) the sums alone would fill the registers: backends/cpu/plan.py takes
-the row tiles with AVX-512 only (settings.row_tiles_max_outputs), and the tests run them on
-every ISA for their values.
+and a first layer's kernel rows of 3 or 5 values each are a pass of their loop. Here, with
+AVX-512, 8 pixels of a 3-wide kernel take 10 broadcasts and 3 weight loads for 24
+multiply-adds per channel and vector. With one vector a row (one unit), a second set of sums
+takes the odd channels, so that each sum has a multiply-add in flight every other step: 16
+sums, 6 (5 wide: 10) weight vectors and a broadcast, 23 (27) of the 32 registers; two units
+are 16 sums in one set. On AVX2 a unit is two ymm vectors and a tile 4 pixels: 8 sums, 6
+weight vectors and a broadcast, 15 of its 16 registers for a 3-wide kernel (a 5-wide one
+takes some weights from memory). backends/cpu/plan.py chooses where the row tiles run
+(settings.row_tiles_max_outputs), never on ARM, and the tests run them on every ISA for
+their values.
 
 The caller guarantees every index is in bounds: the intrinsic does no checking.
 """
@@ -47,23 +49,22 @@ from numba.extending import intrinsic
 from tinygrad_cnn.kernels.cpu.vector_tile import (
     TILE_BYTES, VECTOR_BYTES, column_masks, masked_access)
 
-ROW_PIXELS = 8
-"""Output pixels of a row tile."""
-ROW_TAPS = 3
-"""Taps of the kernel row a row tile sums (its kernels are 3 wide)."""
-ROW_INPUTS = ROW_PIXELS + ROW_TAPS - 1
-"""Input pixels under a row tile."""
+ROW_PIXELS = 8 if VECTOR_BYTES == TILE_BYTES else 4
+"""Output pixels of a row tile: 8 where a unit is one vector (AVX-512), else 4."""
+ROW_TAPS = (3, 5)
+"""The kernel widths a row tile takes (its taps per kernel row)."""
 ROW_LANES = 8
 """Channels of a block of a's rows (see the module docstring)."""
 
 
 @intrinsic
 def row_sums(typingctx, a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0, accumulate,
-             relu, c, c0, ldc, count, columns, units):
+             relu, c, c0, ldc, count, columns, taps, units):
     """See the module docstring. a, b, init, c: arrays of one float dtype; accumulate,
-    relu: bools; the others integers (units 1 or 2)."""
+    relu: bools; the others integers (taps one of ROW_TAPS, units 1 or 2)."""
     arrays = (a, b, init, c)
-    integers = (a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns, units)
+    integers = (a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns, taps,
+                units)
     if not all(isinstance(t, types.Array) for t in arrays) \
             or len({t.dtype for t in arrays}) != 1 \
             or a.dtype not in (types.float32, types.float64) \
@@ -71,7 +72,7 @@ def row_sums(typingctx, a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0
             or not isinstance(accumulate, types.Boolean) or not isinstance(relu, types.Boolean):
         return None
     sig = types.void(a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0, accumulate,
-                     relu, c, c0, ldc, count, columns, units)
+                     relu, c, c0, ldc, count, columns, taps, units)
     return sig, _codegen
 
 
@@ -81,21 +82,25 @@ def _flag(builder, value):
 
 
 def _codegen(context, builder, signature, args):
-    """The row tile of one unit, and a branch to that of two."""
-    units = args[-1]
-    with builder.if_else(builder.icmp_signed("==", units, ir.Constant(units.type, 1))) \
-            as (one, two):
-        with one:
-            _row(context, builder, signature, args, 1)
-        with two:
-            _row(context, builder, signature, args, 2)
+    """A row tile for each of ROW_TAPS and 1 or 2 units, and the branches to them."""
+    taps, units = args[-2:]
+    with builder.if_else(builder.icmp_signed("==", taps, ir.Constant(taps.type, ROW_TAPS[0]))) \
+            as (narrow, wide):
+        for block, width in ((narrow, ROW_TAPS[0]), (wide, ROW_TAPS[1])):
+            with block:
+                with builder.if_else(builder.icmp_signed("==", units,
+                                                         ir.Constant(units.type, 1))) as (one, two):
+                    with one:
+                        _row(context, builder, signature, args, width, 1)
+                    with two:
+                        _row(context, builder, signature, args, width, 2)
     return context.get_dummy_value()
 
 
-def _row(context, builder, signature, args, units):
-    """The IR of one row tile whose rows are ``units`` tile units."""
+def _row(context, builder, signature, args, taps, units):
+    """The IR of one row tile of ``taps`` taps whose rows are ``units`` tile units."""
     A, a0, a_block, R, a_step, C, B, b0, b_step, INIT, init0, accumulate, relu, OUT, c0, ldc, \
-        count, columns, _ = args
+        count, columns, _, _ = args
     i64 = ir.IntType(64)
 
     def data(position, value):
@@ -164,26 +169,26 @@ def _row(context, builder, signature, args, units):
         chains.append([cgutils.alloca_once_value(builder, zeros) for _ in sums])
 
     def multiply_add(block, weights, lane, chain):
-        """Channel ``lane`` of the channel block at ``block``, whose weights (its three taps'
-        rows) are at ``weights``, into the sums of ``chain``."""
-        taps = [[load_vector(weights, t * width + part * lanes) for part in parts]
-                for t in range(ROW_TAPS)]
-        for p in range(ROW_INPUTS):
+        """Channel ``lane`` of the channel block at ``block``, whose weights (its taps' rows)
+        are at ``weights``, into the sums of ``chain``."""
+        tap_weights = [[load_vector(weights, t * width + part * lanes) for part in parts]
+                       for t in range(taps)]
+        for p in range(ROW_PIXELS + taps - 1):
             at = builder.add(lane, constant(p * ROW_LANES))
             value = builder.load(builder.gep(block, [at]))
             a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
                                               undef, broadcast_mask)
-            for t in range(ROW_TAPS):
+            for t in range(taps):
                 r = p - t
                 if not 0 <= r < ROW_PIXELS:
                     continue
                 for part in parts:
                     slot = chain[vectors * r + part]
-                    builder.store(builder.call(fmuladd, [a_vector, taps[t][part],
+                    builder.store(builder.call(fmuladd, [a_vector, tap_weights[t][part],
                                                          builder.load(slot)]), slot)
 
     lanes_const = constant(ROW_LANES)
-    channel_weights = ROW_TAPS * width
+    channel_weights = taps * width
     whole = builder.udiv(C, lanes_const)
     with cgutils.for_range(builder, R) as kernel_row:
         a_i = builder.gep(a_data, [builder.mul(kernel_row.index, a_step)])

@@ -197,9 +197,13 @@ def _row(context, builder, signature, args, taps, units):
             block = builder.gep(a_i, [builder.mul(blocks.index, a_block)])
             weights = builder.gep(b_i, [builder.mul(blocks.index,
                                                     constant(ROW_LANES * channel_weights))])
-            for lane in range(ROW_LANES):
-                multiply_add(block, builder.gep(weights, [constant(lane * channel_weights)]),
-                             constant(lane), chains[lane % len(chains)])
+            with cgutils.for_range(builder, constant(ROW_LANES // 2)) as pairs:
+                first = builder.mul(pairs.index, constant(2))   # two lanes, one per set of sums
+                for k in range(2):
+                    lane = builder.add(first, constant(k))
+                    multiply_add(block, builder.gep(weights, [
+                        builder.mul(lane, constant(channel_weights))]), lane,
+                        chains[k % len(chains)])
         block = builder.gep(a_i, [builder.mul(whole, a_block)])
         weights = builder.gep(b_i, [builder.mul(whole, constant(ROW_LANES * channel_weights))])
         with cgutils.for_range(builder, builder.urem(C, lanes_const)) as rest:

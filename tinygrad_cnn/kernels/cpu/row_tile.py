@@ -47,7 +47,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from tinygrad_cnn.kernels.cpu.vector_tile import (
-    TILE_BYTES, VECTOR_BYTES, column_masks, masked_access)
+    TILE_BYTES, VECTOR_BYTES, broadcast, column_masks, masked_access, starting_sums,
+    vector_at)
 
 ROW_PIXELS = 8 if VECTOR_BYTES == TILE_BYTES else 4
 """Output pixels of a row tile: 8 where a unit is one vector (AVX-512), else 4."""
@@ -131,12 +132,8 @@ def _row(context, builder, signature, args, taps, units):
                                             vector.as_pointer()), align=size)
 
     align = ir.Constant(ir.IntType(32), size)
-    masked_load, masked_store = masked_access(builder, vector, size)
+    _, masked_store = masked_access(builder, vector, size)
     masks = column_masks(builder, columns, lanes, vectors)
-
-    def pointer_to(row, part):
-        return builder.bitcast(builder.gep(row, [constant(part * lanes)]), vector.as_pointer())
-
     a_data = builder.gep(data(0, A), [a0])
     b_data = builder.gep(data(6, B), [b0])
     init_row = builder.gep(data(9, INIT), [init0])
@@ -144,25 +141,7 @@ def _row(context, builder, signature, args, taps, units):
     c_rows = [builder.gep(c_data, [builder.mul(constant(r), ldc)]) for r in range(ROW_PIXELS)]
     keep, clamp = _flag(builder, accumulate), _flag(builder, relu)
     parts = range(vectors)
-    with builder.if_else(keep) as (from_c, from_init):
-        with from_c:
-            starts_c = [builder.call(masked_load, [pointer_to(row, part), align, masks[part],
-                                                   ir.Constant(vector, ir.Undefined)])
-                        for row in c_rows for part in parts]
-            block_c = builder.block
-        with from_init:
-            starts_init = [load_vector(init_row, part * lanes) for _ in c_rows for part in parts]
-            block_init = builder.block
-    firsts = []                                 # the phis first: they open the block
-    for start_c, start_init in zip(starts_c, starts_init):
-        first = builder.phi(vector)
-        first.add_incoming(start_c, block_c)
-        first.add_incoming(start_init, block_init)
-        firsts.append(first)
-    sums = [cgutils.alloca_once_value(builder, first) for first in firsts]
-    undef = ir.Constant(vector, ir.Undefined)
-    lane0 = ir.Constant(ir.IntType(32), 0)
-    broadcast_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    sums = starting_sums(builder, keep, c_rows, init_row, vector, vectors, masks)
     zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
     chains = [sums]
     if vectors == 1:                            # the odd channels' sums (module docstring)
@@ -176,8 +155,7 @@ def _row(context, builder, signature, args, taps, units):
         for p in range(ROW_PIXELS + taps - 1):
             at = builder.add(lane, constant(p * ROW_LANES))
             value = builder.load(builder.gep(block, [at]))
-            a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
-                                              undef, broadcast_mask)
+            a_vector = broadcast(builder, value, vector)
             for t in range(taps):
                 r = p - t
                 if not 0 <= r < ROW_PIXELS:
@@ -218,5 +196,6 @@ def _row(context, builder, signature, args, taps, units):
             for part in parts:
                 total = builder.load(sums[vectors * r + part])
                 clamped = builder.select(builder.fcmp_ordered("<", total, zeros), zeros, total)
-                builder.call(masked_store, [builder.select(clamp, clamped, total),
-                                            pointer_to(row, part), align, masks[part]])
+                target = vector_at(builder, row, part, vector)
+                builder.call(masked_store, [builder.select(clamp, clamped, total), target, align,
+                                            masks[part]])

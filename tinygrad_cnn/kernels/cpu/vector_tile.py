@@ -146,17 +146,12 @@ def _tile(context, builder, signature, args, vectors):
         builder.module, ir.FunctionType(vector, [vector] * 3), f"llvm.fmuladd.v{lanes}f{size * 8}")
 
     def load_vector(pointer, part):
-        at = builder.gep(pointer, [ir.Constant(i64, part * lanes)])
-        return builder.load(builder.bitcast(at, vector.as_pointer()), align=size)
+        return builder.load(vector_at(builder, pointer, part, vector), align=size)
 
     masks = column_masks(builder, columns, lanes, vectors)
     whole = builder.icmp_signed(">=", columns, ir.Constant(columns.type, lanes * vectors))
-    masked_load, masked_store = masked_access(builder, vector, size)
+    _, masked_store = masked_access(builder, vector, size)
     align = ir.Constant(ir.IntType(32), size)
-
-    def pointer(row, part):
-        return builder.bitcast(builder.gep(row, [ir.Constant(i64, part * lanes)]),
-                               vector.as_pointer())
 
     a_data, offsets = data(0, A), data(1, OFFSETS)
     a_rows = [builder.gep(a_data, [builder.load(builder.gep(offsets, [ir.Constant(i64, r)]))])
@@ -168,29 +163,7 @@ def _tile(context, builder, signature, args, vectors):
               for r in range(TILE_ROWS)]
     keep, clamp = _flag(builder, accumulate), _flag(builder, relu)
     parts = range(vectors)
-    sums = []                                   # allocas: LLVM promotes them to registers
-    with builder.if_else(keep) as (from_c, from_init):
-        with from_c:
-            starts_c = [builder.call(masked_load, [pointer(row, part), align, masks[part],
-                                                   ir.Constant(vector, ir.Undefined)])
-                        for row in c_rows for part in parts]
-            block_c = builder.block
-        with from_init:
-            starts_init = [load_vector(init_row, part) for _ in c_rows for part in parts]
-            block_init = builder.block
-    starts = []                                 # the phis first: they open the block
-    for start_c, start_init in zip(starts_c, starts_init):
-        start = builder.phi(vector)
-        start.add_incoming(start_c, block_c)
-        start.add_incoming(start_init, block_init)
-        starts.append(start)
-    for start in starts:
-        slot = cgutils.alloca_once(builder, vector)
-        builder.store(start, slot)
-        sums.append(slot)
-    undef = ir.Constant(vector, ir.Undefined)
-    lane0 = ir.Constant(ir.IntType(32), 0)
-    broadcast_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    sums = starting_sums(builder, keep, c_rows, init_row, vector, vectors, masks)
     zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
     # A tile of one vector per row has too few sums to cover the multiply-adds' latency: it
     # keeps a second set for the odd steps of k, added to the first at the end.
@@ -204,8 +177,7 @@ def _tile(context, builder, signature, args, vectors):
         b_vectors = [load_vector(b_row, part) for part in parts]
         for r in range(TILE_ROWS):
             value = builder.load(builder.gep(a_i[r], [builder.mul(k, a_stride)]))
-            a_vector = builder.shuffle_vector(builder.insert_element(undef, value, lane0),
-                                              undef, broadcast_mask)
+            a_vector = broadcast(builder, value, vector)
             for part in parts:
                 slot = chain[vectors * r + part]
                 builder.store(builder.call(fmuladd, [a_vector, b_vectors[part],
@@ -234,16 +206,60 @@ def _tile(context, builder, signature, args, vectors):
             total = builder.load(sums[vectors * r + part])
             clamped = builder.select(builder.fcmp_ordered("<", total, zeros), zeros, total)
             results.append(builder.select(clamp, clamped, total))
+    targets = [vector_at(builder, row, part, vector) for row in c_rows for part in parts]
     with builder.if_else(whole) as (plain, masked):
         with plain:
-            for r, row in enumerate(c_rows):
-                for part in parts:
-                    builder.store(results[vectors * r + part], pointer(row, part), align=size)
+            for result, target in zip(results, targets):
+                builder.store(result, target, align=size)
         with masked:
-            for r, row in enumerate(c_rows):
-                for part in parts:
-                    builder.call(masked_store, [results[vectors * r + part], pointer(row, part),
-                                                align, masks[part]])
+            for k, (result, target) in enumerate(zip(results, targets)):
+                builder.call(masked_store, [result, target, align, masks[k % vectors]])
+
+
+def broadcast(builder, value, vector):
+    """``value`` (a scalar) in every lane of a ``vector``."""
+    undef = ir.Constant(vector, ir.Undefined)
+    lanes = ir.Constant(ir.VectorType(ir.IntType(32), vector.count), [0] * vector.count)
+    return builder.shuffle_vector(
+        builder.insert_element(undef, value, ir.Constant(ir.IntType(32), 0)), undef, lanes)
+
+
+def vector_at(builder, row, part, vector):
+    """A pointer to the ``part``-th ``vector`` from the element pointer ``row``."""
+    at = builder.gep(row, [ir.Constant(ir.IntType(64), part * vector.count)])
+    return builder.bitcast(at, vector.as_pointer())
+
+
+def starting_sums(builder, keep, c_rows, init_row, vector, vectors, masks):
+    """A tile's sums, row by row ``vectors`` ``vector``s (allocas, which LLVM promotes to
+    registers), set to what the rows c_rows hold where ``keep`` (an i1; masked loads: the
+    lanes of ``masks`` only), else each row to the vectors at init_row."""
+    load, _ = masked_access(builder, vector, _element_bytes(vector))
+    align = ir.Constant(ir.IntType(32), _element_bytes(vector))
+    parts = range(vectors)
+    with builder.if_else(keep) as (from_c, from_init):
+        with from_c:
+            starts_c = [builder.call(load, [vector_at(builder, row, part, vector), align,
+                                            masks[part], ir.Constant(vector, ir.Undefined)])
+                        for row in c_rows for part in parts]
+            block_c = builder.block
+        with from_init:
+            starts_init = [builder.load(vector_at(builder, init_row, part, vector),
+                                        align=_element_bytes(vector))
+                           for _ in c_rows for part in parts]
+            block_init = builder.block
+    starts = []                                 # the phis first: they open the block
+    for start_c, start_init in zip(starts_c, starts_init):
+        start = builder.phi(vector)
+        start.add_incoming(start_c, block_c)
+        start.add_incoming(start_init, block_init)
+        starts.append(start)
+    return [cgutils.alloca_once_value(builder, start) for start in starts]
+
+
+def _element_bytes(vector):
+    """Bytes of one element of an LLVM float or double ``vector``."""
+    return 8 if isinstance(vector.element, ir.DoubleType) else 4
 
 
 def masked_access(builder, vector, size):

@@ -9,11 +9,14 @@ of a tinygrad_cnn kernel with its argument types (kernels/warmup.type_spec). Rer
 model's kernels change; tests/kernels/test_warmup.py checks that every entry still names a
 kernel and types it compiles for.
 
-The routes, and so the kernels, depend on the ISA in one place: AVX-512's channel-rows
-weight gradient (settings.channel_rows_max_outputs). The manifest is recorded for AVX2, where
-a cold start is slowest and the helper matters most (on an AVX-512 machine:
-``bash bench/emulate_avx2.sh python bench/warmup_manifest.py``); an AVX-512 machine compiles
-the channel-rows kernel in its own process (its cold start: bench/RESULTS.md, session 14).
+The routes, and so the kernels, depend on the ISA: AVX-512 turns small convs' weight
+gradients over (settings.channel_rows_max_outputs) and takes the row tiles for any conv of
+one unit of outputs (settings.row_tiles_deep_max_outputs). A run records the runs of the ISA
+numba compiles for, "runs" for AVX2 and "runs_avx512" for AVX-512, and keeps the other ISA's
+runs from the existing manifest (kernels/warmup.load_manifest reads the runs of its own
+ISA). On an AVX-512 machine, record both:
+``bash bench/emulate_avx2.sh python bench/warmup_manifest.py`` and
+``python bench/warmup_manifest.py``.
 """
 import argparse
 import json
@@ -59,26 +62,43 @@ def record(model, kind, threads):
     return json.loads(done.stdout.splitlines()[-1])
 
 
+def _index(kernels, entry):
+    """The index of ``entry`` in ``kernels``, appended if new."""
+    if entry not in kernels:
+        kernels.append(entry)
+    return kernels.index(entry)
+
+
 def main():
     from tinygrad_cnn.kernels.warmup import MANIFEST
     from tinygrad_cnn.models import MODELS
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    kernels, runs = [], {}
+    from tinygrad_cnn.kernels.cpu.isa import compiles_for_avx512
+    key = "runs_avx512" if compiles_for_avx512() else "runs"
+    kernels, runs, kept = [], {}, {}
+    if MANIFEST.exists():                   # the other ISA's runs, re-indexed
+        old = json.loads(MANIFEST.read_text(encoding="utf-8"))
+        for other in {"runs", "runs_avx512"} - {key}:
+            if other in old:
+                kept[other] = {name: [_index(kernels, old["kernels"][k]) for k in run]
+                               for name, run in old[other].items()}
     for model in MODELS:
         for kind in ("train", "infer"):
             run = []
             for entry in record(model, kind, args.threads):
-                if entry not in kernels:
-                    kernels.append(entry)
-                run.append(kernels.index(entry))
+                run.append(_index(kernels, entry))
             runs[f"{model} {kind}"] = run
             print(f"{model:16} {kind}  {len(run)} kernels", flush=True)
+    kept[key] = runs
     lines = ",\n  ".join(json.dumps(k) for k in kernels)        # a kernel a line
-    named = ",\n  ".join(f"{json.dumps(name)}: {json.dumps(run)}" for name, run in runs.items())
-    text = f'{{"kernels": [\n  {lines}\n ],\n "runs": {{\n  {named}\n }}\n}}\n'
-    json.loads(text)
+    groups = "".join(
+        f',\n "{name}": {{\n  ' + ",\n  ".join(f"{json.dumps(run_name)}: {json.dumps(run)}"
+                                               for run_name, run in kept[name].items()) + "\n }"
+        for name in ("runs", "runs_avx512") if name in kept)
+    text = f'{{"kernels": [\n  {lines}\n ]{groups}\n}}\n'
+    assert "runs" in json.loads(text), "record the AVX2 runs first (bench/emulate_avx2.sh)"
     MANIFEST.write_text(text, encoding="utf-8")
     print(f"{len(kernels)} kernels -> {MANIFEST.relative_to(REPO)}")
 

@@ -20,8 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 F32 = ["array", "float32", 1, "C", False]
 
 
-def test_manifest_names_kernels_with_their_arity_and_types_it_can_build():
-    kernels, runs = warmup.load_manifest()
+@pytest.mark.parametrize("avx512", [False, True])
+def test_manifest_names_kernels_with_their_arity_and_types_it_can_build(avx512):
+    kernels, runs = warmup.load_manifest(avx512=avx512)
     assert {f"{m} {k}" for m in MODELS for k in ("train", "infer")} == set(runs)
     for module, qualname, specs in kernels:
         target = __import__(module, fromlist=[qualname])
@@ -31,6 +32,20 @@ def test_manifest_names_kernels_with_their_arity_and_types_it_can_build():
         assert [warmup.type_spec(warmup.spec_type(s)) for s in specs] == specs
     for name, run in runs.items():
         assert run and len(set(run)) == len(run) and all(0 <= k < len(kernels) for k in run)
+
+
+def test_manifest_runs_are_those_of_the_isa(tmp_path):
+    """AVX-512's runs where numba compiles for it and the manifest has them, else AVX2's
+    (a manifest recorded for AVX2 alone serves both)."""
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"kernels": [], "runs": {"a train": [0]},
+                                    "runs_avx512": {"a train": [1]}}))
+    assert warmup.load_manifest(manifest, avx512=True)[1] == {"a train": [1]}
+    assert warmup.load_manifest(manifest, avx512=False)[1] == {"a train": [0]}
+    manifest.write_text(json.dumps({"kernels": [], "runs": {"a train": [0]}}))
+    assert warmup.load_manifest(manifest, avx512=True)[1] == {"a train": [0]}
+    real = json.loads(warmup.MANIFEST.read_text())
+    assert set(real) == {"kernels", "runs", "runs_avx512"}
 
 
 @pytest.mark.parametrize("spec", [

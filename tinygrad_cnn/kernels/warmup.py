@@ -5,7 +5,9 @@ to reach later, into the same on-disk cache, where this process then finds them.
 
 Which kernels come later is read from warmup_manifest.json: for each model of the gallery
 (models.MODELS), the kernels its first training step and its first inference batch compile,
-float32, in that order (recorded by bench/warmup_manifest.py). This process tells the helper
+float32, in that order (recorded by bench/warmup_manifest.py), for AVX2 and, where they
+differ, for AVX-512 (its row tiles and turned-over weight gradients): the runs of the ISA
+the kernels compile for. This process tells the helper
 whether its first step seems to train (the grad mode: "train" or "infer", a first line on
 the helper's stdin), then each manifest kernel it starts to compile (its index in the
 manifest, a line, from a numba:compile listener); kernels/warmup_worker.py keeps the runs of
@@ -30,6 +32,8 @@ import threading
 from pathlib import Path
 
 from numba.core import event, sigutils, types
+
+from tinygrad_cnn.kernels.cpu.isa import compiles_for_avx512
 
 ENV = "TINYGRAD_CNN_WARMUP"
 """Set to 0 to run no helper (the helper itself runs with it set, so it starts no other)."""
@@ -64,12 +68,16 @@ def spec_type(spec):
     raise ValueError(f"warmup manifest: unknown argument type {spec!r}")
 
 
-def load_manifest(path=MANIFEST):
+def load_manifest(path=MANIFEST, avx512=None):
     """(kernels, runs): kernels a list of [module, qualname, [type specs]], runs a dict of
-    "model kind" -> the indices of its kernels in compile order."""
+    "model kind" -> the indices of its kernels in compile order, those recorded for AVX-512
+    ("runs_avx512") where ``avx512`` (default: numba compiles for it) and the manifest has
+    them, else those recorded for AVX2 ("runs")."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    return data["kernels"], data["runs"]
+    if avx512 is None:
+        avx512 = compiles_for_avx512()
+    return data["kernels"], data.get("runs_avx512", data["runs"]) if avx512 else data["runs"]
 
 
 def kernel_key(fn, args):

@@ -1,8 +1,8 @@
 """CPU backend, the row-tiles conv routes of plan_conv (kernels/cpu/conv_row_tiles.py): the
 forward of a 3- or 5-wide kernel at stride 1 along the rows into few output channels, and the
 stride-1 input gradient of a conv of few input channels as the transposed convolution
-through the same kernel. Each thread takes its own share of
-the output rows (of all the images), so a single image splits over the threads too.
+through the same kernel. Each thread takes its own share of the output rows (of all the
+images), so a single image splits over the threads too.
 """
 import numpy as np
 

@@ -47,8 +47,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from tinygrad_cnn.kernels.cpu.vector_tile import (
-    TILE_BYTES, VECTOR_BYTES, broadcast, column_masks, masked_access, starting_sums,
-    vector_at)
+    TILE_BYTES, VECTOR_BYTES, array_data, broadcast, column_masks, flag, masked_access,
+    starting_sums, vector_at)
 
 ROW_PIXELS = 8 if VECTOR_BYTES == TILE_BYTES else 4
 """Output pixels of a row tile: 8 where a unit is one vector (AVX-512), else 4."""
@@ -77,11 +77,6 @@ def row_sums(typingctx, a, a0, a_block, R, a_step, C, b, b0, b_step, init, init0
     return sig, _codegen
 
 
-def _flag(builder, value):
-    """A bool argument as LLVM's i1."""
-    return builder.trunc(value, ir.IntType(1)) if value.type != ir.IntType(1) else value
-
-
 def _codegen(context, builder, signature, args):
     """A row tile for each of ROW_TAPS and 1 or 2 units, and the branches to them."""
     taps, units = args[-2:]
@@ -105,9 +100,7 @@ def _row(context, builder, signature, args, taps, units):
     i64 = ir.IntType(64)
 
     def data(position, value):
-        """The data pointer of argument ``position``, an array."""
-        return cgutils.create_struct_proxy(signature.args[position])(
-            context, builder, value=value).data
+        return array_data(context, builder, signature, position, value)
 
     def int64(value):
         """An integer argument as i64."""
@@ -132,14 +125,14 @@ def _row(context, builder, signature, args, taps, units):
                                             vector.as_pointer()), align=size)
 
     align = ir.Constant(ir.IntType(32), size)
-    _, masked_store = masked_access(builder, vector, size)
+    _, masked_store = masked_access(builder, vector)
     masks = column_masks(builder, columns, lanes, vectors)
     a_data = builder.gep(data(0, A), [a0])
     b_data = builder.gep(data(6, B), [b0])
     init_row = builder.gep(data(9, INIT), [init0])
     c_data = builder.gep(data(13, OUT), [c0])
     c_rows = [builder.gep(c_data, [builder.mul(constant(r), ldc)]) for r in range(ROW_PIXELS)]
-    keep, clamp = _flag(builder, accumulate), _flag(builder, relu)
+    keep, clamp = flag(builder, accumulate), flag(builder, relu)
     parts = range(vectors)
     sums = starting_sums(builder, keep, c_rows, init_row, vector, vectors, masks)
     zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)

@@ -122,9 +122,15 @@ def _codegen(context, builder, signature, args):
     return context.get_dummy_value()
 
 
-def _flag(builder, value):
+def flag(builder, value):
     """A bool argument as LLVM's i1."""
     return builder.trunc(value, ir.IntType(1)) if value.type != ir.IntType(1) else value
+
+
+def array_data(context, builder, signature, position, value):
+    """The data pointer of an intrinsic's array argument at ``position`` (LLVM ``value``)."""
+    return cgutils.create_struct_proxy(signature.args[position])(
+        context, builder, value=value).data
 
 
 def _tile(context, builder, signature, args, vectors):
@@ -134,9 +140,7 @@ def _tile(context, builder, signature, args, vectors):
     i64 = ir.IntType(64)
 
     def data(position, value):
-        """The data pointer of argument ``position``, an array."""
-        return cgutils.create_struct_proxy(signature.args[position])(
-            context, builder, value=value).data
+        return array_data(context, builder, signature, position, value)
 
     float_type = context.get_value_type(signature.args[0].dtype)
     size = context.get_abi_sizeof(float_type)
@@ -150,7 +154,7 @@ def _tile(context, builder, signature, args, vectors):
 
     masks = column_masks(builder, columns, lanes, vectors)
     whole = builder.icmp_signed(">=", columns, ir.Constant(columns.type, lanes * vectors))
-    _, masked_store = masked_access(builder, vector, size)
+    _, masked_store = masked_access(builder, vector)
     align = ir.Constant(ir.IntType(32), size)
 
     a_data, offsets = data(0, A), data(1, OFFSETS)
@@ -161,7 +165,7 @@ def _tile(context, builder, signature, args, vectors):
     c_data = builder.gep(data(14, C), [c0])
     c_rows = [builder.gep(c_data, [builder.mul(ir.Constant(i64, r), ldc)])
               for r in range(TILE_ROWS)]
-    keep, clamp = _flag(builder, accumulate), _flag(builder, relu)
+    keep, clamp = flag(builder, accumulate), flag(builder, relu)
     parts = range(vectors)
     sums = starting_sums(builder, keep, c_rows, init_row, vector, vectors, masks)
     zeros = ir.Constant(vector, [ir.Constant(float_type, 0.0)] * lanes)
@@ -234,7 +238,7 @@ def starting_sums(builder, keep, c_rows, init_row, vector, vectors, masks):
     """A tile's sums, row by row ``vectors`` ``vector``s (allocas, which LLVM promotes to
     registers), set to what the rows c_rows hold where ``keep`` (an i1; masked loads: the
     lanes of ``masks`` only), else each row to the vectors at init_row."""
-    load, _ = masked_access(builder, vector, _element_bytes(vector))
+    load, _ = masked_access(builder, vector)
     align = ir.Constant(ir.IntType(32), _element_bytes(vector))
     parts = range(vectors)
     with builder.if_else(keep) as (from_c, from_init):
@@ -262,9 +266,9 @@ def _element_bytes(vector):
     return 8 if isinstance(vector.element, ir.DoubleType) else 4
 
 
-def masked_access(builder, vector, size):
-    """LLVM's masked load and store of ``vector``s of elements of ``size`` bytes."""
-    lanes = vector.count
+def masked_access(builder, vector):
+    """LLVM's masked load and store of ``vector``s (of float or double)."""
+    lanes, size = vector.count, _element_bytes(vector)
     mask = ir.VectorType(ir.IntType(1), lanes)
     name = f"v{lanes}f{size * 8}.p0"
     load = cgutils.get_or_insert_function(

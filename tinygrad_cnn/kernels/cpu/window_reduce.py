@@ -40,10 +40,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from tinygrad_cnn.kernels.cpu.isa import vector_bytes
+from tinygrad_cnn.kernels.cpu.vector_tile import VECTOR_BYTES, array_data, broadcast, flag
 
-_VECTOR_BYTES = vector_bytes()
-_I1, _I32, _I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
 
 
 @intrinsic
@@ -87,14 +86,12 @@ class _Window:
     def __init__(self, context, builder, signature, args, names, width):
         self.builder, self.width = builder, width
         values = dict(zip(names, args))
-        self.types = dict(zip(names, signature.args))
         self.float_type = context.get_value_type(signature.args[0].dtype)
         self.values_type = self.vector(self.float_type)
         self.index_type = self.vector(_I32)
 
         def data(name):
-            return cgutils.create_struct_proxy(self.types[name])(
-                context, builder, value=values[name]).data
+            return array_data(context, builder, signature, names.index(name), values[name])
 
         def i64(name):
             v = values[name]
@@ -112,10 +109,7 @@ class _Window:
         """``value`` in every lane (itself for scalars)."""
         if self.width == 1:
             return value
-        b, kind = self.builder, ir.VectorType(value.type, self.width)
-        one = b.insert_element(ir.Constant(kind, ir.Undefined), value, ir.Constant(_I32, 0))
-        return b.shuffle_vector(one, ir.Constant(kind, ir.Undefined),
-                                ir.Constant(ir.VectorType(_I32, self.width), [0] * self.width))
+        return broadcast(self.builder, value, ir.VectorType(value.type, self.width))
 
     def load(self, pointer, kind):
         return self.builder.load(self.builder.bitcast(pointer, kind.as_pointer()), align=4)
@@ -154,7 +148,7 @@ def _by_width(context, builder, signature, channels, emit):
     """emit(width) where the channels fill a vector of the target's width, else one of 4
     lanes, else for scalars."""
     float_type = context.get_value_type(signature.args[0].dtype)
-    lanes = _VECTOR_BYTES // context.get_abi_sizeof(float_type)
+    lanes = VECTOR_BYTES // context.get_abi_sizeof(float_type)
     fits = builder.icmp_signed(">=", channels, ir.Constant(channels.type, lanes))
     with builder.if_else(fits) as (wide, narrow):
         with wide:
@@ -178,8 +172,7 @@ def _max_codegen(context, builder, signature, args):
     """window_max's IR (the module docstring), for each width _by_width branches to."""
     def emit(width):
         w = _Window(context, builder, signature, args, _MAX_ARGS, width)
-        flag = (lambda v: builder.trunc(v, _I1) if v.type != _I1 else v)
-        relu, keep = flag(w.value["relu"]), flag(w.value["keep"])
+        relu, keep = flag(builder, w.value["relu"]), flag(builder, w.value["keep"])
         position = w.value["position"]
         position = builder.trunc(position, _I32) if position.type.width > 32 else position
         positions = w.data("positions")

@@ -18,6 +18,7 @@ from tinygrad_cnn import nn
 ], ids=["conv-bn-relu", "bn-relu", "conv-bn-relu-max-pool"])
 def test_fused_block_on_the_device_matches_the_cpu(make, x_shape, seed, rtol):
     rng = np.random.default_rng(seed)
+    tc.manual_seed(seed)                        # the conv's initial weights, as torch's
     block = make().eval()
     bn = next(m for m in block if isinstance(m, nn.BatchNorm2d))
     bn.running_mean = tc.tensor(rng.normal(size=bn.num_features).astype(np.float32))

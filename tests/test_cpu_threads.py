@@ -113,6 +113,7 @@ CTRL_C_WHILE_WAITING = """
 import _thread, random, threading, time
 from tinygrad_cnn.backends.cpu import threads as cpu_threads
 rng, interrupted, caught_with_worker_running = random.Random(0), 0, 0
+cpu_threads.run(lambda lo, hi: None, 2)      # workers started, their kernels compiled
 for _ in range({rounds}):
     running = []
 
@@ -173,3 +174,39 @@ def test_workers_drop_the_task_they_ran():
     gc.collect()
     assert kept() is None
 
+
+
+@needs_threads
+@pytest.mark.parametrize("polls", [0, 1, None])
+def test_back_to_back_runs_see_every_workers_writes(polls):
+    """Many short runs in a row, the hand-offs by polling (settings.spin_polls; None: the
+    default), by blocking (0), or mixed (1 poll): every value a worker wrote is there when
+    run() returns, and the next run's ranges see the last run's values."""
+    import numpy as np
+
+    from tinygrad_cnn.backends.cpu.settings import override
+    a = np.zeros(64, dtype=np.int64)
+
+    def bump(lo, hi):
+        a[lo:hi] += 1
+    with override(**({} if polls is None else {"spin_polls": polls})):
+        for k in range(1, 2001):
+            cpu_threads.run(bump, a.size)
+            assert a[0] == k and a[-1] == k, (k, a[0], a[-1])
+
+
+@needs_threads
+def test_runs_after_park_still_reach_the_workers():
+    """park() (before NumPy's BLAS) sends polling workers to their queues; the next run()
+    wakes them there and runs on several threads at once."""
+    _record(100)
+    cpu_threads.park()
+    time.sleep(0.01)
+    parts = cpu_threads.thread_count()
+    started, names = threading.Barrier(parts, timeout=10), []
+
+    def body(lo, hi):
+        names.append(threading.current_thread().name)
+        started.wait()
+    cpu_threads.run(body, parts)
+    assert len(set(names)) == parts

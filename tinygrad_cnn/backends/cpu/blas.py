@@ -18,6 +18,8 @@ import threading
 
 import numpy as np
 
+from tinygrad_cnn.backends.cpu import threads
+
 _WORKERS_SPIN = False
 """Set by tinygrad_cnn/__init__.py: True when NumPy was imported before it and the user had
 not set OPENBLAS_THREAD_TIMEOUT (a value of theirs is theirs to choose)."""
@@ -84,5 +86,7 @@ def _blas_controls():
 
 @single_threaded_if_spinning
 def matmul(a, b):
-    """a @ b through NumPy's BLAS."""
+    """a @ b through NumPy's BLAS, whose threads then have the cores: the backend's own
+    workers stop polling for their next range (threads.park)."""
+    threads.park()
     return np.matmul(a, b)

@@ -8,6 +8,7 @@ for good. The figures behind each default are in bench/RESULTS.md.
 import dataclasses
 
 from tinygrad_cnn.backends.settings_base import Settings
+from tinygrad_cnn.kernels.cpu import spin
 from tinygrad_cnn.kernels.cpu.isa import compiles_for_neon
 from tinygrad_cnn.kernels.cpu.vector_tile import MAX_UNITS
 
@@ -24,6 +25,14 @@ class CpuSettings(Settings):
     quarter-million-element pass (bench/RESULTS.md, session 7)."""
     part_macs: int = 1 << 20
     """Fewest multiply-adds a conv kernel hands to a thread of its own."""
+    spin_polls: int = dataclasses.field(
+        default_factory=lambda: 1 << 16 if spin.HINT_WAITS else 1 << 21)
+    """Polls of a flag (kernels/cpu/spin.py) before a thread of backends/cpu/threads.py
+    blocks: a worker for its next range, the caller for the workers' end. About 2 ms: x86's
+    ``pause`` waits 25-50 ns a poll; where the hint does not wait (ARM), a poll is a load.
+    0: block at once. A worker that stops polling takes the GIL to block, at the cost of the
+    caller's next wait for it, so the polls outlast the gaps between a step's runs
+    (bench/RESULTS.md, session 17)."""
     fused_min_channels: int = 16
     """Fewest input channels for the fused (channels-last patch rows) conv path."""
     patch_chunk_bytes: int = 1 << 20

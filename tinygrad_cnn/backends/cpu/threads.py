@@ -6,6 +6,14 @@ thread, calls ``body(lo, hi)`` for every range at once (the first on the calling
 the others on persistent worker threads) and returns when all are done. The kernels
 release the GIL, so the ranges run in parallel.
 
+Hand-offs poll rather than sleep at first (kernels/cpu/spin.py): a worker that finished a
+range polls its flag for the next one (settings.spin_polls polls, about 2 ms) before it
+blocks on its queue, and the caller polls the workers' flags for their end before it blocks
+on a condition. A step's ops come one after another, so the next range usually arrives
+while the worker still polls; blocking at each hand-off cost 45-60 us a run(), and more
+when the VM was slow (bench/RESULTS.md, session 17). park() stops the polls before NumPy's
+multi-threaded BLAS, whose own threads then have the cores.
+
 Why not numba's ``prange``: a launch costs the same either way (both wake sleeping
 threads), but numba compiles a parallel kernel several times slower than the same loops
 serial (the loop body is optimised and emitted once on its own and again inside its
@@ -21,6 +29,13 @@ import numba
 import numpy as np
 
 from tinygrad_cnn.backends.cpu.settings import settings
+from tinygrad_cnn.kernels.cpu import spin
+
+_POSTED, _PARKED, _FINISHED, _NEVER = 0, 4, 8, 12
+"""A worker's flags (int64, 0 or 1): a range waits in its queue, it should not poll
+(park()), it finished its range (a cache line from the others), and one that stays 0 (the
+caller's polls for the end have no stop flag). They are hints: the queue and _Call decide,
+so a flag a Ctrl-C left stale costs one poll's time, never a range."""
 
 
 def thread_count():
@@ -48,6 +63,13 @@ def run(body, n, grain=1):
         _active.release()
 
 
+def park():
+    """Stop the workers' polls for their next range (they block on their queues at once):
+    before work that runs other threads on these cores, NumPy's multi-threaded BLAS."""
+    for worker in _pool:
+        worker.flags[_PARKED] = 1
+
+
 def per_image(shape):
     """Elements per image of an array of this shape (also when the batch is empty)."""
     return int(np.prod(shape[1:]))
@@ -59,11 +81,11 @@ def over_images(body, N, per_image):
 
 
 def _run_split(body, n, parts):
-    inboxes = _workers(parts - 1)
+    workers = _workers(parts - 1)[:parts - 1]
     bounds = [n * t // parts for t in range(parts + 1)]
     call = _Call(parts - 1)
-    for t in range(1, parts):
-        inboxes[t - 1].put((call, body, bounds[t], bounds[t + 1]))
+    for t, worker in enumerate(workers, start=1):
+        worker.post((call, body, bounds[t], bounds[t + 1]))
     errors = []
     try:
         body(bounds[0], bounds[1])
@@ -71,6 +93,8 @@ def _run_split(body, n, parts):
         errors.append(e)
     while True:
         try:
+            for worker in workers:
+                worker.poll_finished()
             call.wait()
             break
         except BaseException as e:  # noqa: B902 (Ctrl-C: still wait for the workers, then raise)
@@ -106,40 +130,66 @@ class _Call:
                 self.finished.wait()
 
 
-def _serve(inbox):
-    """A worker's loop. It drops its task before waiting for the next: a body's closure
-    holds the arrays of its op (a conv's output gradient), which would otherwise live on
-    until the next task reached this worker."""
-    while True:
-        call, body, lo, hi = inbox.get()
-        try:
-            body(lo, hi)
-        except BaseException as e:  # noqa: B902 (handed to the caller)
-            error = e
-        else:
-            error = None
-        body = None
-        call.finish(error)
-        call = error = None
+class _Worker:
+    """A persistent worker thread, its queue of ranges, and its flags (_POSTED, _PARKED,
+    _FINISHED). Only the run() that holds _active posts to it, one range at a time."""
+
+    def __init__(self, name):
+        self.inbox, self.flags = queue.SimpleQueue(), np.zeros(16, np.int64)
+        threading.Thread(target=self._serve, daemon=True, name=name).start()
+
+    def post(self, task):
+        """Queue a range, then raise _POSTED (the queue holds it before the flag says so)."""
+        self.flags[_FINISHED] = self.flags[_PARKED] = 0
+        self.inbox.put(task)
+        spin.publish(self.flags, _POSTED, 1)
+
+    def poll_finished(self):
+        """Poll, for at most settings.spin_polls polls, until its range has finished."""
+        spin.wait_while(self.flags, _FINISHED, 0, _NEVER, settings.spin_polls)
+
+    def _serve(self):
+        """The worker's loop. It drops its task before waiting for the next: a body's
+        closure holds the arrays of its op (a conv's output gradient), which would
+        otherwise live on until the next task reached this worker."""
+        spin.wait_while(self.flags, _POSTED, 0, _PARKED, settings.spin_polls)
+        while True:
+            call, body, lo, hi = self.inbox.get()
+            self.flags[_POSTED] = 0
+            try:
+                body(lo, hi)
+            except BaseException as e:  # noqa: B902 (handed to the caller)
+                error = e
+            else:
+                error = None
+            body = None
+            call.finish(error)
+            call = error = None
+            spin.publish_then_wait(self.flags, _FINISHED, 1, _POSTED, 0, _PARKED,
+                                   settings.spin_polls)
 
 
 def _workers(count):
-    """Inboxes of at least ``count`` worker threads, started on first use."""
-    while len(_inboxes) < count:
-        inbox = queue.SimpleQueue()
-        threading.Thread(target=_serve, args=(inbox,), daemon=True,
-                         name=f"tinygrad_cnn-cpu-{len(_inboxes) + 1}").start()
-        _inboxes.append(inbox)
-    return _inboxes
+    """At least ``count`` workers, started on first use (the polls' kernels loaded first,
+    on this thread: numba's first call imports modules, which a Ctrl-C landing in two
+    threads' imports at once could deadlock)."""
+    if not _pool:
+        flags = np.zeros(16, np.int64)
+        spin.publish_then_wait(flags, _FINISHED, 1, _POSTED, 0, _PARKED, 0)
+        spin.publish(flags, _POSTED, 0)
+        spin.wait_while(flags, _POSTED, 0, _NEVER, 0)
+    while len(_pool) < count:
+        _pool.append(_Worker(f"tinygrad_cnn-cpu-{len(_pool) + 1}"))
+    return _pool
 
 
 def _reset_after_fork():
     """A forked child has none of its parent's threads: start afresh."""
-    global _active, _inboxes
-    _active, _inboxes = threading.Lock(), []
+    global _active, _pool
+    _active, _pool = threading.Lock(), []
 
 
-_active = _inboxes = None
+_active = _pool = None
 _reset_after_fork()
 os.register_at_fork(after_in_child=_reset_after_fork)
 

@@ -48,18 +48,18 @@ def max_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, dh, dw, relu, out, argmax
                 c0, c1 = taps_inside(x0, dw, kw, W)
                 at = ((n * oh + oy) * ow + ox) * C
                 if r1 - r0 == kh and c1 - c0 == kw:            # the whole window inside
-                    window_max(flat_x, ((n * H + y0) * W + x0) * C, window, y0 * W + x0,
-                               window_at, kh * kw, C, relu, keep, flat_out, at, flat_argmax)
-                    continue
-                taps = 0
-                for i in range(r0, r1):
-                    for j in range(c0, c1):
-                        edge_at[taps] = (y0 + i * dh) * W + x0 + j * dw
-                        edge[taps] = (n * H * W + edge_at[taps]) * C
-                        taps += 1
-                if taps > 0:
-                    window_max(flat_x, 0, edge, 0, edge_at, taps, C, relu, keep, flat_out, at,
-                               flat_argmax)
+                    base, offsets, position, positions, taps = \
+                        ((n * H + y0) * W + x0) * C, window, y0 * W + x0, window_at, kh * kw
+                else:
+                    base, offsets, position, positions, taps = 0, edge, 0, edge_at, 0
+                    for i in range(r0, r1):
+                        for j in range(c0, c1):
+                            edge_at[taps] = (y0 + i * dh) * W + x0 + j * dw
+                            edge[taps] = (n * H * W + edge_at[taps]) * C
+                            taps += 1
+                if taps > 0:        # one call site: the intrinsic's IR is emitted once
+                    window_max(flat_x, base, offsets, position, positions, taps, C, relu, keep,
+                               flat_out, at, flat_argmax)
                     continue
                 for c in range(C):
                     flat_out[at + c] = empty
@@ -122,16 +122,17 @@ def avg_pool2d_forward_nhwc(x, kh, kw, sh, sw, ph, pw, count_include_pad, out):
                 c0, c1 = taps_inside(x0, UNIT_STEP, kw, W)
                 at = ((n * oh + oy) * ow + ox) * C
                 if r1 - r0 == kh and c1 - c0 == kw:            # the whole window inside
-                    window_mean(flat_x, ((n * H + y0) * W + x0) * C, window, kh * kw, C, inside,
-                                flat_out, at)
-                    continue
-                taps = 0
-                for i in range(r0, r1):
-                    for j in range(c0, c1):
-                        edge[taps] = ((n * H + y0 + i) * W + x0 + j) * C
-                        taps += 1
-                divisor = avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw, count_include_pad)
-                window_mean(flat_x, 0, edge, taps, C, x.dtype.type(divisor), flat_out, at)
+                    base, offsets, taps, divisor = ((n * H + y0) * W + x0) * C, window, kh * kw, \
+                        inside
+                else:
+                    base, offsets, taps = 0, edge, 0
+                    for i in range(r0, r1):
+                        for j in range(c0, c1):
+                            edge[taps] = ((n * H + y0 + i) * W + x0 + j) * C
+                            taps += 1
+                    divisor = x.dtype.type(avg_pool_divisor(y0, x0, kh, kw, H, W, ph, pw,
+                                                            count_include_pad))
+                window_mean(flat_x, base, offsets, taps, C, divisor, flat_out, at)
 
 
 @njit

@@ -159,7 +159,8 @@ def test_row_tiles_only_where_they_fit():
 def test_vector_tiles_only_where_they_fit():
     """Output channels padded to whole tiles (16 float32, 8 float64) at most
     vector_max_padding times as many, 6 output pixels per image at least, a weight panel
-    within vector_panel_bytes; the transposed input gradient by the same rules on the input
+    within vector_panel_bytes (any panel for a forward of at most vector_few_pixels pixels in
+    all whose weight fits vector_few_pixels_weight_bytes); the transposed input gradient by the same rules on the input
     channels; the weight gradient over vector_wgrad_min_pixels output pixels per image;
     padding only for a depth (KH*KW*C) of vector_pad_min_depth; no 1x1 kernel (the per-image
     tiles: batches below image_tiles_min_images; their weight gradient not turned over:
@@ -168,10 +169,18 @@ def test_vector_tiles_only_where_they_fit():
                      image_tiles_min_images=1 << 62, channel_rows_max_outputs=0,
                      row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
-    deep = _geometry((1, 128, 3, 3), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
+    deep = _geometry((2, 128, 7, 7), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
     assert plan_conv(deep, on).forward == "gemm-nhwc"
     assert plan_conv(deep, dataclasses.replace(on, vector_panel_bytes=1 << 20)).forward == \
         "vector-tiles"
+    few = _geometry((1, 128, 7, 7), (128, 128, 3, 3), pad=1)         # 49 pixels, 590 KB
+    assert plan_conv(few, on).forward == "vector-tiles"             # any panel
+    assert plan_conv(few, dataclasses.replace(on, vector_few_pixels=48)).forward == \
+        "gemm-nhwc"
+    assert plan_conv(few, dataclasses.replace(on, vector_few_pixels_weight_bytes=1 << 19)) \
+        .forward == "gemm-nhwc"
+    wide = _geometry((1, 256, 4, 4), (256, 256, 3, 3), pad=1)        # 16 pixels, 2.4 MB
+    assert plan_conv(wide, on).forward == "gemm-nhwc"
     tiny = _geometry((1, 16, 2, 2), (16, 16, 1, 1))                   # 4 output pixels
     assert plan_conv(tiny, on).forward == "gemm-nhwc"
     twelve = _geometry((8, 48, 14, 14), (12, 48, 3, 3), pad=1)        # DenseNet's 48 -> 12

@@ -19,6 +19,7 @@ from tinygrad_cnn.backends.cpu.patches import (
 from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.pool import max_pool2d_values
 from tinygrad_cnn.backends.cpu.settings import settings
+from tinygrad_cnn.backends.cpu import weights
 from tinygrad_cnn.kernels.cpu import conv as conv_kernels
 
 
@@ -165,8 +166,9 @@ def planes_conv(xp, w, b, g):
 
 
 def weight_rows(w):
-    """(O, KH*KW*C) weight matrix, columns (i, j, c) as channels-last patches are."""
-    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
+    """(O, KH*KW*C) weight matrix, columns (i, j, c) as channels-last patches are
+    (kernels/cpu/weights.py)."""
+    return weights.weight_layout(w, columns=False)
 
 
 def weight_from_rows(wrows, g):

@@ -99,8 +99,9 @@ def plan_conv(g, settings, inference=False):
     tiles do not fit (those turned over, channel-rows, for at most
     settings.channel_rows_max_outputs output channels and kernel rows that fill whole tiles,
     which pad no channels); else, for kernels above 1x1, the vector-tiles routes where they
-    fit (_vector_tiles_fit; for the input gradient, in place of a col2im route, a panel up
-    to settings.vector_transposed_panel_bytes; for the weight gradient
+    fit (_vector_tiles_fit; for a forward of few pixels, any panel (_few_pixels); for the
+    input gradient, in place of a col2im route, a panel up to
+    settings.vector_transposed_panel_bytes; for the weight gradient
     settings.vector_wgrad_min_pixels output pixels per image or more); the others' routes
     otherwise."""
     plan = _plan_without_vector_tiles(g, settings)
@@ -111,7 +112,8 @@ def plan_conv(g, settings, inference=False):
     by_images = _image_tiles_fit(g.O, g.KW * g.C, depth, wide, g.N, g.itemsize, settings)
     if by_images:
         forward = "image-tiles"
-    elif wide and _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings):
+    elif wide and _vector_tiles_fit(g.O, depth, g.OH * g.OW, g.itemsize, settings,
+                                    panel=not _few_pixels(g, depth, settings)):
         forward = "vector-tiles"
         if not inference and _image_tiles_fit(g.O, g.KW * g.C, depth, wide, g.N, g.itemsize,
                                                settings, any_rows=True):
@@ -140,6 +142,14 @@ def plan_conv(g, settings, inference=False):
     elif per_image:
         weight_grad = "channel-rows" if channel_rows else "vector-tiles"
     return ConvPlan(forward, input_grad, weight_grad)
+
+
+def _few_pixels(g, depth, settings):
+    """True when the forward of geometry g computes few output pixels in all with a weight
+    of ``depth`` x O that fits settings.vector_few_pixels_weight_bytes: its panel, read by
+    a few tiles only, need not fit the L1 cache (settings.vector_few_pixels)."""
+    return g.N * g.OH * g.OW <= settings.vector_few_pixels and \
+        depth * g.O * g.itemsize <= settings.vector_few_pixels_weight_bytes
 
 
 def _row_tiles_fit(outputs, inputs, g, settings, width):

@@ -33,6 +33,9 @@ class CpuSettings(Settings):
     0: block at once. A worker that stops polling takes the GIL to block, at the cost of the
     caller's next wait for it, so the polls outlast the gaps between a step's runs
     (bench/RESULTS.md, session 17)."""
+    weight_kernel_values: int = 4096
+    """Fewest values of a conv weight for its layout copies (backends/cpu/weights.py) to take
+    the 8 x 8 block kernel; NumPy's copy is as fast below (its call costs less)."""
     fused_min_channels: int = 16
     """Fewest input channels for the fused (channels-last patch rows) conv path."""
     patch_chunk_bytes: int = 1 << 20
@@ -79,6 +82,15 @@ class CpuSettings(Settings):
     """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
     L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster
     (VGG's 128 -> 128 at 3x3 pixels, a 74 KB panel: 3.2 ms against 2.3)."""
+    vector_few_pixels: int = 64
+    """A forward of at most this many output pixels in all (N*OH*OW: batch 1 at small maps)
+    takes the vector tiles whatever its panel, where its whole weight fits in
+    vector_few_pixels_weight_bytes: each panel is read by a few tiles only, from L2, and
+    BLAS is slow at so few rows (batch 1, 128 -> 128 3x3, us: at 3x3 pixels 80 against 131
+    for the patch GEMM, at 7x7 139 against 234; AVX2 emulated 100 against 134, 201 against
+    237; 256 -> 256 at 4x4, 2.4 MB of weights, 437 against 376)."""
+    vector_few_pixels_weight_bytes: int = 1 << 20
+    """See vector_few_pixels."""
     vector_transposed_panel_bytes: int = 80 << 10
     """The same bound for the stride-1 input gradient's transposed convolution (its panel is
     KH*KW*O x a tile's columns) where the other route is a col2im GEMM, which writes the

@@ -1,0 +1,134 @@
+"""@njit copies of an OIHW conv weight into the layouts the conv kernels read: the columns
+of the vector tiles (KH*KW*C, O) and the patch rows (O, KH*KW*C).
+
+NumPy's transposing copy of these orders goes a value at a time along the weight's largest
+stride: 128 -> 128 3x3 (590 KB) took 68-87 us for the columns, 38 for the rows, against 8
+for a plain copy, and a conv at batch 1 runs in about 20 (bench/RESULTS.md, session 17).
+Here the weight, viewed as a matrix, is transposed in blocks of 8 x 8 values: ``_transpose8``
+loads 8 rows of 8 as vectors, transposes them with 24 shuffles (LLVM IR; three rounds of
+interleaving pairs, pairs of pairs, halves) and stores the 8 rows, each where its offset
+says, so that the reordering of the taps and the input channels costs nothing more. The
+values left over at the edges (fewer than 8 rows or columns) are copied one by one.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from tinygrad_cnn.kernels.cpu.vector_tile import array_data
+from tinygrad_cnn.kernels.jit import njit
+
+_ROUNDS = (([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]),
+           ([0, 1, 8, 9, 4, 5, 12, 13], [2, 3, 10, 11, 6, 7, 14, 15]),
+           ([0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]))
+"""The shuffles' lane masks of the three rounds: (low, high) of each pair of vectors."""
+
+
+@intrinsic
+def _transpose8(typingctx, src, src0, src_rows, dst, dst_rows):
+    """For k, q < 8: dst[dst_rows[k] + q] = src[src0 + src_rows[q] + k]: the 8 x 8 block
+    whose row q starts at src[src0 + src_rows[q]], transposed, its row k stored from
+    dst[dst_rows[k]]. src, dst: 1-D arrays of one float dtype; src_rows, dst_rows: 1-D
+    int64 arrays of 8; src0 an integer."""
+    arrays = (src, src_rows, dst, dst_rows)
+    if not all(isinstance(t, types.Array) and t.ndim == 1 for t in arrays) \
+            or src.dtype != dst.dtype or src.dtype not in (types.float32, types.float64) \
+            or src_rows.dtype != types.int64 or dst_rows.dtype != types.int64 \
+            or not isinstance(src0, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        values = ir.VectorType(context.get_value_type(signature.args[0].dtype), 8)
+        align = context.get_abi_sizeof(values.element)
+        data = {k: array_data(context, builder, signature, k, args[k]) for k in (0, 2, 3, 4)}
+        src0 = args[1] if args[1].type.width == 64 else builder.sext(args[1], i64)
+        start = builder.gep(data[0], [src0])
+
+        def row(pointer, offsets, k):
+            at = builder.load(builder.gep(offsets, [ir.Constant(i64, k)]))
+            return builder.bitcast(builder.gep(pointer, [at]), values.as_pointer())
+
+        rows = [builder.load(row(start, data[2], q), align=align) for q in range(8)]
+        for (low, high), span in zip(_ROUNDS, (1, 2, 4)):
+            mixed = [None] * 8
+            for k in range(8):
+                if k & span:
+                    continue
+                a, b = rows[k], rows[k + span]
+                mixed[k] = builder.shuffle_vector(a, b, _lanes(low))
+                mixed[k + span] = builder.shuffle_vector(a, b, _lanes(high))
+            rows = mixed
+        for k in range(8):
+            builder.store(rows[_ORDER[k]], row(data[3], data[4], k), align=align)
+        return context.get_dummy_value()
+    return types.void(src, src0, src_rows, dst, dst_rows), codegen
+
+
+def _lanes(mask):
+    """A shufflevector mask: the lanes of the two vectors, in order."""
+    return ir.Constant(ir.VectorType(ir.IntType(32), len(mask)), mask)
+
+
+def _order():
+    """Which vector holds the transposed row k after the three rounds (as laid out by the
+    rounds' pairing: 1, 2, then 4 apart)."""
+    rows = [np.arange(q * 8, q * 8 + 8) for q in range(8)]   # row q: elements q*8 + k
+    for (low, high), span in zip(_ROUNDS, (1, 2, 4)):
+        mixed = [None] * 8
+        for k in range(8):
+            if not k & span:
+                both = np.concatenate([rows[k], rows[k + span]])
+                mixed[k], mixed[k + span] = both[low], both[high]
+        rows = mixed
+    firsts = [int(r[0]) for r in rows]                # transposed row k starts with k
+    return tuple(firsts.index(k) for k in range(8))
+
+
+_ORDER = _order()
+
+
+@njit
+def transpose_weight(w, out, rows_of_taps):
+    """out = the OIHW weight w (C-contiguous, viewed as the matrix (O, C*T), T = KH*KW taps)
+    transposed: with ``rows_of_taps`` the columns layout out (T, C, O) (out[t, c, o] =
+    w[o, c, t]); else the patch-rows layout out (O, T, C) (out[o, t, c] = w[o, c, t])."""
+    O, C, T = w.shape[0], w.shape[1], w.shape[2] * w.shape[3]
+    src, dst = w.reshape(w.size), out.reshape(out.size)
+    src_rows, dst_rows = np.empty(8, np.int64), np.empty(8, np.int64)
+    if rows_of_taps:                            # blocks of 8 o x 8 m (m = c*T + t)
+        M = C * T
+        O8, M8 = O - O % 8, M - M % 8
+        at = np.empty(M, np.int64)              # where column m of the matrix goes
+        for m in range(M):
+            at[m] = ((m % T) * C + m // T) * O
+        for o0 in range(0, O8, 8):
+            for q in range(8):
+                src_rows[q] = (o0 + q) * M
+            for m0 in range(0, M8, 8):
+                for k in range(8):
+                    dst_rows[k] = at[m0 + k] + o0
+                _transpose8(src, m0, src_rows, dst, dst_rows)
+            for m in range(M8, M):              # the edges: the last columns,
+                for o in range(o0, o0 + 8):
+                    dst[at[m] + o] = src[o * M + m]
+        for o in range(O8, O):                  # and the last rows
+            for m in range(M):
+                dst[at[m] + o] = src[o * M + m]
+        return
+    C8, T8 = C - C % 8, T - T % 8               # per o, blocks of 8 c x 8 t
+    for o in range(O):
+        base = o * C * T
+        for c0 in range(0, C8, 8):
+            for q in range(8):
+                src_rows[q] = base + (c0 + q) * T
+            for t0 in range(0, T8, 8):
+                for k in range(8):
+                    dst_rows[k] = base + (t0 + k) * C + c0
+                _transpose8(src, t0, src_rows, dst, dst_rows)
+            for t in range(T8, T):
+                for c in range(c0, c0 + 8):
+                    dst[base + t * C + c] = src[base + c * T + t]
+        for c in range(C8, C):
+            for t in range(T):
+                dst[base + t * C + c] = src[base + c * T + t]

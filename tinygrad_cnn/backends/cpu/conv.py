@@ -12,14 +12,14 @@ import numpy as np
 from tinygrad_cnn.backends.cpu import blas, layout, threads
 from tinygrad_cnn.backends.cpu.conv_row_tiles import forward_row_tiles, row_weights
 from tinygrad_cnn.backends.cpu.conv_rows import forward_rows
-from tinygrad_cnn.backends.cpu.conv_vector import column_weights, forward_vector_tiles
+from tinygrad_cnn.backends.cpu.conv_vector import forward_vector_tiles
 from tinygrad_cnn.backends.cpu.elementwise import relu_in_place
 from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.pool import max_pool2d_values
 from tinygrad_cnn.backends.cpu.settings import settings
-from tinygrad_cnn.backends.cpu import weights
+from tinygrad_cnn.backends.cpu.weights import column_weights
 from tinygrad_cnn.kernels.cpu import conv as conv_kernels
 
 
@@ -166,9 +166,8 @@ def planes_conv(xp, w, b, g):
 
 
 def weight_rows(w):
-    """(O, KH*KW*C) weight matrix, columns (i, j, c) as channels-last patches are
-    (kernels/cpu/weights.py)."""
-    return weights.weight_layout(w, columns=False)
+    """(O, KH*KW*C) weight matrix, columns (i, j, c) as channels-last patches are."""
+    return np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(w.shape[0], -1)
 
 
 def weight_from_rows(wrows, g):

@@ -14,17 +14,10 @@ import numpy as np
 
 from tinygrad_cnn.backends.cpu import threads
 from tinygrad_cnn.backends.cpu.settings import settings
-from tinygrad_cnn.backends.cpu import weights
 from tinygrad_cnn.kernels.cpu import conv_image_tiles as image_kernels
 from tinygrad_cnn.kernels.cpu import conv_pool as pool_kernels
 from tinygrad_cnn.kernels.cpu import conv_vector as vector_kernels
 from tinygrad_cnn.kernels.cpu.vector_tile import TILE_ROWS, tile_columns
-
-
-def column_weights(w):
-    """(KH*KW*C, O) weight rows (i, j, c), one column per output channel, as the kernel
-    takes them (kernels/cpu/weights.py)."""
-    return weights.weight_layout(w, columns=True)
 
 
 def flipped_column_weights(w):

@@ -1,9 +1,10 @@
-"""@njit copies of an OIHW conv weight into the layouts the conv kernels read: the columns
-of the vector tiles (KH*KW*C, O) and the patch rows (O, KH*KW*C).
+"""@njit copy of an OIHW conv weight into the layout the vector tiles read: columns (KH*KW*C,
+O), one per output channel.
 
-NumPy's transposing copy of these orders goes a value at a time along the weight's largest
-stride: 128 -> 128 3x3 (590 KB) took 68-87 us for the columns, 38 for the rows, against 8
-for a plain copy, and a conv at batch 1 runs in about 20 (bench/RESULTS.md, session 17).
+NumPy's transposing copy of this order goes a value at a time along the weight's largest
+stride: 128 -> 128 3x3 (590 KB) took 68-120 us, against 8 for a plain copy, and the conv
+itself at batch 1 about 20 (bench/RESULTS.md, session 17). (The patch rows (O, KH*KW*C)
+keep NumPy's copy, which moves runs of KH*KW values: 38 us, as fast as blocks here.)
 Here the weight, viewed as a matrix, is transposed in blocks of 8 x 8 values: ``_transpose8``
 loads 8 rows of 8 as vectors, transposes them with 24 shuffles (LLVM IR; three rounds of
 interleaving pairs, pairs of pairs, halves) and stores the 8 rows, each where its offset
@@ -89,46 +90,25 @@ _ORDER = _order()
 
 
 @njit
-def transpose_weight(w, out, rows_of_taps):
-    """out = the OIHW weight w (C-contiguous, viewed as the matrix (O, C*T), T = KH*KW taps)
-    transposed: with ``rows_of_taps`` the columns layout out (T, C, O) (out[t, c, o] =
-    w[o, c, t]); else the patch-rows layout out (O, T, C) (out[o, t, c] = w[o, c, t])."""
+def column_weights(w, out):
+    """out (T, C, O)[t, c, o] = w[o, c, t] for the OIHW weight w (C-contiguous; T = KH*KW
+    taps): w as the matrix (O, C*T) transposed, its column m = c*T + t stored as out's row
+    t*C + c."""
     O, C, T = w.shape[0], w.shape[1], w.shape[2] * w.shape[3]
+    M = C * T
     src, dst = w.reshape(w.size), out.reshape(out.size)
+    at = np.empty(M, np.int64)                  # where column m starts in out
+    for m in range(M):
+        at[m] = ((m % T) * C + m // T) * O
+    O8, M8 = O - O % 8, M - M % 8
     src_rows, dst_rows = np.empty(8, np.int64), np.empty(8, np.int64)
-    if rows_of_taps:                            # blocks of 8 o x 8 m (m = c*T + t)
-        M = C * T
-        O8, M8 = O - O % 8, M - M % 8
-        at = np.empty(M, np.int64)              # where column m of the matrix goes
-        for m in range(M):
-            at[m] = ((m % T) * C + m // T) * O
-        for o0 in range(0, O8, 8):
-            for q in range(8):
-                src_rows[q] = (o0 + q) * M
-            for m0 in range(0, M8, 8):
-                for k in range(8):
-                    dst_rows[k] = at[m0 + k] + o0
-                _transpose8(src, m0, src_rows, dst, dst_rows)
-            for m in range(M8, M):              # the edges: the last columns,
-                for o in range(o0, o0 + 8):
-                    dst[at[m] + o] = src[o * M + m]
-        for o in range(O8, O):                  # and the last rows
-            for m in range(M):
-                dst[at[m] + o] = src[o * M + m]
-        return
-    C8, T8 = C - C % 8, T - T % 8               # per o, blocks of 8 c x 8 t
-    for o in range(O):
-        base = o * C * T
-        for c0 in range(0, C8, 8):
-            for q in range(8):
-                src_rows[q] = base + (c0 + q) * T
-            for t0 in range(0, T8, 8):
-                for k in range(8):
-                    dst_rows[k] = base + (t0 + k) * C + c0
-                _transpose8(src, t0, src_rows, dst, dst_rows)
-            for t in range(T8, T):
-                for c in range(c0, c0 + 8):
-                    dst[base + t * C + c] = src[base + c * T + t]
-        for c in range(C8, C):
-            for t in range(T):
-                dst[base + t * C + c] = src[base + c * T + t]
+    for o0 in range(0, O8, 8):
+        for q in range(8):
+            src_rows[q] = (o0 + q) * M
+        for m0 in range(0, M8, 8):
+            for k in range(8):
+                dst_rows[k] = at[m0 + k] + o0
+            _transpose8(src, m0, src_rows, dst, dst_rows)
+    for o in range(O):                          # the edges: the last rows and columns
+        for m in range(M8 if o < O8 else 0, M):
+            dst[at[m] + o] = src[o * M + m]

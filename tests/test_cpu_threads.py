@@ -113,7 +113,8 @@ CTRL_C_WHILE_WAITING = """
 import _thread, random, threading, time
 from tinygrad_cnn.backends.cpu import threads as cpu_threads
 rng, interrupted, caught_with_worker_running = random.Random(0), 0, 0
-cpu_threads.run(lambda lo, hi: None, 2)      # workers started, their kernels compiled
+cpu_threads.run(lambda lo, hi: None, 2)      # workers started, their kernels compiled:
+#   an interrupt inside a first numba compile can corrupt llvmlite's objects (numba's own)
 for _ in range({rounds}):
     running = []
 
@@ -201,6 +202,8 @@ def test_runs_after_park_still_reach_the_workers():
     wakes them there and runs on several threads at once."""
     _record(100)
     cpu_threads.park()
+    workers = cpu_threads._workers(0)
+    assert all(w.flags[cpu_threads._PARKED] == 1 for w in workers)
     time.sleep(0.01)
     parts = cpu_threads.thread_count()
     started, names = threading.Barrier(parts, timeout=10), []
@@ -210,3 +213,4 @@ def test_runs_after_park_still_reach_the_workers():
         started.wait()
     cpu_threads.run(body, parts)
     assert len(set(names)) == parts
+    assert all(w.flags[cpu_threads._PARKED] == 0 for w in workers[:parts - 1])   # poll again

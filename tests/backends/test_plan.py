@@ -160,8 +160,8 @@ def test_vector_tiles_only_where_they_fit():
     """Output channels padded to whole tiles (16 float32, 8 float64) at most
     vector_max_padding times as many, 6 output pixels per image at least, a weight panel
     within vector_panel_bytes (any panel for a forward of at most vector_few_pixels pixels in
-    all whose weight fits vector_few_pixels_weight_bytes); the transposed input gradient by the same rules on the input
-    channels; the weight gradient over vector_wgrad_min_pixels output pixels per image;
+    all whose weight fits vector_few_pixels_weight_bytes); the transposed input gradient by
+    the same rules on the input channels; the weight gradient over vector_wgrad_min_pixels output pixels per image;
     padding only for a depth (KH*KW*C) of vector_pad_min_depth; no 1x1 kernel (the per-image
     tiles: batches below image_tiles_min_images; their weight gradient not turned over:
     channel_rows_max_outputs=0)."""

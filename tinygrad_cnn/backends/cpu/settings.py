@@ -28,11 +28,12 @@ class CpuSettings(Settings):
     spin_polls: int = dataclasses.field(
         default_factory=lambda: 1 << 16 if spin.HINT_WAITS else 1 << 21)
     """Polls of a flag (kernels/cpu/spin.py) before a thread of backends/cpu/threads.py
-    blocks: a worker for its next range, the caller for the workers' end. About 2 ms: x86's
-    ``pause`` waits 25-50 ns a poll; where the hint does not wait (ARM), a poll is a load.
-    0: block at once. A worker that stops polling takes the GIL to block, at the cost of the
-    caller's next wait for it, so the polls outlast the gaps between a step's runs
-    (bench/RESULTS.md, session 17)."""
+    blocks: a worker for its next range; the caller, for the workers' end, this many over
+    all of them. About 2 ms on Zen 5 (x86's ``pause``: 29 ns there, 3-50 ns on other CPUs);
+    where the hint does not wait (ARM), a poll is a load. A worker that stops polling takes
+    the GIL to block, at the cost of the caller's next wait for it, so the polls outlast the
+    gaps between a step's runs (bench/RESULTS.md, session 17). 0: block at once, as a
+    process sharing its cores (a CPU quota below its thread count) should."""
     weight_kernel_values: int = 4096
     """Fewest values of a conv weight for its layout copies (backends/cpu/weights.py) to take
     the 8 x 8 block kernel; NumPy's copy is as fast below (its call costs less)."""

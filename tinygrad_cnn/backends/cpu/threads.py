@@ -33,9 +33,10 @@ from tinygrad_cnn.kernels.cpu import spin
 
 _POSTED, _PARKED, _FINISHED, _NEVER = 0, 4, 8, 12
 """A worker's flags (int64, 0 or 1): a range waits in its queue, it should not poll
-(park()), it finished its range (a cache line from the others), and one that stays 0 (the
+(park()), it finished its range (64 bytes from the others), and one that stays 0 (the
 caller's polls for the end have no stop flag). They are hints: the queue and _Call decide,
-so a flag a Ctrl-C left stale costs one poll's time, never a range."""
+so a stale flag (a Ctrl-C between a post and its flag, a worker that cleared _POSTED
+before the caller raised it) costs one wait in the queue, never a range."""
 
 
 def thread_count():
@@ -87,14 +88,17 @@ def _run_split(body, n, parts):
     for t, worker in enumerate(workers, start=1):
         worker.post((call, body, bounds[t], bounds[t + 1]))
     errors = []
-    try:
+    try:                            # raised flags: only hints, so after the posts
+        for worker in workers:
+            worker.raise_posted()
         body(bounds[0], bounds[1])
     except BaseException as e:      # noqa: B902 (re-raised below, once the workers are done)
         errors.append(e)
+    polls = settings.spin_polls // len(workers)        # one budget for all the polls
     while True:
         try:
             for worker in workers:
-                worker.poll_finished()
+                worker.poll_finished(polls)
             call.wait()
             break
         except BaseException as e:  # noqa: B902 (Ctrl-C: still wait for the workers, then raise)
@@ -139,14 +143,17 @@ class _Worker:
         threading.Thread(target=self._serve, daemon=True, name=name).start()
 
     def post(self, task):
-        """Queue a range, then raise _POSTED (the queue holds it before the flag says so)."""
+        """Queue a range (raise_posted then says so)."""
         self.flags[_FINISHED] = self.flags[_PARKED] = 0
         self.inbox.put(task)
+
+    def raise_posted(self):
+        """Raise _POSTED: the range posted is in the queue."""
         spin.publish(self.flags, _POSTED, 1)
 
-    def poll_finished(self):
-        """Poll, for at most settings.spin_polls polls, until its range has finished."""
-        spin.wait_while(self.flags, _FINISHED, 0, _NEVER, settings.spin_polls)
+    def poll_finished(self, polls):
+        """Poll, for at most ``polls`` polls, until its range has finished."""
+        spin.wait_while(self.flags, _FINISHED, 0, _NEVER, polls)
 
     def _serve(self):
         """The worker's loop. It drops its task before waiting for the next: a body's

@@ -47,7 +47,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from tinygrad_cnn.kernels.cpu.vector_tile import (
-    TILE_BYTES, VECTOR_BYTES, array_data, broadcast, column_masks, flag, masked_access,
+    TILE_BYTES, VECTOR_BYTES, array_data, as_i64, broadcast, column_masks, flag, masked_access,
     starting_sums, vector_at)
 
 ROW_PIXELS = 8 if VECTOR_BYTES == TILE_BYTES else 4
@@ -102,12 +102,9 @@ def _row(context, builder, signature, args, taps, units):
     def data(position, value):
         return array_data(context, builder, signature, position, value)
 
-    def int64(value):
-        """An integer argument as i64."""
-        return builder.sext(value, i64) if value.type.width < 64 else value
-
-    a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns = map(
-        int64, (a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns))
+    a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc, count, columns = (
+        as_i64(builder, v) for v in (a0, a_block, R, a_step, C, b0, b_step, init0, c0, ldc,
+                                     count, columns))
     float_type = context.get_value_type(signature.args[0].dtype)
     size = context.get_abi_sizeof(float_type)
     lanes = VECTOR_BYTES // size

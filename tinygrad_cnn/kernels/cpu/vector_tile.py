@@ -127,6 +127,11 @@ def flag(builder, value):
     return builder.trunc(value, ir.IntType(1)) if value.type != ir.IntType(1) else value
 
 
+def as_i64(builder, value):
+    """An integer argument as LLVM's i64 (sign-extended)."""
+    return builder.sext(value, ir.IntType(64)) if value.type.width < 64 else value
+
+
 def array_data(context, builder, signature, position, value):
     """The data pointer of an intrinsic's array argument at ``position`` (LLVM ``value``)."""
     return cgutils.create_struct_proxy(signature.args[position])(

@@ -16,7 +16,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from tinygrad_cnn.kernels.cpu.vector_tile import array_data
+from tinygrad_cnn.kernels.cpu.vector_tile import array_data, as_i64
 from tinygrad_cnn.kernels.jit import njit
 
 _ROUNDS = (([0, 8, 1, 9, 4, 12, 5, 13], [2, 10, 3, 11, 6, 14, 7, 15]),
@@ -43,8 +43,7 @@ def _transpose8(typingctx, src, src0, src_rows, dst, dst_rows):
         values = ir.VectorType(context.get_value_type(signature.args[0].dtype), 8)
         align = context.get_abi_sizeof(values.element)
         data = {k: array_data(context, builder, signature, k, args[k]) for k in (0, 2, 3, 4)}
-        src0 = args[1] if args[1].type.width == 64 else builder.sext(args[1], i64)
-        start = builder.gep(data[0], [src0])
+        start = builder.gep(data[0], [as_i64(builder, args[1])])
 
         def row(pointer, offsets, k):
             at = builder.load(builder.gep(offsets, [ir.Constant(i64, k)]))

@@ -40,7 +40,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from tinygrad_cnn.kernels.cpu.vector_tile import VECTOR_BYTES, array_data, broadcast, flag
+from tinygrad_cnn.kernels.cpu.vector_tile import (
+    VECTOR_BYTES, array_data, as_i64, broadcast, flag)
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
 
@@ -94,8 +95,7 @@ class _Window:
             return array_data(context, builder, signature, names.index(name), values[name])
 
         def i64(name):
-            v = values[name]
-            return builder.sext(v, _I64) if v.type.width < 64 else v
+            return as_i64(builder, values[name])
 
         self.value, self.data, self.i64 = values, data, i64
         self.x = builder.gep(data("x"), [i64("base")])

@@ -32,7 +32,7 @@ _HINT = {"x86_64": ("llvm.x86.sse2.pause", ()), "amd64": ("llvm.x86.sse2.pause",
     platform.machine().lower())
 """The spin-wait hint's LLVM intrinsic and its i32 arguments on this CPU, or None."""
 HINT_WAITS = _HINT is not None and _HINT[0].startswith("llvm.x86")
-"""True where the hint itself waits (x86's ``pause``: 25-50 ns); ARM's ``yield`` does not."""
+"""True where the hint itself waits (x86's ``pause``, see above); ARM's ``yield`` does not."""
 
 
 def _flag_pointer(context, builder, signature, args):

@@ -50,37 +50,32 @@ def _transpose8(typingctx, src, src0, src_rows, dst, dst_rows):
             return builder.bitcast(builder.gep(pointer, [at]), values.as_pointer())
 
         rows = [builder.load(row(start, data[2], q), align=align) for q in range(8)]
-        for (low, high), span in zip(_ROUNDS, (1, 2, 4)):
-            mixed = [None] * 8
-            for k in range(8):
-                if k & span:
-                    continue
-                a, b = rows[k], rows[k + span]
-                mixed[k] = builder.shuffle_vector(a, b, _lanes(low))
-                mixed[k + span] = builder.shuffle_vector(a, b, _lanes(high))
-            rows = mixed
+        rows = _shuffled(rows, lambda a, b, lanes: builder.shuffle_vector(
+            a, b, ir.Constant(ir.VectorType(ir.IntType(32), 8), lanes)))
         for k in range(8):
             builder.store(rows[_ORDER[k]], row(data[3], data[4], k), align=align)
         return context.get_dummy_value()
     return types.void(src, src0, src_rows, dst, dst_rows), codegen
 
 
-def _lanes(mask):
-    """A shufflevector mask: the lanes of the two vectors, in order."""
-    return ir.Constant(ir.VectorType(ir.IntType(32), len(mask)), mask)
+def _shuffled(rows, shuffle):
+    """The 8 rows after the three rounds, which pair rows 1, 2, then 4 apart;
+    ``shuffle(a, b, lanes)`` picks the ``lanes`` of a and b side by side (LLVM's
+    shufflevector in the intrinsic, NumPy indexing in _order)."""
+    for (low, high), span in zip(_ROUNDS, (1, 2, 4)):
+        mixed = list(rows)
+        for k in range(8):
+            if not k & span:
+                a, b = rows[k], rows[k + span]
+                mixed[k], mixed[k + span] = shuffle(a, b, low), shuffle(a, b, high)
+        rows = mixed
+    return rows
 
 
 def _order():
-    """Which vector holds the transposed row k after the three rounds (as laid out by the
-    rounds' pairing: 1, 2, then 4 apart)."""
+    """Which of _shuffled's vectors holds the transposed row k."""
     rows = [np.arange(q * 8, q * 8 + 8) for q in range(8)]   # row q: elements q*8 + k
-    for (low, high), span in zip(_ROUNDS, (1, 2, 4)):
-        mixed = [None] * 8
-        for k in range(8):
-            if not k & span:
-                both = np.concatenate([rows[k], rows[k + span]])
-                mixed[k], mixed[k + span] = both[low], both[high]
-        rows = mixed
+    rows = _shuffled(rows, lambda a, b, lanes: np.concatenate([a, b])[lanes])
     firsts = [int(r[0]) for r in rows]                # transposed row k starts with k
     return tuple(firsts.index(k) for k in range(8))
 

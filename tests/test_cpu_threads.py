@@ -158,6 +158,83 @@ def test_ctrl_c_while_waiting_for_the_workers_never_hangs():
     assert interrupted > 0
 
 
+INTERRUPT_AT_EVERY_OPCODE = """
+import sys, threading, time
+import numpy as np
+from tinygrad_cnn.backends.cpu import threads as cpu_threads
+parts = cpu_threads.thread_count()
+counts, lock, running = np.zeros(parts, np.int64), threading.Lock(), [0]
+on_caller = np.zeros(parts, bool)
+
+def body(lo, hi):
+    with lock:
+        running[0] += 1
+        counts[lo:hi] += 1
+        on_caller[lo:hi] = threading.current_thread() is threading.main_thread()
+    time.sleep(1e-3 if lo > 0 else 0)
+    with lock:
+        running[0] -= 1
+
+def interrupting_at(k):
+    seen = [0]
+    def local(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            seen[0] += 1
+            if seen[0] == k:
+                raise KeyboardInterrupt
+        return local
+    def tracer(frame, event, arg):       # only the caller's frames in threads.py
+        return local if frame.f_code.co_filename == cpu_threads.__file__ else None
+    return tracer
+
+cpu_threads.run(body, parts)             # workers started, kernels compiled
+k = interrupted = 0
+while True:
+    k += 1
+    counts[:] = 0
+    sys.settrace(interrupting_at(k))
+    try:
+        cpu_threads.run(body, parts)
+    except KeyboardInterrupt:
+        interrupted += 1
+    finally:
+        sys.settrace(None)
+    assert running[0] == 0, (k, "raised while a range ran")
+    assert counts.max() <= 1, (k, "a range ran twice", counts)
+    if interrupted < k:                  # the k-th opcode came after run() returned
+        assert (counts == 1).all(), (k, counts)
+        break
+    counts[:] = 0
+    cpu_threads.run(body, parts)         # and the pool still works, in parallel
+    assert (counts == 1).all(), (k, "after the interrupt", counts)
+    assert not on_caller[1:].any(), (k, "ran on the caller alone after the interrupt")
+print(interrupted)
+"""
+
+
+@needs_threads
+@pytest.mark.parametrize("threads", [2, 4])
+def test_an_interrupt_at_any_opcode_of_the_caller_loses_nothing(threads):
+    """A KeyboardInterrupt raised at each bytecode of run()'s caller side in turn (a tracer
+    raises it at the k-th opcode in threads.py, for every k): run() raises it only once no
+    range is running, never runs a range twice, and the pool works afterwards. Ctrl-C
+    inside Condition.wait once left its lock released, and run() then raised RuntimeError
+    ("cannot release un-acquired lock") instead of KeyboardInterrupt."""
+    import subprocess
+    import sys
+
+    script = INTERRUPT_AT_EVERY_OPCODE
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=120, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("run() still waiting after 120 s after an interrupt")
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 100           # interrupted at every one of its opcodes
+
+
 def test_workers_drop_the_task_they_ran():
     """A worker thread lets go of its last body (and the arrays it captured) when it is done,
     not when its next task arrives: a conv's output gradient is freed after the step."""

@@ -23,7 +23,9 @@ Threads: NUMBA_NUM_THREADS (numba's own setting; default: the cores this process
 """
 import os
 import queue
+import sys
 import threading
+import weakref
 
 import numba
 import numpy as np
@@ -54,7 +56,7 @@ def run(body, n, grain=1):
     second thread while one run() is active, run on their caller alone.
     """
     parts = min(thread_count(), n // max(grain, 1))
-    if parts < 2 or not _active.acquire(blocking=False):
+    if parts < 2 or not _claim():
         if n > 0:
             body(0, n)
         return
@@ -62,6 +64,26 @@ def run(body, n, grain=1):
         _run_split(body, n, parts)
     finally:
         _active.release()
+
+
+def _claim():
+    """Take _active for this thread's run(): False while another thread's run() holds it,
+    or when this call comes from within one of this thread's ranges.
+
+    A Ctrl-C landing between the acquire and the ``try`` above, or between the ``finally``
+    and its release, leaves this thread holding _active with no run() under way; the next
+    run() on this thread takes it over (it is an RLock, which knows its owner)."""
+    if _active._is_owned():
+        return not _within_split()
+    return _active.acquire(blocking=False)
+
+
+def _within_split():
+    """Whether this thread is inside _run_split (calling its first range)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code is not _run_split.__code__:
+        frame = frame.f_back
+    return frame is not None
 
 
 def park():
@@ -85,23 +107,24 @@ def _run_split(body, n, parts):
     workers = _workers(parts - 1)[:parts - 1]
     bounds = [n * t // parts for t in range(parts + 1)]
     call = _Call(parts - 1)
-    for t, worker in enumerate(workers, start=1):
-        worker.post((call, body, bounds[t], bounds[t + 1]))
-    errors = []
-    try:                            # raised flags: only hints, so after the posts
-        for worker in workers:
-            worker.raise_posted()
-        body(bounds[0], bounds[1])
-    except BaseException as e:      # noqa: B902 (re-raised below, once the workers are done)
-        errors.append(e)
+    tasks = [(call, body, bounds[t], bounds[t + 1]) for t in range(1, parts)]
+    errors, posted, first = [], 0, True
     polls = settings.spin_polls // len(workers)        # one budget for all the polls
-    while True:
+    while True:         # one try, so that a Ctrl-C anywhere in it still waits (see _Call)
         try:
+            while posted < len(workers):
+                workers[posted].post(tasks[posted])
+                posted += 1
+            if first and not errors:
+                first = False
+                for worker in workers:  # raised flags: only hints, so after the posts
+                    worker.raise_posted()
+                body(bounds[0], bounds[1])
             for worker in workers:
                 worker.poll_finished(polls)
             call.wait()
             break
-        except BaseException as e:  # noqa: B902 (Ctrl-C: still wait for the workers, then raise)
+        except BaseException as e:  # noqa: B902 (re-raised below, once the workers are done)
             errors.append(e)
     errors += call.errors
     if errors:
@@ -109,29 +132,44 @@ def _run_split(body, n, parts):
 
 
 class _Call:
-    """One run()'s ranges still out on the workers, and their errors.
+    """One run()'s ranges out on the workers: how many have not finished, and their errors.
 
-    The count lives here, not in a queue of answers: a Ctrl-C landing just after the main
-    thread took an answer from a queue lost that answer, and run() then waited for ever
-    (seen in the suite's SIGINT test). A count under a condition loses nothing: the
-    interrupted wait is simply entered again.
+    The caller thread takes Python's signals (Ctrl-C), which raise at any bytecode, so each
+    step of the caller's side is one it can repeat after an interrupt:
+
+    - A post is repeated when an interrupt lands after the queue took it but before the
+      caller counted it. A worker runs a call's range once and drops a second copy
+      (``_Worker.ran``).
+    - The wait is a plain lock, ``done``, that the worker finishing the last range releases
+      after it set ``pending`` to 0. An interrupted acquire does not take the lock, and an
+      interrupt after the acquire finds ``pending`` at 0, so the wait is simply entered
+      again. A condition would not do: an interrupt inside Condition.wait can leave its
+      lock released, and the ``with`` then fails with "cannot release un-acquired lock"
+      (seen in CI's SIGINT test). A queue of answers lost the answer taken just before an
+      interrupt, and run() then waited for ever.
+
+    Workers take no signals, so their side can use an ordinary lock.
     """
 
     def __init__(self, pending):
         self.pending, self.errors = pending, []
-        self.finished = threading.Condition()
+        self.lock, self.done = threading.Lock(), threading.Lock()
+        self.done.acquire()
 
     def finish(self, error):
-        with self.finished:
+        """A worker's range ended (``error``: what it raised, or None)."""
+        with self.lock:
             if error is not None:
                 self.errors.append(error)
             self.pending -= 1
-            self.finished.notify()
+            last = self.pending == 0
+        if last:
+            self.done.release()
 
     def wait(self):
-        with self.finished:
-            while self.pending:
-                self.finished.wait()
+        """Return once every range has finished."""
+        while self.pending:
+            self.done.acquire()
 
 
 class _Worker:
@@ -140,6 +178,9 @@ class _Worker:
 
     def __init__(self, name):
         self.inbox, self.flags = queue.SimpleQueue(), np.zeros(16, np.int64)
+        # The _Call whose range this worker ran last, to drop a second copy of it; weak,
+        # since a call's errors hold tracebacks, and they hold arrays.
+        self.ran = None
         threading.Thread(target=self._serve, daemon=True, name=name).start()
 
     def post(self, task):
@@ -163,6 +204,10 @@ class _Worker:
         while True:
             call, body, lo, hi = self.inbox.get()
             self.flags[_POSTED] = 0
+            if self.ran is not None and self.ran() is call:
+                call = body = None          # a repeated post of the range just run
+                continue
+            self.ran = weakref.ref(call)
             try:
                 body(lo, hi)
             except BaseException as e:  # noqa: B902 (handed to the caller)
@@ -193,7 +238,7 @@ def _workers(count):
 def _reset_after_fork():
     """A forked child has none of its parent's threads: start afresh."""
     global _active, _pool
-    _active, _pool = threading.Lock(), []
+    _active, _pool = threading.RLock(), []
 
 
 _active = _pool = None

@@ -12,7 +12,7 @@ from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.kernels.geometry import ConvGeometry
 
 PATHS = ["fused", "tiles", "gemm", "gemm-nhwc", "gemm-nhwc-chunked", "gemm-nhwc-transposed",
-         "planes", "vector-tiles", "image-tiles", "row-tiles"]
+         "planes", "vector-tiles", "image-tiles", "row-tiles", "winograd"]
 
 _SETTINGS = {
     # every ungrouped conv fused, the products by dot products
@@ -61,7 +61,13 @@ _SETTINGS = {
 # image tiles for the rest
 _SETTINGS["row-tiles"] = dict(_SETTINGS["image-tiles"], row_tiles_max_outputs=1 << 62,
                               row_tiles_min_use=0, row_tiles_short_row_values=1 << 62)
-for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off
+# Winograd's F(2x2, 3x3) for every 3x3 stride-1 conv's forward and stride-1 input gradient,
+# float64 too, whatever the channels and pixels; the image tiles for the rest
+_SETTINGS["winograd"] = dict(_SETTINGS["image-tiles"], winograd=True, winograd_itemsizes=(4, 8),
+                             winograd_min_channels=1, winograd_min_tiles=1,
+                             winograd_min_tile_values=0, winograd_min_pixels=0)
+for _path, _changes in _SETTINGS.items():       # the other paths leave the vector tiles off,
+    _changes.setdefault("winograd", False)        # Winograd
     _changes.setdefault("vector_tiles", False)    # and the row tiles (on with AVX-512)
     _changes.setdefault("row_tiles_max_outputs", 0)
     _changes.setdefault("row_tiles_deep_max_outputs", 0)
@@ -86,6 +92,8 @@ _WANTED = {   # the plans of _SAMPLES (stride 1, stride 2) under each path's set
                     ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")],
     "row-tiles": [ConvPlan("row-tiles", "transposed-row-tiles", "image-tiles"),
                   ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")],
+    "winograd": [ConvPlan("winograd", "transposed-winograd", "image-tiles"),
+                 ConvPlan("image-tiles", "gemm-nhwc-col2im", "image-tiles")],
 }
 
 

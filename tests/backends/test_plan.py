@@ -92,7 +92,7 @@ ROWS = not compiles_for_neon()         # a first layer's row tiles: AVX-512 and 
 VECTOR_PLANS = {   # the default plans on every ISA (vector tiles on, BLAS below)
     SIMPLE_CONV1: ConvPlan("row-tiles" if AVX512 else "image-tiles", "gemm-col2im",
                            "vector-tiles"),      # rows of 3 values; 32 outputs: AVX-512's rows
-    SIMPLE_CONV2: ConvPlan("image-tiles", "transposed-image-tiles", "vector-tiles"),  # 14x14
+    SIMPLE_CONV2: ConvPlan("winograd", "transposed-winograd", "vector-tiles"),  # 3x3, 14x14
     LENET_CONV1: ConvPlan("row-tiles" if ROWS else "planes", "gemm-col2im",
                           "dot-products"),       # 6 outputs: rows of 5 values
     LENET_CONV2: ConvPlan("image-tiles", "transposed-row-tiles" if AVX512 else
@@ -119,7 +119,7 @@ def test_row_tiles_only_where_they_fit():
     default = CpuSettings()
     assert (default.row_tiles_max_outputs, default.row_tiles_deep_max_outputs) == \
         ((32, 16) if MAX_UNITS > 1 else (0, 0) if compiles_for_neon() else (16, 0))
-    on = CpuSettings(row_tiles_max_outputs=32, row_tiles_deep_max_outputs=16)
+    on = CpuSettings(row_tiles_max_outputs=32, row_tiles_deep_max_outputs=16, winograd=False)
     resnet = _geometry((100, 16, 28, 28), (16, 16, 3, 3), pad=1)
     assert plan_conv(resnet, on) == ConvPlan("row-tiles", "transposed-row-tiles",
                                              "channel-rows" if MAX_UNITS > 1 else "vector-tiles")
@@ -151,7 +151,7 @@ def test_row_tiles_only_where_they_fit():
     assert plan_conv(strided, on).forward == "image-tiles"
     three = _geometry((100, 16, 28, 28), (3, 16, 3, 3), pad=1)        # 16 for 3: 5.3x
     assert plan_conv(three, on).forward != "row-tiles"
-    off = CpuSettings(row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
+    off = CpuSettings(row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0, winograd=False)
     assert plan_conv(lenet, off).forward != "row-tiles" and \
         plan_conv(resnet, off).forward != "row-tiles"
 
@@ -167,7 +167,7 @@ def test_vector_tiles_only_where_they_fit():
     channel_rows_max_outputs=0)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
                      image_tiles_min_images=1 << 62, channel_rows_max_outputs=0,
-                     row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
+                     row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0, winograd=False)
     assert plan_conv(SIMPLE_CONV2, on).forward == "vector-tiles"
     deep = _geometry((2, 128, 7, 7), (128, 128, 3, 3), pad=1)        # VGG's 74 KB panel
     assert plan_conv(deep, on).forward == "gemm-nhwc"
@@ -239,7 +239,7 @@ def test_image_tiles_for_batches_with_rows_of_taps():
     image_tiles_wgrad_max_pixels output pixels or the per-image tiles do not fit; batch 1 takes the
     per-image routes, first layers' single channel the others' (the row tiles off)."""
     on = CpuSettings(register_tiles=False, blas_convs=True, vector_tiles=True,
-                     row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0)
+                     row_tiles_max_outputs=0, row_tiles_deep_max_outputs=0, winograd=False)
     vgg = _geometry((100, 128, 3, 3), (128, 128, 3, 3), pad=1)        # 72 KB panel
     assert plan_conv(vgg, on) == ConvPlan("image-tiles", "transposed-image-tiles", "image-tiles")
     assert plan_conv(vgg, dataclasses.replace(on, image_tiles_min_images=101)) == \
@@ -306,13 +306,62 @@ def test_byte_thresholds_and_switches():
 RESNET_16 = _geometry((64, 16, 28, 28), (16, 16, 3, 3), pad=1)
 
 
+def test_winograd_only_where_it_fits():
+    """Winograd's F(2x2, 3x3) takes a 3x3 stride-1 undilated conv's forward (and its stride-1
+    input gradient, by the same rules on the swapped channels and the input's map) in the
+    element sizes of winograd_itemsizes (float32), with winograd_min_channels inputs and
+    outputs (32 with AVX-512, 16 elsewhere), winograd_min_tiles 2x2 tiles per image,
+    inputs x tiles of winograd_min_tile_values (1,024 with AVX-512, 256 elsewhere) and
+    winograd_min_pixels pixels in all; everything else keeps its route."""
+    on = CpuSettings(winograd_min_channels=32, winograd_min_tiles=9,
+                     winograd_min_tile_values=1024, winograd_min_pixels=128)
+    off = dataclasses.replace(on, winograd=False)
+    assert plan_conv(SIMPLE_CONV2, on) == ConvPlan("winograd", "transposed-winograd",
+                                                   plan_conv(SIMPLE_CONV2, off).weight_grad)
+    for other in (dataclasses.replace(SIMPLE_CONV2, itemsize=8),        # float64
+                  STRIDED, GROUPED, LENET_CONV2,                        # stride 2, groups, 5x5
+                  dataclasses.replace(SIMPLE_CONV2, dilation_h=2, dilation_w=2),
+                  _geometry((64, 16, 14, 14), (64, 16, 3, 3), pad=1)):  # 16 inputs
+        assert plan_conv(other, on).forward == plan_conv(other, off).forward != "winograd"
+    narrow_out = _geometry((64, 64, 14, 14), (16, 64, 3, 3), pad=1)   # 16 outputs
+    assert plan_conv(narrow_out, on).forward != "winograd"
+    assert plan_conv(narrow_out, dataclasses.replace(on, winograd_min_channels=16)).forward \
+        == "winograd"
+    seven = _geometry((100, 64, 7, 7), (128, 64, 3, 3), pad=1)          # 64 x 16 tiles
+    assert plan_conv(seven, on).forward == "winograd"
+    thin_seven = _geometry((100, 32, 7, 7), (64, 32, 3, 3), pad=1)      # 32 x 16: 512
+    assert (plan_conv(thin_seven, on).forward, plan_conv(thin_seven, on).input_grad) == \
+        (plan_conv(thin_seven, off).forward, "transposed-winograd")     # 64 x 16 for dx
+    assert plan_conv(thin_seven, dataclasses.replace(on, winograd_min_tile_values=512)) \
+        .forward == "winograd"
+    four = _geometry((100, 128, 4, 4), (128, 128, 3, 3), pad=1)         # 4 tiles
+    assert plan_conv(four, on).forward != "winograd"
+    assert plan_conv(four, dataclasses.replace(on, winograd_min_tiles=4,
+                                               winograd_min_tile_values=512)).forward == \
+        "winograd"
+    batch1 = dataclasses.replace(seven, N=1)                            # 49 pixels
+    assert plan_conv(batch1, on).forward != "winograd"
+    assert plan_conv(dataclasses.replace(SIMPLE_CONV2, N=1), on).forward == "winograd"  # 196
+    overpadded = _geometry((64, 32, 14, 14), (64, 32, 3, 3), pad=3)     # pads beyond 2
+    assert (plan_conv(overpadded, on).forward, plan_conv(overpadded, on).input_grad) == \
+        ("winograd", plan_conv(overpadded, off).input_grad)
+    assert plan_conv(dataclasses.replace(SIMPLE_CONV2, itemsize=8),
+                     dataclasses.replace(on, winograd_itemsizes=(4, 8))).forward == "winograd"
+    default = CpuSettings()
+    assert default.winograd and default.winograd_itemsizes == (4,)
+    assert (default.winograd_min_channels, default.winograd_min_tile_values) == \
+        ((32, 1024) if MAX_UNITS > 1 else (16, 256))
+
+
+
+
 def test_channel_rows_take_weight_gradients_of_few_outputs():
     """The per-image tiles' weight gradient turned over (channel-rows) replaces theirs for at
     most channel_rows_max_outputs output channels (16 on AVX-512, whose tile rows hold more
     than one vector, none elsewhere) where a kernel row (KW*C values) fills whole tiles;
     the image tiles' weight gradient, and wider convs, keep their routes."""
-    on = CpuSettings(channel_rows_max_outputs=16)
-    off = CpuSettings(channel_rows_max_outputs=0)
+    on = CpuSettings(channel_rows_max_outputs=16, winograd=False)
+    off = CpuSettings(channel_rows_max_outputs=0, winograd=False)
     assert plan_conv(RESNET_16, on).weight_grad == "channel-rows"
     assert plan_conv(RESNET_16, off).weight_grad == "vector-tiles"
     dense = _geometry((64, 48, 14, 14), (12, 48, 3, 3), pad=1)      # DenseNet's growth of 12
@@ -329,9 +378,10 @@ def test_channel_rows_take_weight_gradients_of_few_outputs():
 def test_every_route_is_reachable():
     settings = [CpuSettings(register_tiles=tiles, stride1_weight_grad_kernel=s1, blas_convs=blas,
                             vector_tiles=vector, channel_rows_max_outputs=16,
-                            row_tiles_max_outputs=rows, row_tiles_deep_max_outputs=rows)
+                            row_tiles_max_outputs=rows, row_tiles_deep_max_outputs=rows,
+                            winograd=winograd)
                 for tiles in (True, False) for s1 in (True, False) for blas in (True, False)
-                for vector in (True, False) for rows in (0, 32)]
+                for vector in (True, False) for rows in (0, 32) for winograd in (True, False)]
     geometries = [g for g, _, _ in CASES] + [
         _geometry((2, 32, 64, 64), (8, 32, 3, 3), pad=1, itemsize=8), RESNET_16]
     plans = [plan_conv(g, s) for g in geometries for s in settings]
@@ -361,4 +411,4 @@ def test_isa_probe_sizes_the_vectors(monkeypatch, features, vector):
     monkeypatch.setattr(numba.config, "CPU_FEATURES", features)
     assert isa.vector_bytes() == vector
     assert isa.compiles_for_avx512() == (vector == 64)
-    assert plan_conv(SIMPLE_CONV2, CpuSettings()).forward == "image-tiles"
+    assert plan_conv(SIMPLE_CONV2, CpuSettings()).forward == "winograd"

@@ -83,9 +83,11 @@ def test_two_ranks_train_the_same_weights_as_one_process_and_resume(tmp_path):
         a = tc.load(one / f"checkpoint_epoch{epoch:03d}.tgc")
         b = tc.load(two / f"checkpoint_epoch{epoch:03d}.tgc")
         assert a["model"].keys() == b["model"].keys()
-        for key in a["model"]:
+        for key in a["model"]:      # the same up to rounding: the gradients are summed in
+            # another order (two halves, then averaged), and a ReLU input within rounding of
+            # 0 can turn the other way; 1e-6 off on weights of 0.01-0.1 after 8 steps
             np.testing.assert_allclose(np.asarray(b["model"][key]), np.asarray(a["model"][key]),
-                                       rtol=1e-4, atol=1e-7, err_msg=f"epoch {epoch} {key}")
+                                       rtol=1e-4, atol=1e-5, err_msg=f"epoch {epoch} {key}")
         assert a["loader"]["generator"] == b["loader"]["generator"]
         for key in ("train_loss", "train_acc", "test_loss", "test_acc"):
             assert b["history"][-1][key] == pytest.approx(a["history"][-1][key], rel=1e-4)

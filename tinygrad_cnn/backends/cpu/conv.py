@@ -20,6 +20,7 @@ from tinygrad_cnn.backends.cpu.plan import ConvPlan, plan_conv
 from tinygrad_cnn.backends.cpu.pool import max_pool2d_values
 from tinygrad_cnn.backends.cpu.settings import settings
 from tinygrad_cnn.backends.cpu.weights import column_weights
+from tinygrad_cnn.backends.cpu.winograd import winograd_conv
 from tinygrad_cnn.kernels.cpu import conv as conv_kernels
 
 
@@ -52,7 +53,8 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
     if relu and need_weight_grad:
         raise ValueError("conv2d_forward: relu=True is for inference; it has no gradient")
     out, workspace = _conv2d_forward(x, w, b, geometry, need_weight_grad, relu)
-    if relu and workspace.plan.forward not in ("vector-tiles", "image-tiles", "row-tiles"):
+    if relu and workspace.plan.forward not in ("vector-tiles", "image-tiles", "row-tiles",
+                                               "winograd"):
         relu_in_place(out)
     return out, workspace
 
@@ -83,9 +85,16 @@ def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     return layout.as_nchw(out), "fwd=image-tiles +max-pool"
 
 
-def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu):
-    g, plan = geometry, plan_conv(geometry, settings, inference=not need_weight_grad)
+def _conv2d_forward(x, w, b, geometry, need_weight_grad, relu, plan_settings=None):
+    g = geometry
+    plan = plan_conv(g, plan_settings or settings, inference=not need_weight_grad)
     x_channels_last = layout.is_channels_last(x)
+    if plan.forward == "winograd":
+        out = winograd_conv(layout.channels_last(x), np.ascontiguousarray(w), b, g, relu)
+        if out is None:             # a NaN or inf: the direct sums say which
+            return _conv2d_forward(x, w, b, g, need_weight_grad, relu,
+                                   dataclasses.replace(settings, winograd=False))
+        return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)
     if plan.forward == "row-tiles":
         out = forward_row_tiles(layout.channels_last(x), row_weights(w), b, g, relu)
         return layout.as_nchw(out), ConvWorkspace(plan, None, x_channels_last)

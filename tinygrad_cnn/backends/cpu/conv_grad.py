@@ -3,6 +3,8 @@
 Forward adjoint pairs: conv2d_input_grad is the adjoint of conv.conv2d_forward in x,
 conv2d_weight_grad its adjoint in w (and b).
 """
+import dataclasses
+
 import numpy as np
 
 from tinygrad_cnn.backends.cpu import blas, layout, threads
@@ -15,6 +17,7 @@ from tinygrad_cnn.backends.cpu.patches import (
     PatchChunks, chunks_on_threads, column_args, group_blocks, zero_padded)
 from tinygrad_cnn.backends.cpu.plan import plan_conv
 from tinygrad_cnn.backends.cpu.settings import settings
+from tinygrad_cnn.backends.cpu.winograd import winograd_conv
 from tinygrad_cnn.kernels.cpu import conv as conv_kernels
 from tinygrad_cnn.kernels.cpu import conv_wgrad as wgrad_kernels
 
@@ -26,6 +29,11 @@ def conv2d_input_grad(grad, w, geometry, workspace):
     g = geometry
     route = (workspace.plan if workspace is not None else plan_conv(g, settings)).input_grad
     gh = layout.channels_last(grad)                                    # (N, OH, OW, O)
+    if route == "transposed-winograd":
+        dx = winograd_conv(gh, np.ascontiguousarray(w), None, g.transposed(), flipped=True)
+        if dx is not None:
+            return layout.as_nchw(dx)
+        route = plan_conv(g, dataclasses.replace(settings, winograd=False)).input_grad
     if route in ("transposed-tiles", "transposed-dot-products"):
         return layout.as_nchw(fused_conv(gh, flipped_rows(w), None, g.transposed(),
                                          route == "transposed-tiles"))

@@ -31,6 +31,9 @@ FORWARD = {
     "row-tiles": "3- or 5-wide kernels into few output channels: 8 pixels of an output row "
                  "at a time (4 on AVX2), each input value broadcast once for all its taps "
                  "(kernels/cpu/conv_row_tiles.py)",
+    "winograd": "3x3 stride 1: Winograd's F(2x2, 3x3), 2x2 output pixels from a 4x4 input "
+                "tile by 16 products over the channels in vector tiles "
+                "(kernels/cpu/conv_winograd.py)",
 }
 INPUT_GRAD = {
     "transposed-tiles": "a stride-1 convolution of the output gradient by the flipped kernel, "
@@ -49,6 +52,8 @@ INPUT_GRAD = {
                               "image-tiles forward",
     "transposed-row-tiles": "stride 1: the same transposed convolution through the row-tiles "
                             "forward",
+    "transposed-winograd": "stride 1: the same transposed convolution through the winograd "
+                           "forward",
 }
 WEIGHT_GRAD = {
     "taps": "first layers: sums in registers over the taps of the zero-padded input "
@@ -103,7 +108,8 @@ def plan_conv(g, settings, inference=False):
     input gradient, in place of a col2im route, a panel up to
     settings.vector_transposed_panel_bytes; for the weight gradient
     settings.vector_wgrad_min_pixels output pixels per image or more); the others' routes
-    otherwise."""
+    otherwise. Over all of these, Winograd's F(2x2, 3x3) takes the forward and the stride-1
+    input gradient where it fits (_winograd_fits)."""
     plan = _plan_without_vector_tiles(g, settings)
     if not settings.vector_tiles or g.groups != 1 or g.dilation_w != 1:
         return plan
@@ -141,7 +147,27 @@ def plan_conv(g, settings, inference=False):
         weight_grad = "image-tiles"
     elif per_image:
         weight_grad = "channel-rows" if channel_rows else "vector-tiles"
+    if _winograd_fits(g, g.C, g.O, g.OH, g.OW, settings):
+        forward = "winograd"
+    if _pads_fit(g) and _winograd_fits(g, g.O, g.C, g.H, g.W, settings):
+        input_grad = "transposed-winograd"
     return ConvPlan(forward, input_grad, weight_grad)
+
+
+def _winograd_fits(g, inputs, outputs, height, width, settings):
+    """True when a conv of geometry g (ungrouped, no dilation along W) computing ``outputs``
+    channels from ``inputs`` over a height x width map suits Winograd's F(2x2, 3x3) (where
+    settings.winograd allows): a 3x3 kernel, stride 1 and no dilation, an element size of
+    settings.winograd_itemsizes; at least settings.winograd_min_channels inputs and
+    outputs, settings.winograd_min_tiles 2x2 tiles per image, inputs times tiles of
+    settings.winograd_min_tile_values and settings.winograd_min_pixels pixels in all."""
+    tiles = ((height + 1) // 2) * ((width + 1) // 2)
+    return settings.winograd and (g.KH, g.KW, g.stride_h, g.stride_w, g.dilation_h) == \
+        (3, 3, 1, 1, 1) and g.itemsize in settings.winograd_itemsizes and \
+        min(inputs, outputs) >= settings.winograd_min_channels and \
+        tiles >= settings.winograd_min_tiles and \
+        inputs * tiles >= settings.winograd_min_tile_values and \
+        g.N * height * width >= settings.winograd_min_pixels
 
 
 def _few_pixels(g, depth, settings):

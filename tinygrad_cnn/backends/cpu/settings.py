@@ -79,6 +79,36 @@ class CpuSettings(Settings):
     LLVM vector tiles reading the patches from the padded image, sized for the ISA numba
     compiles for (kernels/cpu/vector_tile.py: ymm on AVX2, zmm on AVX-512, NEON pairs on
     ARM), 1.3-2.4x faster than the patch GEMM on AVX2 (bench/RESULTS.md)."""
+    winograd: bool = True
+    """3x3 stride-1 float32 convs take Winograd's F(2x2, 3x3) (kernels/cpu/conv_winograd.py)
+    for their forward and input gradient where they fit (backends/cpu/plan._winograd_fits):
+    2.25x fewer multiply-adds, by the same vector tiles (bench/RESULTS.md, session 18)."""
+    winograd_itemsizes: tuple = (4,)
+    """Element sizes a Winograd conv takes: float32. float64 keeps the direct sums (its
+    users check gradients); tests add 8 to run the route's kernels in float64."""
+    winograd_min_channels: int = dataclasses.field(
+        default_factory=lambda: 32 if MAX_UNITS > 1 else 16)
+    """Fewest input and output channels of a Winograd conv: its products run over the input
+    channels (a short reduction in each tile), and its transforms cost per channel. Batch
+    100, forward and input gradient against the direct tiles: with AVX-512, 16 -> 16 at
+    28x28 0.84x, 32 -> 32 at 14x14 1.02x, 32 -> 64 1.40x and 1.09x; with AVX2 16 -> 16 at
+    28x28 1.04x and 1.11x, 16 -> 24 and 16 -> 32 at 14x14 1.17-1.33x."""
+    winograd_min_tiles: int = 9
+    """Fewest 2x2 tiles per image (a 6x6 map has 9, 7x7 and 8x8 16, 4x4 4) of a Winograd
+    conv: an image's tiles are the rows of its products, in 6s, so few of them leave rows
+    spare. Batch 100, 64 -> 64 at 4x4 0.81x (AVX2 0.94x), at 6x6 0.92x (AVX2 1.21x)."""
+    winograd_min_tile_values: int = dataclasses.field(
+        default_factory=lambda: 1024 if MAX_UNITS > 1 else 256)
+    """Fewest input channels times 2x2 tiles per image of a Winograd conv: each product sums
+    over the input channels for one image's tiles, and over few of either its fixed costs
+    outweigh its gain. Batch 100, with AVX-512: 32 -> 32 and 32 -> 48 at 7x7 (512) 0.76-0.82x,
+    48 -> 64 at 6x6 (432) 0.93-1.05x, 64 -> 64 at 7x7 (1,024) 1.04x, 64 -> 128 1.08-1.13x;
+    with AVX2, 48 -> 64 at 6x6 1.11-1.18x, 16 -> 16 at 14x14 (784) 1.11x."""
+    winograd_min_pixels: int = 128
+    """Fewest output pixels in all (N*OH*OW) of a Winograd conv: its weight transform (16 x
+    C x O values at every call) is paid back over the pixels. Batch 1: 64 -> 64 at 7x7 0.79x
+    (AVX2 0.93x), 128 -> 128 at 8x8 0.86x; 32 -> 64 at 14x14 1.10x (AVX2 1.25x), 128 -> 128
+    at 16x16 2.37x."""
     vector_panel_bytes: int = 40 << 10
     """Largest weight panel (KH*KW*C x a tile's columns) of a vector-tiles conv: beyond the
     L1 cache it streams from L2 for every tile, and the patch GEMM is as fast or faster

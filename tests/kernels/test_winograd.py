@@ -11,8 +11,9 @@ from tinygrad_cnn.backends.cpu import conv_grad, layout
 from tinygrad_cnn.backends.cpu.settings import override
 from tinygrad_cnn.backends.cpu.winograd import winograd_conv
 from tinygrad_cnn.kernels.cpu import conv_winograd as kernels
+from tinygrad_cnn.kernels import reference_winograd
 from tinygrad_cnn.kernels.cpu.vector_tile import tile_columns
-from tinygrad_cnn.kernels.geometry import ConvGeometry
+from tinygrad_cnn.kernels.geometry import ConvGeometry, PoolGeometry
 
 G = np.array([[1, 0, 0], [.5, .5, .5], [.5, -.5, .5], [0, 0, 1]])
 
@@ -36,8 +37,9 @@ def _direct(xh, w, b, pads, relu=False):
     return np.maximum(out, 0) if relu else out
 
 
-def _run_kernel(xh, w, b, pads, relu=False):
-    """(out, bad) of conv2d_forward_winograd over all of xh's images."""
+def _run_kernel(xh, w, b, pads, relu=False, pool=False):
+    """(out, bad) of conv2d_forward_winograd over all of xh's images (with ``pool`` the conv's
+    2x2 stride-2 max pool)."""
     O, dtype = w.shape[0], xh.dtype
     padded = -(-O // tile_columns(xh.itemsize)) * tile_columns(xh.itemsize)
     u = np.empty((16, w.shape[1], padded), dtype)
@@ -47,9 +49,17 @@ def _run_kernel(xh, w, b, pads, relu=False):
         bias[:O] = b
     pt, pb, pl, pr = pads
     OH, OW = xh.shape[1] + pt + pb - 2, xh.shape[2] + pl + pr - 2
-    out = np.full((xh.shape[0], OH, OW, O), np.nan, dtype)
-    bad = kernels.conv2d_forward_winograd(xh, u, bias, pt, pl, relu, out, 0, xh.shape[0])
+    shape = (OH // 2, OW // 2) if pool else (OH, OW)
+    out = np.full((xh.shape[0], *shape, O), np.nan, dtype)
+    bad = kernels.conv2d_forward_winograd(xh, u, bias, pt, pl, relu, pool, out, 0, xh.shape[0])
     return out, bad
+
+
+def _max_pool(y):
+    """The 2x2 stride-2 max pool (floor) of y (N, OH, OW, O)."""
+    N, OH, OW, O = y.shape
+    y = y[:, :OH // 2 * 2, :OW // 2 * 2]
+    return y.reshape(N, OH // 2, 2, OW // 2, 2, O).max(axis=(2, 4))
 
 
 @hsettings(deadline=None, max_examples=60)
@@ -71,6 +81,51 @@ def test_winograd_forward_matches_the_direct_sum(N, C, O, H, W, pads, bias, relu
     eps = np.finfo(dtype).eps
     assert not bad
     assert np.all(np.abs(out - expected) <= 64 * eps * scale)   # every pixel written
+
+
+@hsettings(deadline=None, max_examples=30)
+@given(N=st.integers(1, 2), C=st.integers(1, 20), O=st.integers(1, 20), H=st.integers(1, 9),
+       W=st.integers(1, 9), pads=st.tuples(*[st.integers(0, 2)] * 4), relu=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_kernel_matches_the_numpy_reference_and_it_the_direct_sum(N, C, O, H, W, pads, relu,
+                                                                   seed):
+    """kernels/reference_winograd.py (the algorithm in einsums) is the kernel's spec: float64,
+    the same to rounding; and it is the direct sum's."""
+    pt, pb, pl, pr = pads
+    if H + pt + pb < 3 or W + pl + pr < 3:
+        return
+    rng = np.random.default_rng(seed)
+    xh, w = rng.standard_normal((N, H, W, C)), rng.standard_normal((O, C, 3, 3))
+    b = rng.standard_normal(O)
+    ours, _ = _run_kernel(xh, w, b, pads, relu)
+    spec = np.empty_like(ours)
+    reference_winograd.conv2d_forward_winograd(xh, w, b, pt, pl, relu, spec)
+    scale = _direct(np.abs(xh), np.abs(w), np.abs(b), pads) + 1
+    assert np.all(np.abs(ours - spec) <= 1e-13 * scale)
+    assert np.all(np.abs(spec - _direct(xh, w, b, pads, relu)) <= 1e-13 * scale)
+
+
+@hsettings(deadline=None, max_examples=40)
+@given(N=st.integers(1, 3), C=st.integers(1, 24), O=st.integers(1, 40), H=st.integers(2, 11),
+       W=st.integers(2, 11), pad=st.integers(0, 2), relu=st.booleans(),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2**32 - 1))
+def test_pooled_output_is_the_max_pool_of_the_conv(N, C, O, H, W, pad, relu, dtype, seed):
+    """With pool, each tile's output transform stores the largest of its 4 values: the 2x2
+    stride-2 max pool (floor) of the conv, bit for bit the pool of the kernel's own conv."""
+    if min(H, W) + 2 * pad < 4:
+        return                                          # a conv output below 2x2
+    rng = np.random.default_rng(seed)
+    xh = rng.standard_normal((N, H, W, C)).astype(dtype)
+    w = rng.standard_normal((O, C, 3, 3)).astype(dtype)
+    b = rng.standard_normal(O).astype(dtype)
+    pads = (pad,) * 4
+    pooled, bad = _run_kernel(xh, w, b, pads, relu, pool=True)
+    conv, _ = _run_kernel(xh, w, b, pads, relu)
+    assert not bad
+    np.testing.assert_array_equal(pooled, _max_pool(conv))
+    expected = _max_pool(_direct(xh, w, b, pads, relu))
+    scale = _max_pool(_direct(np.abs(xh), np.abs(w), np.abs(b), pads)) + 1
+    assert np.all(np.abs(pooled - expected) <= 64 * np.finfo(dtype).eps * scale)
 
 
 def test_winograd_float32_error_is_that_of_the_direct_sum():
@@ -120,6 +175,14 @@ def test_non_finite_values_are_reported_and_take_the_direct_route(special):
         direct, _ = cpu_conv.conv2d_forward(x, w, b, g)
     assert workspace.plan.forward != "winograd"        # the direct route's plan, for backward
     np.testing.assert_array_equal(out, direct)
+    assert _run_kernel(xh, w, b, (1, 1, 1, 1), pool=True)[1]
+    pool = PoolGeometry.of(g.out_shape, (2, 2), (2, 2), (0, 0), (1, 1), False)
+    with override(**FORCED):
+        pooled, route = cpu_conv.conv2d_forward_max_pool(x, w, b, g, pool, relu=True)
+    with override(winograd=False):
+        pooled_direct, _ = cpu_conv.conv2d_forward_max_pool(x, w, b, g, pool, relu=True)
+    assert "winograd" not in route
+    np.testing.assert_array_equal(pooled, pooled_direct)
     grad = np.ones(g.out_shape, np.float32)
     grad[0, 0, 0, 0] = special
     with override(**FORCED):

@@ -48,7 +48,8 @@ def _unfused(module, x):
     return module(x).detach().numpy()
 
 
-@pytest.mark.parametrize("path", ["vector-tiles", "image-tiles", "gemm-nhwc", "gemm", "fused"])
+@pytest.mark.parametrize("path", ["vector-tiles", "image-tiles", "gemm-nhwc", "gemm", "fused",
+                                  "winograd"])
 @settings(max_examples=12, deadline=None)
 @given(C=st.integers(1, 6), O=st.sampled_from([3, 12, 16, 32]), k=st.integers(1, 3),
        stride=st.integers(1, 2), pad=st.integers(0, 1), bias=st.booleans(), bn=st.booleans(),
@@ -424,7 +425,7 @@ def _pool_block(C, O, k, stride, pad, bias, bn, dtype, seed):
 
 
 @pytest.mark.parametrize("path", ["vector-tiles", "image-tiles", "row-tiles", "gemm-nhwc", "gemm",
-                                  "fused"])
+                                  "fused", "winograd"])
 @settings(max_examples=12, deadline=None)
 @given(N=st.integers(1, 13), C=st.integers(1, 6), O=st.sampled_from([3, 16, 32, 48]),
        k=st.integers(1, 3), stride=st.integers(1, 2), pad=st.integers(0, 1), H=st.integers(5, 12),

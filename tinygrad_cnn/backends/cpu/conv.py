@@ -48,8 +48,10 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
     gradients then do not hold); out is NCHW, a view of channels-last memory, which the
     next conv or pool reads without a copy. The kernels are plan_conv's (backends/cpu/plan.py);
     patches are kept for the weight gradient only when need_weight_grad. The vector, image
-    and row tiles apply the ReLU as they store their sums; the other routes in place, over
-    the new output."""
+    and row tiles and Winograd's output transform apply the ReLU as they store their sums;
+    the other routes in place, over the new output. A Winograd conv that met a NaN or inf
+    is computed again by the route plan_conv gives without it (kernels/cpu/conv_winograd.py),
+    whose plan its workspace then holds."""
     if relu and need_weight_grad:
         raise ValueError("conv2d_forward: relu=True is for inference; it has no gradient")
     out, workspace = _conv2d_forward(x, w, b, geometry, need_weight_grad, relu)
@@ -62,7 +64,8 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
 @blas.single_threaded_if_spinning
 def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     """(out, route): inference's conv of ``geometry`` (with ``relu`` its ReLU) and the 2x2
-    stride-2 max pool of PoolGeometry ``pool`` after it. Where the image tiles take the conv
+    stride-2 max pool of PoolGeometry ``pool`` after it. Where Winograd takes the conv, its
+    output transform pools each tile (a pool window is one 2x2 tile). Where the image tiles take the conv
     (as a training step's plan has them: also a first layer's, whose inference forward
     would take the per-image tiles), they pool each block of images as they compute it
     (kernels/cpu/conv_pool.py), so the conv's output is never written whole, also where the
@@ -74,6 +77,11 @@ def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     at a cold start."""
     g = geometry
     forward = plan_conv(g, settings).forward
+    if forward == "winograd":
+        out = winograd_conv(layout.channels_last(x), np.ascontiguousarray(w), b, g, relu,
+                            pool=True)
+        if out is not None:         # else (a NaN or inf) conv2d_forward's direct sums below
+            return layout.as_nchw(out), "fwd=winograd +max-pool"
     if forward == "row-tiles":
         forward = plan_conv(g, dataclasses.replace(settings, row_tiles_max_outputs=0,
                                                    row_tiles_deep_max_outputs=0)).forward

@@ -13,9 +13,10 @@ the block is A^T [ sum over c of (G g_oc G^T) * (B^T d_c B) ] A, the product ele
 over the 4x4 positions xi. Summed over the input channels, each position is a matrix
 product: M[xi] (tiles, O) = V[xi] (tiles, C) @ U[xi] (C, O), with V the transformed input
 tiles and U = G g G^T the transformed weights (backends/cpu/winograd.py makes U once per
-call). So the 36 multiply-adds a pixel and channel pair of the direct conv takes become 16
-per 2x2 block, 4 a pixel: 2.25x fewer, done by the same register tiles as the other conv
-kernels (vector_tile.tile_sums), plus the transforms, which are additions over channels.
+call). So the 36 multiply-adds of a 2x2 block and channel pair in the direct sums become 16:
+2.25x fewer, done by the same register tiles as the other conv kernels
+(vector_tile.tile_sums), plus the transforms, which are additions over the channels. The
+algorithm in NumPy, the spec this kernel is tested against, is kernels/reference_winograd.py.
 
 The kernel works one image at a time, so that its V (16 x tiles x C) and M (16 x tiles x O)
 stay in the core's L2 cache: the image zero-padded into a buffer whose tiles are all whole,
@@ -41,17 +42,23 @@ POSITIONS = 16
 
 
 @njit
-def conv2d_forward_winograd(x, u, bias, ph, pw, relu, out, first, stop):
+def conv2d_forward_winograd(x, u, bias, ph, pw, relu, pool, out, first, stop):
     """Images first .. stop-1 of out (N, OH, OW, O) = the 3x3 stride-1 convolution of x
     (N, H, W, C), padded ph rows on top and pw columns on the left (with zeros, as far as
     the output needs), by the transformed weights u (16, C, O') plus bias (O',), and with
-    ``relu`` its ReLU. O' is O rounded up to whole tiles (16 float32, 8 float64); the
-    weights and bias of the columns beyond O are zero or anything. out is C-contiguous.
+    ``relu`` its ReLU; with ``pool``, out (N, PH, PW, O) receives instead the 2x2 stride-2
+    max pool of the conv's first 2*PH rows and 2*PW columns (the pool's floor drops an odd
+    last one): a pool window is exactly one tile, so the conv's output is never stored. O'
+    is O rounded up to whole tiles (16 float32, 8 float64); the weights and bias of the
+    columns beyond O are zero or anything. out is C-contiguous.
 
-    Returns whether any output value stored was NaN or inf (see the module docstring).
+    Returns whether any value it computed was NaN or inf, the pixels of a partial tile beyond
+    out's edge included (see the module docstring).
     """
     C = x.shape[3]
     oh, ow, O = out.shape[1], out.shape[2], out.shape[3]
+    if pool:
+        oh, ow = 2 * oh, 2 * ow
     ldb = u.shape[2]
     unit = TILE_BYTES // x.itemsize
     th, tw = (oh + 1) // 2, (ow + 1) // 2
@@ -79,7 +86,7 @@ def conv2d_forward_winograd(x, u, bias, ph, pw, relu, out, first, stop):
                               0, zeros, o0, False, False, flat_m, (xi * rows + t0) * ldb + o0,
                               ldb, cols, units)
             o0 += cols
-        bad |= _output_transform(m, bias, relu, th, tw, out[n])
+        bad |= _output_transform(m, bias, relu, pool, th, tw, out[n])
     return bad
 
 
@@ -97,21 +104,22 @@ def _input_transform(img, th, tw, v):
 
 
 @njit
-def _output_transform(m, bias, relu, th, tw, out):
+def _output_transform(m, bias, relu, pool, th, tw, out):
     """out (OH, OW, O)[2ty:2ty+2, 2tx:2tx+2, :] = A^T M A + bias for every tile t = (ty, tx)
-    (its pixels inside out), M = m[:, t, :O], with ``relu`` its ReLU (NaN stays NaN);
-    returns whether any value computed was NaN or inf."""
+    (its pixels inside out), M = m[:, t, :O], with ``relu`` its ReLU (NaN stays NaN); with
+    ``pool`` out[ty, tx, :] = the largest of the 4 (th, tw: out's own size then). Returns
+    whether any value computed was NaN or inf."""
     oh, ow, O = out.shape
     ldm = m.shape[2]
     flat_m, flat_out = m.reshape(m.size), out.reshape(out.size)
     step = m.shape[1] * ldm
     bad = False
-    for ty in range(th):
-        for tx in range(tw):
-            y, x = 2 * ty, 2 * tx
-            bad |= winograd_output(flat_m, (ty * tw + tx) * ldm, step, bias, relu, flat_out,
-                                   (y * ow + x) * O, ow * O, O, min(2, oh - y), min(2, ow - x),
-                                   O)
+    for ty in range(oh if pool else th):
+        for tx in range(ow if pool else tw):
+            y, x = (ty, tx) if pool else (2 * ty, 2 * tx)
+            bad |= winograd_output(flat_m, (ty * tw + tx) * ldm, step, bias, relu, pool,
+                                   flat_out, (y * ow + x) * O, ow * O, O, min(2, oh - y),
+                                   min(2, ow - x), O)
     return bad
 
 

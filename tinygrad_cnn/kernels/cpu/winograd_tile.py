@@ -6,14 +6,16 @@ c < channels and the 16 positions xi = 4a + b::
 
     v[v0 + xi*v_step + c] = sum over i, j < 4 of B^T[a, i] B^T[b, j] img[base + i*row_step + j*col_step + c]
 
-``winograd_output(m, m0, m_step, bias, relu, out, at, row_step, col_step, rows, cols,
+``winograd_output(m, m0, m_step, bias, relu, pool, out, at, row_step, col_step, rows, cols,
 channels)`` stores, for c < channels, a < rows and b < cols (1 or 2 each: a tile at the
 output's edge keeps only its pixels inside)::
 
     y = bias[c] + sum over xi = 4i + j of A^T[a, i] A^T[b, j] m[m0 + xi*m_step + c]
     out[at + a*row_step + b*col_step + c] = y      # with relu: 0 where y < 0 (NaN stays NaN)
 
-and returns whether any of the 4 sums (all of them, kept or not) was NaN or inf.
+or with ``pool`` the 2x2 max pool of the tile, the largest of its 4 values, at
+out[at + c]; and returns whether any of the 4 sums (all of them, kept or not) was NaN or
+inf (the pool's maximum is only meant for finite sums: the caller recomputes otherwise).
 
 B^T and A^T are conv_winograd's; their entries are 0 and +-1, so a transform is additions
 and subtractions only, rows first, then columns, in the order the matrices give.
@@ -51,15 +53,16 @@ def winograd_input(typingctx, img, base, row_step, col_step, v, v0, v_step, chan
 
 
 @intrinsic
-def winograd_output(typingctx, m, m0, m_step, bias, relu, out, at, row_step, col_step, rows,
-                    cols, channels):
-    """See the module docstring. m, bias, out: 1-D arrays of one float dtype; relu: a bool;
-    the rest integers. Returns a bool."""
+def winograd_output(typingctx, m, m0, m_step, bias, relu, pool, out, at, row_step, col_step,
+                    rows, cols, channels):
+    """See the module docstring. m, bias, out: 1-D arrays of one float dtype; relu, pool:
+    bools; the rest integers. Returns a bool."""
     if not _floats(m, bias, out) or not isinstance(relu, types.Boolean) \
+            or not isinstance(pool, types.Boolean) \
             or not _integers(m0, m_step, at, row_step, col_step, rows, cols, channels):
         return None
-    return types.boolean(m, m0, m_step, bias, relu, out, at, row_step, col_step, rows, cols,
-                         channels), _output_codegen
+    return types.boolean(m, m0, m_step, bias, relu, pool, out, at, row_step, col_step, rows,
+                         cols, channels), _output_codegen
 
 
 def _floats(*arrays):
@@ -158,14 +161,14 @@ def _input_codegen(context, builder, signature, args):
 
 
 def _output_codegen(context, builder, signature, args):
-    M, m0, m_step, BIAS, relu, OUT, at, row_step, col_step, rows, cols, channels = args
+    M, m0, m_step, BIAS, relu, pool, OUT, at, row_step, col_step, rows, cols, channels = args
     m0, m_step, at, row_step, col_step, rows, cols, channels = (
         as_i64(builder, a) for a in (m0, m_step, at, row_step, col_step, rows, cols, channels))
     lanes = _Channels(context, builder, signature.args[0].dtype, channels)
     m = builder.gep(array_data(context, builder, signature, 0, M), [m0])
     bias = array_data(context, builder, signature, 3, BIAS)
-    out = builder.gep(array_data(context, builder, signature, 5, OUT), [at])
-    clamp = flag(builder, relu)
+    out = builder.gep(array_data(context, builder, signature, 6, OUT), [at])
+    clamp, pooled = flag(builder, relu), flag(builder, pool)
     zeros = ir.Constant(lanes.vector, [ir.Constant(lanes.float_type, 0.0)] * lanes.lanes)
     bad = cgutils.alloca_once_value(builder, ir.Constant(ir.IntType(1), 0))
 
@@ -185,17 +188,27 @@ def _output_codegen(context, builder, signature, args):
         any_odd = builder.icmp_unsigned("!=", builder.bitcast(odd, ir.IntType(lanes.lanes)),
                                         ir.Constant(ir.IntType(lanes.lanes), 0))
         builder.store(builder.or_(builder.load(bad), any_odd), bad)
-        for a in range(2):
-            for bb in range(2):
-                value = sums[a][bb]
-                clamped = builder.select(builder.fcmp_ordered("<", value, zeros), zeros, value)
-                value = builder.select(clamp, clamped, value)
-                keep = builder.and_(builder.icmp_signed("<", ir.Constant(_I64, a), rows),
-                                    builder.icmp_signed("<", ir.Constant(_I64, bb), cols))
-                with builder.if_then(keep):
-                    where = builder.add(builder.add(builder.mul(ir.Constant(_I64, a), row_step),
-                                                    builder.mul(ir.Constant(_I64, bb),
-                                                                col_step)), c)
-                    lanes.store(value, builder.gep(out, [where]), mask)
+        values = []
+        for value in flat:
+            clamped = builder.select(builder.fcmp_ordered("<", value, zeros), zeros, value)
+            values.append(builder.select(clamp, clamped, value))
+        with builder.if_else(pooled) as (pool_tile, store_tile):
+            with pool_tile:
+                largest = values[0]
+                for value in values[1:]:
+                    largest = builder.select(builder.fcmp_ordered(">", value, largest), value,
+                                             largest)
+                lanes.store(largest, builder.gep(out, [c]), mask)
+            with store_tile:
+                for a in range(2):
+                    for bb in range(2):
+                        keep = builder.and_(
+                            builder.icmp_signed("<", ir.Constant(_I64, a), rows),
+                            builder.icmp_signed("<", ir.Constant(_I64, bb), cols))
+                        with builder.if_then(keep):
+                            where = builder.add(builder.add(
+                                builder.mul(ir.Constant(_I64, a), row_step),
+                                builder.mul(ir.Constant(_I64, bb), col_step)), c)
+                            lanes.store(values[2 * a + bb], builder.gep(out, [where]), mask)
     lanes.loop(tile)
     return builder.zext(builder.load(bad), context.get_value_type(types.boolean))

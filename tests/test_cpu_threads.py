@@ -109,6 +109,22 @@ def test_pool_works_in_a_forked_child():
 
 
 
+def _child_stdout(script, threads, timeout, lost):
+    """The stdout of ``python -c script`` with NUMBA_NUM_THREADS=threads, which must exit 0
+    within ``timeout`` seconds (else the test fails: run() still waiting, ``lost``)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
+    try:
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"run() still waiting after {timeout} s: {lost}")
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 CTRL_C_WHILE_WAITING = """
 import _thread, random, threading, time
 from tinygrad_cnn.backends.cpu import threads as cpu_threads
@@ -142,18 +158,9 @@ def test_ctrl_c_while_waiting_for_the_workers_never_hangs():
     """Ctrl-C (interrupt_main) at random moments of many two-range runs, in a child process
     with a time limit: an interrupt that landed just as the caller took a worker's answer
     from a queue once lost that answer, and run() waited for ever."""
-    import subprocess
-    import sys
-
-    script = CTRL_C_WHILE_WAITING.format(rounds=2000)
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(cpu_threads.thread_count()))
-    try:
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              timeout=60, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.fail("run() still waiting after 60 s: a worker's answer was lost")
-    assert done.returncode == 0, done.stderr
-    caught_with_worker_running, interrupted = map(int, done.stdout.split())
+    stdout = _child_stdout(CTRL_C_WHILE_WAITING.format(rounds=2000), cpu_threads.thread_count(),
+                           60, "a worker's answer was lost")
+    caught_with_worker_running, interrupted = map(int, stdout.split())
     assert caught_with_worker_running == 0           # raised only once every range finished
     assert interrupted > 0
 
@@ -221,18 +228,8 @@ def test_an_interrupt_at_any_opcode_of_the_caller_loses_nothing(threads):
     range is running, never runs a range twice, and the pool works afterwards. Ctrl-C
     inside Condition.wait once left its lock released, and run() then raised RuntimeError
     ("cannot release un-acquired lock") instead of KeyboardInterrupt."""
-    import subprocess
-    import sys
-
-    script = INTERRUPT_AT_EVERY_OPCODE
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
-    try:
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              timeout=120, env=env)
-    except subprocess.TimeoutExpired:
-        pytest.fail("run() still waiting after 120 s after an interrupt")
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) > 100           # interrupted at every one of its opcodes
+    stdout = _child_stdout(INTERRUPT_AT_EVERY_OPCODE, threads, 120, "after an interrupt")
+    assert int(stdout) > 100                # interrupted at every one of its opcodes
 
 
 def test_workers_drop_the_task_they_ran():

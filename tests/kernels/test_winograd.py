@@ -151,7 +151,8 @@ def test_weight_transform_is_g_w_g_transposed(O, C, flipped, dtype, seed):
     kernels.winograd_weights(w, flipped, u)
     g = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3) if flipped else w    # (J, K, 3, 3)
     expected = np.einsum("ai,jkiy,by->abkj", G, g.astype(np.float64), G).reshape(16, K, J)
-    assert np.allclose(u[:, :, :J], expected, rtol=0, atol=8 * np.finfo(dtype).eps * np.abs(w).max())
+    assert np.allclose(u[:, :, :J], expected, rtol=0,
+                       atol=8 * np.finfo(dtype).eps * np.abs(w).max())
     assert not u[:, :, J:].any()                       # the padded columns are zero
 
 

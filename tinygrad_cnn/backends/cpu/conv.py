@@ -65,12 +65,12 @@ def conv2d_forward(x, w, b, geometry, need_weight_grad=True, relu=False):
 def conv2d_forward_max_pool(x, w, b, geometry, pool, relu):
     """(out, route): inference's conv of ``geometry`` (with ``relu`` its ReLU) and the 2x2
     stride-2 max pool of PoolGeometry ``pool`` after it. Where Winograd takes the conv, its
-    output transform pools each tile (a pool window is one 2x2 tile). Where the image tiles take the conv
-    (as a training step's plan has them: also a first layer's, whose inference forward
-    would take the per-image tiles), they pool each block of images as they compute it
-    (kernels/cpu/conv_pool.py), so the conv's output is never written whole, also where the
-    row tiles would take the conv alone (a first layer's 1 -> 32 with its pool, batch 100:
-    0.80 against 0.88-1.9 ms: the row tiles write the whole output first); otherwise (a
+    output transform pools each tile (a pool window is one 2x2 tile). Where the image tiles
+    take the conv (as a training step's plan has them: also a first layer's, whose inference
+    forward would take the per-image tiles), they pool each block of images as they compute
+    it (kernels/cpu/conv_pool.py), so the conv's output is never written whole, also where
+    the row tiles would take the conv alone (a first layer's 1 -> 32 with its pool, batch
+    100: 0.80 against 0.88-1.9 ms: the row tiles write the whole output first); otherwise (a
     batch below 6, the other routes) the conv runs and then the pool
     (pool.max_pool2d_values). One fused kernel, not one per tile kind: a fused kernel
     compiles its conv's machine code again (numba links the conv into it), a second or two

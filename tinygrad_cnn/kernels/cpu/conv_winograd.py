@@ -82,9 +82,9 @@ def conv2d_forward_winograd(x, u, bias, ph, pw, relu, pool, out, first, stop):
             cols = units * unit
             for xi in range(POSITIONS):
                 for t0 in range(0, rows, TILE_ROWS):
-                    tile_sums(flat_v, offsets[xi * rows + t0:], 0, 1, 1, C, flat_u, xi * C * ldb + o0, ldb,
-                              0, zeros, o0, False, False, flat_m, (xi * rows + t0) * ldb + o0,
-                              ldb, cols, units)
+                    tile_sums(flat_v, offsets[xi * rows + t0:], 0, 1, 1, C, flat_u,
+                              xi * C * ldb + o0, ldb, 0, zeros, o0, False, False, flat_m,
+                              (xi * rows + t0) * ldb + o0, ldb, cols, units)
             o0 += cols
         bad |= _output_transform(m, bias, relu, pool, th, tw, out[n])
     return bad

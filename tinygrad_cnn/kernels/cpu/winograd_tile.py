@@ -4,7 +4,8 @@ in LLVM IR with explicit vectors: the inner steps of kernels/cpu/conv_winograd.p
 ``winograd_input(img, base, row_step, col_step, v, v0, v_step, channels)`` stores, for
 c < channels and the 16 positions xi = 4a + b::
 
-    v[v0 + xi*v_step + c] = sum over i, j < 4 of B^T[a, i] B^T[b, j] img[base + i*row_step + j*col_step + c]
+    v[v0 + xi*v_step + c] = sum over i, j < 4 of
+        B^T[a, i] B^T[b, j] img[base + i*row_step + j*col_step + c]
 
 ``winograd_output(m, m0, m_step, bias, relu, pool, out, at, row_step, col_step, rows, cols,
 channels)`` stores, for c < channels, a < rows and b < cols (1 or 2 each: a tile at the
